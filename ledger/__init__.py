@@ -1,0 +1,54 @@
+"""The points ledger: append-only, double-entry, exact, idempotent, tamper-evident.
+
+Public API (everything else is internal):
+
+- ``Ledger.from_url(url)`` — ``sqlite:///file.db`` or ``postgresql://…``; ``start``/``close``.
+- ``open_account``, ``find_account`` — issuance, wallet, shop and expiry accounts per ledger.
+- ``transfer``, ``hold``, ``post``, ``void``, ``reverse`` — every movement of points.
+- ``balance``, ``entries``, ``get``, ``totals``, ``head``, ``verify`` — reading and auditing.
+- ``to_hundredths``, ``to_decimal``, ``format_points`` — exact amounts.
+- ``LedgerError`` and its subclasses, each with a machine-readable ``reason``.
+
+It knows nothing of the web, QR codes or the shop.
+"""
+
+from ledger.amounts import format_points, to_decimal, to_hundredths
+from ledger.errors import (
+    AccountNotFound,
+    HoldExpired,
+    HoldNotPending,
+    IdConflict,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidTransfer,
+    LedgerError,
+    LedgerMismatch,
+    NotReversible,
+    TransferNotFound,
+)
+from ledger.model import Account, Balance, Entry, Problem, Transfer, VerifyReport
+from ledger.writer import Ledger
+
+__all__ = [
+    "Account",
+    "AccountNotFound",
+    "Balance",
+    "Entry",
+    "HoldExpired",
+    "HoldNotPending",
+    "IdConflict",
+    "InsufficientFunds",
+    "InvalidAmount",
+    "InvalidTransfer",
+    "Ledger",
+    "LedgerError",
+    "LedgerMismatch",
+    "NotReversible",
+    "Problem",
+    "Transfer",
+    "TransferNotFound",
+    "VerifyReport",
+    "format_points",
+    "to_decimal",
+    "to_hundredths",
+]

@@ -1,0 +1,190 @@
+"""The ledger's vocabulary: accounts, transfers, and the requests that make transfers.
+
+Inside the ledger every amount is integer hundredths; the public ``Transfer``,
+``Balance`` and ``Entry`` carry Decimals, converted once by ``from_row``.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from ledger.amounts import to_decimal
+
+AccountKind = Literal["issuance", "wallet", "shop", "expiry"]
+ACCOUNT_KINDS: tuple[str, ...] = ("issuance", "wallet", "shop", "expiry")
+
+#: How a transfer row moves points. ``single`` moves them at once; ``pending``
+#: reserves them on the debit account; ``post`` and ``void`` resolve a pending
+#: transfer exactly once (a post may move less than was held).
+Phase = Literal["single", "pending", "post", "void"]
+
+
+def utc_from_us(at_us: int) -> datetime:
+    return datetime.fromtimestamp(at_us / 1_000_000, tz=UTC).replace(
+        microsecond=at_us % 1_000_000
+    )
+
+
+@dataclass(slots=True)
+class AccountState:
+    """An account as the writer sees it while planning a batch (mutable)."""
+
+    id: int
+    ledger: int
+    kind: str
+    owner: str
+    allow_negative: bool
+    balance: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    ledger: int
+    kind: str
+    owner: str
+    allow_negative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """``balance`` is posted points; ``held`` is reserved by open holds;
+    ``available`` = balance − held is what may still be spent."""
+
+    account_id: int
+    balance: Decimal
+    held: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+
+@dataclass(slots=True)
+class Row:
+    """One stored transfer, exactly as in the database (amounts in hundredths)."""
+
+    seq: int
+    id: str
+    ledger: int
+    kind: str
+    phase: str
+    debit: int
+    credit: int
+    amount: int
+    memo: str
+    reference: str | None
+    pending_id: str | None
+    reverses: str | None
+    timeout_ms: int | None
+    at_us: int
+    debit_after: int
+    credit_after: int
+    hash: str
+
+    @property
+    def expires_at_us(self) -> int | None:
+        if self.phase != "pending" or self.timeout_ms is None:
+            return None
+        return self.at_us + self.timeout_ms * 1000
+
+
+#: Column order of the transfer table; stores select and insert in this order.
+ROW_COLUMNS = (
+    "seq", "id", "ledger", "kind", "phase", "debit", "credit", "amount", "memo",
+    "reference", "pending_id", "reverses", "timeout_ms", "at_us", "debit_after",
+    "credit_after", "hash",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A transfer as the ledger's callers see it."""
+
+    seq: int
+    id: str
+    ledger: int
+    kind: str
+    phase: str
+    debit_account: int
+    credit_account: int
+    amount: Decimal
+    memo: str
+    reference: str | None
+    pending_id: str | None
+    reverses: str | None
+    at: datetime
+    expires_at: datetime | None
+    debit_balance_after: Decimal
+    credit_balance_after: Decimal
+    hash: str
+
+    @classmethod
+    def from_row(cls, row: Row) -> "Transfer":
+        expires = row.expires_at_us
+        return cls(
+            seq=row.seq, id=row.id, ledger=row.ledger, kind=row.kind, phase=row.phase,
+            debit_account=row.debit, credit_account=row.credit,
+            amount=to_decimal(row.amount), memo=row.memo, reference=row.reference,
+            pending_id=row.pending_id, reverses=row.reverses, at=utc_from_us(row.at_us),
+            expires_at=None if expires is None else utc_from_us(expires),
+            debit_balance_after=to_decimal(row.debit_after),
+            credit_balance_after=to_decimal(row.credit_after), hash=row.hash,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of an account's history: a transfer seen from that account."""
+
+    seq: int
+    transfer_id: str
+    at: datetime
+    kind: str
+    phase: str
+    amount: Decimal  # signed: negative when the account was debited
+    balance_after: Decimal
+    memo: str
+    reference: str | None
+
+
+Op = Literal["single", "pending", "post", "void", "reverse"]
+
+
+@dataclass(slots=True)
+class Request:
+    """What a caller asks the writer to do; becomes at most one transfer row."""
+
+    op: Op
+    id: str
+    kind: str = ""
+    debit: int = 0
+    credit: int = 0
+    amount: int | None = None  # hundredths; None on post = the whole held amount
+    memo: str = ""
+    reference: str | None = None
+    target: str | None = None  # the pending transfer (post/void) or the reversed one
+    timeout_ms: int | None = None
+    #: Set by the writer's sweep, so a void caused by a timeout says so.
+    expiry: bool = field(default=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """The first thing ``verify`` found wrong."""
+
+    seq: int | None
+    transfer_id: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    entries: int
+    head: str
+    accounts: int
+    total: Decimal  # the sum of all balances: zero when the books balance
+    problem: Problem | None = None

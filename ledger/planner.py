@@ -1,0 +1,254 @@
+"""Plans one batch of requests against the books, in memory, with no I/O.
+
+The writer holds the database's write lock for the batch, loads what the
+requests touch, and lets ``plan`` decide each request on its own: a refused
+request leaves no trace and never fails its neighbours. ``procedure`` is the
+whole batch as a generator of queries, so the same steps run on SQLite (driven
+synchronously inside one thread hop) and on PostgreSQL (driven by asyncpg).
+"""
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import errors
+from ledger.chain import link
+from ledger.model import AccountState, Request, Row
+
+MAX_ID_LENGTH = 200
+MAX_MEMO_LENGTH = 500
+
+
+@dataclass(slots=True)
+class Plan:
+    outcomes: list[Row | errors.LedgerError]
+    rows: list[Row] = field(default_factory=list)
+    accounts: dict[int, AccountState] = field(default_factory=dict)  # changed ones
+    holds_opened: list[tuple[str, int | None]] = field(default_factory=list)
+    holds_closed: list[str] = field(default_factory=list)
+
+
+def same_request(req: Request, row: Row, known: dict[str, Row]) -> bool:
+    """Is ``req`` a retry of the request that stored ``row``?"""
+    if req.memo != row.memo and not req.expiry:
+        return False
+    if req.op in ("single", "pending"):
+        return (
+            row.phase == req.op and row.reverses is None and row.kind == req.kind
+            and row.debit == req.debit and row.credit == req.credit
+            and row.amount == req.amount and row.reference == req.reference
+            and (req.op == "single" or row.timeout_ms == req.timeout_ms)
+        )
+    if req.op == "post":
+        target = known.get(req.target or "")
+        wanted = req.amount if req.amount is not None else (target.amount if target else None)
+        return (
+            row.phase == "post" and row.pending_id == req.target
+            and row.amount == wanted and row.reference == req.reference
+        )
+    if req.op == "void":
+        return row.phase == "void" and row.pending_id == req.target
+    return row.phase == "single" and row.reverses == req.target  # reverse
+
+
+class _Planner:
+    def __init__(
+        self, head_seq: int, head_hash: str, now_us: int, accounts: dict[int, AccountState],
+        known: dict[str, Row], open_holds: set[str], reversed_ids: set[str],
+    ) -> None:
+        self.seq, self.hash, self.now_us = head_seq, head_hash, now_us
+        self.accounts, self.known = accounts, known
+        self.open_holds, self.reversed = open_holds, reversed_ids
+        self.plan = Plan(outcomes=[])
+
+    def run(self, requests: list[Request]) -> Plan:
+        for req in requests:
+            try:
+                existing = self.known.get(req.id)
+                if existing is not None:
+                    if not same_request(req, existing, self.known):
+                        raise errors.IdConflict(f"transfer id {req.id!r} was used for another transfer")
+                    self.plan.outcomes.append(existing)
+                    continue
+                self.plan.outcomes.append(self._decide(req))
+            except errors.LedgerError as refusal:
+                self.plan.outcomes.append(refusal)
+        return self.plan
+
+    # -- deciding one request -------------------------------------------------
+
+    def _decide(self, req: Request) -> Row:
+        if not isinstance(req.id, str) or not req.id or len(req.id) > MAX_ID_LENGTH:
+            raise errors.InvalidTransfer("a transfer id is 1 to 200 characters")
+        if len(req.memo) > MAX_MEMO_LENGTH:
+            raise errors.InvalidTransfer("memo is too long")
+        if req.op in ("single", "pending"):
+            return self._move(req)
+        if req.op in ("post", "void"):
+            return self._resolve(req)
+        return self._reverse(req)
+
+    def _account(self, account_id: int) -> AccountState:
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise errors.AccountNotFound(f"no account {account_id}", account_id=account_id)
+        return account
+
+    def _check_move(self, debit_id: int, credit_id: int, amount: int | None):
+        if amount is None or amount <= 0:
+            raise errors.InvalidAmount("amount must be positive")
+        if debit_id == credit_id:
+            raise errors.InvalidTransfer("debit and credit account are the same")
+        debit, credit = self._account(debit_id), self._account(credit_id)
+        if debit.ledger != credit.ledger:
+            raise errors.LedgerMismatch("accounts belong to different ledgers")
+        if not debit.allow_negative and debit.balance - debit.held < amount:
+            raise errors.InsufficientFunds(
+                "not enough points", account_id=debit.id, available=debit.balance - debit.held
+            )
+        return debit, credit
+
+    def _move(self, req: Request) -> Row:
+        if not req.kind or len(req.kind) > 40:
+            raise errors.InvalidTransfer("a transfer needs a kind of 1 to 40 characters")
+        if req.op == "pending" and req.timeout_ms is not None and req.timeout_ms <= 0:
+            raise errors.InvalidTransfer("a hold's timeout must be positive")
+        debit, credit = self._check_move(req.debit, req.credit, req.amount)
+        assert req.amount is not None
+        if req.op == "single":
+            debit.balance -= req.amount
+            credit.balance += req.amount
+        else:
+            debit.held += req.amount
+        row = self._append(req, req.kind, debit, credit, req.amount, pending_id=None, reverses=None)
+        if req.op == "pending":
+            self.open_holds.add(row.id)
+            self.plan.holds_opened.append((row.id, row.expires_at_us))
+        return row
+
+    def _resolve(self, req: Request) -> Row:
+        hold = self.known.get(req.target or "")
+        if hold is None:
+            raise errors.TransferNotFound(f"no transfer {req.target!r}")
+        if hold.phase != "pending":
+            raise errors.HoldNotPending(f"{hold.id!r} is not a hold")
+        expires = hold.expires_at_us
+        expired = expires is not None and expires <= self.now_us
+        if hold.id not in self.open_holds:
+            if expired:
+                raise errors.HoldExpired(f"hold {hold.id!r} expired")
+            raise errors.HoldNotPending(f"hold {hold.id!r} was already posted or voided")
+        if req.op == "post" and expired:
+            raise errors.HoldExpired(f"hold {hold.id!r} expired")
+        debit, credit = self._account(hold.debit), self._account(hold.credit)
+        amount = hold.amount if req.op == "void" or req.amount is None else req.amount
+        if amount <= 0 or amount > hold.amount:
+            raise errors.InvalidAmount("a post moves more than zero and at most the held amount")
+        debit.held -= hold.amount
+        if req.op == "post":
+            debit.balance -= amount
+            credit.balance += amount
+        self.open_holds.discard(hold.id)
+        self.plan.holds_closed.append(hold.id)
+        return self._append(req, hold.kind, debit, credit, amount, pending_id=hold.id, reverses=None)
+
+    def _reverse(self, req: Request) -> Row:
+        original = self.known.get(req.target or "")
+        if original is None:
+            raise errors.TransferNotFound(f"no transfer {req.target!r}")
+        if original.phase not in ("single", "post") or original.reverses is not None:
+            raise errors.NotReversible("only posted movements can be reversed, not reversals")
+        if original.id in self.reversed:
+            raise errors.NotReversible(f"{original.id!r} was already reversed")
+        debit, credit = self._check_move(original.credit, original.debit, original.amount)
+        debit.balance -= original.amount
+        credit.balance += original.amount
+        self.reversed.add(original.id)
+        return self._append(
+            req, "reversal", debit, credit, original.amount, pending_id=None, reverses=original.id
+        )
+
+    def _append(
+        self, req: Request, kind: str, debit: AccountState, credit: AccountState, amount: int,
+        pending_id: str | None, reverses: str | None,
+    ) -> Row:
+        self.seq += 1
+        phase = "single" if req.op == "reverse" else req.op
+        row = Row(
+            seq=self.seq, id=req.id, ledger=debit.ledger, kind=kind, phase=phase,
+            debit=debit.id, credit=credit.id, amount=amount, memo=req.memo,
+            reference=req.reference, pending_id=pending_id, reverses=reverses,
+            timeout_ms=req.timeout_ms if phase == "pending" else None, at_us=self.now_us,
+            debit_after=debit.balance, credit_after=credit.balance, hash="",
+        )
+        row.hash = self.hash = link(self.hash, row)
+        self.known[row.id] = row
+        self.plan.rows.append(row)
+        self.plan.accounts[debit.id] = debit
+        self.plan.accounts[credit.id] = credit
+        return row
+
+
+def plan(
+    requests: list[Request], *, head_seq: int, head_hash: str, now_us: int,
+    accounts: dict[int, AccountState], known: dict[str, Row], open_holds: set[str],
+    reversed_ids: set[str],
+) -> Plan:
+    """Decide every request in order against the given state (which it updates)."""
+    planner = _Planner(head_seq, head_hash, now_us, accounts, known, open_holds, reversed_ids)
+    return planner.run(requests)
+
+
+# -- the batch as a sequence of queries ---------------------------------------
+
+#: The queries ``procedure`` yields; each store answers them for its engine.
+#:   ("head",)                        -> (seq, hash, at_us) of the last transfer, or (0, GENESIS, 0)
+#:   ("expired_holds", now_us, limit) -> ids of open holds whose timeout has passed
+#:   ("transfers", ids)               -> list[Row] with those ids
+#:   ("open_holds", ids)              -> the subset of ids that are open holds
+#:   ("reversed", ids)                -> the subset of ids that some transfer reverses
+#:   ("accounts", ids)                -> list[AccountState]
+#:   ("write", plan)                  -> stores the plan's rows, accounts and holds
+Query = tuple[Any, ...]
+
+SWEEP_LIMIT = 500
+
+
+def procedure(
+    requests: list[Request], now_us: int
+) -> Generator[Query, Any, list[Row | errors.LedgerError]]:
+    """One batch, start to finish, inside the caller's write transaction.
+
+    Expired holds are voided first, so the rest of the batch sees them gone.
+    Returns the outcomes of ``requests`` (the sweep's own outcomes are dropped).
+    """
+    head_seq, head_hash, head_at = yield ("head",)
+    now_us = max(now_us, head_at)  # a clock stepping back must not reorder the log
+    expired = yield ("expired_holds", now_us, SWEEP_LIMIT)
+    sweep = [Request(op="void", id=f"{hold_id}/expired", target=hold_id, memo="expired", expiry=True)
+             for hold_id in expired]
+    batch = sweep + requests
+
+    ids = {r.id for r in batch if isinstance(r.id, str)}
+    targets = {r.target for r in batch if r.target}
+    known = {row.id: row for row in (yield ("transfers", sorted(ids | targets)))}
+    pending_targets = sorted(t for t in targets if t in known)
+    open_holds = set((yield ("open_holds", pending_targets)))
+    reversed_ids = set((yield ("reversed", pending_targets)))
+
+    account_ids: set[int] = set()
+    for r in batch:
+        if isinstance(r.debit, int) and isinstance(r.credit, int):
+            account_ids.update((r.debit, r.credit))
+    for t in pending_targets:
+        account_ids.update((known[t].debit, known[t].credit))
+    account_ids.discard(0)
+    accounts = {a.id: a for a in (yield ("accounts", sorted(account_ids)))}
+
+    result = plan(
+        batch, head_seq=head_seq, head_hash=head_hash, now_us=now_us, accounts=accounts,
+        known=known, open_holds=open_holds, reversed_ids=reversed_ids,
+    )
+    if result.rows:
+        yield ("write", result)
+    return result.outcomes[len(sweep):]

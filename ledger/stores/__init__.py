@@ -1,0 +1,47 @@
+"""Where the ledger's rows live: one store per database engine, behind one small interface.
+
+A store answers the planner's queries inside a write transaction (``apply``) and
+serves reads. It never decides anything about points: that is the planner's job.
+"""
+
+from typing import Protocol
+
+from ledger.errors import LedgerError
+from ledger.model import Account, AccountState, Request, Row
+
+
+class Store(Protocol):
+    engine: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def install(self) -> None:
+        """Create the ledger's tables (tests and stand-alone use; the app migrates)."""
+    async def apply(self, requests: list[Request], now_us: int) -> list[Row | LedgerError]:
+        """Run one batch in one write transaction; outcomes in request order."""
+    async def open_account(
+        self, ledger: int, kind: str, owner: str, allow_negative: bool
+    ) -> Account: ...
+    async def find_account(self, ledger: int, kind: str, owner: str) -> Account | None: ...
+    async def account(self, account_id: int) -> AccountState | None: ...
+    async def accounts(self) -> list[AccountState]: ...
+    async def transfer(self, transfer_id: str) -> Row | None: ...
+    async def history(self, account_id: int, limit: int, before: int | None) -> list[Row]: ...
+    async def scan(self, after_seq: int, limit: int) -> list[Row]: ...
+    async def open_hold_ids(self) -> set[str]: ...
+    async def has_expired_holds(self, now_us: int) -> bool: ...
+    async def totals(self, ledger: int) -> dict[str, int]: ...
+    async def head(self) -> tuple[int, str]: ...
+
+
+def store_for_url(url: str) -> Store:
+    """``sqlite:///path/to/file.db`` or ``postgresql://…`` (``postgres://`` too)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from ledger.stores.postgres import PostgresStore
+
+        return PostgresStore(url)
+    if url.startswith("sqlite:///"):
+        from ledger.stores.sqlite import SQLiteStore
+
+        return SQLiteStore(url.removeprefix("sqlite:///"))
+    raise ValueError("a ledger URL starts with sqlite:/// or postgresql://")

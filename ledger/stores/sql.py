@@ -1,0 +1,18 @@
+"""SQL text shared by the stores; placeholders are written ``{p}`` and filled per engine."""
+
+from ledger.model import ROW_COLUMNS
+
+COLUMNS = ", ".join(ROW_COLUMNS)
+ACCOUNT_COLUMNS = "id, ledger, kind, owner, allow_negative, balance, held"
+
+# Newest first from both of the account's indexes, merged: cost grows with the
+# page size, not with the length of the account's history.
+HISTORY = f"""
+SELECT {COLUMNS} FROM (
+    SELECT * FROM (SELECT {COLUMNS} FROM ledger_transfer
+                   WHERE debit = {{p1}} AND seq < {{p2}} ORDER BY seq DESC LIMIT {{p3}}) AS d
+    UNION ALL
+    SELECT * FROM (SELECT {COLUMNS} FROM ledger_transfer
+                   WHERE credit = {{p1}} AND seq < {{p2}} ORDER BY seq DESC LIMIT {{p3}}) AS c
+) AS h ORDER BY seq DESC LIMIT {{p3}}
+"""

@@ -1,0 +1,256 @@
+"""The ledger's one writer per process: concurrent requests, gathered into batches.
+
+Callers await their own transfer; the writer takes everything queued while the
+previous batch was committing and commits it in one database transaction (group
+commit). Each request still succeeds or fails on its own. A caller is answered
+only after the commit, so an acknowledged transfer is durable.
+"""
+
+import asyncio
+import contextlib
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+from ledger.amounts import to_decimal, to_hundredths
+from ledger.errors import AccountNotFound, InvalidAmount, InvalidTransfer, LedgerError
+from ledger.model import (
+    ACCOUNT_KINDS,
+    Account,
+    Balance,
+    Entry,
+    Request,
+    Row,
+    Transfer,
+    VerifyReport,
+)
+from ledger.stores import Store, store_for_url
+from ledger.verify import verify
+
+Amount = Decimal | int | str
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _positive(amount: Amount) -> int:
+    hundredths = to_hundredths(amount)
+    if hundredths <= 0:
+        raise InvalidAmount("amount must be positive")
+    return hundredths
+
+
+class Ledger:
+    """The points ledger. Start it, move points, read balances, verify the books."""
+
+    def __init__(self, store: Store, *, max_batch: int = 1000, sweep_every: float | None = 1.0):
+        self.store = store
+        self.max_batch = max_batch
+        self.sweep_every = sweep_every
+        self._queue: asyncio.Queue[tuple[Request | None, asyncio.Future]] | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    @classmethod
+    def from_url(cls, url: str, **options) -> "Ledger":
+        return cls(store_for_url(url), **options)
+
+    @property
+    def engine(self) -> str:
+        return self.store.engine
+
+    async def start(self) -> None:
+        await self.store.open()
+        self._queue = asyncio.Queue()
+        self._tasks = [asyncio.create_task(self._write_batches(), name="ledger-writer")]
+        if self.sweep_every:
+            self._tasks.append(asyncio.create_task(self._sweep_expired(), name="ledger-sweeper"))
+
+    async def close(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._queue is not None:
+            await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks, self._queue = [], None
+        await self.store.close()
+
+    async def __aenter__(self) -> "Ledger":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    # -- the writer ------------------------------------------------------------
+
+    async def _submit(self, request: Request | None) -> Row | None:
+        if self._queue is None:
+            raise RuntimeError("the ledger is not started")
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((request, future))
+        return await future
+
+    async def _write_batches(self) -> None:
+        queue = self._queue
+        assert queue is not None
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self.max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await self._commit(batch)
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    async def _commit(self, batch: list[tuple[Request | None, asyncio.Future]]) -> None:
+        requests = [r for r, _ in batch if r is not None]
+        try:
+            outcomes = await self.store.apply(requests, _now_us())
+        except Exception as failure:
+            if len(batch) == 1:
+                _settle(batch[0][1], failure)
+                return
+            # Something the planner did not foresee broke the whole transaction: run
+            # each request alone, so only the one at fault fails.
+            for item in batch:
+                await self._commit([item])
+            return
+        results = iter(outcomes)
+        for request, future in batch:
+            _settle(future, next(results) if request is not None else None)
+
+    async def _sweep_expired(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_every or 1.0)
+            with contextlib.suppress(Exception):  # a sweep failing now is retried next tick
+                await self.sweep()
+
+    async def sweep(self) -> None:
+        """Void every hold whose timeout has passed (the writer does it at each batch)."""
+        if await self.store.has_expired_holds(_now_us()):
+            await self._submit(None)
+
+    # -- moving points -----------------------------------------------------------
+
+    async def _one(self, request: Request) -> Transfer:
+        row = await self._submit(request)
+        assert row is not None
+        return Transfer.from_row(row)
+
+    async def transfer(
+        self, id: str, debit: int, credit: int, amount: Amount, kind: str,
+        memo: str = "", reference: str | None = None,
+    ) -> Transfer:
+        """Move ``amount`` from ``debit`` to ``credit`` now. Retrying with the same id
+        and content returns the first transfer; different content raises IdConflict."""
+        return await self._one(Request(
+            op="single", id=id, kind=kind, debit=_account_id(debit), credit=_account_id(credit),
+            amount=_positive(amount), memo=memo, reference=reference,
+        ))
+
+    async def hold(
+        self, id: str, debit: int, credit: int, amount: Amount, kind: str,
+        memo: str = "", reference: str | None = None, expires_in: timedelta | None = None,
+    ) -> Transfer:
+        """Reserve ``amount`` on ``debit`` for a later post to ``credit``; with
+        ``expires_in`` the hold voids itself once that time has passed."""
+        timeout_ms = None
+        if expires_in is not None:
+            timeout_ms = int(expires_in.total_seconds() * 1000)
+            if timeout_ms <= 0:
+                raise InvalidTransfer("a hold's timeout must be positive")
+        return await self._one(Request(
+            op="pending", id=id, kind=kind, debit=_account_id(debit), credit=_account_id(credit),
+            amount=_positive(amount), memo=memo, reference=reference, timeout_ms=timeout_ms,
+        ))
+
+    async def post(
+        self, id: str, pending_id: str, amount: Amount | None = None, memo: str = "",
+        reference: str | None = None,
+    ) -> Transfer:
+        """Move a hold's points (all, or ``amount`` of them; the rest is released)."""
+        return await self._one(Request(
+            op="post", id=id, target=pending_id, memo=memo, reference=reference,
+            amount=None if amount is None else _positive(amount),
+        ))
+
+    async def void(self, id: str, pending_id: str, memo: str = "") -> Transfer:
+        """Release a hold without moving anything."""
+        return await self._one(Request(op="void", id=id, target=pending_id, memo=memo))
+
+    async def reverse(self, id: str, transfer_id: str, reason: str) -> Transfer:
+        """Undo a posted movement with a new, linked transfer the other way."""
+        if not reason.strip():
+            raise InvalidTransfer("a reversal needs a reason")
+        return await self._one(Request(op="reverse", id=id, target=transfer_id, memo=reason))
+
+    # -- accounts and reads --------------------------------------------------------
+
+    async def open_account(self, ledger: int, kind: str, owner: str = "") -> Account:
+        """Get or create the account; only issuance accounts may go below zero."""
+        if kind not in ACCOUNT_KINDS:
+            raise InvalidTransfer(f"unknown account kind {kind!r}")
+        return await self.store.open_account(ledger, kind, owner, kind == "issuance")
+
+    async def find_account(self, ledger: int, kind: str, owner: str = "") -> Account | None:
+        return await self.store.find_account(ledger, kind, owner)
+
+    async def balance(self, account_id: int) -> Balance:
+        state = await self.store.account(account_id)
+        if state is None:
+            raise AccountNotFound(f"no account {account_id}")
+        return Balance(state.id, to_decimal(state.balance), to_decimal(state.held))
+
+    async def get(self, transfer_id: str) -> Transfer | None:
+        row = await self.store.transfer(transfer_id)
+        return Transfer.from_row(row) if row else None
+
+    async def entries(
+        self, account_id: int, limit: int = 20, before: int | None = None
+    ) -> tuple[list[Entry], int | None]:
+        """The account's transfers, newest first, and the cursor of the next page."""
+        limit = max(1, min(limit, 200))
+        rows = await self.store.history(account_id, limit + 1, before)
+        page = [_entry(account_id, row) for row in rows[:limit]]
+        return page, (page[-1].seq if len(rows) > limit else None)
+
+    async def totals(self, ledger: int) -> dict[str, Decimal]:
+        totals = await self.store.totals(ledger)
+        return {kind: to_decimal(totals.get(kind, 0)) for kind in ACCOUNT_KINDS}
+
+    async def head(self) -> tuple[int, str]:
+        return await self.store.head()
+
+    async def verify(self) -> VerifyReport:
+        return await verify(self.store)
+
+
+def _account_id(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidTransfer("an account id is a positive integer")
+    return value
+
+
+def _entry(account_id: int, row: Row) -> Entry:
+    outgoing = row.debit == account_id
+    moves = row.phase in ("single", "post")
+    amount = (-row.amount if outgoing else row.amount) if moves else 0
+    return Entry(
+        seq=row.seq, transfer_id=row.id, at=Transfer.from_row(row).at, kind=row.kind,
+        phase=row.phase, amount=to_decimal(amount),
+        balance_after=to_decimal(row.debit_after if outgoing else row.credit_after),
+        memo=row.memo, reference=row.reference,
+    )
+
+
+def _settle(future: asyncio.Future, outcome: Row | LedgerError | BaseException | None) -> None:
+    if future.done():  # the caller gave up waiting; the outcome stands all the same
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
