@@ -153,6 +153,11 @@ class Entry:
 Op = Literal["single", "pending", "post", "void", "reverse"]
 
 
+def expiry_void_id(hold_id: str) -> str:
+    """The id of the void the writer stores when a hold times out."""
+    return f"{hold_id}/expired"
+
+
 @dataclass(slots=True)
 class Request:
     """What a caller asks the writer to do; becomes at most one transfer row."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger import errors
 from ledger.chain import link
-from ledger.model import AccountState, Request, Row
+from ledger.model import AccountState, Request, Row, expiry_void_id
 
 MAX_ID_LENGTH = 200
 MAX_MEMO_LENGTH = 500
@@ -132,13 +132,13 @@ class _Planner:
             raise errors.TransferNotFound(f"no transfer {req.target!r}")
         if hold.phase != "pending":
             raise errors.HoldNotPending(f"{hold.id!r} is not a hold")
-        expires = hold.expires_at_us
-        expired = expires is not None and expires <= self.now_us
         if hold.id not in self.open_holds:
-            if expired:
+            if expiry_void_id(hold.id) in self.known:
                 raise errors.HoldExpired(f"hold {hold.id!r} expired")
             raise errors.HoldNotPending(f"hold {hold.id!r} was already posted or voided")
-        if req.op == "post" and expired:
+        expires = hold.expires_at_us
+        if req.op == "post" and expires is not None and expires <= self.now_us:
+            # Only reachable when more holds expired at once than one sweep voids.
             raise errors.HoldExpired(f"hold {hold.id!r} expired")
         debit, credit = self._account(hold.debit), self._account(hold.credit)
         amount = hold.amount if req.op == "void" or req.amount is None else req.amount
@@ -225,13 +225,15 @@ def procedure(
     head_seq, head_hash, head_at = yield ("head",)
     now_us = max(now_us, head_at)  # a clock stepping back must not reorder the log
     expired = yield ("expired_holds", now_us, SWEEP_LIMIT)
-    sweep = [Request(op="void", id=f"{hold_id}/expired", target=hold_id, memo="expired", expiry=True)
+    sweep = [Request(op="void", id=expiry_void_id(hold_id), target=hold_id, memo="expired", expiry=True)
              for hold_id in expired]
     batch = sweep + requests
 
     ids = {r.id for r in batch if isinstance(r.id, str)}
     targets = {r.target for r in batch if r.target}
-    known = {row.id: row for row in (yield ("transfers", sorted(ids | targets)))}
+    # A hold's expiry void is loaded too, so a late post can say why the hold is gone.
+    expiry_voids = {expiry_void_id(t) for t in targets}
+    known = {row.id: row for row in (yield ("transfers", sorted(ids | targets | expiry_voids)))}
     pending_targets = sorted(t for t in targets if t in known)
     open_holds = set((yield ("open_holds", pending_targets)))
     reversed_ids = set((yield ("reversed", pending_targets)))

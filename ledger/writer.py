@@ -9,6 +9,7 @@ only after the commit, so an acknowledged transfer is durable.
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -44,8 +45,13 @@ def _positive(amount: Amount) -> int:
 class Ledger:
     """The points ledger. Start it, move points, read balances, verify the books."""
 
-    def __init__(self, store: Store, *, max_batch: int = 1000, sweep_every: float | None = 1.0):
+    def __init__(
+        self, store: Store, *, max_batch: int = 1000, sweep_every: float | None = 1.0,
+        clock: Callable[[], int] = _now_us,
+    ):
+        """``clock`` gives the time in microseconds since the epoch (tests pass their own)."""
         self.store = store
+        self.clock = clock
         self.max_batch = max_batch
         self.sweep_every = sweep_every
         self._queue: asyncio.Queue[tuple[Request | None, asyncio.Future]] | None = None
@@ -109,7 +115,7 @@ class Ledger:
     async def _commit(self, batch: list[tuple[Request | None, asyncio.Future]]) -> None:
         requests = [r for r, _ in batch if r is not None]
         try:
-            outcomes = await self.store.apply(requests, _now_us())
+            outcomes = await self.store.apply(requests, self.clock())
         except Exception as failure:
             if len(batch) == 1:
                 _settle(batch[0][1], failure)
@@ -131,7 +137,7 @@ class Ledger:
 
     async def sweep(self) -> None:
         """Void every hold whose timeout has passed (the writer does it at each batch)."""
-        if await self.store.has_expired_holds(_now_us()):
+        if await self.store.has_expired_holds(self.clock()):
             await self._submit(None)
 
     # -- moving points -----------------------------------------------------------
