@@ -23,18 +23,20 @@ class _Replay:
         self.open: dict[str, Row] = {}
         self.resolved: set[str] = set()
         self.reversed: set[str] = set()
-        self.seen: dict[str, Row] = {}  # posted movements that may be reversed
 
-    def apply(self, row: Row) -> str | None:
-        """Replay one row; return what is wrong with it, if anything."""
+    def apply(self, row: Row, original: Row | None) -> str | None:
+        """Replay one row (``original``: the transfer it reverses, if it is a reversal);
+        return what is wrong with it, if anything."""
         if row.debit not in self.negative_ok or row.credit not in self.negative_ok:
             return "names an account that does not exist"
         if row.amount <= 0 or row.debit == row.credit:
             return "amount or accounts are malformed"
         if row.phase == "single":
             if row.reverses is not None:
-                original = self.seen.get(row.reverses)
-                if original is None or row.reverses in self.reversed:
+                if (
+                    original is None or original.seq >= row.seq or row.reverses in self.reversed
+                    or original.phase not in ("single", "post") or original.reverses is not None
+                ):
                     return "reverses a transfer that cannot be reversed"
                 if (original.debit, original.credit, original.amount) != (row.credit, row.debit, row.amount):
                     return "reversal does not mirror the original"
@@ -56,8 +58,6 @@ class _Replay:
                 self.balance[row.credit] += row.amount
         else:
             return f"unknown phase {row.phase!r}"
-        if row.phase in ("single", "post") and row.reverses is None:
-            self.seen[row.id] = row
         if (row.debit_after, row.credit_after) != (self.balance[row.debit], self.balance[row.credit]):
             return "recorded balances do not match the replay"
         debit = row.debit
@@ -80,12 +80,14 @@ async def verify(store: Store) -> VerifyReport:
 
     while True:
         rows = await store.scan(count, PAGE)
+        # Reversals are rare: fetch their originals rather than keep every transfer in memory.
+        originals = {r.reverses: await store.transfer(r.reverses) for r in rows if r.reverses}
         for row in rows:
             if row.seq != count + 1:
                 return report(Problem(row.seq, row.id, f"sequence jumps from {count} to {row.seq}"))
             if link(previous, row) != row.hash:
                 return report(Problem(row.seq, row.id, "hash does not match its content and chain"))
-            wrong = replay.apply(row)
+            wrong = replay.apply(row, originals.get(row.reverses or ""))
             if wrong:
                 return report(Problem(row.seq, row.id, wrong))
             previous, count = row.hash, row.seq
