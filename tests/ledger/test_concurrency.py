@@ -28,7 +28,9 @@ async def naive_spend(url: str, account: int, amount: int) -> bool:
             await asyncio.sleep(0.01)  # any await between read and write lets others in
             if balance < amount:
                 return False
-            await con.execute("UPDATE ledger_account SET balance = $1 WHERE id = $2", balance - amount, account)
+            await con.execute(
+                "UPDATE ledger_account SET balance = $1 WHERE id = $2", balance - amount, account
+            )
             return True
         finally:
             await con.close()

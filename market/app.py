@@ -1,0 +1,116 @@
+"""create_app(): the one place where the web application is assembled.
+
+Lifespan: migrate the database, open the PostgreSQL pool, start the ledger's
+writer; everything is closed in reverse at shutdown. The /api router carries
+authentication (middleware) and the signed-in guard; every error leaves
+through ``market.errors.problem_response``.
+"""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from ledger import Ledger
+from market import db
+from market.auth.controllers import SessionController
+from market.auth.guards import signed_in
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter, MemoryLoginLimiter
+from market.auth.middleware import SessionAuthMiddleware
+from market.dependencies import DEPENDENCIES
+from market.errors import problem_response
+from market.health import health
+from market.people.controllers import MeController, PeopleController
+from market.points.controllers import (
+    AdjustmentController,
+    LedgerController,
+    MyPointsController,
+    TransparencyController,
+)
+from market.settings import Settings, SettingsError, get_settings, sqlite_path
+
+log = logging.getLogger(__name__)
+
+#: Loggers that write SQL parameters (phones, password hashes) at DEBUG. Held at
+#: INFO so that turning on DEBUG logging to chase a bug leaks no personal data.
+PARAMETER_LOGGERS = ("aiosqlite",)
+
+
+def _check_same_database(settings: Settings) -> None:
+    """Piccolo's engine (piccolo_conf, from the environment) and the ledger
+    (from ``settings``) must use one database, or points and people diverge."""
+    engine = db.engine()
+    if db.engine_name() != settings.engine:
+        raise SettingsError(
+            f"piccolo_conf uses {db.engine_name()} but the settings say {settings.engine}"
+        )
+    if settings.engine == "sqlite":
+        piccolo_path = sqlite_path("sqlite:///" + engine.path)  # type: ignore[attr-defined]
+        if piccolo_path != sqlite_path(settings.database_url):
+            raise SettingsError("piccolo_conf and the settings name different SQLite files")
+
+
+def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        _check_same_database(settings)
+        await db.migrate()
+        async with db.connection_pool():
+            ledger = Ledger.from_url(settings.ledger_url)
+            await ledger.start()
+            app.state.ledger = ledger
+            log.info("market started on %s", settings.engine)
+            try:
+                yield
+            finally:
+                await ledger.close()
+
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None, *, limiter: LoginLimiter | None = None
+) -> Litestar:
+    settings = settings or get_settings()
+    for name in PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
+    api = Router(
+        path="/api",
+        route_handlers=[
+            SessionController,
+            MeController,
+            MyPointsController,
+            PeopleController,
+            AdjustmentController,
+            LedgerController,
+            TransparencyController,
+        ],
+        middleware=[DefineMiddleware(SessionAuthMiddleware)],
+        guards=[signed_in],
+    )
+    return Litestar(
+        route_handlers=[api, health],
+        lifespan=[_lifespan(settings)],
+        dependencies=DEPENDENCIES,
+        exception_handlers={Exception: problem_response},
+        state=State({
+            "settings": settings,
+            "hasher": SecretHasher(),
+            "limiter": limiter or MemoryLoginLimiter(),
+        }),
+        openapi_config=OpenAPIConfig(
+            title="积分超市 API",
+            version="1",
+            path="/schema",
+            # JSON only: the HTML viewers load their scripts from a CDN.
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        debug=settings.debug,
+    )

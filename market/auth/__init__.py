@@ -1,0 +1,1 @@
+"""Signing in: secret hashing, sessions and their tokens, the login limiter, guards."""

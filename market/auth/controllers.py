@@ -1,0 +1,82 @@
+"""POST /api/session signs in (bearer token + cookie); DELETE /api/session signs out."""
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from litestar import Controller, Request, Response, delete, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from market.auth import sessions
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter
+from market.auth.middleware import CSRF_COOKIE, SESSION_COOKIE
+from market.auth.sessions import Principal
+from market.settings import Settings
+
+
+class SignInRequest(msgspec.Struct):
+    login: str
+    """A phone number (11 digits) or a member card number (10 digits)."""
+    secret: str
+    """The password (staff) or 6-digit PIN (residents)."""
+
+
+class SessionPerson(msgspec.Struct):
+    id: int
+    name: str
+    roles: list[str]
+
+
+class SessionBody(msgspec.Struct):
+    token: str
+    csrf_token: str
+    expires_at: datetime
+    person: SessionPerson
+
+
+def _cookies(request: Request, settings: Settings, token: str, csrf: str, max_age: int) -> list:
+    secure = request.url.scheme == "https" or (settings.base_url or "").startswith("https://")
+    common = {"path": "/", "secure": secure, "samesite": "lax", "max_age": max_age}
+    return [
+        Cookie(key=SESSION_COOKIE, value=token, httponly=True, **common),
+        # Readable by our own scripts, which copy it into the X-CSRF-Token header.
+        Cookie(key=CSRF_COOKIE, value=csrf, httponly=False, **common),
+    ]
+
+
+class SessionController(Controller):
+    path = "/session"
+    tags = ("sessions",)
+
+    @post("/", status_code=200, opt={"public": True}, summary="Sign in")
+    async def sign_in(
+        self,
+        request: Request,
+        data: JSONBody[SignInRequest],
+        hasher: NamedDependency[SecretHasher],
+        limiter: NamedDependency[LoginLimiter],
+        settings: NamedDependency[Settings],
+    ) -> Response[SessionBody]:
+        lifetime = timedelta(hours=settings.session_hours)
+        signed = await sessions.sign_in(
+            data.login, data.secret, hasher=hasher, limiter=limiter,
+            secret_key=settings.secret_key, lifetime=lifetime,
+        )
+        body = SessionBody(
+            token=signed.token, csrf_token=signed.csrf_token, expires_at=signed.expires_at,
+            person=SessionPerson(id=signed.person_id, name=signed.name, roles=sorted(signed.roles)),
+        )
+        max_age = int((signed.expires_at - datetime.now(UTC)).total_seconds())
+        return Response(
+            body, cookies=_cookies(request, settings, signed.token, signed.csrf_token, max_age),
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @delete("/", status_code=204, summary="Sign out")
+    async def sign_out(
+        self, request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]
+    ) -> Response[None]:
+        await sessions.revoke(me.session_id)
+        return Response(None, status_code=204, cookies=_cookies(request, settings, "", "", 0))

@@ -1,0 +1,165 @@
+"""Sign-in sessions: checking credentials, issuing and revoking tokens, resolving them.
+
+A token is 32 random bytes; only its SHA-256 is stored, so a copy of the
+database lets nobody sign in. Each session also has a CSRF token, required
+with cookie-authenticated requests that change something.
+"""
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter
+from market.auth.roles import decode_roles
+from market.errors import BadCredentials, TooManyAttempts
+from market.tables import Person, Session
+
+log = logging.getLogger(__name__)
+
+#: The longest login or secret worth hashing; anything longer cannot match.
+MAX_LOGIN_LENGTH = 64
+MAX_SECRET_LENGTH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is making a request, as the auth middleware found them."""
+
+    id: int
+    community_id: int
+    name: str
+    roles: frozenset[str]
+    session_id: int
+    csrf_token: str
+    via: Literal["bearer", "cookie"]
+
+    def has_role(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    token: str
+    csrf_token: str
+    expires_at: datetime
+    person_id: int
+    name: str
+    roles: frozenset[str]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _limiter_key(login: str, secret_key: str) -> str:
+    # Keyed, so the limiter's store (Redis, later) holds no phone numbers.
+    return hmac.new(secret_key.encode(), b"login:" + login.encode(), "sha256").hexdigest()
+
+
+async def _candidates(login: str) -> list[dict]:
+    """People whom ``login`` may name: by phone (11 digits) or card number (10)."""
+    if not login.isascii() or not login.isdigit():
+        return []
+    columns = (Person.id, Person.community, Person.name, Person.roles,
+               Person.password_hash, Person.pin_hash)
+    if len(login) == 11:
+        # A phone is unique per community, not across them: try each.
+        return await Person.select(*columns).where(Person.phone == login).order_by(Person.id)
+    if len(login) == 10:
+        return await Person.select(*columns).where(Person.card_no == login)
+    return []
+
+
+async def sign_in(
+    login: str, secret: str, *, hasher: SecretHasher, limiter: LoginLimiter,
+    secret_key: str, lifetime: timedelta,
+) -> SignedIn:
+    """Check a login (phone or card number) and secret (password or PIN); open a session.
+
+    The same ``BadCredentials`` whatever was wrong, after about the same time;
+    repeated failures for one login lock it (``TooManyAttempts``).
+    """
+    login = login.strip()
+    key = _limiter_key(login, secret_key)
+    wait = await limiter.retry_after(key)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+
+    person: dict | None = None
+    matched_hash = ""
+    if len(login) <= MAX_LOGIN_LENGTH and 0 < len(secret) <= MAX_SECRET_LENGTH:
+        candidates = await _candidates(login)
+        if not candidates:
+            await hasher.verify_nobody(secret)
+        for candidate in candidates:
+            for stored in (candidate["password_hash"], candidate["pin_hash"]):
+                if stored and await hasher.verify(stored, secret):
+                    person, matched_hash = candidate, stored
+                    break
+            if person:
+                break
+    if person is None:
+        await limiter.record_failure(key)
+        log.info("sign-in refused")
+        raise BadCredentials()
+
+    await limiter.reset(key)
+    if hasher.needs_rehash(matched_hash):
+        await _rehash(person, matched_hash, secret, hasher)
+
+    token = secrets.token_urlsafe(32)
+    csrf_token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    session = Session(
+        token_hash=token_hash(token), person=person["id"], csrf_token=csrf_token,
+        created_at=now, expires_at=now + lifetime,
+    )
+    await session.save()
+    log.info("person %s signed in", person["id"])
+    return SignedIn(
+        token=token, csrf_token=csrf_token, expires_at=session.expires_at,
+        person_id=person["id"], name=person["name"], roles=decode_roles(person["roles"]),
+    )
+
+
+async def _rehash(person: dict, old_hash: str, secret: str, hasher: SecretHasher) -> None:
+    column = Person.password_hash if person["password_hash"] == old_hash else Person.pin_hash
+    await Person.update({column: await hasher.hash(secret)}).where(
+        (Person.id == person["id"]) & (column == old_hash)
+    )
+
+
+async def resolve(token: str, via: Literal["bearer", "cookie"]) -> Principal | None:
+    """The signed-in person a token belongs to, or None if it is unknown, expired or revoked."""
+    if not token or len(token) > 100:
+        return None
+    row = await (
+        Session.select(
+            Session.id, Session.csrf_token, Session.person.id, Session.person.community,
+            Session.person.name, Session.person.roles,
+        )
+        .where(
+            (Session.token_hash == token_hash(token))
+            & Session.revoked_at.is_null()
+            & (Session.expires_at > datetime.now(UTC))
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    return Principal(
+        id=row["person.id"], community_id=row["person.community"], name=row["person.name"],
+        roles=decode_roles(row["person.roles"]), session_id=row["id"],
+        csrf_token=row["csrf_token"], via=via,
+    )
+
+
+async def revoke(session_id: int) -> None:
+    await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
+        (Session.id == session_id) & Session.revoked_at.is_null()
+    )

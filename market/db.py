@@ -1,0 +1,89 @@
+"""The database the market's tables live in: migrations, write transactions, the pool.
+
+Piccolo's engine comes from ``piccolo_conf`` (chosen by ``DATABASE_URL``). The
+ledger opens its own connections to the same database; see ``market.app``.
+"""
+
+import contextlib
+import io
+import sqlite3
+from collections.abc import AsyncIterator
+
+import asyncpg
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine import engine_finder
+from piccolo.engine.base import BaseTransaction, Engine
+from piccolo.engine.sqlite import TransactionType
+
+from market.settings import EngineName
+
+
+def engine() -> Engine:
+    found = engine_finder()
+    if found is None:
+        raise RuntimeError("piccolo_conf.py did not define a database engine (DB)")
+    return found
+
+
+def engine_name() -> EngineName:
+    return "sqlite" if engine().engine_type == "sqlite" else "postgres"
+
+
+def write_transaction() -> BaseTransaction:
+    """A transaction for work that reads and then writes.
+
+    On SQLite it must be BEGIN IMMEDIATE: a DEFERRED transaction that reads
+    first fails with "database is locked" when it tries to write while another
+    writer is active, and the busy timeout does not help with that upgrade.
+    """
+    db = engine()
+    if db.engine_type == "sqlite":
+        return db.transaction(transaction_type=TransactionType.immediate)
+    return db.transaction()
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """Did an insert break a UNIQUE constraint or index (on either engine)?"""
+    if isinstance(error, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
+
+
+class MigrationFailed(RuntimeError):
+    pass
+
+
+async def migrate() -> None:
+    """Create or upgrade every app's tables (market and ledger); safe to run at every start."""
+    db = engine()
+    if db.engine_type == "sqlite":
+        # Persistent in the file: readers stop blocking the writer.
+        await db.run_ddl("PRAGMA journal_mode=WAL")
+    else:
+        # Piccolo looks for its "migration" table in information_schema across
+        # every schema; with several schemas in one database (tests, tenants)
+        # it could find another schema's and never create ours. This creates
+        # it in the schema the connection actually uses.
+        await Migration.create_table(if_not_exists=True)
+    chatter = io.StringIO()
+    # Piccolo prints progress with emoji to stdout; a server's stdout is for its own logs.
+    with contextlib.redirect_stdout(chatter):
+        result = await run_forwards("all")
+    if not result.success:
+        raise MigrationFailed(f"{result.message}\n{chatter.getvalue()}")
+
+
+@contextlib.asynccontextmanager
+async def connection_pool(max_size: int = 10) -> AsyncIterator[None]:
+    """A connection pool for the app's lifetime, on PostgreSQL (SQLite has none)."""
+    db = engine()
+    if db.engine_type != "postgres":
+        yield
+        return
+    # Fails loudly if the server is unreachable: better not to start at all.
+    await db.start_connection_pool(min_size=1, max_size=max_size)
+    try:
+        yield
+    finally:
+        await db.close_connection_pool()

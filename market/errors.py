@@ -1,0 +1,194 @@
+"""Domain errors, and the one place that turns any error into an RFC 9457 problem.
+
+Services raise ``MarketError`` subclasses (or the ledger's ``LedgerError``);
+each carries a machine-readable ``reason``. ``problem_response`` maps those,
+Litestar's HTTP exceptions and anything unexpected to
+``application/problem+json`` with ``type``, ``title``, ``status``, ``detail``
+and ``reason``; ``detail`` comes from ``market.messages`` in the caller's language.
+"""
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
+
+from ledger import LedgerError
+from market.messages import message, preferred_language
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class MarketError(Exception):
+    """A refusal the user can understand; ``reason`` is stable, the text is in the catalog."""
+
+    status = 400
+    reason = "bad_request"
+
+    def __init__(self, *, field: str | None = None, **params: Any) -> None:
+        super().__init__(self.reason)
+        self.field = field
+        self.params = params
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidInput(MarketError):
+    """400. Subclasses or an explicit ``reason`` say which rule the input broke."""
+
+    reason = "invalid_input"
+
+    def __init__(self, reason: str | None = None, *, field: str | None = None, **params: Any):
+        super().__init__(field=field, **params)
+        if reason:
+            self.reason = reason
+
+
+class BadCredentials(MarketError):
+    status, reason = 401, "bad_credentials"
+
+
+class NotSignedIn(MarketError):
+    status, reason = 401, "not_signed_in"
+
+
+class Forbidden(MarketError):
+    status, reason = 403, "forbidden"
+
+
+class CsrfRejected(MarketError):
+    status, reason = 403, "csrf"
+
+
+class NotFound(MarketError):
+    status, reason = 404, "not_found"
+
+
+class Conflict(MarketError):
+    status, reason = 409, "conflict"
+
+    def __init__(self, reason: str, *, field: str | None = None, **params: Any):
+        super().__init__(field=field, **params)
+        self.reason = reason
+
+
+class TooManyAttempts(MarketError):
+    status, reason = 429, "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after=retry_after)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+#: The ledger's reasons; anything not listed is a 409 (the books refused it).
+LEDGER_STATUS: dict[str, int] = {
+    "insufficient_points": 409,
+    "id_conflict": 422,
+    "invalid_amount": 400,
+    "invalid_transfer": 400,
+    "account_not_found": 404,
+    "transfer_not_found": 404,
+    "ledger_mismatch": 409,
+    "hold_not_pending": 409,
+    "hold_expired": 409,
+    "not_reversible": 409,
+}
+
+#: Litestar's own exceptions (routing, guards, body parsing) → our reasons.
+_HTTP_REASONS: tuple[tuple[type[HTTPException], str], ...] = (
+    (ValidationException, "invalid_input"),
+    (NotAuthorizedException, "not_signed_in"),
+    (PermissionDeniedException, "forbidden"),
+    (NotFoundException, "not_found"),
+    (MethodNotAllowedException, "method_not_allowed"),
+    (TooManyRequestsException, "too_many_attempts"),
+)
+
+
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _invalid_fields(exc: ValidationException) -> list[dict[str, str]]:
+    """Which fields Litestar's parsing refused; names only, never the submitted values."""
+    items = exc.extra if isinstance(exc.extra, list) else []
+    fields = []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("key"):
+            continue
+        key, text = str(item["key"]), str(item.get("message", ""))
+        # A missing body field is reported against "data", the handler's argument.
+        if key == "data" and (missing := _MISSING_FIELD.search(text)):
+            key = missing.group(1)
+        fields.append({"field": key, "message": text})
+    return fields
+
+
+def _classify(exc: Exception) -> tuple[int, str, dict[str, Any], dict[str, str], dict[str, Any]]:
+    """(status, reason, message params, headers, extra members) for any exception."""
+    if isinstance(exc, MarketError):
+        extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
+        params = {"field": exc.field or "", **exc.params}
+        return exc.status, exc.reason, params, exc.headers, extra
+    if isinstance(exc, LedgerError):
+        return LEDGER_STATUS.get(exc.reason, 409), exc.reason, {}, {}, {}
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        headers = dict(exc.headers or {})
+        if isinstance(exc, ValidationException):
+            fields = _invalid_fields(exc)
+            names = ", ".join(f["field"] for f in fields) or "body"
+            extra = {"field": fields[0]["field"], "errors": fields} if fields else {}
+            return 400, "invalid_input", {"field": names}, headers, extra
+        for kind, reason in _HTTP_REASONS:
+            if isinstance(exc, kind):
+                params = {"retry_after": headers.get("Retry-After", "60")}
+                return exc.status_code, reason, params, headers, {}
+        if exc.status_code == 400:
+            # Malformed JSON, numbers out of range: the body as a whole is wrong.
+            return 400, "invalid_input", {"field": "body"}, headers, {}
+        reason = "too_large" if exc.status_code == 413 else "bad_request"
+        return exc.status_code, reason, {}, headers, {}
+    if isinstance(exc, HTTPException) and exc.status_code == 503:
+        return 503, "unavailable", {}, dict(exc.headers or {}), {}
+    return 500, "internal", {}, {}, {}
+
+
+def problem_response(request: Request, exc: Exception) -> Response:
+    """The app's only exception handler: every error leaves as problem+json."""
+    status, reason, params, headers, extra = _classify(exc)
+    if status >= 500:
+        # The traceback goes to the log, never to the client. Only method and
+        # path are logged: query strings and bodies may hold phones or secrets.
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    language = preferred_language(request.headers.get("accept-language"))
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": message(reason, language, **params),
+        "reason": reason,
+        **extra,
+    }
+    headers = {
+        **headers,
+        "Content-Language": "en" if language == "en" else "zh-CN",
+        "Vary": "Accept-Language",
+    }
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)

@@ -1,0 +1,114 @@
+"""What users read when something is refused: one catalog, keyed by reason, in Chinese and English.
+
+Chinese is the default; English is used when ``Accept-Language`` prefers it.
+Texts may use ``{placeholders}`` filled from the error's parameters.
+"""
+
+from typing import Literal
+
+Language = Literal["zh", "en"]
+
+#: reason → (Chinese, English)
+MESSAGES: dict[str, tuple[str, str]] = {
+    # -- requests ------------------------------------------------------------------
+    "invalid_input": ("提交的内容有误：{field}", "Invalid input: {field}"),
+    "invalid_name": ("姓名须为 1–50 个字", "The name must be 1–50 characters long"),
+    "invalid_phone": ("请输入正确的 11 位手机号", "Enter a valid 11-digit mainland mobile number"),
+    "invalid_roles": (
+        "角色须从居民、组织者、店员、管理员中选择，且至少选一个",
+        "Roles must be chosen from resident, organizer, shopkeeper and admin (at least one)",
+    ),
+    "password_required": ("工作人员账号需要设置密码", "Staff accounts need a password"),
+    "password_too_short": ("密码至少需要 8 位", "The password must be at least 8 characters"),
+    "password_too_long": ("密码不能超过 128 位", "The password must be at most 128 characters"),
+    "pin_required": ("居民账号需要设置 6 位数字密码", "Residents need a 6-digit PIN"),
+    "invalid_pin": ("数字密码须为 6 位数字", "The PIN must be exactly 6 digits"),
+    "weak_pin": (
+        "数字密码太容易被猜到，请换一个（不要用相同数字、123456 或手机号后六位）",
+        "That PIN is too easy to guess; choose another (not all one digit, 123456 "
+        "or the phone's last six digits)",
+    ),
+    "invalid_cursor": (
+        "分页参数无效，请从第一页重新查询",
+        "Invalid page cursor; start again from the first page",
+    ),
+    "idempotency_key_required": (
+        "缺少请求头 Idempotency-Key，无法保证不重复记账",
+        "The Idempotency-Key header is required, so a retry cannot move points twice",
+    ),
+    "invalid_idempotency_key": (
+        "Idempotency-Key 须为 1–100 个可见字符",
+        "The Idempotency-Key must be 1–100 printable characters",
+    ),
+    "too_large": ("提交的内容太大", "The request is too large"),
+    "bad_request": ("请求无效", "Bad request"),
+    # -- signing in and permissions ------------------------------------------------
+    "bad_credentials": ("账号或密码不正确", "Wrong login or password"),
+    "not_signed_in": ("请先登录", "Please sign in first"),
+    "forbidden": ("您没有权限进行此操作", "You are not allowed to do this"),
+    "csrf": (
+        "页面已过期或请求来源不可信，请刷新页面后重试",
+        "Missing or wrong CSRF token; reload the page and try again",
+    ),
+    "too_many_attempts": (
+        "尝试次数过多，请 {retry_after} 秒后再试",
+        "Too many attempts; try again in {retry_after} seconds",
+    ),
+    # -- resources -------------------------------------------------------------------
+    "not_found": ("找不到该内容", "Not found"),
+    "method_not_allowed": ("不支持此请求方法", "Method not allowed"),
+    "phone_taken": ("该手机号已在本社区登记", "This phone number is already registered in this community"),
+    # -- points (the ledger's reasons) -----------------------------------------------
+    "insufficient_points": ("积分不足", "Not enough points"),
+    "invalid_amount": (
+        "积分数额无效：须为非零数字，最多两位小数",
+        "Invalid amount: it must be a non-zero number with at most two decimal places",
+    ),
+    "id_conflict": (
+        "该 Idempotency-Key 已用于另一笔不同的请求",
+        "This Idempotency-Key was already used for a different request",
+    ),
+    "account_not_found": ("找不到该积分账户", "Points account not found"),
+    "invalid_transfer": ("无效的积分操作", "Invalid points operation"),
+    "ledger_mismatch": ("不能在不同社区的账户之间转移积分", "Points cannot move between communities"),
+    "transfer_not_found": ("找不到该笔积分记录", "Points transfer not found"),
+    "hold_not_pending": ("该笔冻结积分已处理过", "That hold was already settled"),
+    "hold_expired": ("该笔冻结积分已过期", "That hold has expired"),
+    "not_reversible": ("该笔积分记录不能撤销", "That transfer cannot be reversed"),
+    "ledger_error": ("积分操作未能完成", "The points operation could not be completed"),
+    # -- the server ----------------------------------------------------------------------
+    "internal": ("服务器出错了，请稍后再试", "Something went wrong on our side; please try again later"),
+    "unavailable": ("服务暂时不可用，请稍后再试", "The service is temporarily unavailable"),
+}
+
+
+def preferred_language(accept_language: str | None) -> Language:
+    """Pick zh or en from an Accept-Language header; Chinese unless English is preferred."""
+    best: tuple[float, Language] = (0.0, "zh")
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in ("zh", "en"):
+            continue
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                continue
+        # Earlier entries win ties, as browsers list them in order of preference.
+        score = quality - position * 1e-6
+        if score > best[0]:
+            best = (score, primary)  # type: ignore[assignment]
+    return best[1]
+
+
+def message(reason: str, language: Language, **params: object) -> str:
+    """The catalog's text for ``reason``; an unknown reason gets the generic one."""
+    zh, en = MESSAGES.get(reason, MESSAGES["bad_request"])
+    text = en if language == "en" else zh
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError):
+        return text.split("{")[0].rstrip("：: ")

@@ -1,0 +1,1 @@
+"""People of a community: enrolment by an admin, look-up, and one's own profile."""

@@ -1,0 +1,67 @@
+"""/api/people (admins enrol and look people up) and /api/me (one's own profile)."""
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from ledger import Ledger
+from market.auth.guards import requires_role
+from market.auth.hashing import SecretHasher
+from market.auth.roles import ADMIN
+from market.auth.sessions import Principal
+from market.people import service
+from market.people.service import NewPerson, PeoplePage, PersonView
+
+
+class NewPersonRequest(msgspec.Struct):
+    name: str
+    phone: str
+    roles: list[str]
+    password: str | None = None
+    """Required for organizers, shopkeepers and admins; at least 8 characters."""
+    pin: str | None = None
+    """Required for residents: 6 digits, not trivially guessable."""
+
+
+class PeopleController(Controller):
+    path = "/people"
+    tags = ("people",)
+    guards = (requires_role(ADMIN),)
+
+    @post("/", summary="Enrol a person in the admin's community")
+    async def create(
+        self,
+        data: JSONBody[NewPersonRequest],
+        me: NamedDependency[Principal],
+        hasher: NamedDependency[SecretHasher],
+        ledger: NamedDependency[Ledger],
+    ) -> PersonView:
+        new = NewPerson(name=data.name, phone=data.phone, roles=data.roles,
+                        password=data.password, pin=data.pin)
+        return await service.create_person(me.community_id, new, hasher=hasher, ledger=ledger)
+
+    @get("/", summary="People of the admin's community")
+    async def index(
+        self,
+        me: NamedDependency[Principal],
+        q: Annotated[str | None, QueryParameter(max_length=50)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = 20,
+        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    ) -> PeoplePage:
+        return await service.list_people(me.community_id, q=q, limit=limit, cursor=cursor)
+
+    @get("/{person_id:int}", summary="One person of the admin's community")
+    async def show(self, person_id: FromPath[int], me: NamedDependency[Principal]) -> PersonView:
+        return await service.get_person(me.community_id, person_id)
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ("me",)
+
+    @get("/", summary="The signed-in person")
+    async def me(self, me: NamedDependency[Principal]) -> PersonView:
+        return await service.get_person(me.community_id, me.id)

@@ -1,0 +1,102 @@
+"""What a valid person looks like: name, phone, roles, password, PIN; card numbers; masking.
+
+Pure functions, no database: each raises ``InvalidInput`` with its own reason
+and the field it is about.
+"""
+
+import itertools
+import re
+import secrets
+from collections.abc import Iterable
+
+from market.auth.roles import RESIDENT, ROLES, STAFF_ROLES
+from market.errors import InvalidInput
+
+# [0-9], not \d: \d also matches Arabic-Indic and full-width digits.
+PHONE = re.compile(r"1[3-9][0-9]{9}")
+PIN = re.compile(r"[0-9]{6}")
+MIN_PASSWORD, MAX_PASSWORD = 8, 128
+MAX_NAME = 50
+
+
+def clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= MAX_NAME or not name.isprintable():
+        raise InvalidInput("invalid_name", field="name")
+    return name
+
+
+def check_phone(phone: str) -> str:
+    if not PHONE.fullmatch(phone):
+        raise InvalidInput("invalid_phone", field="phone")
+    return phone
+
+
+def check_roles(roles: Iterable[str]) -> frozenset[str]:
+    chosen = frozenset(roles)
+    if not chosen or not chosen <= ROLES:
+        raise InvalidInput("invalid_roles", field="roles")
+    return chosen
+
+
+def check_password(password: str | None, roles: frozenset[str]) -> str | None:
+    if password is None:
+        if roles & STAFF_ROLES:
+            raise InvalidInput("password_required", field="password")
+        return None
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("password_too_short", field="password")
+    if len(password) > MAX_PASSWORD:
+        raise InvalidInput("password_too_long", field="password")
+    return password
+
+
+def _is_run(digits: str) -> bool:
+    """123456, 234567… and 654321, 543210…: the PINs people pick first."""
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(digits)}
+    return steps in ({1}, {-1})
+
+
+def check_pin(pin: str | None, roles: frozenset[str], phone: str) -> str | None:
+    if pin is None:
+        if RESIDENT in roles:
+            raise InvalidInput("pin_required", field="pin")
+        return None
+    if not PIN.fullmatch(pin):
+        raise InvalidInput("invalid_pin", field="pin")
+    if len(set(pin)) == 1 or _is_run(pin) or pin == phone[-6:]:
+        raise InvalidInput("weak_pin", field="pin")
+    return pin
+
+
+def mask_phone(phone: str) -> str:
+    """138****0000: enough to recognise one's own number, not enough to call it."""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+def _luhn_digit(digits: str) -> str:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 0:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return str((10 - total % 10) % 10)
+
+
+def new_card_no() -> str:
+    """Ten digits: nine random (first not 0), then a Luhn check digit.
+
+    Random, so holding one card tells nothing about the next; the check digit
+    catches a mistyped digit or swapped neighbours at the shop counter.
+    """
+    body = str(secrets.randbelow(9) + 1) + "".join(str(secrets.randbelow(10)) for _ in range(8))
+    return body + _luhn_digit(body)
+
+
+def is_card_no(text: str) -> bool:
+    return len(text) == 10 and text.isascii() and text.isdigit() and _luhn_digit(text[:9]) == text[9]

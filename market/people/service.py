@@ -1,0 +1,154 @@
+"""Enrolling people and finding them, always inside one community.
+
+Every query here is scoped by community id, so a person of another community
+is simply not found. Phones leave this module masked.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import msgspec
+
+from ledger import Ledger
+from market.auth.hashing import SecretHasher
+from market.auth.roles import decode_roles, encode_roles
+from market.db import engine_name, is_unique_violation
+from market.errors import Conflict, InvalidInput, NotFound
+from market.people import rules
+from market.tables import Person
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 100
+
+
+class PersonView(msgspec.Struct):
+    id: int
+    name: str
+    phone: str
+    """Masked: 138****0000."""
+    roles: list[str]
+    card_no: str
+
+
+class PeoplePage(msgspec.Struct):
+    items: list[PersonView]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPerson:
+    name: str
+    phone: str
+    roles: list[str]
+    password: str | None = None
+    pin: str | None = None
+
+
+_VIEW_COLUMNS = (Person.id, Person.name, Person.phone, Person.roles, Person.card_no)
+
+
+def _view(row: dict) -> PersonView:
+    return PersonView(
+        id=row["id"], name=row["name"], phone=rules.mask_phone(row["phone"]),
+        roles=sorted(decode_roles(row["roles"])), card_no=row["card_no"],
+    )
+
+
+async def _phone_taken(community_id: int, phone: str) -> bool:
+    return await Person.exists().where(
+        (Person.community == community_id) & (Person.phone == phone)
+    )
+
+
+async def create_person(
+    community_id: int, new: NewPerson, *, hasher: SecretHasher, ledger: Ledger
+) -> PersonView:
+    """Validate, store and open the person's wallet. Refusals change nothing."""
+    name = rules.clean_name(new.name)
+    phone = rules.check_phone(new.phone)
+    roles = rules.check_roles(new.roles)
+    password = rules.check_password(new.password, roles)
+    pin = rules.check_pin(new.pin, roles, phone)
+    # Checked before hashing (which is slow on purpose); the unique index below
+    # still decides when two enrolments race.
+    if await _phone_taken(community_id, phone):
+        raise Conflict("phone_taken", field="phone")
+    password_hash = await hasher.hash(password) if password else None
+    pin_hash = await hasher.hash(pin) if pin else None
+
+    for _attempt in range(5):
+        person = Person(
+            community=community_id, name=name, phone=phone, password_hash=password_hash,
+            pin_hash=pin_hash, roles=encode_roles(roles), card_no=rules.new_card_no(),
+        )
+        try:
+            await person.save()
+            break
+        except Exception as error:
+            if not is_unique_violation(error):
+                raise
+            if await _phone_taken(community_id, phone):
+                raise Conflict("phone_taken", field="phone") from None
+            # Otherwise the random card number collided: draw another.
+    else:
+        raise RuntimeError("could not draw an unused card number")
+
+    # After the person's row is committed: the ledger writes through its own
+    # connection, and on SQLite must not wait on a transaction we hold.
+    # open_account is get-or-create, so points code can repair a missing wallet.
+    await ledger.open_account(community_id, "wallet", owner=str(person.id))
+    log.info("person %s enrolled in community %s", person.id, community_id)
+    return _view({
+        "id": person.id, "name": name, "phone": phone, "roles": person.roles,
+        "card_no": person.card_no,
+    })
+
+
+async def get_person(community_id: int, person_id: int) -> PersonView:
+    row = await Person.select(*_VIEW_COLUMNS).where(
+        (Person.community == community_id) & (Person.id == person_id)
+    ).first()
+    if row is None:
+        raise NotFound()
+    return _view(row)
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidInput("invalid_cursor", field="cursor")
+    return int(cursor)
+
+
+async def list_people(
+    community_id: int, q: str | None = None, limit: int = 20, cursor: str | None = None
+) -> PeoplePage:
+    """A page of the community's people in enrolment order, optionally searched.
+
+    ``q`` of digits matches phone or card number; other text matches names.
+    """
+    after = parse_cursor(cursor)
+    limit = max(1, min(limit, MAX_PAGE))
+    where = Person.community == community_id
+    if after is not None:
+        where &= Person.id > after
+    # LIKE wildcards in the search text are dropped rather than escaped:
+    # Piccolo has no ESCAPE clause, and names and numbers never contain them.
+    text = (q or "").strip().replace("%", "").replace("_", "")[:50]
+    if text.isascii() and text.isdigit():
+        where &= Person.phone.like(f"%{text}%") | Person.card_no.like(f"{text}%")
+    elif text:
+        # SQLite's LIKE already ignores ASCII case (and warns on ILIKE).
+        sqlite = engine_name() == "sqlite"
+        where &= (Person.name.like if sqlite else Person.name.ilike)(f"%{text}%")
+    rows = await Person.select(*_VIEW_COLUMNS).where(where).order_by(Person.id).limit(limit + 1)
+    items = [_view(row) for row in rows[:limit]]
+    next_cursor = str(items[-1].id) if len(rows) > limit else None
+    return PeoplePage(items=items, next_cursor=next_cursor)
+
+
+async def community_of(person_id: int) -> int | None:
+    row = await Person.select(Person.community).where(Person.id == person_id).first()
+    return None if row is None else row["community"]

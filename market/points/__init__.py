@@ -1,0 +1,1 @@
+"""Points as people see them: balances, history, admin adjustments, verification, transparency."""

@@ -1,0 +1,102 @@
+"""The points endpoints: one's balance and history, admin adjustments, verify, transparency."""
+
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
+
+from ledger import Ledger
+from market.auth.guards import requires_role
+from market.auth.roles import ADMIN
+from market.auth.sessions import Principal
+from market.points import service
+from market.points.service import (
+    Adjustment,
+    EntriesPage,
+    Transparency,
+    VerifyResult,
+    WalletBalance,
+)
+
+
+class AdjustmentRequest(msgspec.Struct):
+    person_id: int
+    amount: Decimal
+    """A JSON number or string, at most two decimals; negative takes points away."""
+    reason: str
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key", required=False,
+        description="Required. A retry with the same key and body returns the first answer.",
+    ),
+]
+
+
+class MyPointsController(Controller):
+    path = "/me"
+    tags = ("points",)
+
+    @get("/balance", summary="The signed-in person's points")
+    async def balance(
+        self, me: NamedDependency[Principal], ledger: NamedDependency[Ledger]
+    ) -> WalletBalance:
+        return await service.balance(ledger, me)
+
+    @get("/entries", summary="The signed-in person's points history, newest first")
+    async def entries(
+        self,
+        me: NamedDependency[Principal],
+        ledger: NamedDependency[Ledger],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    ) -> EntriesPage:
+        return await service.entries(ledger, me, limit, cursor)
+
+
+class AdjustmentController(Controller):
+    path = "/adjustments"
+    tags = ("points",)
+    guards = (requires_role(ADMIN),)
+
+    @post("/", summary="Credit or debit a person's points by hand")
+    async def create(
+        self,
+        data: JSONBody[AdjustmentRequest],
+        me: NamedDependency[Principal],
+        ledger: NamedDependency[Ledger],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Adjustment:
+        # A replay answers 201 with the first response's body, as the first time.
+        key = service.check_idempotency_key(idempotency_key)
+        return await service.adjust(
+            ledger, me, person_id=data.person_id, amount=data.amount, reason=data.reason, key=key
+        )
+
+
+class LedgerController(Controller):
+    path = "/ledger"
+    tags = ("points",)
+    guards = (requires_role(ADMIN),)
+
+    @get("/verify", summary="Check the hash chain, every balance and the zero sum")
+    async def verify(self, ledger: NamedDependency[Ledger]) -> VerifyResult:
+        return await service.verify(ledger)
+
+
+class TransparencyController(Controller):
+    path = "/transparency"
+    tags = ("points",)
+
+    @get("/", opt={"public": True}, summary="Public totals and the ledger's head hash")
+    async def show(
+        self,
+        ledger: NamedDependency[Ledger],
+        community: Annotated[int | None, QueryParameter(ge=1)] = None,
+    ) -> Transparency:
+        return await service.transparency(ledger, community)

@@ -1,0 +1,211 @@
+"""Points operations on top of the ledger, in community and person terms.
+
+The ledger counts hundredths and knows accounts; this module knows that a
+person's wallet is the account (community, "wallet", person id), that points
+are issued from the community's issuance account, and how the API spells
+amounts: strings with exactly two decimals.
+"""
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from ledger import InvalidAmount, Ledger, format_points, to_decimal, to_hundredths
+from market.auth.sessions import Principal
+from market.community import service as communities
+from market.errors import InvalidInput, NotFound
+from market.people.service import community_of
+
+log = logging.getLogger(__name__)
+
+MAX_KEY_LENGTH = 100
+MAX_REASON_LENGTH = 200
+
+
+def points(value: Decimal) -> str:
+    """The wire form of an amount: "12.50"."""
+    return format_points(to_hundredths(value))
+
+
+class Adjustment(msgspec.Struct):
+    id: str
+    person_id: int
+    amount: str
+    balance_after: str
+
+
+class WalletBalance(msgspec.Struct):
+    balance: str
+    held: str
+    available: str
+    service_hours: str
+
+
+class EntryView(msgspec.Struct):
+    id: str
+    at: datetime
+    amount: str
+    balance_after: str
+    kind: str
+    memo: str
+
+
+class EntriesPage(msgspec.Struct):
+    items: list[EntryView]
+    next_cursor: str | None
+
+
+class VerifyProblem(msgspec.Struct):
+    seq: int | None
+    transfer_id: str | None
+    message: str
+
+
+class VerifyResult(msgspec.Struct):
+    ok: bool
+    entries: int
+    head: str
+    accounts: int
+    total: str
+    problem: VerifyProblem | None = None
+
+
+class Transparency(msgspec.Struct):
+    community_id: int
+    community: str
+    head: str
+    entries: int
+    issued: str
+    redeemed: str
+    outstanding: str
+    expired: str
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise InvalidInput("idempotency_key_required", field="Idempotency-Key")
+    if len(key) > MAX_KEY_LENGTH or not all("!" <= c <= "~" for c in key):
+        raise InvalidInput("invalid_idempotency_key", field="Idempotency-Key")
+    return key
+
+
+async def account_id(ledger: Ledger, community_id: int, kind: str, owner: str = "") -> int:
+    """The account's id, opened if enrolment did not get to it (a plain read when it exists,
+    so the ledger's write lock is not taken on every request)."""
+    account = await ledger.find_account(community_id, kind, owner)
+    if account is None:
+        account = await ledger.open_account(community_id, kind, owner)
+    return account.id
+
+
+async def wallet_id(ledger: Ledger, community_id: int, person_id: int) -> int:
+    return await account_id(ledger, community_id, "wallet", str(person_id))
+
+
+async def adjust(
+    ledger: Ledger, admin: Principal, *, person_id: int, amount: Decimal, reason: str, key: str
+) -> Adjustment:
+    """Credit (amount > 0) or debit (amount < 0) a person's wallet by hand.
+
+    The transfer id is derived from the admin and the Idempotency-Key, so a
+    retry returns the first transfer and a reused key with another body is
+    refused by the ledger (IdConflict).
+    """
+    hundredths = to_hundredths(amount)
+    if hundredths == 0:
+        raise InvalidAmount("an adjustment of zero moves nothing")
+    memo = " ".join(reason.split())
+    if not 1 <= len(memo) <= MAX_REASON_LENGTH:
+        raise InvalidInput(field="reason")
+    if await community_of(person_id) != admin.community_id:
+        raise NotFound(field="person_id")
+
+    issuance = await account_id(ledger, admin.community_id, "issuance")
+    wallet = await wallet_id(ledger, admin.community_id, person_id)
+    credit = hundredths > 0
+    transfer = await ledger.transfer(
+        f"adj:{admin.id}:{key}",
+        debit=issuance if credit else wallet,
+        credit=wallet if credit else issuance,
+        amount=to_decimal(abs(hundredths)),
+        kind="adjustment",
+        memo=memo,
+    )
+    log.info("adjustment %s by admin %s for person %s", transfer.seq, admin.id, person_id)
+    after = transfer.credit_balance_after if credit else transfer.debit_balance_after
+    return Adjustment(
+        id=transfer.id, person_id=person_id, amount=format_points(hundredths),
+        balance_after=points(after),
+    )
+
+
+async def balance(ledger: Ledger, me: Principal) -> WalletBalance:
+    account = await ledger.find_account(me.community_id, "wallet", owner=str(me.id))
+    if account is None:
+        zero = points(Decimal(0))
+        return WalletBalance(balance=zero, held=zero, available=zero, service_hours=zero)
+    found = await ledger.balance(account.id)
+    return WalletBalance(
+        balance=points(found.balance), held=points(found.held),
+        available=points(found.available),
+        service_hours="0.00",  # recorded by check-outs, which arrive with activities
+    )
+
+
+def _parse_seq(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidInput("invalid_cursor", field="cursor")
+    return int(cursor)
+
+
+async def entries(ledger: Ledger, me: Principal, limit: int, cursor: str | None) -> EntriesPage:
+    before = _parse_seq(cursor)
+    account = await ledger.find_account(me.community_id, "wallet", owner=str(me.id))
+    if account is None:
+        return EntriesPage(items=[], next_cursor=None)
+    page, next_before = await ledger.entries(account.id, limit=limit, before=before)
+    items = [
+        EntryView(
+            id=entry.transfer_id, at=entry.at, amount=points(entry.amount),
+            balance_after=points(entry.balance_after), kind=entry.kind, memo=entry.memo,
+        )
+        for entry in page
+    ]
+    return EntriesPage(items=items, next_cursor=None if next_before is None else str(next_before))
+
+
+async def verify(ledger: Ledger) -> VerifyResult:
+    report = await ledger.verify()
+    problem = report.problem
+    return VerifyResult(
+        ok=report.ok, entries=report.entries, head=report.head, accounts=report.accounts,
+        total=points(report.total),
+        problem=None if problem is None else VerifyProblem(
+            seq=problem.seq, transfer_id=problem.transfer_id, message=problem.message
+        ),
+    )
+
+
+async def transparency(ledger: Ledger, community_id: int | None) -> Transparency:
+    """Public totals: what was issued, redeemed and is still held by residents.
+
+    issued = redeemed + outstanding + expired, because every point comes out
+    of the issuance account and sits in exactly one other account.
+    """
+    if community_id is None:
+        community = await communities.first()
+    else:
+        community = await communities.get(community_id)
+    if community is None:
+        raise NotFound(field="community")
+    totals = await ledger.totals(community.id)
+    count, head = await ledger.head()
+    return Transparency(
+        community_id=community.id, community=community.name, head=head, entries=count,
+        issued=points(-totals["issuance"]), redeemed=points(totals["shop"]),
+        outstanding=points(totals["wallet"]), expired=points(totals["expiry"]),
+    )

@@ -1,0 +1,71 @@
+"""Shared test setup: one fresh database for the whole test session, SQLite or PostgreSQL.
+
+``MARKET_TEST_DB=sqlite|postgres`` (default sqlite) picks the engine. SQLite gets
+a new file in a temporary directory; PostgreSQL (``MARKET_TEST_PG_URL``) gets a
+new schema ``t_<hex>``, selected with ``?search_path=`` in the URL and dropped
+at the end. ``DATABASE_URL`` and ``MARKET_SECRET_KEY`` are set in
+``pytest_configure``, before any test module imports piccolo_conf or market.
+"""
+
+import asyncio
+import os
+import secrets
+import shutil
+import tempfile
+
+import pytest
+
+ENGINE = os.environ.get("MARKET_TEST_DB", "sqlite").strip().lower() or "sqlite"
+PG_URL = os.environ.get("MARKET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+_created: dict[str, str] = {}
+
+
+async def _run_on_postgres(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if ENGINE == "postgres":
+        schema = f"t_{secrets.token_hex(6)}"
+        asyncio.run(_run_on_postgres(f'CREATE SCHEMA "{schema}"'))
+        _created["schema"] = schema
+        # asyncpg passes unknown DSN query parameters to the server as settings.
+        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}search_path={schema}"
+    elif ENGINE == "sqlite":
+        directory = tempfile.mkdtemp(prefix="market-test-")
+        _created["directory"] = directory
+        url = f"sqlite:///{directory}/market.db"
+    else:
+        raise pytest.UsageError(f"MARKET_TEST_DB must be sqlite or postgres, not {ENGINE!r}")
+    # Overwritten, never defaulted: a developer's own DATABASE_URL must not be the one tested.
+    os.environ["DATABASE_URL"] = url
+    os.environ["MARKET_SECRET_KEY"] = secrets.token_urlsafe(32)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if schema := _created.pop("schema", None):
+        asyncio.run(_run_on_postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    if directory := _created.pop("directory", None):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def db_engine() -> str:
+    """The engine under test: "sqlite" or "postgres"."""
+    return ENGINE
+
+
+@pytest.fixture(name="db_engine", scope="session")
+def db_engine_fixture() -> str:
+    return ENGINE
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return os.environ["DATABASE_URL"]

@@ -1,0 +1,104 @@
+"""Helpers for the market tests: people, signed-in members, and common requests.
+
+A module of its own, not conftest, so tests can import it.
+"""
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from litestar import Litestar
+
+from market.errors import InvalidInput
+from market.people import rules
+
+PASSWORD = "correct horse battery"
+
+
+def random_phone() -> str:
+    return "1" + secrets.choice("3456789") + "".join(secrets.choice("0123456789") for _ in range(9))
+
+
+def good_pin(phone: str) -> str:
+    """A random PIN that the enrolment rules accept for this phone."""
+    while True:
+        pin = "".join(secrets.choice("0123456789") for _ in range(6))
+        try:
+            return rules.check_pin(pin, frozenset({"resident"}), phone) or pin
+        except InvalidInput:
+            continue
+
+
+@dataclass
+class Member:
+    """A person of the test community, signed in with a bearer token."""
+
+    id: int
+    name: str
+    phone: str
+    roles: list[str]
+    card_no: str
+    password: str | None
+    pin: str | None
+    token: str
+    client: httpx.AsyncClient
+
+
+Enrol = Callable[..., Awaitable[Member]]
+
+
+@contextlib.asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[Litestar]:
+    """The app between start-up and shutdown, with its lifespan in a task of its own.
+
+    ``app.lifespan()`` opens an anyio task group, which must be left by the task
+    that entered it; pytest-asyncio may run a fixture's setup and teardown in
+    different tasks, so the lifespan gets a task that does both.
+    """
+    started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        try:
+            async with app.lifespan():
+                started.set_result(None)
+                await stop.wait()
+        except BaseException as error:
+            if not started.done():
+                started.set_exception(error)
+            raise
+
+    task = asyncio.create_task(serve())
+    await started
+    try:
+        yield app
+    finally:
+        stop.set()
+        await task
+
+
+def client_for(app: Litestar, **kwargs) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=kwargs.pop("base_url", "http://test"),
+        **kwargs,
+    )
+
+
+async def adjust(
+    admin: Member, person_id: int, amount: object, reason: str = "测试", key: str | None = None
+) -> httpx.Response:
+    """POST /api/adjustments with a fresh Idempotency-Key unless one is given."""
+    return await admin.client.post(
+        "/api/adjustments",
+        json={"person_id": person_id, "amount": amount, "reason": reason},
+        headers={"Idempotency-Key": key or secrets.token_hex(8)},
+    )
+
+
+async def balance(member: Member) -> str:
+    response = await member.client.get("/api/me/balance")
+    assert response.status_code == 200, response.text
+    return response.json()["balance"]
