@@ -49,7 +49,7 @@ def to_hundredths(value: Decimal | int | str) -> int:
 
 def to_decimal(hundredths: int) -> Decimal:
     """Integer hundredths back to a Decimal with exactly two places."""
-    return (Decimal(hundredths) / HUNDRED).quantize(Decimal("0.01"))
+    return Decimal(hundredths).scaleb(-2)  # exact: only the exponent changes
 
 
 def format_points(hundredths: int) -> str:

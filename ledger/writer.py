@@ -24,6 +24,7 @@ from ledger.model import (
     Row,
     Transfer,
     VerifyReport,
+    utc_from_us,
 )
 from ledger.stores import Store, store_for_url
 from ledger.verify import verify
@@ -246,7 +247,7 @@ def _entry(account_id: int, row: Row) -> Entry:
     moves = row.phase in ("single", "post")
     amount = (-row.amount if outgoing else row.amount) if moves else 0
     return Entry(
-        seq=row.seq, transfer_id=row.id, at=Transfer.from_row(row).at, kind=row.kind,
+        seq=row.seq, transfer_id=row.id, at=utc_from_us(row.at_us), kind=row.kind,
         phase=row.phase, amount=to_decimal(amount),
         balance_after=to_decimal(row.debit_after if outgoing else row.credit_after),
         memo=row.memo, reference=row.reference,
