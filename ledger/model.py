@@ -84,6 +84,14 @@ class Row:
     credit_after: int
     hash: str
 
+    def values(self) -> tuple:
+        """The row's fields in ``ROW_COLUMNS`` order, as stores insert them."""
+        return (
+            self.seq, self.id, self.ledger, self.kind, self.phase, self.debit, self.credit,
+            self.amount, self.memo, self.reference, self.pending_id, self.reverses,
+            self.timeout_ms, self.at_us, self.debit_after, self.credit_after, self.hash,
+        )
+
     @property
     def expires_at_us(self) -> int | None:
         if self.phase != "pending" or self.timeout_ms is None:

@@ -82,12 +82,7 @@ async def _answer(con: asyncpg.Connection, query: tuple[Any, ...]) -> Any:
 async def _write(con: asyncpg.Connection, plan: Plan) -> None:
     await con.executemany(
         _INSERT,
-        [
-            (r.seq, r.id, r.ledger, r.kind, r.phase, r.debit, r.credit, r.amount, r.memo,
-             r.reference, r.pending_id, r.reverses, r.timeout_ms, r.at_us, r.debit_after,
-             r.credit_after, r.hash)
-            for r in plan.rows
-        ],
+        [r.values() for r in plan.rows],
     )
     accounts = list(plan.accounts.values())
     await con.execute(

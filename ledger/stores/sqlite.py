@@ -125,12 +125,7 @@ def _write(con: sqlite3.Connection, plan: Plan) -> None:
     marks = _marks(len(ROW_COLUMNS))
     con.executemany(
         f"INSERT INTO ledger_transfer ({COLUMNS}) VALUES ({marks})",
-        [
-            (r.seq, r.id, r.ledger, r.kind, r.phase, r.debit, r.credit, r.amount, r.memo,
-             r.reference, r.pending_id, r.reverses, r.timeout_ms, r.at_us, r.debit_after,
-             r.credit_after, r.hash)
-            for r in plan.rows
-        ],
+        [r.values() for r in plan.rows],
     )
     con.executemany(
         "UPDATE ledger_account SET balance = ?, held = ? WHERE id = ?",
