@@ -1,4 +1,4 @@
-"""The market's own tables: communities, people and their sign-in sessions.
+"""The market's own tables: communities and their structure, people, sign-in sessions, audit.
 
 Points are not here: they live in the ledger's tables, keyed by community id
 (the ledger id) and person id (a wallet's owner). Composite constraints such as
@@ -7,7 +7,7 @@ Piccolo's composite ``Unique`` emits ALTER TABLE ADD CONSTRAINT, which SQLite
 refuses.
 """
 
-from piccolo.columns import ForeignKey, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -15,6 +15,50 @@ from piccolo.table import Table
 class Community(Table, tablename="community"):
     name = Varchar(length=100, unique=True)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Compound(Table, tablename="compound"):
+    """小区. Structure is archived, never deleted: people and activities point at it."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    name = Varchar(length=50)
+    archived_at = Timestamptz(null=True, default=None)
+
+
+class Building(Table, tablename="building"):
+    """楼栋 of a compound; units (单元) and rooms (房号) are the household's address."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    compound = ForeignKey(Compound, on_delete=OnDelete.restrict, null=False)
+    name = Varchar(length=50)
+    archived_at = Timestamptz(null=True, default=None)
+
+
+class Grid(Table, tablename="grid"):
+    """网格: the unit of community work; grid workers are linked in ``GridWorker``."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    name = Varchar(length=50)
+    archived_at = Timestamptz(null=True, default=None)
+
+
+class Household(Table, tablename="household"):
+    """户: one address (building, unit, room), in one grid."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    building = ForeignKey(Building, on_delete=OnDelete.restrict, null=False)
+    unit = Varchar(length=20)
+    room = Varchar(length=20)
+    grid = ForeignKey(Grid, on_delete=OnDelete.restrict, null=True, default=None)
+    archived_at = Timestamptz(null=True, default=None)
+
+
+class Team(Table, tablename="team"):
+    """志愿服务队, e.g. a silver-haired team or a veterans' team."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    name = Varchar(length=50)
+    archived_at = Timestamptz(null=True, default=None)
 
 
 class Person(Table, tablename="person"):
@@ -29,6 +73,35 @@ class Person(Table, tablename="person"):
     roles = Text()
     card_no = Varchar(length=10, unique=True)
     created_at = Timestamptz(default=TimestamptzNow())
+    household = ForeignKey(Household, on_delete=OnDelete.restrict, null=True, default=None)
+    #: Bumped when a card is reissued: the printed code carries it, so old cards stop working.
+    card_version = Integer(default=1)
+    #: Set when an admin erased the person's personal data (their ledger history stays).
+    erased_at = Timestamptz(null=True, default=None)
+
+
+class TeamMember(Table, tablename="team_member"):
+    team = ForeignKey(Team, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    is_leader = Boolean(default=False)
+    joined_at = Timestamptz(default=TimestamptzNow())
+
+
+class GridWorker(Table, tablename="grid_worker"):
+    grid = ForeignKey(Grid, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+
+
+class AuditEntry(Table, tablename="audit_log"):
+    """Who did what sensitive thing (unmasking a phone, erasing a person, reissuing a card).
+
+    ``subject`` names a record ("person:12"), never personal data itself."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    actor = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+    action = Varchar(length=50)
+    subject = Varchar(length=100)
+    at = Timestamptz(default=TimestamptzNow())
 
 
 class Session(Table, tablename="person_session"):
@@ -43,4 +116,7 @@ class Session(Table, tablename="person_session"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
-TABLES: tuple[type[Table], ...] = (Community, Person, Session)
+TABLES: tuple[type[Table], ...] = (
+    Community, Compound, Building, Grid, Household, Team, Person, Session, TeamMember, GridWorker,
+    AuditEntry,
+)
