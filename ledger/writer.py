@@ -203,6 +203,15 @@ class Ledger:
             raise InvalidTransfer(f"unknown account kind {kind!r}")
         return await self.store.open_account(ledger, kind, owner, kind == "issuance")
 
+    async def open_accounts(self, ledger: int, kind: str, owners: list[str]) -> dict[str, Account]:
+        """Get or create one account per owner, all in one transaction (e.g. a roster import)."""
+        if kind not in ACCOUNT_KINDS:
+            raise InvalidTransfer(f"unknown account kind {kind!r}")
+        unique = sorted(set(owners))
+        if not unique:
+            return {}
+        return await self.store.open_accounts(ledger, kind, unique, kind == "issuance")
+
     async def find_account(self, ledger: int, kind: str, owner: str = "") -> Account | None:
         return await self.store.find_account(ledger, kind, owner)
 

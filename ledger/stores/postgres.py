@@ -163,6 +163,23 @@ class PostgresStore:
             )
         return _account(row)
 
+    async def open_accounts(
+        self, ledger: int, kind: str, owners: list[str], allow_negative: bool
+    ) -> dict[str, Account]:
+        async with self.pool.acquire() as con, con.transaction():
+            await con.execute(
+                "INSERT INTO ledger_account (ledger, kind, owner, allow_negative)"
+                " SELECT $1, $2, o, $4 FROM unnest($3::text[]) AS o"
+                " ON CONFLICT (ledger, kind, owner) DO NOTHING",
+                ledger, kind, owners, allow_negative,
+            )
+            rows = await con.fetch(
+                f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account"
+                " WHERE ledger = $1 AND kind = $2 AND owner = ANY($3::text[])",
+                ledger, kind, owners,
+            )
+        return {r["owner"]: _account(r) for r in rows}
+
     # -- reads -----------------------------------------------------------------
 
     async def find_account(self, ledger: int, kind: str, owner: str) -> Account | None:

@@ -189,6 +189,35 @@ class SQLiteStore:
 
         return await self._writer.run(get_or_create)
 
+    async def open_accounts(
+        self, ledger: int, kind: str, owners: list[str], allow_negative: bool
+    ) -> dict[str, Account]:
+        def get_or_create(con: sqlite3.Connection) -> dict[str, Account]:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.executemany(
+                    "INSERT INTO ledger_account (ledger, kind, owner, allow_negative) VALUES (?,?,?,?)"
+                    " ON CONFLICT (ledger, kind, owner) DO NOTHING",
+                    [(ledger, kind, owner, allow_negative) for owner in owners],
+                )
+                found: dict[str, Account] = {}
+                for chunk in _chunks(owners):
+                    rows = con.execute(
+                        f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account WHERE ledger = ? AND kind = ?"
+                        f" AND owner IN ({_marks(len(chunk))})",
+                        (ledger, kind, *chunk),
+                    )
+                    for row in rows:
+                        s = _state(row)
+                        found[s.owner] = Account(s.id, s.ledger, s.kind, s.owner, s.allow_negative)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return found
+
+        return await self._writer.run(get_or_create)
+
     # -- reads -----------------------------------------------------------------
 
     async def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:

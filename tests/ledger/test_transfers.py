@@ -248,3 +248,14 @@ async def test_history_is_newest_first_and_pages_by_cursor(ledger, books):
     assert page[0].balance_after == 13
     rest, end = await ledger.entries(alice, limit=4, before=cursor)
     assert [e.transfer_id for e in rest] == ["in1", "in0"] and end is None
+
+
+async def test_open_accounts_in_bulk_is_get_or_create(ledger):
+    first = await ledger.open_accounts(3, "wallet", [str(i) for i in range(1200)])
+    assert len(first) == 1200 and len({a.id for a in first.values()}) == 1200
+    single = await ledger.open_account(3, "wallet", "7")
+    assert single == first["7"]
+    again = await ledger.open_accounts(3, "wallet", ["7", "7", "new"])
+    assert again["7"] == first["7"] and again["new"].owner == "new"
+    assert not again["new"].allow_negative
+    assert await ledger.open_accounts(3, "wallet", []) == {}
