@@ -1,0 +1,1 @@
+"""Member codes (rotating, on the phone) and printed member cards (static, revocable); PINs."""

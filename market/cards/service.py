@@ -1,0 +1,266 @@
+"""Member codes and cards: issuing them, resolving a scanned one to a person, reissuing, PINs.
+
+A member code is a rotating ``Kind.MEMBER_CODE`` token (person, 30-second step);
+a card carries a static ``Kind.CARD`` token (person, card_version). Reissuing a
+card bumps ``Person.card_version``, so the old printed code is refused at once.
+
+``resolve_member_code`` is what the shop and attendance use. Its refusals:
+``invalid`` (400: forged, malformed, another kind, or a person not of this
+community — indistinguishable on purpose), ``expired`` (410: a stale rotating
+code) and ``revoked`` (410: a reissued card, an erased person, or someone who is
+no longer a resident). 410 for both: the code was genuine once and will never
+work again, which is what a scanner should tell the resident.
+"""
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import msgspec
+
+from market.audit import record_person_action
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter
+from market.auth.roles import RESIDENT, decode_roles
+from market.db import write_transaction
+from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempts
+from market.people import rules
+from market.settings import Settings
+from market.tables import Community, Person
+from qr import ExpiredToken, Kind, Rotation, Signer, TokenError
+
+log = logging.getLogger(__name__)
+
+ROTATION = Rotation()
+MAX_CODE_LENGTH = 200
+
+
+@lru_cache(maxsize=4)
+def _signer(secret_key: str) -> Signer:
+    return Signer.from_secrets([secret_key])
+
+
+def signer_for(settings: Settings) -> Signer:
+    """The QR signer, keyed by HMAC(app secret, "qr-v1")."""
+    return _signer(settings.secret_key)
+
+
+class MemberCode(msgspec.Struct):
+    code: str
+    expires_at: datetime
+    """The moment the code stops being accepted."""
+    refresh_in: int
+    """Seconds until a fresh code should be shown (the next 30-second step)."""
+    step_seconds: int = ROTATION.step_seconds
+
+
+class CardView(msgspec.Struct):
+    person_id: int
+    name: str
+    card_no: str
+    card_version: int
+    picture: str
+    """Where the printable card is: ``/api/people/{id}/card.png``."""
+
+
+class ScannedMember(msgspec.Struct):
+    person_id: int
+    name: str
+    card_no: str
+    via_card: bool
+    """A printed card (static code): the shop must also ask for the PIN."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrintableCard:
+    """What goes on a printed card."""
+
+    person_id: int
+    name: str
+    card_no: str
+    community: str
+    code: str
+
+
+def member_code(settings: Settings, person_id: int, now: datetime | None = None) -> MemberCode:
+    now = now or datetime.now(UTC)
+    code = ROTATION.issue(signer_for(settings), Kind.MEMBER_CODE, person_id, now)
+    return MemberCode(
+        code=code.text, expires_at=code.expires_at, refresh_in=max(1, round(code.refresh_in(now)))
+    )
+
+
+def card_code(settings: Settings, person_id: int, card_version: int) -> str:
+    return signer_for(settings).sign(Kind.CARD, person_id, card_version)
+
+
+_CARD_COLUMNS = (
+    Person.id, Person.name, Person.card_no, Person.card_version, Person.roles, Person.erased_at,
+)
+
+
+async def _person(community_id: int, person_id: int, *columns) -> dict | None:
+    return await Person.select(*(columns or _CARD_COLUMNS)).where(
+        (Person.community == community_id) & (Person.id == person_id)
+    ).first()
+
+
+def _normalise(text: str) -> str:
+    # Scanners and hand typing add spaces or lower-case letters; the codec itself is strict.
+    return "".join(text.split()).upper()
+
+
+async def resolve_member_code(
+    community_id: int, text: str, *, settings: Settings, now: datetime | None = None
+) -> ScannedMember:
+    """The resident a scanned member code or card belongs to, in this community."""
+    if not isinstance(text, str) or len(text) > MAX_CODE_LENGTH:
+        raise InvalidInput("invalid", field="member_code")
+    try:
+        token = signer_for(settings).open(_normalise(text))
+        if token.kind not in (Kind.MEMBER_CODE, Kind.CARD):
+            raise InvalidInput("invalid", field="member_code")
+    except TokenError:
+        raise InvalidInput("invalid", field="member_code") from None
+    person_id, second = token.fields
+    row = await _person(community_id, person_id)
+    if row is None:
+        # Another community's genuine code reads exactly like a forged one.
+        raise InvalidInput("invalid", field="member_code")
+    if row["erased_at"] is not None or RESIDENT not in decode_roles(row["roles"]):
+        raise Gone("revoked", field="member_code")
+    via_card = token.kind == Kind.CARD
+    if via_card:
+        if second != row["card_version"]:
+            raise Gone("revoked", field="member_code")
+    else:
+        try:
+            ROTATION.check_step(second, now)
+        except ExpiredToken:
+            raise Gone("expired", field="member_code") from None
+        except TokenError:
+            raise InvalidInput("invalid", field="member_code") from None
+    return ScannedMember(
+        person_id=row["id"], name=row["name"], card_no=row["card_no"], via_card=via_card
+    )
+
+
+def _card_view(row: dict) -> CardView:
+    return CardView(
+        person_id=row["id"], name=row["name"], card_no=row["card_no"],
+        card_version=row["card_version"], picture=f"/api/people/{row['id']}/card.png",
+    )
+
+
+async def printable_card(community_id: int, person_id: int, *, settings: Settings) -> PrintableCard:
+    """What to print on ``person_id``'s current card; 404 outside the community."""
+    row = await _person(community_id, person_id)
+    if row is None:
+        raise NotFound()
+    if row["erased_at"] is not None:
+        raise Conflict("person_erased")
+    if RESIDENT not in decode_roles(row["roles"]):
+        raise Conflict("not_resident")
+    community = await Community.select(Community.name).where(Community.id == community_id).first()
+    return PrintableCard(
+        person_id=row["id"], name=row["name"], card_no=row["card_no"],
+        community=community["name"] if community else "",
+        code=card_code(settings, row["id"], row["card_version"]),
+    )
+
+
+async def reissue_card(community_id: int, person_id: int, *, actor_id: int) -> CardView:
+    """Bump the card version (the old card stops working at once) and log who did it."""
+    async with write_transaction():
+        row = await _person(community_id, person_id)
+        if row is None:
+            raise NotFound()
+        if row["erased_at"] is not None:
+            raise Conflict("person_erased")
+        if RESIDENT not in decode_roles(row["roles"]):
+            raise Conflict("not_resident")
+        await Person.update({Person.card_version: Person.card_version + 1}).where(
+            Person.id == person_id
+        )
+        await record_person_action(community_id, actor_id, "card_reissued", person_id)
+        row = await _person(community_id, person_id)
+    assert row is not None
+    log.info("card of person %s reissued (version %s)", person_id, row["card_version"])
+    return _card_view(row)
+
+
+# -- PINs -----------------------------------------------------------------------------------
+
+
+def _pin_limiter_key(person_id: int, secret_key: str) -> str:
+    return hmac.new(secret_key.encode(), f"pin-change:{person_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _check_new_pin(pin: str, phone: str, field: str) -> str:
+    try:
+        checked = rules.check_pin(pin, frozenset({RESIDENT}), phone)
+    except InvalidInput as error:
+        error.field = field
+        raise
+    assert checked is not None
+    return checked
+
+
+async def change_my_pin(
+    person_id: int, current_pin: str | None, new_pin: str, *,
+    hasher: SecretHasher, limiter: LoginLimiter, secret_key: str,
+) -> None:
+    """A resident changes their own PIN; the current one is needed if one is set.
+
+    Wrong current PINs count towards a lock-out, as at sign-in: a borrowed,
+    signed-in phone must not become a way to guess the PIN of the printed card.
+    """
+    row = await Person.select(Person.pin_hash, Person.phone).where(Person.id == person_id).first()
+    if row is None:
+        raise NotFound()
+    pin = _check_new_pin(new_pin, row["phone"], "new_pin")
+    if row["pin_hash"]:
+        if not current_pin:
+            raise InvalidInput("current_pin_required", field="current_pin")
+        key = _pin_limiter_key(person_id, secret_key)
+        wait = await limiter.retry_after(key)
+        if wait is not None:
+            raise TooManyAttempts(wait)
+        if len(current_pin) > 128 or not await hasher.verify(row["pin_hash"], current_pin):
+            await limiter.record_failure(key)
+            raise InvalidInput("wrong_pin", field="current_pin")
+        await limiter.reset(key)
+    new_hash = await hasher.hash(pin)
+    # Compare-and-set: two changes racing cannot both pass the same current PIN.
+    updated = await Person.update({Person.pin_hash: new_hash}, force=True).where(
+        (Person.id == person_id)
+        & (Person.pin_hash == row["pin_hash"] if row["pin_hash"] else Person.pin_hash.is_null())
+    ).returning(Person.id)
+    if not updated:
+        raise Conflict("conflict")
+    log.info("person %s changed their PIN", person_id)
+
+
+async def set_pin(
+    community_id: int, person_id: int, pin: str, *, actor_id: int, hasher: SecretHasher
+) -> None:
+    """An admin sets or resets a resident's PIN (e.g. forgotten at the counter); logged."""
+    row = await _person(community_id, person_id, Person.phone, Person.roles, Person.erased_at)
+    if row is None:
+        raise NotFound()
+    if row["erased_at"] is not None:
+        raise Conflict("person_erased")
+    if RESIDENT not in decode_roles(row["roles"]):
+        # A staff account signs in with its password; a 6-digit PIN would weaken it.
+        raise Conflict("not_resident")
+    checked = _check_new_pin(pin, row["phone"], "pin")
+    new_hash = await hasher.hash(checked)
+    async with write_transaction():
+        await Person.update({Person.pin_hash: new_hash}).where(
+            (Person.id == person_id) & (Person.community == community_id)
+        )
+        await record_person_action(community_id, actor_id, "pin_set", person_id)
+    log.info("PIN of person %s set by person %s", person_id, actor_id)
