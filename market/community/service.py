@@ -59,3 +59,10 @@ async def get(community_id: int) -> CommunityView | None:
         Community.id == community_id
     ).first()
     return None if row is None else CommunityView(id=row["id"], name=row["name"])
+
+
+async def named(name: str) -> CommunityView | None:
+    """The community called ``name`` (whitespace collapsed), if there is one."""
+    name = " ".join(name.split())
+    row = await Community.select(Community.id, Community.name).where(Community.name == name).first()
+    return None if row is None else CommunityView(id=row["id"], name=row["name"])

@@ -24,6 +24,8 @@ class NewPersonRequest(msgspec.Struct):
     """Required for organizers, shopkeepers and admins; at least 8 characters."""
     pin: str | None = None
     """Required for residents: 6 digits, not trivially guessable."""
+    household_id: int | None = None
+    """The household (户) the resident belongs to, of the admin's community."""
 
 
 class PeopleController(Controller):
@@ -40,7 +42,7 @@ class PeopleController(Controller):
         ledger: NamedDependency[Ledger],
     ) -> PersonView:
         new = NewPerson(name=data.name, phone=data.phone, roles=data.roles,
-                        password=data.password, pin=data.pin)
+                        password=data.password, pin=data.pin, household_id=data.household_id)
         return await service.create_person(me.community_id, new, hasher=hasher, ledger=ledger)
 
     @get("/", summary="People of the admin's community")

@@ -12,6 +12,7 @@ import msgspec
 from ledger import Ledger
 from market.auth.hashing import SecretHasher
 from market.auth.roles import decode_roles, encode_roles
+from market.community.structure import household_of_community
 from market.db import engine_name, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
 from market.people import rules
@@ -29,6 +30,7 @@ class PersonView(msgspec.Struct):
     """Masked: 138****0000."""
     roles: list[str]
     card_no: str
+    household_id: int | None = None
 
 
 class PeoplePage(msgspec.Struct):
@@ -43,15 +45,19 @@ class NewPerson:
     roles: list[str]
     password: str | None = None
     pin: str | None = None
+    household_id: int | None = None
 
 
-_VIEW_COLUMNS = (Person.id, Person.name, Person.phone, Person.roles, Person.card_no)
+_VIEW_COLUMNS = (
+    Person.id, Person.name, Person.phone, Person.roles, Person.card_no, Person.household,
+)
 
 
 def _view(row: dict) -> PersonView:
     return PersonView(
         id=row["id"], name=row["name"], phone=rules.mask_phone(row["phone"]),
         roles=sorted(decode_roles(row["roles"])), card_no=row["card_no"],
+        household_id=row.get("household"),
     )
 
 
@@ -70,6 +76,8 @@ async def create_person(
     roles = rules.check_roles(new.roles)
     password = rules.check_password(new.password, roles)
     pin = rules.check_pin(new.pin, roles, phone)
+    if new.household_id is not None:
+        await household_of_community(community_id, new.household_id)
     # Checked before hashing (which is slow on purpose); the unique index below
     # still decides when two enrolments race.
     if await _phone_taken(community_id, phone):
@@ -81,6 +89,7 @@ async def create_person(
         person = Person(
             community=community_id, name=name, phone=phone, password_hash=password_hash,
             pin_hash=pin_hash, roles=encode_roles(roles), card_no=rules.new_card_no(),
+            household=new.household_id,
         )
         try:
             await person.save()
@@ -101,7 +110,7 @@ async def create_person(
     log.info("person %s enrolled in community %s", person.id, community_id)
     return _view({
         "id": person.id, "name": name, "phone": phone, "roles": person.roles,
-        "card_no": person.card_no,
+        "card_no": person.card_no, "household": new.household_id,
     })
 
 

@@ -36,7 +36,7 @@ async def test_admin_enrols_a_resident(
     assert body["phone"] == masked(phone)
     assert body["roles"] == ["resident"]
     assert is_card_no(body["card_no"])
-    assert set(body) == {"id", "name", "phone", "roles", "card_no"}
+    assert set(body) == {"id", "name", "phone", "roles", "card_no", "household_id"}
 
     # Enrolment opened the wallet in the admin's community's ledger …
     wallet = await ledger.find_account(community.id, "wallet", owner=str(body["id"]))
@@ -188,7 +188,7 @@ async def test_me_shows_a_masked_phone(resident: Member) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "id": resident.id, "name": resident.name, "phone": masked(resident.phone),
-        "roles": ["resident"], "card_no": resident.card_no,
+        "roles": ["resident"], "card_no": resident.card_no, "household_id": None,
     }
 
 
