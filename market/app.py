@@ -22,18 +22,24 @@ from market import db
 from market.auth.controllers import SessionController
 from market.auth.guards import signed_in
 from market.auth.hashing import SecretHasher
-from market.auth.limiter import LoginLimiter, MemoryLoginLimiter
+from market.auth.limiter import LoginLimiter, limiter_from_url
 from market.auth.middleware import SessionAuthMiddleware
+from market.cards.controllers import CardAdminController, MemberCodeController, MyCodeController
+from market.community.controllers import STRUCTURE_CONTROLLERS
 from market.dependencies import DEPENDENCIES
 from market.errors import problem_response
 from market.health import health
 from market.people.controllers import MeController, PeopleController
+from market.people.import_controller import RosterImportController
+from market.people.roles_controller import RolesController
 from market.points.controllers import (
     AdjustmentController,
     LedgerController,
     MyPointsController,
     TransparencyController,
 )
+from market.privacy import redaction
+from market.privacy.controllers import MyDataController, PersonalDataController
 from market.settings import Settings, SettingsError, get_settings, sqlite_path
 
 log = logging.getLogger(__name__)
@@ -57,7 +63,9 @@ def _check_same_database(settings: Settings) -> None:
             raise SettingsError("piccolo_conf and the settings name different SQLite files")
 
 
-def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+def _lifespan(
+    settings: Settings, owned_limiter: LoginLimiter | None = None
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         _check_same_database(settings)
@@ -71,6 +79,9 @@ def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextMa
                 yield
             finally:
                 await ledger.close()
+                # Only a limiter this app made is closed; one passed in is its owner's.
+                if close := getattr(owned_limiter, "close", None):
+                    await close()
 
     return lifespan
 
@@ -81,6 +92,9 @@ def create_app(
     settings = settings or get_settings()
     for name in PARAMETER_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
+    redaction.install()
+    # Several workers must share lock-outs: Redis when REDIS_URL is set.
+    owned_limiter = None if limiter else limiter_from_url(settings.redis_url)
     api = Router(
         path="/api",
         route_handlers=[
@@ -88,22 +102,30 @@ def create_app(
             MeController,
             MyPointsController,
             PeopleController,
+            RosterImportController,
+            *STRUCTURE_CONTROLLERS,
             AdjustmentController,
             LedgerController,
             TransparencyController,
+            MyCodeController,
+            CardAdminController,
+            MemberCodeController,
+            RolesController,
+            PersonalDataController,
+            MyDataController,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
         guards=[signed_in],
     )
     return Litestar(
         route_handlers=[api, health],
-        lifespan=[_lifespan(settings)],
+        lifespan=[_lifespan(settings, owned_limiter)],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
         state=State({
             "settings": settings,
             "hasher": SecretHasher(),
-            "limiter": limiter or MemoryLoginLimiter(),
+            "limiter": limiter or owned_limiter,
         }),
         openapi_config=OpenAPIConfig(
             title="积分超市 API",

@@ -1,4 +1,4 @@
-"""The ``market`` command: serve, migrate, create an admin, verify the ledger.
+"""The ``market`` command: serve, migrate, create an admin, import residents, verify the ledger.
 
 Configuration comes from the environment (see ``market.settings``). Each
 command runs its async work with ``asyncio.run`` and exits non-zero on failure.
@@ -10,6 +10,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -17,6 +18,9 @@ from ledger import Ledger
 from market.errors import MarketError
 from market.messages import Language, message, preferred_language
 from market.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from market.people.roster import Roster
 
 
 def _language() -> Language:
@@ -110,6 +114,89 @@ def cmd_ledger_verify(_: argparse.Namespace) -> int:
     return asyncio.run(_verify(get_settings()))
 
 
+_STAGES = {"people": "导入", "wallets": "开通积分账户"}
+
+
+class ProgressBar:
+    """``\r导入 4200/10000 [#####.....]`` on stderr, redrawn only when it changes."""
+
+    WIDTH = 30
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.last: tuple[str, int] | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        filled = self.WIDTH * done // total if total else self.WIDTH
+        if self.last == (stage, filled) and done != total:
+            return
+        if self.last is not None and self.last[0] != stage:
+            self.stream.write("\n")
+        self.last = (stage, filled)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self.stream.write(f"\r{_STAGES.get(stage, stage)} {done}/{total} [{bar}]")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.last is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+async def _import_residents(settings: Settings, args: argparse.Namespace, parsed: "Roster") -> int:
+    from market.community import service as communities
+    from market.db import migrate
+    from market.people import roster
+
+    language = _language()
+    await migrate()
+    community = (
+        await communities.named(args.community) if args.community else await communities.first()
+    )
+    if community is None:
+        reason = "community_not_found" if args.community else "no_community"
+        return _fail(message(reason, language))
+    bar = ProgressBar()
+    async with Ledger.from_url(settings.ledger_url) as ledger:
+        try:
+            summary = await roster.import_roster(
+                community.id, parsed, ledger=ledger, dry_run=args.dry_run, progress=bar
+            )
+        finally:
+            bar.finish()
+    prefix = "（试运行，未写入）" if summary.dry_run else ""
+    print(
+        f"{prefix}{community.name}：共 {summary.rows} 行，新增 {summary.created} 人，"
+        f"更新 {summary.updated} 人，未变 {summary.unchanged} 人；新增小区 {summary.new_compounds}、"
+        f"楼栋 {summary.new_buildings}、户 {summary.new_households}、网格 {summary.new_grids}、"
+        f"志愿服务队 {summary.new_teams}"
+    )
+    return 0
+
+
+def cmd_import_residents(args: argparse.Namespace) -> int:
+    from market.people.roster import RosterRejected, read_roster
+
+    language = _language()
+    try:
+        with open(args.file, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        return _fail(f"{args.file}: {error.strerror or error}")
+    try:
+        parsed = read_roster(data, args.file)
+        if parsed.bad:
+            raise RosterRejected(parsed.bad)
+        return asyncio.run(_import_residents(get_settings(), args, parsed))
+    except RosterRejected as rejected:
+        for bad in rejected.bad:
+            print(f"第{bad.row}行: {bad.reason} — {bad.detail(language)}", file=sys.stderr)
+        return _fail(message(rejected.reason, language, **rejected.params))
+    except MarketError as error:
+        params = {"field": error.field or "", **error.params}
+        return _fail(message(error.reason, language, **params))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="market", description="积分超市 — community points market")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--community", help="community name (created if needed); default: the first community"
     )
     create.set_defaults(run=cmd_admin_create)
+
+    imports = commands.add_parser("import", help="import data from files")
+    import_commands = imports.add_subparsers(dest="import_command", required=True)
+    residents = import_commands.add_parser(
+        "residents", help="import a roster (.xlsx or .csv); nothing is imported if any row is bad"
+    )
+    residents.add_argument("file", help="the roster file, .xlsx or .csv")
+    residents.add_argument("--community", help="community name; default: the first community")
+    residents.add_argument(
+        "--dry-run", action="store_true", help="check the file and count changes, write nothing"
+    )
+    residents.set_defaults(run=cmd_import_residents)
 
     ledger = commands.add_parser("ledger", help="the points ledger")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)

@@ -24,7 +24,7 @@ from litestar.exceptions import (
 )
 
 from ledger import LedgerError
-from market.messages import message, preferred_language
+from market.messages import Language, message, preferred_language
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,10 @@ class MarketError(Exception):
 
     @property
     def headers(self) -> dict[str, str]:
+        return {}
+
+    def members(self, language: Language) -> dict[str, Any]:
+        """Extra members of the problem document (e.g. a roster's bad rows), in ``language``."""
         return {}
 
 
@@ -80,6 +84,40 @@ class NotFound(MarketError):
 
 class Conflict(MarketError):
     status, reason = 409, "conflict"
+
+    def __init__(self, reason: str, *, field: str | None = None, **params: Any):
+        super().__init__(field=field, **params)
+        self.reason = reason
+
+
+class Unavailable(MarketError):
+    """503: a service the request needs (Redis, for sign-in lock-outs) cannot be reached."""
+
+    status, reason = 503, "unavailable"
+
+
+class Unprocessable(MarketError):
+    """422: the request was understood but its content cannot be accepted as a whole."""
+
+    status, reason = 422, "unprocessable"
+
+    def __init__(self, reason: str, *, field: str | None = None, **params: Any):
+        super().__init__(field=field, **params)
+        self.reason = reason
+
+
+class PayloadTooLarge(MarketError):
+    status, reason = 413, "too_large"
+
+    def __init__(self, reason: str = "too_large", **params: Any):
+        super().__init__(**params)
+        self.reason = reason
+
+
+class Gone(MarketError):
+    """410: it was valid once and never will be again (an expired or revoked code)."""
+
+    status, reason = 410, "gone"
 
     def __init__(self, reason: str, *, field: str | None = None, **params: Any):
         super().__init__(field=field, **params)
@@ -186,6 +224,8 @@ def problem_response(request: Request, exc: Exception) -> Response:
         "reason": reason,
         **extra,
     }
+    if isinstance(exc, MarketError):
+        body.update(exc.members(language))
     headers = {
         **headers,
         "Content-Language": "en" if language == "en" else "zh-CN",

@@ -58,6 +58,70 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_found": ("找不到该内容", "Not found"),
     "method_not_allowed": ("不支持此请求方法", "Method not allowed"),
     "phone_taken": ("该手机号已在本社区登记", "This phone number is already registered in this community"),
+    # -- community structure and the roster (台账) ---------------------------------------
+    "invalid_structure_name": ("名称须为 1–50 个字", "The name must be 1–50 characters long"),
+    "invalid_address": (
+        "单元须为 0–20 个字，房号须为 1–20 个字",
+        "The unit must be at most 20 characters and the room 1–20 characters",
+    ),
+    "name_taken": ("该名称已被使用", "That name is already in use"),
+    "address_taken": (
+        "该户（楼栋、单元、房号）已登记", "That household (building, unit, room) already exists"
+    ),
+    "archived": (
+        "该项已归档，请先恢复再使用",
+        "That item is archived; restore it before using it",
+    ),
+    "unsupported_file": (
+        "请上传 .xlsx 或 .csv 格式的台账文件（.xls 请先另存为 .xlsx）",
+        "Upload the roster as an .xlsx or .csv file (save an .xls file as .xlsx first)",
+    ),
+    "unreadable_file": (
+        "无法读取该文件，请确认它是完好的 .xlsx 或 .csv 文件",
+        "The file cannot be read; make sure it is an intact .xlsx or .csv file",
+    ),
+    "file_too_large": ("文件不能超过 {max_mb} MB", "The file must be at most {max_mb} MB"),
+    "too_many_rows": ("台账不能超过 {max_rows} 行", "The roster may have at most {max_rows} rows"),
+    "empty_roster": ("台账中没有居民数据", "The roster contains no residents"),
+    "missing_columns": (
+        "台账缺少必填列：{columns}",
+        "The roster is missing required columns: {columns}",
+    ),
+    "invalid_rows": (
+        "台账中有 {count} 处错误，未导入任何数据，请修改后重新上传",
+        "The roster has {count} problems; nothing was imported. Fix them and upload it again",
+    ),
+    "roster_conflict": (
+        "导入期间有人登记了台账中的手机号，未导入任何数据，请重新导入",
+        "Someone registered a phone of the roster during the import; nothing was imported, "
+        "import it again",
+    ),
+    "no_community": (
+        "还没有社区，请先用 market admin create 创建",
+        "There is no community yet; create one with market admin create",
+    ),
+    "community_not_found": ("找不到该社区", "No such community"),
+    # reasons of single roster rows
+    "missing_name": ("姓名不能为空", "The name is missing"),
+    "missing_phone": ("手机号不能为空", "The phone number is missing"),
+    "duplicate_phone": (
+        "手机号与第 {first} 行重复",
+        "The phone number repeats the one in row {first}",
+    ),
+    "too_long": ("「{column}」不能超过 {max} 个字", "“{column}” must be at most {max} characters"),
+    "unprintable": ("「{column}」含有无法识别的字符", "“{column}” contains unreadable characters"),
+    "incomplete_address": (
+        "填写了住址或网格时，小区、楼栋和房号都须填写",
+        "With an address or a grid, the compound, building and room are all required",
+    ),
+    "grid_conflict": (
+        "同一户在第 {first} 行填写了不同的网格",
+        "Row {first} puts the same household in a different grid",
+    ),
+    "archived_in_roster": (
+        "「{column}」中的“{value}”已归档",
+        "“{value}” in “{column}” is archived",
+    ),
     # -- points (the ledger's reasons) -----------------------------------------------
     "insufficient_points": ("积分不足", "Not enough points"),
     "invalid_amount": (
@@ -76,6 +140,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "hold_expired": ("该笔冻结积分已过期", "That hold has expired"),
     "not_reversible": ("该笔积分记录不能撤销", "That transfer cannot be reversed"),
     "ledger_error": ("积分操作未能完成", "The points operation could not be completed"),
+    # -- personal data ---------------------------------------------------------------
+    "cannot_erase_self": (
+        "不能注销自己的账号，请由本社区另一位管理员操作",
+        "You cannot erase your own account; ask another admin of the community",
+    ),
+    # -- member codes, cards, PINs and roles (market.cards, market.people.roles_*) ------
+    "invalid": ("二维码无效，请重新扫描", "The code is not valid; scan it again"),
+    "expired": ("二维码已过期，请刷新后重新出示", "The code has expired; refresh it and show it again"),
+    "revoked": ("该卡或二维码已停用", "This card or code is no longer valid"),
+    "gone": ("该内容已失效", "This is no longer valid"),
+    "person_erased": ("该居民的个人信息已删除", "This resident's personal data has been erased"),
+    "not_resident": ("只有居民才能设置数字密码", "Only residents have a PIN"),
+    "current_pin_required": ("请输入当前的数字密码", "Enter your current PIN"),
+    "wrong_pin": ("当前数字密码不正确", "The current PIN is wrong"),
+    "last_admin": (
+        "不能移除社区最后一位管理员的管理员角色",
+        "The community's last admin cannot lose the admin role",
+    ),
     # -- the server ----------------------------------------------------------------------
     "internal": ("服务器出错了，请稍后再试", "Something went wrong on our side; please try again later"),
     "unavailable": ("服务暂时不可用，请稍后再试", "The service is temporarily unavailable"),

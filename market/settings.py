@@ -88,6 +88,8 @@ class Settings:
     debug: bool = False
     #: How long a sign-in lasts, absolute (not sliding).
     session_hours: float = 12.0
+    #: Believe ``X-Forwarded-Proto`` (set only behind a reverse proxy that sets it).
+    trust_proxy: bool = False
 
     @property
     def engine(self) -> EngineName:
@@ -125,6 +127,7 @@ class Settings:
             base_url=os.environ.get("MARKET_BASE_URL", "").strip().rstrip("/") or None,
             debug=_flag("MARKET_DEBUG"),
             session_hours=hours,
+            trust_proxy=_flag("MARKET_TRUST_PROXY"),
         )
 
 

@@ -36,8 +36,22 @@ class SessionBody(msgspec.Struct):
     person: SessionPerson
 
 
+def served_over_https(request: Request, settings: Settings) -> bool:
+    """Whether the browser reached us over HTTPS.
+
+    ``X-Forwarded-Proto`` counts only when ``MARKET_TRUST_PROXY`` says a proxy
+    in front of us sets it; otherwise any client could claim it.
+    """
+    if request.url.scheme == "https" or (settings.base_url or "").startswith("https://"):
+        return True
+    if settings.trust_proxy:
+        forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        return forwarded == "https"
+    return False
+
+
 def _cookies(request: Request, settings: Settings, token: str, csrf: str, max_age: int) -> list:
-    secure = request.url.scheme == "https" or (settings.base_url or "").startswith("https://")
+    secure = served_over_https(request, settings)
     common = {"path": "/", "secure": secure, "samesite": "lax", "max_age": max_age}
     return [
         Cookie(key=SESSION_COOKIE, value=token, httponly=True, **common),
@@ -64,6 +78,10 @@ class SessionController(Controller):
             data.login, data.secret, hasher=hasher, limiter=limiter,
             secret_key=settings.secret_key, lifetime=lifetime,
         )
+        # A fresh session at every sign-in; the one this browser held before
+        # ends, so a session id planted before sign-in is worth nothing after.
+        if old := request.cookies.get(SESSION_COOKIE):
+            await sessions.revoke_token(old)
         body = SessionBody(
             token=signed.token, csrf_token=signed.csrf_token, expires_at=signed.expires_at,
             person=SessionPerson(id=signed.person_id, name=signed.name, roles=sorted(signed.roles)),

@@ -27,13 +27,18 @@ def principal_of(connection: ASGIConnection) -> Principal | None:
 
 
 def signed_in(connection: ASGIConnection, route_handler: BaseRouteHandler) -> None:
+    unsafe = connection.scope.get("method", "GET") not in SAFE_METHODS
+    if unsafe and connection.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        # A browser telling us another site's page sent this: refused everywhere,
+        # sign-in included (login CSRF), whatever credentials came along.
+        raise CsrfRejected()
     if route_handler.opt.get("public"):
         # Public routes act on no one's session, so there is nothing to forge.
         return
     principal = principal_of(connection)
     if principal is None:
         raise NotSignedIn()
-    if principal.via == "cookie" and connection.scope.get("method", "GET") not in SAFE_METHODS:
+    if principal.via == "cookie" and unsafe:
         # A browser attaches the cookie to cross-site requests too; only our own
         # pages know the CSRF token. Bearer tokens are never sent automatically.
         sent = connection.headers.get(CSRF_HEADER, "")

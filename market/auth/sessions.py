@@ -69,10 +69,25 @@ async def _candidates(login: str) -> list[dict]:
                Person.password_hash, Person.pin_hash)
     if len(login) == 11:
         # A phone is unique per community, not across them: try each.
-        return await Person.select(*columns).where(Person.phone == login).order_by(Person.id)
+        return await Person.select(*columns).where(
+            (Person.phone == login) & Person.erased_at.is_null()
+        ).order_by(Person.id)
     if len(login) == 10:
-        return await Person.select(*columns).where(Person.card_no == login)
+        return await Person.select(*columns).where(
+            (Person.card_no == login) & Person.erased_at.is_null()
+        )
     return []
+
+
+def _stored_secret(candidate: dict, by_card: bool) -> str | None:
+    """The one hash a login is checked against: residents' PIN, staff's password.
+
+    A phone signs staff in with their password (a resident without one uses the
+    PIN); a member card goes with the PIN. One hash per candidate keeps the
+    work of a guess, and what a guess can match, as small as possible.
+    """
+    first, second = ("pin_hash", "password_hash") if by_card else ("password_hash", "pin_hash")
+    return candidate[first] or candidate[second]
 
 
 async def sign_in(
@@ -81,13 +96,15 @@ async def sign_in(
 ) -> SignedIn:
     """Check a login (phone or card number) and secret (password or PIN); open a session.
 
-    The same ``BadCredentials`` whatever was wrong, after about the same time;
-    repeated failures for one login lock it (``TooManyAttempts``).
+    The same ``BadCredentials`` whatever was wrong, after about the same time.
+    The attempt is counted before any secret is checked, so a locked login
+    (``TooManyAttempts``) costs no hashing, however many guesses arrive at once.
     """
     login = login.strip()
     key = _limiter_key(login, secret_key)
-    wait = await limiter.retry_after(key)
+    wait = await limiter.acquire(key)
     if wait is not None:
+        log.info("sign-in refused: login locked")
         raise TooManyAttempts(wait)
 
     person: dict | None = None
@@ -97,14 +114,13 @@ async def sign_in(
         if not candidates:
             await hasher.verify_nobody(secret)
         for candidate in candidates:
-            for stored in (candidate["password_hash"], candidate["pin_hash"]):
-                if stored and await hasher.verify(stored, secret):
-                    person, matched_hash = candidate, stored
-                    break
-            if person:
+            stored = _stored_secret(candidate, by_card=len(login) == 10)
+            if stored is None:
+                await hasher.verify_nobody(secret)
+            elif await hasher.verify(stored, secret):
+                person, matched_hash = candidate, stored
                 break
     if person is None:
-        await limiter.record_failure(key)
         log.info("sign-in refused")
         raise BadCredentials()
 
@@ -147,6 +163,7 @@ async def resolve(token: str, via: Literal["bearer", "cookie"]) -> Principal | N
             (Session.token_hash == token_hash(token))
             & Session.revoked_at.is_null()
             & (Session.expires_at > datetime.now(UTC))
+            & Session.person.erased_at.is_null()
         )
         .first()
     )
@@ -157,6 +174,21 @@ async def resolve(token: str, via: Literal["bearer", "cookie"]) -> Principal | N
         roles=decode_roles(row["person.roles"]), session_id=row["id"],
         csrf_token=row["csrf_token"], via=via,
     )
+
+
+async def revoke_all(person_id: int) -> None:
+    """End every session of a person (erasure, or a password or PIN change)."""
+    await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
+        (Session.person == person_id) & Session.revoked_at.is_null()
+    )
+
+
+async def revoke_token(token: str) -> None:
+    """End the session a token belongs to, if any."""
+    if token and len(token) <= 100:
+        await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
+            (Session.token_hash == token_hash(token)) & Session.revoked_at.is_null()
+        )
 
 
 async def revoke(session_id: int) -> None:

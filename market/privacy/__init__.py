@@ -1,0 +1,1 @@
+"""Residents' personal data: explicit unmasking, self-service export, erasure, log redaction."""

@@ -1,0 +1,227 @@
+"""Personal data on request: an admin's logged unmasking, a person's own export, erasure.
+
+Everything is scoped by the caller's community, so another community's person
+is not found. Erasure removes what identifies a person and keeps what the books
+need: the person's row (pseudonymous), wallet and every ledger entry stay, so
+balances and the hash chain are untouched.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+import msgspec
+
+from ledger import Ledger, format_points, to_hundredths
+from market.audit import person_subject, record_person_action
+from market.auth.roles import decode_roles
+from market.auth.sessions import revoke_all
+from market.db import write_transaction
+from market.errors import Conflict, NotFound
+from market.tables import AuditEntry, Community, GridWorker, Household, Person, Session, TeamMember
+
+log = logging.getLogger(__name__)
+
+ERASED_NAME = "已注销"
+PHONE_UNMASKED, PERSON_ERASED = "phone_unmasked", "person_erased"
+
+
+def erased_phone(person_id: int) -> str:
+    """What an erased person's phone column holds: unique (the per-community index
+    wants that), 11 characters, and no phone number (it starts with a letter)."""
+    return f"X{person_id:010d}"[-11:]
+
+
+
+
+class PhoneView(msgspec.Struct):
+    id: int
+    phone: str
+
+
+class Erased(msgspec.Struct):
+    id: int
+    name: str
+    erased_at: datetime
+
+
+class HouseholdExport(msgspec.Struct):
+    id: int
+    compound: str
+    building: str
+    unit: str
+    room: str
+    grid: str | None
+
+
+class TeamExport(msgspec.Struct):
+    id: int
+    name: str
+    is_leader: bool
+    joined_at: datetime
+
+
+class ProfileExport(msgspec.Struct):
+    id: int
+    name: str
+    phone: str
+    """In full: it is the person's own."""
+    roles: list[str]
+    card_no: str
+    community: str
+    created_at: datetime
+
+
+class EntryExport(msgspec.Struct):
+    id: str
+    at: datetime
+    amount: str
+    balance_after: str
+    kind: str
+    memo: str
+
+
+class SessionExport(msgspec.Struct):
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class AccessExport(msgspec.Struct):
+    """Who looked at or changed the person's data (an unmasked phone, say)."""
+
+    action: str
+    at: datetime
+
+
+class MyData(msgspec.Struct):
+    exported_at: datetime
+    profile: ProfileExport
+    household: HouseholdExport | None
+    teams: list[TeamExport]
+    balance: str
+    held: str
+    entries: list[EntryExport]
+    sessions: list[SessionExport]
+    access_log: list[AccessExport]
+
+
+async def _person(community_id: int, person_id: int) -> dict:
+    row = await Person.select().where(
+        (Person.community == community_id) & (Person.id == person_id)
+    ).first()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+async def unmask_phone(community_id: int, actor_id: int, person_id: int) -> PhoneView:
+    """The full phone number, for an admin who asked for it explicitly; audited."""
+    row = await _person(community_id, person_id)
+    if row["erased_at"] is not None:
+        raise NotFound()
+    await record_person_action(community_id, actor_id, PHONE_UNMASKED, person_id)
+    log.info("admin %s unmasked the phone of person %s", actor_id, person_id)
+    return PhoneView(id=person_id, phone=row["phone"])
+
+
+async def erase(community_id: int, actor_id: int, person_id: int) -> Erased:
+    """Erase a person's personal data; their points history stays. Idempotent."""
+    if person_id == actor_id:
+        # An admin erasing themselves could leave a community without one.
+        raise Conflict("cannot_erase_self")
+    now = datetime.now(UTC)
+    async with write_transaction():
+        row = await _person(community_id, person_id)
+        if row["erased_at"] is not None:
+            return Erased(id=person_id, name=row["name"], erased_at=row["erased_at"])
+        await Person.update({
+            Person.name: ERASED_NAME,
+            Person.phone: erased_phone(person_id),
+            Person.password_hash: None,
+            Person.pin_hash: None,
+            Person.household: None,
+            Person.card_version: Person.card_version + 1,
+            Person.erased_at: now,
+        }).where(Person.id == person_id)
+        await TeamMember.delete().where(TeamMember.person == person_id)
+        await GridWorker.delete().where(GridWorker.person == person_id)
+        await revoke_all(person_id)
+        await record_person_action(community_id, actor_id, PERSON_ERASED, person_id, at=now)
+    log.info("admin %s erased person %s", actor_id, person_id)
+    return Erased(id=person_id, name=ERASED_NAME, erased_at=now)
+
+
+async def _household(household_id: int | None) -> HouseholdExport | None:
+    if household_id is None:
+        return None
+    row = await Household.select(
+        Household.id, Household.unit, Household.room, Household.building.name,
+        Household.building.compound.name, Household.grid.name,
+    ).where(Household.id == household_id).first()
+    if row is None:
+        return None
+    return HouseholdExport(
+        id=row["id"], compound=row["building.compound.name"], building=row["building.name"],
+        unit=row["unit"], room=row["room"], grid=row["grid.name"],
+    )
+
+
+async def _entries(ledger: Ledger, account_id: int) -> list[EntryExport]:
+    """Every entry of the wallet, newest first, however many pages."""
+    found: list[EntryExport] = []
+    before: int | None = None
+    while True:
+        page, before = await ledger.entries(account_id, limit=200, before=before)
+        found.extend(
+            EntryExport(
+                id=entry.transfer_id, at=entry.at,
+                amount=format_points(to_hundredths(entry.amount)),
+                balance_after=format_points(to_hundredths(entry.balance_after)),
+                kind=entry.kind, memo=entry.memo,
+            )
+            for entry in page
+        )
+        if before is None:
+            return found
+
+
+async def export(ledger: Ledger, community_id: int, person_id: int) -> MyData:
+    """Everything the market holds about the person, for the person (PIPL art. 45)."""
+    row = await _person(community_id, person_id)
+    community = await Community.select(Community.name).where(Community.id == community_id).first()
+    teams = await TeamMember.select(
+        TeamMember.team.id, TeamMember.team.name, TeamMember.is_leader, TeamMember.joined_at,
+    ).where(TeamMember.person == person_id).order_by(TeamMember.id)
+    sessions = await Session.select(
+        Session.created_at, Session.expires_at, Session.revoked_at,
+    ).where(Session.person == person_id).order_by(Session.id)
+    audit = await AuditEntry.select(AuditEntry.action, AuditEntry.at).where(
+        (AuditEntry.community == community_id) & (AuditEntry.subject == person_subject(person_id))
+    ).order_by(AuditEntry.id)
+
+    zero = format_points(0)
+    balance, held, entries = zero, zero, []
+    account = await ledger.find_account(community_id, "wallet", owner=str(person_id))
+    if account is not None:
+        found = await ledger.balance(account.id)
+        balance = format_points(to_hundredths(found.balance))
+        held = format_points(to_hundredths(found.held))
+        entries = await _entries(ledger, account.id)
+    log.info("person %s exported their data", person_id)
+    return MyData(
+        exported_at=datetime.now(UTC),
+        profile=ProfileExport(
+            id=row["id"], name=row["name"], phone=row["phone"],
+            roles=sorted(decode_roles(row["roles"])), card_no=row["card_no"],
+            community=community["name"] if community else "", created_at=row["created_at"],
+        ),
+        household=await _household(row["household"]),
+        teams=[
+            TeamExport(id=t["team.id"], name=t["team.name"], is_leader=t["is_leader"],
+                       joined_at=t["joined_at"])
+            for t in teams
+        ],
+        balance=balance, held=held, entries=entries,
+        sessions=[SessionExport(**s) for s in sessions],
+        access_log=[AccessExport(**a) for a in audit],
+    )

@@ -1,0 +1,390 @@
+"""Lock-out: five failures on one login, then 429 whatever the address, with no secret checked.
+
+The Redis tests need the local Redis (``MARKET_TEST_REDIS_URL``, default
+``redis://127.0.0.1:6379/0``). They fail, never skip, when it is down: CI starts it.
+"""
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar import Litestar
+from redis.asyncio import Redis
+
+from market.app import create_app
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import MemoryLoginLimiter, RedisLoginLimiter
+from market.auth.sessions import _limiter_key
+from market.community import service as communities
+from market.people.service import NewPerson, create_person
+from market.settings import Settings
+from tests.market.support import Member, client_for, good_pin, random_phone, running
+
+#: Two apps in one process share Piccolo's one PostgreSQL pool (workers each have their own).
+SHARED_POOL = pytest.mark.filterwarnings("ignore:.*(pool already exists|No pool is running)")
+
+REDIS_URL = os.environ.get("MARKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class VerifyCounter:
+    """Counts every Argon2 verification a hasher performs (sign-in, dummy, all)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def spy_on(self, hasher: SecretHasher, monkeypatch: pytest.MonkeyPatch) -> None:
+        real = hasher.verify
+
+        async def counting(hashed: str, secret: str) -> bool:
+            self.calls += 1
+            return await real(hashed, secret)
+
+        monkeypatch.setattr(hasher, "verify", counting)
+
+
+def wrong_pin(right: str) -> str:
+    while (pin := f"{secrets.randbelow(10**6):06d}") == right:
+        pass
+    return pin
+
+
+async def sign_in(client: httpx.AsyncClient, login: str, secret: str) -> httpx.Response:
+    return await client.post("/api/session", json={"login": login, "secret": secret})
+
+
+@contextlib.asynccontextmanager
+async def clients_from(app: Litestar, addresses: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """Clients that the app sees coming from ``addresses`` different IP addresses."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app, client=(f"10.0.{n // 250}.{n % 250 + 1}",
+                                                               40000 + n)),
+                base_url="http://test",
+            ))
+            for n in range(addresses)
+        ]
+        yield clients
+
+
+async def test_a_thousand_wrong_pins_get_at_most_five_checks(
+    app: Litestar, resident: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = VerifyCounter()
+    counter.spy_on(app.state.hasher, monkeypatch)
+    async with clients_from(app, 50) as clients:
+        responses: list[httpx.Response] = []
+        for batch in range(10):  # 10 bursts of 100 concurrent guesses
+            responses += await asyncio.gather(*(
+                sign_in(clients[(batch * 100 + n) % 50], resident.card_no, wrong_pin(resident.pin))
+                for n in range(100)
+            ))
+        statuses = [r.status_code for r in responses]
+        assert counter.calls <= 5, counter.calls
+        assert statuses.count(401) == counter.calls
+        assert statuses.count(429) == 1000 - counter.calls
+        assert set(statuses) == {401, 429}
+        # Every answer after the lock is a 429 with a Retry-After of at most the first step.
+        locked = [r for r in responses if r.status_code == 429]
+        assert all(0 < int(r.headers["retry-after"]) <= 60 for r in locked)
+        assert {r.json()["reason"] for r in locked} == {"too_many_attempts"}
+
+        # The right PIN, from yet another address, is refused too, and not checked.
+        right = await sign_in(clients[7], resident.card_no, resident.pin)
+        assert right.status_code == 429
+        assert counter.calls <= 5
+
+
+async def test_lock_out_answer_does_not_reveal_whether_the_login_exists(
+    anon: httpx.AsyncClient, resident: Member
+) -> None:
+    nobody = "1" + "".join(secrets.choice("0123456789") for _ in range(9))  # a card-like number
+    answers = {}
+    for login in (resident.card_no, nobody):
+        for _ in range(5):
+            assert (await sign_in(anon, login, "000001")).status_code == 401
+        answers[login] = await sign_in(anon, login, "000001")
+    known, unknown = answers[resident.card_no], answers[nobody]
+    assert known.status_code == unknown.status_code == 429
+    assert known.json()["reason"] == unknown.json()["reason"] == "too_many_attempts"
+    assert known.json().keys() == unknown.json().keys()
+    assert abs(int(known.headers["retry-after"]) - int(unknown.headers["retry-after"])) <= 1
+
+
+async def test_each_lock_lasts_longer() -> None:
+    now = [1000.0]
+    limiter = MemoryLoginLimiter(clock=lambda: now[0])
+    waits = []
+    for _ in range(6):
+        for _ in range(5):
+            assert await limiter.acquire("k") is None
+        waits.append(await limiter.acquire("k"))
+        now[0] += waits[-1] + 1  # wait out the lock, then guess again
+    assert waits == [60, 300, 900, 3600, 3600, 3600]
+    await limiter.reset("k")  # a success forgets everything
+    for _ in range(5):
+        assert await limiter.acquire("k") is None
+    assert await limiter.acquire("k") == 60
+
+
+async def test_a_long_quiet_spell_forgets_the_lock_history() -> None:
+    now = [0.0]
+    limiter = MemoryLoginLimiter(clock=lambda: now[0], forget_after=3600)
+    for _ in range(5):
+        await limiter.acquire("k")
+    assert await limiter.acquire("k") == 60
+    now[0] += 60 + 3601
+    for _ in range(5):
+        assert await limiter.acquire("k") is None
+    assert await limiter.acquire("k") == 60
+
+
+async def test_memory_limiter_stays_bounded_but_keeps_locks() -> None:
+    limiter = MemoryLoginLimiter(max_keys=100)
+    for _ in range(5):
+        await limiter.acquire("victim")
+    for n in range(1000):
+        await limiter.acquire(f"spray-{n}")
+    assert len(limiter._records) <= 100
+    assert await limiter.retry_after("victim") is not None
+
+
+# -- Redis: lock-outs shared by every worker -------------------------------------------
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own in the local Redis, removed afterwards."""
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.ping()
+    except Exception as error:  # any failure to reach Redis
+        await redis.aclose()
+        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({error!r}); CI must start it")
+    prefix = f"market-test:{secrets.token_hex(6)}:"
+    try:
+        yield prefix
+    finally:
+        keys = [key async for key in redis.scan_iter(match=prefix + "*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+
+
+def redis_limiter(prefix: str, **options) -> RedisLoginLimiter:
+    # Each worker has its own connection pool; here each app gets its own client.
+    return RedisLoginLimiter.from_url(REDIS_URL, prefix=prefix, **options)
+
+
+@contextlib.asynccontextmanager
+async def two_workers(prefix: str) -> AsyncIterator[tuple[Litestar, Litestar]]:
+    """Two apps on one database and one Redis: what two worker processes are."""
+    settings = Settings.from_env()
+    limiters = [redis_limiter(prefix), redis_limiter(prefix)]
+    first, second = (create_app(settings, limiter=limiter) for limiter in limiters)
+    try:
+        async with running(first), running(second):
+            yield first, second
+    finally:
+        for limiter in limiters:
+            await limiter.close()
+
+
+async def enrol_resident(app: Litestar) -> tuple[str, str, str]:
+    """A resident of a new community: (card number, phone, PIN)."""
+    ledger = app.state.ledger
+    community = await communities.get_or_create(ledger, f"锁定社区-{secrets.token_hex(6)}")
+    phone = random_phone()
+    pin = good_pin(phone)
+    view = await create_person(
+        community.id, NewPerson(name="王大爷", phone=phone, roles=["resident"], pin=pin),
+        hasher=app.state.hasher, ledger=ledger,
+    )
+    return view.card_no, phone, pin
+
+
+@SHARED_POOL
+async def test_two_workers_share_the_lock_out(
+    redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with two_workers(redis_prefix) as (first, second):
+        card_no, _, pin = await enrol_resident(first)
+        counter = VerifyCounter()
+        counter.spy_on(first.state.hasher, monkeypatch)
+        counter.spy_on(second.state.hasher, monkeypatch)
+        async with client_for(first) as a, client_for(second) as b:
+            for n in range(5):  # alternate workers: 3 failures on one, 2 on the other
+                response = await sign_in((a, b)[n % 2], card_no, wrong_pin(pin))
+                assert response.status_code == 401
+            for client in (a, b):
+                locked = await sign_in(client, card_no, pin)  # the right PIN
+                assert locked.status_code == 429
+                assert 0 < int(locked.headers["retry-after"]) <= 60
+            assert counter.calls == 5
+
+
+@SHARED_POOL
+async def test_two_workers_under_a_burst_check_at_most_five(
+    redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with two_workers(redis_prefix) as (first, second):
+        card_no, _, pin = await enrol_resident(first)
+        counter = VerifyCounter()
+        counter.spy_on(first.state.hasher, monkeypatch)
+        counter.spy_on(second.state.hasher, monkeypatch)
+        async with clients_from(first, 20) as ones, clients_from(second, 20) as twos:
+            clients = ones + twos
+            responses = await asyncio.gather(*(
+                sign_in(clients[n % 40], card_no, wrong_pin(pin)) for n in range(400)
+            ))
+        statuses = [r.status_code for r in responses]
+        assert counter.calls <= 5
+        assert statuses.count(429) == 400 - statuses.count(401) >= 395
+
+
+async def test_redis_locks_grow_and_expire(redis_prefix: str) -> None:
+    now = [time.time()]
+    limiter = redis_limiter(redis_prefix, clock=lambda: now[0])
+    try:
+        waits = []
+        for _ in range(5):
+            for _ in range(5):
+                assert await limiter.acquire("k") is None
+            waits.append(await limiter.acquire("k"))
+            assert await limiter.retry_after("k") == waits[-1]
+            now[0] += waits[-1] + 1
+        assert waits == [60, 300, 900, 3600, 3600]
+        ttl = await limiter.redis.ttl(redis_prefix + "k")
+        assert 0 < ttl <= 24 * 3600 + 3600  # forgotten a day after the last lock ends
+        await limiter.reset("k")
+        assert await limiter.redis.exists(redis_prefix + "k") == 0
+    finally:
+        await limiter.close()
+
+
+@SHARED_POOL
+async def test_redis_keys_hold_no_phone_number(redis_prefix: str) -> None:
+    async with two_workers(redis_prefix) as (first, _):
+        _, phone, _ = await enrol_resident(first)
+        async with client_for(first) as client:
+            await sign_in(client, phone, "000001")
+        redis = first.state.limiter.redis
+        keys = [key.decode() async for key in redis.scan_iter(match=redis_prefix + "*")]
+        assert len(keys) == 1
+        assert phone not in keys[0]
+        assert all(phone.encode() not in value
+                   for value in (await redis.hgetall(keys[0])).values())
+
+
+async def test_redis_url_setting_picks_the_redis_limiter() -> None:
+    app = create_app(replace(Settings.from_env(), redis_url=REDIS_URL))
+    assert isinstance(app.state.limiter, RedisLoginLimiter)
+    await app.state.limiter.close()
+    assert isinstance(create_app(Settings.from_env()).state.limiter, MemoryLoginLimiter)
+
+
+async def test_sign_in_is_refused_when_redis_is_down(app: Litestar, resident: Member) -> None:
+    """Without the shared counts there is no lock-out: fail closed, not open."""
+    dead = RedisLoginLimiter(Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1))
+    app.state.limiter = dead
+    try:
+        async with client_for(app) as client:
+            response = await sign_in(client, resident.card_no, resident.pin)
+        assert response.status_code == 503
+        assert response.json()["reason"] == "unavailable"
+    finally:
+        await dead.close()
+
+
+# -- Two real server processes ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def servers(count: int, log_dir: Path) -> Iterator[list[str]]:
+    """``count`` uvicorn processes of the app, as ``market serve --workers`` starts them."""
+    env = {**os.environ, "REDIS_URL": REDIS_URL}
+    processes, urls = [], []
+    try:
+        for n in range(count):
+            port = free_port()
+            log = (log_dir / f"server-{n}.log").open("wb")
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "market.app:create_app", "--factory",
+                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "debug"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            ))
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        for url, process in zip(urls, processes, strict=True):
+            while True:
+                assert process.poll() is None, (log_dir / "server-0.log").read_text()
+                try:
+                    if httpx.get(url + "/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "the servers did not start"
+                time.sleep(0.2)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def server_logs(log_dir: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in log_dir.glob("server-*.log"))
+
+
+async def test_two_server_processes_share_the_lock_out(
+    app: Litestar, redis_prefix: str, tmp_path: Path
+) -> None:
+    card_no, phone, pin = await enrol_resident(app)
+    key = "market:login:" + _limiter_key(card_no, app.state.settings.secret_key)
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        with servers(2, tmp_path) as urls:
+            async with httpx.AsyncClient() as client:
+                for n in range(5):
+                    response = await client.post(
+                        urls[n % 2] + "/api/session",
+                        json={"login": card_no, "secret": wrong_pin(pin)},
+                    )
+                    assert response.status_code == 401, response.text
+                for url in urls:
+                    locked = await client.post(
+                        url + "/api/session", json={"login": card_no, "secret": pin}
+                    )
+                    assert locked.status_code == 429
+                    assert int(locked.headers["retry-after"]) > 0
+                # A query string with a phone number reaches uvicorn's access log.
+                await client.get(urls[0] + "/api/people", params={"q": phone})
+        logs = server_logs(tmp_path)
+        assert "/api/session" in logs and "/api/people" in logs  # the access log was on
+        for secret in (phone, pin, card_no):
+            assert secret not in logs, secret
+    finally:
+        await redis.delete(key)
+        await redis.aclose()

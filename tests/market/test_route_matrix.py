@@ -1,0 +1,261 @@
+"""Route × role matrix: every /api route of the OpenAPI document against a declared table.
+
+The routes come from ``/schema/openapi.json``, so a new route without an entry
+in ``ROUTES`` fails the test. Each route is called as anonymous, resident,
+organizer, shopkeeper and admin: a role the table does not allow must get 403
+(anonymous 401), an allowed one must get past the guards (a 400/422 for the
+empty body used here proves it did). Path parameters are filled with a fresh
+record of the caller's own community and, for allowed roles, with one of
+another community, which must never answer 2xx.
+
+To add a route: add its entry to ``ROUTES``; for a new kind of path parameter,
+add a maker to ``RECORDS``.
+"""
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from market.community import service as communities
+from tests.market import records
+from tests.market.support import client_for
+
+ROLES = ("resident", "organizer", "shopkeeper", "admin")
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call a route: everyone (public), anyone signed in, or holders of some roles."""
+
+    roles: frozenset[str]
+    public: bool = False
+    #: Declared before the route exists (being built alongside); it may be absent.
+    planned: bool = False
+
+    def allows(self, role: str | None) -> bool:
+        return self.public or (role is not None and role in self.roles)
+
+
+def public(planned: bool = False) -> Access:
+    return Access(frozenset(ROLES), public=True, planned=planned)
+
+
+def signed_in(planned: bool = False) -> Access:
+    return Access(frozenset(ROLES), planned=planned)
+
+
+def only(*roles: str, planned: bool = False) -> Access:
+    return Access(frozenset(roles), planned=planned)
+
+
+ADMIN = only("admin")
+
+
+def _structure(kind: str, plural: str, extra: dict[tuple[str, str], Access] | None = None
+               ) -> dict[tuple[str, str], Access]:
+    """Admin-only create/list/show/rename/archive/restore of a structure kind."""
+    item = f"/api/{plural}/{{{kind}_id}}"
+    routes = {
+        ("GET", f"/api/{plural}"): ADMIN, ("POST", f"/api/{plural}"): ADMIN,
+        ("GET", item): ADMIN, ("PATCH", item): ADMIN,
+        ("POST", f"{item}/archive"): ADMIN, ("POST", f"{item}/restore"): ADMIN,
+    }
+    return routes | (extra or {})
+
+
+#: (method, OpenAPI path) → who may call it. The single source of who may do what.
+ROUTES: dict[tuple[str, str], Access] = {
+    # sessions and one's own data
+    ("POST", "/api/session"): public(),
+    ("DELETE", "/api/session"): signed_in(),
+    ("GET", "/api/me"): signed_in(),
+    ("GET", "/api/me/balance"): signed_in(),
+    ("GET", "/api/me/entries"): signed_in(),
+    ("GET", "/api/me/export"): signed_in(),
+    # people
+    ("GET", "/api/people"): ADMIN,
+    ("POST", "/api/people"): ADMIN,
+    ("GET", "/api/people/{person_id}"): ADMIN,
+    ("GET", "/api/people/{person_id}/phone"): ADMIN,
+    ("POST", "/api/people/{person_id}/erase"): ADMIN,
+    ("POST", "/api/people/import"): only("admin"),
+    # points
+    ("POST", "/api/adjustments"): ADMIN,
+    ("GET", "/api/ledger/verify"): ADMIN,
+    ("GET", "/api/transparency"): public(),
+    # community structure (admins)
+    **_structure("compound", "compounds"),
+    **_structure("building", "buildings"),
+    **_structure("grid", "grids", {
+        ("GET", "/api/grids/{grid_id}/workers"): ADMIN,
+        ("POST", "/api/grids/{grid_id}/workers"): ADMIN,
+        ("DELETE", "/api/grids/{grid_id}/workers/{person_id}"): ADMIN,
+    }),
+    **_structure("household", "households"),
+    **_structure("team", "teams", {
+        ("GET", "/api/teams/{team_id}/members"): ADMIN,
+        ("POST", "/api/teams/{team_id}/members"): ADMIN,
+        ("DELETE", "/api/teams/{team_id}/members/{person_id}"): ADMIN,
+    }),
+    # cards, member codes, PINs, roles
+    ("GET", "/api/me/code"): only("resident"),
+    ("GET", "/api/me/code.png"): only("resident"),
+    ("GET", "/api/me/card.png"): only("resident"),
+    ("PUT", "/api/me/pin"): only("resident"),
+    ("GET", "/api/people/{person_id}/card.png"): only("admin"),
+    ("POST", "/api/people/{person_id}/card/reissue"): only("admin"),
+    ("POST", "/api/people/{person_id}/pin"): only("admin"),
+    ("PUT", "/api/people/{person_id}/roles"): only("admin"),
+    ("GET", "/api/roles"): only("admin"),
+    ("POST", "/api/member-codes/resolve"): only("organizer", "shopkeeper", "admin"),
+}
+#: path parameter → how to make a record of a community for it.
+RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
+    "person_id": records.person,
+    "compound_id": records.compound,
+    "building_id": records.building,
+    "grid_id": records.grid,
+    "household_id": records.household,
+    "team_id": records.team,
+}
+
+
+def api_routes(document: dict) -> list[tuple[str, str]]:
+    methods = ("get", "post", "put", "patch", "delete")
+    return sorted(
+        (method.upper(), path)
+        for path, operations in document["paths"].items() if path.startswith("/api")
+        for method in operations if method in methods
+    )
+
+
+def parameters(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+async def fill(path: str, community_id: int) -> str:
+    for name in parameters(path):
+        assert name in RECORDS, f"no maker for {{{name}}}: add one to RECORDS"
+        path = path.replace(f"{{{name}}}", str(await RECORDS[name](community_id)))
+    return path
+
+
+async def call(client: httpx.AsyncClient, method: str, path: str) -> httpx.Response:
+    if method in UNSAFE and method != "DELETE":
+        return await client.request(
+            method, path, json={}, headers={"Idempotency-Key": secrets.token_hex(8)}
+        )
+    return await client.request(method, path)
+
+
+@pytest.fixture
+async def openapi(anon: httpx.AsyncClient) -> dict:
+    response = await anon.get("/schema/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+async def test_every_api_route_is_declared(openapi: dict) -> None:
+    undeclared = [route for route in api_routes(openapi) if route not in ROUTES]
+    assert not undeclared, f"declare who may call these in ROUTES: {undeclared}"
+
+
+async def test_every_declared_route_exists(openapi: dict) -> None:
+    present = set(api_routes(openapi))
+    missing = [route for route, access in ROUTES.items()
+               if route not in present and not access.planned]
+    assert not missing, f"declared but not served (typo, or mark planned): {missing}"
+
+
+async def test_route_role_matrix(app: Litestar, openapi: dict) -> None:
+    ledger = app.state.ledger
+    home = await communities.get_or_create(ledger, f"矩阵社区-{secrets.token_hex(6)}")
+    away = await communities.get_or_create(ledger, f"邻居社区-{secrets.token_hex(6)}")
+    people = {role: await records.person(home.id, role) for role in ROLES}
+
+    failures: list[str] = []
+    for method, template in api_routes(openapi):
+        access = ROUTES.get((method, template))
+        if access is None:
+            continue  # reported by test_every_api_route_is_declared
+        own = await fill(template, home.id)
+        foreign = await fill(template, away.id) if parameters(template) else None
+
+        async with client_for(app) as anon:
+            status = (await call(anon, method, own)).status_code
+        if access.public and (status in (401, 403) or status >= 500):
+            failures.append(f"anonymous {method} {own}: {status}, expected allowed")
+        elif not access.public and status != 401:
+            failures.append(f"anonymous {method} {own}: {status}, expected 401")
+
+        for role in ROLES:
+            # A fresh session each time: DELETE /api/session would end a shared one.
+            async with await records.bearer_client(app, people[role]) as client:
+                status = (await call(client, method, own)).status_code
+                if access.allows(role):
+                    if status in (401, 403) or status >= 500:
+                        failures.append(f"{role} {method} {own}: {status}, expected allowed")
+                elif status != 403:
+                    failures.append(f"{role} {method} {own}: {status}, expected 403")
+                if foreign is not None and access.allows(role):
+                    status = (await call(client, method, foreign)).status_code
+                    # A GET must find nothing; a write may stop earlier at the empty body.
+                    other_ok = status in (403, 404) if method == "GET" else 400 <= status < 500
+                    if not other_ok:
+                        failures.append(
+                            f"{role} {method} {foreign} (other community): {status}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_every_state_changing_route_needs_the_csrf_token_with_a_cookie(
+    app: Litestar, openapi: dict
+) -> None:
+    """A cookie session without the X-CSRF-Token header changes nothing, anywhere."""
+    ledger = app.state.ledger
+    home = await communities.get_or_create(ledger, f"CSRF社区-{secrets.token_hex(6)}")
+    admin = await records.person(home.id, *ROLES)  # every role: no route refuses by role
+    unsafe = [(m, p) for m, p in api_routes(openapi)
+              if m in UNSAFE and not ROUTES.get((m, p), signed_in()).public]
+    assert len(unsafe) >= 4
+    failures = []
+    for method, template in unsafe:
+        path = await fill(template, home.id)
+        client, csrf = await records.cookie_client(app, admin)
+        async with client:
+            response = await call(client, method, path)
+            if response.status_code != 403 or response.json().get("reason") != "csrf":
+                failures.append(f"{method} {path}: {response.status_code}")
+            # The session itself is fine: a safe request with the same cookie works.
+            assert (await client.get("/api/me")).status_code == 200
+            assert csrf
+    assert not failures, "\n".join(failures)
+
+
+async def test_cross_site_browser_requests_are_refused_everywhere(
+    app: Litestar, openapi: dict
+) -> None:
+    """``Sec-Fetch-Site: cross-site`` on a state change is another site's page: refused,
+    sign-in included (login CSRF), even with a valid CSRF token."""
+    ledger = app.state.ledger
+    home = await communities.get_or_create(ledger, f"跨站社区-{secrets.token_hex(6)}")
+    admin = await records.person(home.id, *ROLES)
+    failures = []
+    for method, template in api_routes(openapi):
+        if method not in UNSAFE:
+            continue
+        path = await fill(template, home.id)
+        client, csrf = await records.cookie_client(app, admin)
+        async with client:
+            response = await client.request(
+                method, path, content=b"{}" if method != "DELETE" else None,
+                headers={"Sec-Fetch-Site": "cross-site", "X-CSRF-Token": csrf,
+                         "Content-Type": "application/json", "Idempotency-Key": "x"},
+            )
+            if response.status_code != 403 or response.json().get("reason") != "csrf":
+                failures.append(f"{method} {path}: {response.status_code}")
+    assert not failures, "\n".join(failures)
