@@ -6,6 +6,7 @@ authentication (middleware) and the signed-in guard; every error leaves
 through ``market.errors.problem_response``.
 """
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,8 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from ledger import Ledger
 from market import db
+from market.activities import service as activities
+from market.activities.controllers import ActivityController, CheckinController
 from market.auth.controllers import SessionController
 from market.auth.guards import signed_in
 from market.auth.hashing import SecretHasher
@@ -75,9 +78,13 @@ def _lifespan(
             await ledger.start()
             app.state.ledger = ledger
             log.info("market started on %s", settings.engine)
+            closer = asyncio.create_task(activities.keep_closing_unfinished())
             try:
                 yield
             finally:
+                closer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await closer
                 await ledger.close()
                 # Only a limiter this app made is closed; one passed in is its owner's.
                 if close := getattr(owned_limiter, "close", None):
@@ -113,6 +120,8 @@ def create_app(
             RolesController,
             PersonalDataController,
             MyDataController,
+            ActivityController,
+            CheckinController,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
         guards=[signed_in],

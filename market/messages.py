@@ -158,6 +158,45 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "不能移除社区最后一位管理员的管理员角色",
         "The community's last admin cannot lose the admin role",
     ),
+    # -- activities and check-in (market.activities) ------------------------------------
+    "invalid_title": ("活动名称须为 1–100 个字", "The title must be 1–100 characters long"),
+    "invalid_category": (
+        "活动类别须为自治、集体劳动或志愿服务",
+        "The category must be self_governance, collective_labour or volunteer_service",
+    ),
+    "invalid_location": ("地点不能超过 100 个字", "The location must be at most 100 characters"),
+    "invalid_window": (
+        "结束时间须晚于开始时间，且活动不超过 31 天",
+        "The end must be after the start, and an activity lasts at most 31 days",
+    ),
+    "invalid_time": (
+        "时间须带时区，例如 2026-11-23T09:00:00+08:00",
+        "Times need a time zone, e.g. 2026-11-23T09:00:00+08:00",
+    ),
+    "invalid_activity_amount": (
+        "数值须为不小于 0 的数字，最多两位小数",
+        "The value must be a number of at least 0 with at most two decimal places",
+    ),
+    "invalid_capacity": ("人数上限须为正整数", "The capacity must be a positive whole number"),
+    "invalid_reason": ("请填写原因（1–200 个字）", "Give a reason (1–200 characters)"),
+    "invalid_direction": ("签到方向须为 in 或 out", "The direction must be in or out"),
+    "invalid_audience": (
+        "请选择本社区现有（未归档）的志愿服务队、网格或楼栋",
+        "Choose a volunteer team, grids or buildings of this community that are not archived",
+    ),
+    "not_closed": (
+        "只有未签退、已自动结束的记录才能手动设置时长",
+        "Hours can only be set by hand for a stay closed without a check-out",
+    ),
+    "already_started": (
+        "活动已开始或已有人签到，不能再修改",
+        "The activity has started (or someone checked in); it cannot be edited",
+    ),
+    "activity_cancelled": ("该活动已取消", "This activity has been cancelled"),
+    "not_open": ("不在活动签到时间内", "The activity is not open for check-in now"),
+    "not_checked_in": ("您还没有签到，不能签退", "You have not checked in, so you cannot check out"),
+    "full": ("活动人数已满", "The activity is full"),
+    "not_eligible": ("您不在该活动的参与范围内", "This activity is not open to you"),
     # -- the server ----------------------------------------------------------------------
     "internal": ("服务器出错了，请稍后再试", "Something went wrong on our side; please try again later"),
     "unavailable": ("服务暂时不可用，请稍后再试", "The service is temporarily unavailable"),

@@ -7,7 +7,16 @@ Piccolo's composite ``Unique`` emits ALTER TABLE ADD CONSTRAINT, which SQLite
 refuses.
 """
 
-from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    BigInt,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -116,7 +125,71 @@ class Session(Table, tablename="person_session"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
+class Activity(Table, tablename="activity"):
+    """An activity residents earn points at. Amounts are integer hundredths (points, hours)."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    organizer = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+    title = Varchar(length=100)
+    category = Varchar(length=20)
+    location = Varchar(length=100, default="")
+    starts_at = Timestamptz()
+    ends_at = Timestamptz()
+    points_per_checkin = BigInt(default=0)
+    points_per_hour = BigInt(default=0)
+    #: Hundredths of an hour; NULL: no cap beyond the activity's window.
+    max_hours = BigInt(null=True, default=None)
+    capacity = Integer(null=True, default=None)
+    requires_approval = Boolean(default=False)
+    #: Who may check in: members of ``team`` or residents of ``grids``/``buildings``
+    #: (comma-joined ids); none of them set: every resident of the community.
+    team = ForeignKey(Team, on_delete=OnDelete.restrict, null=True, default=None)
+    grids = Text(default="")
+    buildings = Text(default="")
+    #: "scheduled" or "cancelled".
+    status = Varchar(length=20, default="scheduled")
+    cancel_reason = Text(null=True, default=None)
+    cancelled_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Stay(Table, tablename="activity_stay"):
+    """One person's attendance at one activity (unique per pair): check-in, check-out, hours.
+
+    ``hours`` (hundredths) is the service-hours record, set at check-out; a
+    cancelled activity's stays are marked "cancelled" and stop counting."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    activity = ForeignKey(Activity, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    in_at = Timestamptz()
+    out_at = Timestamptz(null=True, default=None)
+    hours = BigInt(null=True, default=None)
+    points_in = BigInt(default=0)
+    points_out = BigInt(null=True, default=None)
+    #: "in", "out", "closed" (never checked out; closed after the activity, for review)
+    #: or "cancelled".
+    status = Varchar(length=20, default="in")
+    #: NULL (no approval needed), "pending", "approved" or "rejected".
+    approval = Varchar(length=20, null=True, default=None)
+    #: Why an organizer rejected the stay or set its hours by hand.
+    review_reason = Text(null=True, default=None)
+
+
+class Scan(Table, tablename="activity_scan"):
+    """Every check-in scan with its outcome reason ("ok", "duplicate", "expired", …)."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    activity = ForeignKey(Activity, on_delete=OnDelete.restrict, null=True, default=None)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+    #: Who scanned a member code ("attendance"); NULL for a resident's own scan.
+    scanner = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+    direction = Varchar(length=3)
+    outcome = Varchar(length=20)
+    at = Timestamptz(default=TimestamptzNow())
+
+
 TABLES: tuple[type[Table], ...] = (
     Community, Compound, Building, Grid, Household, Team, Person, Session, TeamMember, GridWorker,
-    AuditEntry,
+    AuditEntry, Activity, Stay, Scan,
 )

@@ -13,6 +13,7 @@ from decimal import Decimal
 import msgspec
 
 from ledger import InvalidAmount, Ledger, format_points, to_decimal, to_hundredths
+from market.activities.hours import hours_and_stars
 from market.auth.sessions import Principal
 from market.community import service as communities
 from market.errors import InvalidInput, NotFound
@@ -41,6 +42,9 @@ class WalletBalance(msgspec.Struct):
     held: str
     available: str
     service_hours: str
+    """Hours served (checked-out stays); spending points never reduces them."""
+    stars: int = 0
+    """0–5, from service hours: 1★ at 100 h, then 300, 600, 1000, 1500 h."""
 
 
 class EntryView(msgspec.Struct):
@@ -142,15 +146,18 @@ async def adjust(
 
 
 async def balance(ledger: Ledger, me: Principal) -> WalletBalance:
+    hours, stars = await hours_and_stars(me.id)
     account = await ledger.find_account(me.community_id, "wallet", owner=str(me.id))
     if account is None:
         zero = points(Decimal(0))
-        return WalletBalance(balance=zero, held=zero, available=zero, service_hours=zero)
+        return WalletBalance(
+            balance=zero, held=zero, available=zero, service_hours=format_points(hours),
+            stars=stars,
+        )
     found = await ledger.balance(account.id)
     return WalletBalance(
         balance=points(found.balance), held=points(found.held),
-        available=points(found.available),
-        service_hours="0.00",  # recorded by check-outs, which arrive with activities
+        available=points(found.available), service_hours=format_points(hours), stars=stars,
     )
 
 

@@ -113,7 +113,38 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("PUT", "/api/people/{person_id}/roles"): only("admin"),
     ("GET", "/api/roles"): only("admin"),
     ("POST", "/api/member-codes/resolve"): only("organizer", "shopkeeper", "admin"),
+    # activities and check-in (organizers other than the activity's own get 404)
+    ("GET", "/api/activities"): signed_in(),
+    ("POST", "/api/activities"): only("organizer", "admin"),
+    ("GET", "/api/activities/{activity_id}"): signed_in(),
+    ("PATCH", "/api/activities/{activity_id}"): only("organizer", "admin"),
+    ("POST", "/api/activities/{activity_id}/cancel"): only("organizer", "admin"),
+    ("GET", "/api/activities/{activity_id}/code"): only("organizer", "admin"),
+    ("GET", "/api/activities/{activity_id}/code.png"): only("organizer", "admin"),
+    ("GET", "/api/activities/{activity_id}/attendance"): only("organizer", "admin"),
+    ("POST", "/api/activities/{activity_id}/attendance"): only("organizer", "admin"),
+    ("GET", "/api/activities/{activity_id}/poster"): only("organizer", "admin"),
+    ("GET", "/api/activities/{activity_id}/poster.png"): only("organizer", "admin"),
+    ("POST", "/api/activities/{activity_id}/approve"): only("organizer", "admin"),
+    ("POST", "/api/activities/{activity_id}/reject"): only("organizer", "admin"),
+    ("POST", "/api/activities/{activity_id}/attendance/{person_id}/hours"): only("organizer", "admin"),
+    ("POST", "/api/checkins"): only("resident"),
 }
+
+
+async def _activity(community_id: int) -> int:
+    """An activity running now, organized by no one (admins manage it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from market.tables import Activity
+
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    row = Activity(community=community_id, title="矩阵活动", category="volunteer_service",
+                   starts_at=start, ends_at=start + timedelta(hours=2))
+    await row.save()
+    return row.id
+
+
 #: path parameter → how to make a record of a community for it.
 RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
     "person_id": records.person,
@@ -122,6 +153,7 @@ RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
     "grid_id": records.grid,
     "household_id": records.household,
     "team_id": records.team,
+    "activity_id": _activity,
 }
 
 

@@ -1,0 +1,1 @@
+"""Activities and QR check-in: the earning half of the market."""

@@ -1,0 +1,883 @@
+"""Activities and check-in: create/edit/cancel, rotating codes, scans, attendance.
+
+Rules decided here:
+
+- Check-in window: from ``CHECKIN_EARLY`` (30 min) before the start to the end;
+  check-out until ``CHECKOUT_LATE`` (2 h) after the end (hours only count inside
+  the window anyway). Outside: 409 ``not_open``. A repeat of a scan that already
+  succeeded answers ``duplicate`` even after the window closed.
+- One stay per (activity, person), enforced by a unique index; the stay row is
+  written in a write transaction that first locks the activity (BEGIN IMMEDIATE
+  on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL), so capacity and duplicates
+  are decided one at a time. The credit follows the commit, with a transfer id
+  derived from the stay (``checkin:{stay}:in`` / ``:out``): the ledger makes it
+  at most once, and a repeat scan re-issues a missing credit.
+- Every scan is logged in ``activity_scan`` with its outcome.
+- With ``requires_approval`` a stay is "pending": nothing is credited (and its
+  hours do not count) until the organizer approves it; a rejection keeps a reason.
+- A poster code (``Kind.POSTER``: activity, version 1) never rotates; it is
+  accepted only inside the same scan window as the rotating code.
+- Stays still checked in ``CHECKOUT_LATE`` after the end can no longer check
+  out: they are closed ("closed", check-in credit only) for review, and the
+  organizer may set their real hours with a reason.
+- The clock is ``clock`` (module attribute), so tests can move time.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import msgspec
+
+from ledger import (
+    InvalidAmount,
+    Ledger,
+    LedgerError,
+    Transfer,
+    format_points,
+    to_decimal,
+    to_hundredths,
+)
+from market.activities import earning
+from market.auth.roles import ADMIN
+from market.auth.sessions import Principal
+from market.cards.service import ROTATION, resolve_member_code, signer_for
+from market.db import engine_name, is_unique_violation, write_transaction
+from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
+from market.people.rules import mask_phone
+from market.points.service import account_id, wallet_id
+from market.settings import Settings
+from market.tables import Activity, Building, Grid, Person, Scan, Stay, Team, TeamMember
+from qr import ExpiredToken, Kind, Signer, TokenError
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = frozenset({"self_governance", "collective_labour", "volunteer_service"})
+CHECKIN_EARLY = timedelta(minutes=30)
+CHECKOUT_LATE = timedelta(hours=2)
+MAX_TOKEN_TEXT = 500
+MAX_REASON_LENGTH = 200
+#: The path of the check-in URL; uppercase so the whole URL after an uppercase
+#: base can stay in QR alphanumeric mode.
+CHECKIN_PATH = "/C/"
+
+clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+
+def now() -> datetime:
+    return clock()
+
+
+# -- views and requests ----------------------------------------------------------------------
+
+
+class ActivityView(msgspec.Struct):
+    id: int
+    title: str
+    category: str
+    location: str
+    starts_at: datetime
+    ends_at: datetime
+    points_per_checkin: str
+    points_per_hour: str
+    max_hours: str | None
+    capacity: int | None
+    requires_approval: bool
+    status: str
+    organizer_id: int | None
+    cancel_reason: str | None = None
+    team_id: int | None = None
+    grid_ids: list[int] = []
+    building_ids: list[int] = []
+
+
+class ActivityList(msgspec.Struct):
+    items: list[ActivityView]
+
+
+class ActivityCode(msgspec.Struct):
+    token: str
+    url: str
+    expires_at: datetime
+    refresh_in: int
+    step_seconds: int = ROTATION.step_seconds
+
+
+class CheckinResult(msgspec.Struct):
+    activity_id: int
+    direction: str
+    at: datetime
+    points: str
+    balance: str
+    duplicate: bool = False
+    approval: str | None = None
+    """With ``requires_approval``: "pending" (nothing credited yet), "approved", "rejected"."""
+
+
+class ActivityPoster(msgspec.Struct):
+    token: str
+    url: str
+
+
+class ApprovalResult(msgspec.Struct):
+    count: int
+    """How many stays were approved (or rejected)."""
+    credited: str
+    """Points credited by this approval."""
+
+
+class CancelResult(msgspec.Struct):
+    id: int
+    status: str
+    cancel_reason: str
+    reversed: int
+    not_reversed: int
+
+
+class StayView(msgspec.Struct):
+    person_id: int
+    name: str
+    phone: str
+    in_at: datetime
+    out_at: datetime | None
+    hours: str | None
+    points: str
+    status: str
+    approval: str | None = None
+    review_reason: str | None = None
+
+
+class AttendanceList(msgspec.Struct):
+    items: list[StayView]
+
+
+class NewActivity(msgspec.Struct):
+    title: str
+    category: str
+    starts_at: datetime
+    ends_at: datetime
+    points_per_checkin: Decimal
+    points_per_hour: Decimal
+    location: str = ""
+    max_hours: Decimal | None = None
+    capacity: int | None = None
+    requires_approval: bool = False
+    team_id: int | None = None
+    """Only members of this volunteer team may check in (or residents of the places below)."""
+    grid_ids: list[int] = []
+    building_ids: list[int] = []
+    """Only residents of these grids or buildings (or members of the team) may check in."""
+
+
+class ActivityChanges(msgspec.Struct):
+    """Fields to change; an absent (or null) field stays as it is."""
+
+    title: str | None = None
+    category: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    points_per_checkin: Decimal | None = None
+    points_per_hour: Decimal | None = None
+    location: str | None = None
+    max_hours: Decimal | None = None
+    capacity: int | None = None
+    requires_approval: bool | None = None
+    team_id: int | None = None
+    grid_ids: list[int] | None = None
+    building_ids: list[int] | None = None
+
+
+class Approval(msgspec.Struct):
+    person_ids: list[int] | None = None
+    """Whose pending stays; absent or null: all pending stays of the activity."""
+
+
+class Rejection(msgspec.Struct):
+    reason: str
+    person_ids: list[int] | None = None
+
+
+class HoursByHand(msgspec.Struct):
+    hours: Decimal
+    reason: str
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def _text(value: str, field: str, reason: str, low: int, high: int) -> str:
+    cleaned = " ".join(value.split())
+    if not low <= len(cleaned) <= high:
+        raise InvalidInput(reason, field=field)
+    return cleaned
+
+
+def _amount(value: Decimal, field: str) -> int:
+    try:
+        hundredths = to_hundredths(value)
+    except InvalidAmount:
+        raise InvalidInput("invalid_activity_amount", field=field) from None
+    if hundredths < 0:
+        raise InvalidInput("invalid_activity_amount", field=field)
+    return hundredths
+
+
+def _aware(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        raise InvalidInput("invalid_time", field=field)
+    return value.astimezone(UTC)
+
+
+def _columns(data: NewActivity | ActivityChanges) -> dict:
+    """Validated column values of the fields given."""
+    out: dict = {}
+    if data.title is not None:
+        out["title"] = _text(data.title, "title", "invalid_title", 1, 100)
+    if data.category is not None:
+        if data.category not in CATEGORIES:
+            raise InvalidInput("invalid_category", field="category")
+        out["category"] = data.category
+    if data.location is not None:
+        out["location"] = _text(data.location, "location", "invalid_location", 0, 100)
+    for name in ("starts_at", "ends_at"):
+        if (value := getattr(data, name)) is not None:
+            out[name] = _aware(value, name)
+    for name in ("points_per_checkin", "points_per_hour", "max_hours"):
+        if (value := getattr(data, name)) is not None:
+            out[name] = _amount(value, name)
+    if data.requires_approval is not None:
+        out["requires_approval"] = bool(data.requires_approval)
+    if data.capacity is not None:
+        if not 1 <= data.capacity <= 1_000_000:
+            raise InvalidInput("invalid_capacity", field="capacity")
+        out["capacity"] = data.capacity
+    return out
+
+
+def _ids(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+async def _audience(community_id: int, data: NewActivity | ActivityChanges) -> dict:
+    """Validated team, grids and buildings: of this community and not archived."""
+    out: dict = {}
+    if data.team_id is not None:
+        found = await Team.select(Team.id).where(
+            (Team.id == data.team_id) & (Team.community == community_id)
+            & Team.archived_at.is_null()
+        ).first()
+        if found is None:
+            raise InvalidInput("invalid_audience", field="team_id")
+        out["team"] = data.team_id
+    for name, table, column in (("grid_ids", Grid, "grids"), ("building_ids", Building, "buildings")):
+        wanted = getattr(data, name)
+        if wanted is None:
+            continue
+        unique = sorted(set(wanted))
+        if len(unique) > 200:
+            raise InvalidInput("invalid_audience", field=name)
+        if unique:
+            found = await table.count().where(
+                table.id.is_in(unique) & (table.community == community_id)  # type: ignore[attr-defined]
+                & table.archived_at.is_null()  # type: ignore[attr-defined]
+            )
+            if found != len(unique):
+                raise InvalidInput("invalid_audience", field=name)
+        out[column] = ",".join(str(i) for i in unique)
+    return out
+
+
+async def _eligible(row: dict, person_id: int) -> bool:
+    grids, buildings = _ids(row["grids"]), _ids(row["buildings"])
+    if row["team"] is None and not grids and not buildings:
+        return True
+    if row["team"] is not None and await TeamMember.exists().where(
+        (TeamMember.team == row["team"]) & (TeamMember.person == person_id)
+    ):
+        return True
+    if grids or buildings:
+        home = await Person.select(Person.household.grid, Person.household.building).where(
+            Person.id == person_id
+        ).first()
+        if home and (home["household.grid"] in grids or home["household.building"] in buildings):
+            return True
+    return False
+
+
+def _check_window(starts_at: datetime, ends_at: datetime) -> None:
+    if ends_at <= starts_at:
+        raise InvalidInput("invalid_window", field="ends_at")
+    if ends_at - starts_at > timedelta(days=31):
+        raise InvalidInput("invalid_window", field="ends_at")
+
+
+def _view(row: dict) -> ActivityView:
+    return ActivityView(
+        id=row["id"], title=row["title"], category=row["category"], location=row["location"],
+        starts_at=row["starts_at"], ends_at=row["ends_at"],
+        points_per_checkin=format_points(row["points_per_checkin"]),
+        points_per_hour=format_points(row["points_per_hour"]),
+        max_hours=None if row["max_hours"] is None else format_points(row["max_hours"]),
+        capacity=row["capacity"], requires_approval=row["requires_approval"],
+        status=row["status"], organizer_id=row["organizer"], cancel_reason=row["cancel_reason"],
+        team_id=row["team"], grid_ids=_ids(row["grids"]), building_ids=_ids(row["buildings"]),
+    )
+
+
+# -- activities ------------------------------------------------------------------------------
+
+
+async def _activity(community_id: int, activity_id: int) -> dict | None:
+    return await Activity.select().where(
+        (Activity.id == activity_id) & (Activity.community == community_id)
+    ).first()
+
+
+async def _locked_activity(community_id: int, activity_id: int) -> dict | None:
+    """The activity, row-locked for the rest of the write transaction (PostgreSQL);
+    SQLite's BEGIN IMMEDIATE already serialises writers."""
+    if engine_name() == "postgres":
+        await Activity.raw("SELECT id FROM activity WHERE id = {} FOR UPDATE", activity_id)
+    return await _activity(community_id, activity_id)
+
+
+def _may_manage(me: Principal, row: dict) -> bool:
+    return ADMIN in me.roles or row["organizer"] == me.id
+
+
+async def _managed(me: Principal, activity_id: int) -> dict:
+    """The activity if ``me`` organizes it or is an admin; 404 otherwise (as if absent)."""
+    row = await _activity(me.community_id, activity_id)
+    if row is None or not _may_manage(me, row):
+        raise NotFound()
+    return row
+
+
+async def create(me: Principal, data: NewActivity) -> ActivityView:
+    values = _columns(data)
+    _check_window(values["starts_at"], values["ends_at"])
+    values |= await _audience(me.community_id, data)
+    row = Activity(community=me.community_id, organizer=me.id, **values)
+    await row.save()
+    log.info("activity %s created by person %s", row.id, me.id)
+    found = await _activity(me.community_id, row.id)
+    assert found is not None
+    return _view(found)
+
+
+async def list_activities(me: Principal) -> ActivityList:
+    rows = await Activity.select().where(Activity.community == me.community_id).order_by(
+        Activity.starts_at, ascending=False
+    ).limit(500)
+    return ActivityList(items=[_view(row) for row in rows])
+
+
+async def get(me: Principal, activity_id: int) -> ActivityView:
+    row = await _activity(me.community_id, activity_id)
+    if row is None:
+        raise NotFound()
+    return _view(row)
+
+
+async def update(me: Principal, activity_id: int, changes: ActivityChanges) -> ActivityView:
+    values = _columns(changes) | await _audience(me.community_id, changes)
+    async with write_transaction():
+        row = await _locked_activity(me.community_id, activity_id)
+        if row is None or not _may_manage(me, row):
+            raise NotFound()
+        if row["status"] != "scheduled":
+            raise Conflict("activity_cancelled")
+        started = await Stay.exists().where(Stay.activity == activity_id)
+        if now() >= row["starts_at"] or started:
+            raise Conflict("already_started")
+        _check_window(values.get("starts_at", row["starts_at"]), values.get("ends_at", row["ends_at"]))
+        if values:
+            await Activity.update(values).where(Activity.id == activity_id)
+    found = await _activity(me.community_id, activity_id)
+    assert found is not None
+    return _view(found)
+
+
+def _transfer_ids(stay_id: int) -> tuple[str, str]:
+    return f"checkin:{stay_id}:in", f"checkin:{stay_id}:out"
+
+
+async def cancel(ledger: Ledger, me: Principal, activity_id: int, reason: str) -> CancelResult:
+    """Cancel the activity and reverse every credit it made, with the reason.
+
+    Safe to repeat: reversal ids are derived from the credits' ids. A credit
+    whose points were already spent cannot be reversed (wallets never go
+    negative): it is counted in ``not_reversed`` and logged.
+    """
+    reason = _text(reason, "reason", "invalid_reason", 1, MAX_REASON_LENGTH)
+    async with write_transaction():
+        row = await _locked_activity(me.community_id, activity_id)
+        if row is None or not _may_manage(me, row):
+            raise NotFound()
+        if row["status"] == "cancelled":
+            reason = row["cancel_reason"] or reason
+        else:
+            await Activity.update({
+                Activity.status: "cancelled", Activity.cancel_reason: reason,
+                Activity.cancelled_at: now(),
+            }).where(Activity.id == activity_id)
+        stays = await Stay.select(Stay.id).where(Stay.activity == activity_id)
+        await Stay.update({Stay.status: "cancelled"}).where(Stay.activity == activity_id)
+    done = failed = 0
+    for stay in stays:
+        for transfer_id in _transfer_ids(stay["id"]):
+            outcome = await _reverse(ledger, transfer_id, reason)
+            done += outcome is True
+            failed += outcome is False
+    log.info("activity %s cancelled: %s credits reversed, %s not", activity_id, done, failed)
+    return CancelResult(
+        id=activity_id, status="cancelled", cancel_reason=reason, reversed=done,
+        not_reversed=failed,
+    )
+
+
+async def _reverse(ledger: Ledger, transfer_id: str, reason: str) -> bool | None:
+    """True if reversed, False if it could not be, None if there was nothing to reverse."""
+    if await ledger.get(transfer_id) is None:
+        return None
+    try:
+        await ledger.reverse(f"{transfer_id}:rev", transfer_id, reason)
+    except LedgerError as error:
+        log.warning("credit %s not reversed: %s", transfer_id, error.reason)
+        return False
+    return True
+
+
+# -- codes -----------------------------------------------------------------------------------
+
+
+async def code(
+    me: Principal, activity_id: int, settings: Settings, request_base: str
+) -> ActivityCode:
+    row = await _managed(me, activity_id)
+    at = now()
+    issued = ROTATION.issue(signer_for(settings), Kind.ACTIVITY_ROTATING, row["id"], at)
+    base = (settings.base_url or request_base).rstrip("/")
+    return ActivityCode(
+        token=issued.text, url=f"{base}{CHECKIN_PATH}{issued.text}",
+        expires_at=issued.expires_at, refresh_in=max(1, round(issued.refresh_in(at))),
+    )
+
+
+POSTER_VERSION = 1
+
+
+async def poster(
+    me: Principal, activity_id: int, settings: Settings, request_base: str
+) -> ActivityPoster:
+    """The printable poster code: fixed, valid only inside the activity's scan window."""
+    row = await _managed(me, activity_id)
+    token = signer_for(settings).sign(Kind.POSTER, row["id"], POSTER_VERSION)
+    base = (settings.base_url or request_base).rstrip("/")
+    return ActivityPoster(token=token, url=f"{base}{CHECKIN_PATH}{token}")
+
+
+def checkin_activity(signer: Signer, text: object, at: datetime) -> int:
+    """The activity id a scanned check-in token (or the whole URL) stands for.
+
+    400 ``invalid`` for anything forged, malformed or of another kind; 410
+    ``expired`` for a genuine code older than the previous 30-second step."""
+    if not isinstance(text, str) or len(text) > MAX_TOKEN_TEXT:
+        raise InvalidInput("invalid", field="token")
+    cleaned = "".join(text.split()).split("?")[0].split("#")[0].rstrip("/")
+    cleaned = cleaned.rsplit("/", 1)[-1].upper()
+    try:
+        token = signer.open(cleaned)
+    except TokenError:
+        raise InvalidInput("invalid", field="token") from None
+    if token.kind == Kind.POSTER:
+        activity_id, version = token.fields
+        if version != POSTER_VERSION:
+            raise Gone("revoked", field="token")
+        return activity_id
+    if token.kind != Kind.ACTIVITY_ROTATING:
+        raise InvalidInput("invalid", field="token")
+    activity_id, step = token.fields
+    try:
+        ROTATION.check_step(step, at)
+    except ExpiredToken:
+        raise Gone("expired", field="token") from None
+    except TokenError:
+        raise InvalidInput("invalid", field="token") from None
+    return activity_id
+
+
+# -- scans -------------------------------------------------------------------------------------
+
+
+async def _log_scan(
+    community_id: int, activity_id: int | None, person_id: int | None, scanner_id: int | None,
+    direction: str, outcome: str,
+) -> None:
+    await Scan.insert(Scan(
+        community=community_id, activity=activity_id, person=person_id, scanner=scanner_id,
+        direction=direction, outcome=outcome, at=now(),
+    ))
+
+
+SCAN_REASONS = frozenset({
+    "invalid", "expired", "not_open", "not_checked_in", "full", "not_eligible", "revoked",
+})
+
+
+async def _refused(
+    error: MarketError, community_id: int, activity_id: int | None, person_id: int | None,
+    scanner_id: int | None, direction: str,
+) -> None:
+    if error.reason in SCAN_REASONS:
+        await _log_scan(community_id, activity_id, person_id, scanner_id, direction, error.reason)
+
+
+async def _credit(
+    ledger: Ledger, community_id: int, person_id: int, transfer_id: str, hundredths: int,
+    kind: str, memo: str, *, repair: bool,
+) -> Transfer | None:
+    """Credit the wallet once (the ledger refuses a second transfer with this id).
+
+    ``repair``: a repeat scan re-issues the credit only if it is missing (a
+    crash between the stay's commit and the credit)."""
+    if hundredths <= 0:
+        return None
+    if repair and await ledger.get(transfer_id) is not None:
+        return None
+    issuance = await account_id(ledger, community_id, "issuance")
+    wallet = await wallet_id(ledger, community_id, person_id)
+    return await ledger.transfer(
+        transfer_id, debit=issuance, credit=wallet, amount=to_decimal(hundredths), kind=kind,
+        memo=memo,
+    )
+
+
+async def _balance(ledger: Ledger, community_id: int, person_id: int) -> str:
+    account = await ledger.find_account(community_id, "wallet", str(person_id))
+    if account is None:
+        return "0.00"
+    found = await ledger.balance(account.id)
+    return format_points(to_hundredths(found.balance))
+
+
+def _check_open(row: dict, at: datetime, direction: str) -> None:
+    late = CHECKOUT_LATE if direction == "out" else timedelta(0)
+    if row["status"] != "scheduled":
+        raise Conflict("not_open")
+    if not row["starts_at"] - CHECKIN_EARLY <= at <= row["ends_at"] + late:
+        raise Conflict("not_open")
+
+
+async def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
+                    ) -> tuple[dict, dict, bool]:
+    """(activity, stay, duplicate) after recording the check-in."""
+    at = now()
+    async with write_transaction():
+        row = await _locked_activity(community_id, activity_id)
+        if row is None:
+            raise InvalidInput("invalid", field="token")
+        if row["status"] != "scheduled":
+            raise Conflict("not_open")
+        stay = await Stay.select().where(
+            (Stay.activity == activity_id) & (Stay.person == person_id)
+        ).first()
+        duplicate = stay is not None
+        if stay is None:
+            _check_open(row, at, "in")
+            if not await _eligible(row, person_id):
+                raise Conflict("not_eligible")
+            if row["capacity"] is not None:
+                taken = await Stay.count().where(Stay.activity == activity_id)
+                if taken >= row["capacity"]:
+                    raise Conflict("full")
+            await Stay.insert(Stay(
+                community=community_id, activity=activity_id, person=person_id, in_at=at,
+                points_in=row["points_per_checkin"], status="in",
+                approval="pending" if row["requires_approval"] else None,
+            ))
+            stay = await Stay.select().where(
+                (Stay.activity == activity_id) & (Stay.person == person_id)
+            ).first()
+        elif stay["status"] == "cancelled":
+            raise Conflict("not_open")
+        await _log_scan(community_id, activity_id, person_id, scanner_id, "in",
+                        "duplicate" if duplicate else "ok")
+    assert stay is not None
+    return row, stay, duplicate
+
+
+async def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
+                     ) -> tuple[dict, dict, bool]:
+    at = now()
+    async with write_transaction():
+        row = await _locked_activity(community_id, activity_id)
+        if row is None:
+            raise InvalidInput("invalid", field="token")
+        if row["status"] != "scheduled":
+            raise Conflict("not_open")
+        stay = await Stay.select().where(
+            (Stay.activity == activity_id) & (Stay.person == person_id)
+        ).first()
+        if stay is None or stay["status"] == "cancelled":
+            raise Conflict("not_checked_in")
+        if stay["status"] == "closed":
+            raise Conflict("not_open")
+        duplicate = stay["status"] == "out"
+        if not duplicate:
+            _check_open(row, at, "out")
+            hours = earning.hours(stay["in_at"], at, row["starts_at"], row["ends_at"],
+                                  row["max_hours"])
+            points = earning.checkout_points(row["points_per_hour"], hours)
+            await Stay.update({
+                Stay.out_at: at, Stay.hours: hours, Stay.points_out: points, Stay.status: "out",
+            }).where((Stay.id == stay["id"]) & (Stay.status == "in"))
+            stay = {**stay, "out_at": at, "hours": hours, "points_out": points, "status": "out"}
+        await _log_scan(community_id, activity_id, person_id, scanner_id, "out",
+                        "duplicate" if duplicate else "ok")
+    return row, stay, duplicate
+
+
+async def _scan(
+    ledger: Ledger, community_id: int, activity_id: int, person_id: int,
+    scanner_id: int | None, direction: str,
+) -> CheckinResult:
+    if direction not in ("in", "out"):
+        raise InvalidInput("invalid_direction", field="direction")
+    try:
+        step = _check_in if direction == "in" else _check_out
+        try:
+            row, stay, duplicate = await step(community_id, activity_id, person_id, scanner_id)
+        except Exception as error:
+            if not is_unique_violation(error):
+                raise
+            # Lost a race for the (activity, person) row: the other scan made the stay.
+            row, stay, duplicate = await step(community_id, activity_id, person_id, scanner_id)
+    except MarketError as error:
+        await _refused(error, community_id, activity_id, person_id, scanner_id, direction)
+        raise
+    in_id, out_id = _transfer_ids(stay["id"])
+    if direction == "in":
+        transfer_id, kind, hundredths, at = in_id, "checkin", stay["points_in"], stay["in_at"]
+    else:
+        transfer_id, kind, hundredths, at = out_id, "checkout", stay["points_out"] or 0, stay["out_at"]
+    credit = None
+    if stay["approval"] in (None, "approved"):
+        credit = await _credit(ledger, community_id, person_id, transfer_id, hundredths, kind,
+                               row["title"], repair=duplicate)
+    # A cancellation that slipped in between the stay's commit and the credit: undo it too.
+    latest = await Activity.select(Activity.status, Activity.cancel_reason).where(
+        Activity.id == activity_id
+    ).first()
+    if latest and latest["status"] == "cancelled":
+        await _reverse(ledger, transfer_id, latest["cancel_reason"] or "cancelled")
+        credit = None
+    if credit is not None and not duplicate:
+        # The wallet's balance right after this credit: saves two reads on the busy path.
+        balance = format_points(to_hundredths(credit.credit_balance_after))
+    else:
+        balance = await _balance(ledger, community_id, person_id)
+    return CheckinResult(
+        activity_id=activity_id, direction=direction, at=at, points=format_points(hundredths),
+        balance=balance, duplicate=duplicate, approval=stay["approval"],
+    )
+
+
+async def check_in_by_token(
+    ledger: Ledger, me: Principal, settings: Settings, token: str, direction: str
+) -> CheckinResult:
+    """A resident scanned an activity's code."""
+    signer = signer_for(settings)
+    try:
+        activity_id = checkin_activity(signer, token, now())
+    except MarketError as error:
+        known = await _genuine_activity(signer, token, me.community_id) if error.status == 410 else None
+        await _refused(error, me.community_id, known, me.id, None, _direction(direction))
+        raise
+    return await _scan(ledger, me.community_id, activity_id, me.id, None, direction)
+
+
+async def _genuine_activity(signer: Signer, text: str, community_id: int) -> int | None:
+    """For the scan log: the activity of a genuine but refused (stale) code of this community."""
+    try:
+        token = signer.open(text.rsplit("/", 1)[-1].strip().upper())
+    except TokenError:
+        return None
+    found = await _activity(community_id, token.fields[0])
+    return None if found is None else found["id"]
+
+
+def _direction(direction: str) -> str:
+    return direction if direction in ("in", "out") else "in"
+
+
+async def attend(
+    ledger: Ledger, me: Principal, settings: Settings, activity_id: int, member_code: str,
+    direction: str,
+) -> CheckinResult:
+    """An organizer scanned a resident's member code or card for the activity."""
+    await _managed(me, activity_id)
+    try:
+        member = await resolve_member_code(me.community_id, member_code, settings=settings,
+                                           now=now())
+    except MarketError as error:
+        await _refused(error, me.community_id, activity_id, None, me.id, _direction(direction))
+        raise
+    return await _scan(ledger, me.community_id, activity_id, member.person_id, me.id, direction)
+
+
+async def attendance(me: Principal, activity_id: int) -> AttendanceList:
+    row = await _managed(me, activity_id)
+    await close_unfinished(row)
+    rows = await Stay.select(
+        Stay.person, Stay.person.name, Stay.person.phone, Stay.in_at, Stay.out_at, Stay.hours,
+        Stay.points_in, Stay.points_out, Stay.status, Stay.approval, Stay.review_reason,
+    ).where(Stay.activity == activity_id).order_by(Stay.id)
+    return AttendanceList(items=[
+        StayView(
+            person_id=row["person"], name=row["person.name"],
+            phone=mask_phone(row["person.phone"]), in_at=row["in_at"], out_at=row["out_at"],
+            hours=None if row["hours"] is None else format_points(row["hours"]),
+            points=format_points(row["points_in"] + (row["points_out"] or 0)),
+            status=row["status"], approval=row["approval"], review_reason=row["review_reason"],
+        )
+        for row in rows
+    ])
+
+
+# -- review: approvals, unfinished stays, hours by hand ----------------------------------------
+
+
+async def close_unfinished(activity: dict | None = None) -> int:
+    """Close stays that can no longer check out (``CHECKOUT_LATE`` after the end) for review.
+
+    For one activity (a row), or for every activity when None. Returns how many."""
+    cutoff = now() - CHECKOUT_LATE
+    if activity is not None:
+        if activity["ends_at"] >= cutoff:
+            return 0
+        ids = [activity["id"]]
+    else:
+        found = await Stay.select(Stay.activity).where(
+            (Stay.status == "in") & (Stay.activity.ends_at < cutoff)
+        ).distinct()
+        ids = [row["activity"] for row in found]
+    if not ids:
+        return 0
+    closed = await Stay.update({
+        Stay.status: "closed", Stay.hours: 0, Stay.points_out: 0,
+    }).where((Stay.status == "in") & Stay.activity.is_in(ids)).returning(Stay.id)
+    if closed:
+        log.info("%s unfinished stays closed for review", len(closed))
+    return len(closed)
+
+
+async def keep_closing_unfinished(every: float = 300.0) -> None:
+    """Run ``close_unfinished`` every ``every`` seconds (the app's lifespan runs this task)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await close_unfinished()
+        except Exception:
+            log.exception("closing unfinished stays failed; trying again later")
+
+
+def _due(stay: dict) -> list[tuple[str, str, int]]:
+    """(transfer id, kind, hundredths) a stay has earned so far."""
+    in_id, out_id = _transfer_ids(stay["id"])
+    due = [(in_id, "checkin", stay["points_in"])]
+    if stay["status"] == "out":
+        due.append((out_id, "checkout", stay["points_out"] or 0))
+    return due
+
+
+async def approve(
+    ledger: Ledger, me: Principal, activity_id: int, person_ids: list[int] | None
+) -> ApprovalResult:
+    """Approve pending stays (some people, or all) and credit what they earned."""
+    async with write_transaction():
+        row = await _locked_activity(me.community_id, activity_id)
+        if row is None or not _may_manage(me, row):
+            raise NotFound()
+        if row["status"] != "scheduled":
+            raise Conflict("activity_cancelled")
+        where = (Stay.activity == activity_id) & (Stay.approval == "pending")
+        if person_ids is not None:
+            where &= Stay.person.is_in(person_ids or [0])
+        approved = await Stay.update({Stay.approval: "approved"}).where(where).returning(Stay.id)
+    credited = 0
+    # Every approved stay of the activity: also repairs a credit an earlier approval lost.
+    stays = await Stay.select().where(
+        (Stay.activity == activity_id) & (Stay.approval == "approved")
+    )
+    for stay in stays:
+        for transfer_id, kind, hundredths in _due(stay):
+            if hundredths > 0 and await ledger.get(transfer_id) is None:
+                await _credit(ledger, me.community_id, stay["person"], transfer_id, hundredths,
+                              kind, row["title"], repair=False)
+                credited += hundredths
+    log.info("activity %s: %s stays approved by person %s", activity_id, len(approved), me.id)
+    return ApprovalResult(count=len(approved), credited=format_points(credited))
+
+
+async def reject(
+    me: Principal, activity_id: int, person_ids: list[int] | None, reason: str
+) -> ApprovalResult:
+    """Reject pending stays with a reason: nothing is credited, their hours do not count."""
+    reason = _text(reason, "reason", "invalid_reason", 1, MAX_REASON_LENGTH)
+    async with write_transaction():
+        row = await _locked_activity(me.community_id, activity_id)
+        if row is None or not _may_manage(me, row):
+            raise NotFound()
+        where = (Stay.activity == activity_id) & (Stay.approval == "pending")
+        if person_ids is not None:
+            where &= Stay.person.is_in(person_ids or [0])
+        rejected = await Stay.update(
+            {Stay.approval: "rejected", Stay.review_reason: reason}
+        ).where(where).returning(Stay.id)
+    return ApprovalResult(count=len(rejected), credited="0.00")
+
+
+async def set_hours(
+    ledger: Ledger, me: Principal, activity_id: int, person_id: int, hours: Decimal, reason: str
+) -> StayView:
+    """The organizer sets the real hours of a stay closed for review (it never checked out).
+
+    Capped like a check-out (the window's length, ``max_hours``); credited as the
+    check-out would have been (unless the stay awaits approval or was rejected)."""
+    wanted = _amount(hours, "hours")
+    reason = _text(reason, "reason", "invalid_reason", 1, MAX_REASON_LENGTH)
+    row = await _managed(me, activity_id)
+    await close_unfinished(row)
+    async with write_transaction():
+        row = await _locked_activity(me.community_id, activity_id)
+        if row is None:
+            raise NotFound()
+        if row["status"] != "scheduled":
+            raise Conflict("activity_cancelled")
+        stay = await Stay.select().where(
+            (Stay.activity == activity_id) & (Stay.person == person_id)
+        ).first()
+        if stay is None:
+            raise NotFound(field="person_id")
+        if stay["status"] != "closed":
+            raise Conflict("not_closed")
+        window = earning.hours(row["starts_at"], row["ends_at"], row["starts_at"],
+                               row["ends_at"], row["max_hours"])
+        counted = min(wanted, window)
+        points = earning.checkout_points(row["points_per_hour"], counted)
+        await Stay.update({
+            Stay.status: "out", Stay.hours: counted, Stay.points_out: points,
+            Stay.review_reason: reason,
+        }).where((Stay.id == stay["id"]) & (Stay.status == "closed"))
+        stay = {**stay, "status": "out", "hours": counted, "points_out": points,
+                "review_reason": reason}
+    if stay["approval"] in (None, "approved") and points > 0:
+        await _credit(ledger, me.community_id, person_id, _transfer_ids(stay["id"])[1], points,
+                      "checkout", row["title"], repair=True)
+    log.info("hours of stay %s set by person %s", stay["id"], me.id)
+    listed = await attendance(me, activity_id)
+    return next(item for item in listed.items if item.person_id == person_id)
+
