@@ -571,19 +571,27 @@ def _check_open(row: dict, at: datetime, direction: str) -> None:
         raise Conflict("not_open")
 
 
+async def _activity_and_stay(
+    community_id: int, activity_id: int, person_id: int
+) -> tuple[dict, dict | None]:
+    """Inside a write transaction: the open activity (locked) and the person's stay, if any."""
+    row = await _locked_activity(community_id, activity_id)
+    if row is None:
+        raise InvalidInput("invalid", field="token")
+    if row["status"] != "scheduled":
+        raise Conflict("not_open")
+    stay = await Stay.select().where(
+        (Stay.activity == activity_id) & (Stay.person == person_id)
+    ).first()
+    return row, stay
+
+
 async def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
                     ) -> tuple[dict, dict, bool]:
     """(activity, stay, duplicate) after recording the check-in."""
     at = now()
     async with write_transaction():
-        row = await _locked_activity(community_id, activity_id)
-        if row is None:
-            raise InvalidInput("invalid", field="token")
-        if row["status"] != "scheduled":
-            raise Conflict("not_open")
-        stay = await Stay.select().where(
-            (Stay.activity == activity_id) & (Stay.person == person_id)
-        ).first()
+        row, stay = await _activity_and_stay(community_id, activity_id, person_id)
         duplicate = stay is not None
         if stay is None:
             _check_open(row, at, "in")
@@ -613,14 +621,7 @@ async def _check_out(community_id: int, activity_id: int, person_id: int, scanne
                      ) -> tuple[dict, dict, bool]:
     at = now()
     async with write_transaction():
-        row = await _locked_activity(community_id, activity_id)
-        if row is None:
-            raise InvalidInput("invalid", field="token")
-        if row["status"] != "scheduled":
-            raise Conflict("not_open")
-        stay = await Stay.select().where(
-            (Stay.activity == activity_id) & (Stay.person == person_id)
-        ).first()
+        row, stay = await _activity_and_stay(community_id, activity_id, person_id)
         if stay is None or stay["status"] == "cancelled":
             raise Conflict("not_checked_in")
         if stay["status"] == "closed":

@@ -155,8 +155,8 @@ def _card_view(row: dict) -> CardView:
     )
 
 
-async def printable_card(community_id: int, person_id: int, *, settings: Settings) -> PrintableCard:
-    """What to print on ``person_id``'s current card; 404 outside the community."""
+async def _card_holder(community_id: int, person_id: int) -> dict:
+    """The person whose card this is: a resident of the community, not erased."""
     row = await _person(community_id, person_id)
     if row is None:
         raise NotFound()
@@ -164,6 +164,12 @@ async def printable_card(community_id: int, person_id: int, *, settings: Setting
         raise Conflict("person_erased")
     if RESIDENT not in decode_roles(row["roles"]):
         raise Conflict("not_resident")
+    return row
+
+
+async def printable_card(community_id: int, person_id: int, *, settings: Settings) -> PrintableCard:
+    """What to print on ``person_id``'s current card; 404 outside the community."""
+    row = await _card_holder(community_id, person_id)
     community = await Community.select(Community.name).where(Community.id == community_id).first()
     return PrintableCard(
         person_id=row["id"], name=row["name"], card_no=row["card_no"],
@@ -175,13 +181,7 @@ async def printable_card(community_id: int, person_id: int, *, settings: Setting
 async def reissue_card(community_id: int, person_id: int, *, actor_id: int) -> CardView:
     """Bump the card version (the old card stops working at once) and log who did it."""
     async with write_transaction():
-        row = await _person(community_id, person_id)
-        if row is None:
-            raise NotFound()
-        if row["erased_at"] is not None:
-            raise Conflict("person_erased")
-        if RESIDENT not in decode_roles(row["roles"]):
-            raise Conflict("not_resident")
+        await _card_holder(community_id, person_id)
         await Person.update({Person.card_version: Person.card_version + 1}).where(
             Person.id == person_id
         )
