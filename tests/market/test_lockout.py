@@ -214,15 +214,23 @@ async def enrol_resident(app: Litestar) -> tuple[str, str, str]:
     return view.card_no, phone, pin
 
 
+async def enrol_and_count_hashing(
+    first: Litestar, second: Litestar, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, str, "VerifyCounter"]:
+    """A resident enrolled through the first worker, and a count of both workers' PIN checks."""
+    card_no, _, pin = await enrol_resident(first)
+    counter = VerifyCounter()
+    counter.spy_on(first.state.hasher, monkeypatch)
+    counter.spy_on(second.state.hasher, monkeypatch)
+    return card_no, pin, counter
+
+
 @SHARED_POOL
 async def test_two_workers_share_the_lock_out(
     redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with two_workers(redis_prefix) as (first, second):
-        card_no, _, pin = await enrol_resident(first)
-        counter = VerifyCounter()
-        counter.spy_on(first.state.hasher, monkeypatch)
-        counter.spy_on(second.state.hasher, monkeypatch)
+        card_no, pin, counter = await enrol_and_count_hashing(first, second, monkeypatch)
         async with client_for(first) as a, client_for(second) as b:
             for n in range(5):  # alternate workers: 3 failures on one, 2 on the other
                 response = await sign_in((a, b)[n % 2], card_no, wrong_pin(pin))
@@ -239,10 +247,7 @@ async def test_two_workers_under_a_burst_check_at_most_five(
     redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with two_workers(redis_prefix) as (first, second):
-        card_no, _, pin = await enrol_resident(first)
-        counter = VerifyCounter()
-        counter.spy_on(first.state.hasher, monkeypatch)
-        counter.spy_on(second.state.hasher, monkeypatch)
+        card_no, pin, counter = await enrol_and_count_hashing(first, second, monkeypatch)
         async with clients_from(first, 20) as ones, clients_from(second, 20) as twos:
             clients = ones + twos
             responses = await asyncio.gather(*(
