@@ -57,6 +57,8 @@ class Ledger:
         self.sweep_every = sweep_every
         self._queue: asyncio.Queue[tuple[Request | None, asyncio.Future]] | None = None
         self._tasks: list[asyncio.Task] = []
+        # (ledger, kind, owner) -> account id: an account is never deleted or renumbered.
+        self._account_ids: dict[tuple[int, str, str], int] = {}
 
     @classmethod
     def from_url(cls, url: str, **options) -> "Ledger":
@@ -214,6 +216,18 @@ class Ledger:
 
     async def find_account(self, ledger: int, kind: str, owner: str = "") -> Account | None:
         return await self.store.find_account(ledger, kind, owner)
+
+    async def account_id(self, ledger: int, kind: str, owner: str = "") -> int:
+        """The account's id, opened if need be; remembered, so a busy path (every
+        check-in credits a wallet from the issuance account) asks the store once."""
+        key = (ledger, kind, owner)
+        found = self._account_ids.get(key)
+        if found is None:
+            account = await self.find_account(ledger, kind, owner)
+            if account is None:
+                account = await self.open_account(ledger, kind, owner)
+            found = self._account_ids[key] = account.id
+        return found
 
     async def balance(self, account_id: int) -> Balance:
         state = await self.store.account(account_id)

@@ -9,6 +9,7 @@ through ``market.errors.problem_response``.
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -66,12 +67,19 @@ def _check_same_database(settings: Settings) -> None:
             raise SettingsError("piccolo_conf and the settings name different SQLite files")
 
 
+GIL_SWITCH_INTERVAL = 0.0005
+
+
 def _lifespan(
     settings: Settings, owned_limiter: LoginLimiter | None = None
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         _check_same_database(settings)
+        # Every query hands work to a database thread and back. Python lets a
+        # thread wait up to 5 ms for the GIL while the event loop computes;
+        # 0.5 ms measured 181 -> 241 check-ins/s with 200 residents at once.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         await db.migrate()
         async with db.connection_pool():
             ledger = Ledger.from_url(settings.ledger_url)

@@ -19,9 +19,9 @@ if engine_of(DATABASE_URL) == "postgres":
     # ``?search_path=schema`` selects a schema (the tests rely on it).
     DB = PostgresEngine(config={"dsn": DATABASE_URL})
 else:
-    from piccolo.engine.sqlite import SQLiteEngine
+    from market.sqlite_pool import PooledSQLiteEngine
 
     # A 30 s busy timeout: writers wait for each other instead of failing.
-    DB = SQLiteEngine(path=str(sqlite_path(DATABASE_URL)), timeout=30)
+    DB = PooledSQLiteEngine(path=str(sqlite_path(DATABASE_URL)), timeout=30)
 
 APP_REGISTRY = AppRegistry(apps=["market.piccolo_app", "ledger.piccolo_app"])

@@ -44,12 +44,12 @@ from market.activities import earning
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.cards.service import ROTATION, resolve_member_code, signer_for
-from market.db import engine_name, is_unique_violation, write_transaction
+from market.db import engine_name, fetch, is_unique_violation, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_phone
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
-from market.tables import Activity, Building, Grid, Person, Scan, Stay, Team, TeamMember
+from market.tables import Activity, Building, Grid, Person, Stay, Team, TeamMember
 from qr import ExpiredToken, Kind, Signer, TokenError
 
 log = logging.getLogger(__name__)
@@ -329,18 +329,21 @@ def _view(row: dict) -> ActivityView:
 # -- activities ------------------------------------------------------------------------------
 
 
+# Every scan reads its activity and stay: hand-written SQL there (see market.db.fetch).
+_ACTIVITY = "SELECT * FROM activity WHERE id = {} AND community = {}"
+
+
 async def _activity(community_id: int, activity_id: int) -> dict | None:
-    return await Activity.select().where(
-        (Activity.id == activity_id) & (Activity.community == community_id)
-    ).first()
+    rows = await fetch(_ACTIVITY, activity_id, community_id)
+    return rows[0] if rows else None
 
 
 async def _locked_activity(community_id: int, activity_id: int) -> dict | None:
     """The activity, row-locked for the rest of the write transaction (PostgreSQL);
     SQLite's BEGIN IMMEDIATE already serialises writers."""
-    if engine_name() == "postgres":
-        await Activity.raw("SELECT id FROM activity WHERE id = {} FOR UPDATE", activity_id)
-    return await _activity(community_id, activity_id)
+    lock = " FOR UPDATE" if engine_name() == "postgres" else ""
+    rows = await fetch(_ACTIVITY + lock, activity_id, community_id)
+    return rows[0] if rows else None
 
 
 def _may_manage(me: Principal, row: dict) -> bool:
@@ -516,10 +519,11 @@ async def _log_scan(
     community_id: int, activity_id: int | None, person_id: int | None, scanner_id: int | None,
     direction: str, outcome: str,
 ) -> None:
-    await Scan.insert(Scan(
-        community=community_id, activity=activity_id, person=person_id, scanner=scanner_id,
-        direction=direction, outcome=outcome, at=now(),
-    ))
+    await fetch(
+        "INSERT INTO activity_scan (community, activity, person, scanner, direction, outcome, at)"
+        " VALUES ({}, {}, {}, {}, {}, {}, {})",
+        community_id, activity_id, person_id, scanner_id, direction, outcome, now(),
+    )
 
 
 SCAN_REASONS = frozenset({
@@ -580,10 +584,10 @@ async def _activity_and_stay(
         raise InvalidInput("invalid", field="token")
     if row["status"] != "scheduled":
         raise Conflict("not_open")
-    stay = await Stay.select().where(
-        (Stay.activity == activity_id) & (Stay.person == person_id)
-    ).first()
-    return row, stay
+    stays = await fetch(
+        "SELECT * FROM activity_stay WHERE activity = {} AND person = {}", activity_id, person_id
+    )
+    return row, (stays[0] if stays else None)
 
 
 async def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
@@ -601,14 +605,13 @@ async def _check_in(community_id: int, activity_id: int, person_id: int, scanner
                 taken = await Stay.count().where(Stay.activity == activity_id)
                 if taken >= row["capacity"]:
                     raise Conflict("full")
-            await Stay.insert(Stay(
-                community=community_id, activity=activity_id, person=person_id, in_at=at,
-                points_in=row["points_per_checkin"], status="in",
-                approval="pending" if row["requires_approval"] else None,
-            ))
-            stay = await Stay.select().where(
-                (Stay.activity == activity_id) & (Stay.person == person_id)
-            ).first()
+            (stay,) = await fetch(
+                "INSERT INTO activity_stay"
+                " (community, activity, person, in_at, points_in, status, approval)"
+                " VALUES ({}, {}, {}, {}, {}, 'in', {}) RETURNING *",
+                community_id, activity_id, person_id, at, row["points_per_checkin"],
+                "pending" if row["requires_approval"] else None,
+            )
         elif stay["status"] == "cancelled":
             raise Conflict("not_open")
         await _log_scan(community_id, activity_id, person_id, scanner_id, "in",
@@ -632,9 +635,11 @@ async def _check_out(community_id: int, activity_id: int, person_id: int, scanne
             hours = earning.hours(stay["in_at"], at, row["starts_at"], row["ends_at"],
                                   row["max_hours"])
             points = earning.checkout_points(row["points_per_hour"], hours)
-            await Stay.update({
-                Stay.out_at: at, Stay.hours: hours, Stay.points_out: points, Stay.status: "out",
-            }).where((Stay.id == stay["id"]) & (Stay.status == "in"))
+            await fetch(
+                "UPDATE activity_stay SET out_at = {}, hours = {}, points_out = {}, status = 'out'"
+                " WHERE id = {} AND status = 'in'",
+                at, hours, points, stay["id"],
+            )
             stay = {**stay, "out_at": at, "hours": hours, "points_out": points, "status": "out"}
         await _log_scan(community_id, activity_id, person_id, scanner_id, "out",
                         "duplicate" if duplicate else "ok")
@@ -669,10 +674,8 @@ async def _scan(
         credit = await _credit(ledger, community_id, person_id, transfer_id, hundredths, kind,
                                row["title"], repair=duplicate)
     # A cancellation that slipped in between the stay's commit and the credit: undo it too.
-    latest = await Activity.select(Activity.status, Activity.cancel_reason).where(
-        Activity.id == activity_id
-    ).first()
-    if latest and latest["status"] == "cancelled":
+    latest = (await fetch("SELECT status, cancel_reason FROM activity WHERE id = {}", activity_id))[0]
+    if latest["status"] == "cancelled":
         await _reverse(ledger, transfer_id, latest["cancel_reason"] or "cancelled")
         credit = None
     if credit is not None and not duplicate:

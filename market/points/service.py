@@ -98,10 +98,7 @@ def check_idempotency_key(key: str | None) -> str:
 async def account_id(ledger: Ledger, community_id: int, kind: str, owner: str = "") -> int:
     """The account's id, opened if enrolment did not get to it (a plain read when it exists,
     so the ledger's write lock is not taken on every request)."""
-    account = await ledger.find_account(community_id, kind, owner)
-    if account is None:
-        account = await ledger.open_account(community_id, kind, owner)
-    return account.id
+    return await ledger.account_id(community_id, kind, owner)
 
 
 async def wallet_id(ledger: Ledger, community_id: int, person_id: int) -> int:
