@@ -27,7 +27,7 @@ from ledger.errors import (
     TransferNotFound,
 )
 from ledger.model import Account, Balance, Entry, Problem, Transfer, VerifyReport
-from ledger.writer import Ledger
+from ledger.writer import Ledger, pending, posting, reversal, single, voiding
 
 __all__ = [
     "Account",
@@ -49,6 +49,11 @@ __all__ = [
     "TransferNotFound",
     "VerifyReport",
     "format_points",
+    "pending",
+    "posting",
+    "reversal",
+    "single",
     "to_decimal",
     "to_hundredths",
+    "voiding",
 ]

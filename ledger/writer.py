@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from ledger.amounts import to_decimal, to_hundredths
 from ledger.errors import AccountNotFound, InvalidAmount, InvalidTransfer, LedgerError
@@ -41,6 +42,54 @@ def _positive(amount: Amount) -> int:
     if hundredths <= 0:
         raise InvalidAmount("amount must be positive")
     return hundredths
+
+
+# -- requests: what each way of moving points asks of the planner ----------------------
+
+
+def single(
+    id: str, debit: int, credit: int, amount: Amount, kind: str, memo: str = "",
+    reference: str | None = None,
+) -> Request:
+    return Request(
+        op="single", id=id, kind=kind, debit=_account_id(debit), credit=_account_id(credit),
+        amount=_positive(amount), memo=memo, reference=reference,
+    )
+
+
+def pending(
+    id: str, debit: int, credit: int, amount: Amount, kind: str, memo: str = "",
+    reference: str | None = None, expires_in: timedelta | None = None,
+) -> Request:
+    timeout_ms = None
+    if expires_in is not None:
+        timeout_ms = int(expires_in.total_seconds() * 1000)
+        if timeout_ms <= 0:
+            raise InvalidTransfer("a hold's timeout must be positive")
+    return Request(
+        op="pending", id=id, kind=kind, debit=_account_id(debit), credit=_account_id(credit),
+        amount=_positive(amount), memo=memo, reference=reference, timeout_ms=timeout_ms,
+    )
+
+
+def posting(
+    id: str, pending_id: str, amount: Amount | None = None, memo: str = "",
+    reference: str | None = None,
+) -> Request:
+    return Request(
+        op="post", id=id, target=pending_id, memo=memo, reference=reference,
+        amount=None if amount is None else _positive(amount),
+    )
+
+
+def voiding(id: str, pending_id: str, memo: str = "") -> Request:
+    return Request(op="void", id=id, target=pending_id, memo=memo)
+
+
+def reversal(id: str, transfer_id: str, reason: str) -> Request:
+    if not reason.strip():
+        raise InvalidTransfer("a reversal needs a reason")
+    return Request(op="reverse", id=id, target=transfer_id, memo=reason)
 
 
 class Ledger:
@@ -156,10 +205,7 @@ class Ledger:
     ) -> Transfer:
         """Move ``amount`` from ``debit`` to ``credit`` now. Retrying with the same id
         and content returns the first transfer; different content raises IdConflict."""
-        return await self._one(Request(
-            op="single", id=id, kind=kind, debit=_account_id(debit), credit=_account_id(credit),
-            amount=_positive(amount), memo=memo, reference=reference,
-        ))
+        return await self._one(single(id, debit, credit, amount, kind, memo, reference))
 
     async def hold(
         self, id: str, debit: int, credit: int, amount: Amount, kind: str,
@@ -167,35 +213,49 @@ class Ledger:
     ) -> Transfer:
         """Reserve ``amount`` on ``debit`` for a later post to ``credit``; with
         ``expires_in`` the hold voids itself once that time has passed."""
-        timeout_ms = None
-        if expires_in is not None:
-            timeout_ms = int(expires_in.total_seconds() * 1000)
-            if timeout_ms <= 0:
-                raise InvalidTransfer("a hold's timeout must be positive")
-        return await self._one(Request(
-            op="pending", id=id, kind=kind, debit=_account_id(debit), credit=_account_id(credit),
-            amount=_positive(amount), memo=memo, reference=reference, timeout_ms=timeout_ms,
-        ))
+        return await self._one(pending(id, debit, credit, amount, kind, memo, reference, expires_in))
 
     async def post(
         self, id: str, pending_id: str, amount: Amount | None = None, memo: str = "",
         reference: str | None = None,
     ) -> Transfer:
         """Move a hold's points (all, or ``amount`` of them; the rest is released)."""
-        return await self._one(Request(
-            op="post", id=id, target=pending_id, memo=memo, reference=reference,
-            amount=None if amount is None else _positive(amount),
-        ))
+        return await self._one(posting(id, pending_id, amount, memo, reference))
 
     async def void(self, id: str, pending_id: str, memo: str = "") -> Transfer:
         """Release a hold without moving anything."""
-        return await self._one(Request(op="void", id=id, target=pending_id, memo=memo))
+        return await self._one(voiding(id, pending_id, memo))
 
     async def reverse(self, id: str, transfer_id: str, reason: str) -> Transfer:
         """Undo a posted movement with a new, linked transfer the other way."""
-        if not reason.strip():
-            raise InvalidTransfer("a reversal needs a reason")
-        return await self._one(Request(op="reverse", id=id, target=transfer_id, memo=reason))
+        return await self._one(reversal(id, transfer_id, reason))
+
+    async def apply_within(self, connection: Any, requests: list[Request]) -> list[Transfer]:
+        """Run ``requests`` inside a write transaction the caller has open on ``connection``,
+        so the caller's own rows and these transfers commit together or not at all.
+
+        SQLite: ``connection`` has ``async run(fn)``, calling ``fn`` with the
+        ``sqlite3.Connection`` in the thread that owns it (transaction begun
+        IMMEDIATE); PostgreSQL: an ``asyncpg`` connection. The first refusal is
+        raised; the caller's transaction must then roll back, which takes every
+        transfer of ``requests`` with it. Build requests with ``single``,
+        ``pending``, ``posting``, ``voiding`` and ``reversal``.
+        """
+        now_us = self.clock()
+        if self.engine == "sqlite":
+            from ledger.stores.sqlite import apply_on
+
+            outcomes = await connection.run(lambda con: apply_on(con, requests, now_us))
+        else:
+            from ledger.stores.postgres import apply_on as apply_on_postgres
+
+            outcomes = await apply_on_postgres(connection, requests, now_us)
+        transfers = []
+        for outcome in outcomes:
+            if isinstance(outcome, LedgerError):
+                raise outcome
+            transfers.append(Transfer.from_row(outcome))
+        return transfers
 
     # -- accounts and reads --------------------------------------------------------
 

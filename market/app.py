@@ -45,6 +45,7 @@ from market.points.controllers import (
 from market.privacy import redaction
 from market.privacy.controllers import MyDataController, PersonalDataController
 from market.settings import Settings, SettingsError, get_settings, sqlite_path
+from market.shop.controllers import ProductController
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ def create_app(
             MyDataController,
             ActivityController,
             CheckinController,
+            ProductController,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
         guards=[signed_in],

@@ -11,6 +11,7 @@ import io
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
@@ -21,6 +22,7 @@ from piccolo.engine.sqlite import TransactionType
 from piccolo.querystring import QueryString
 
 from market.settings import EngineName
+from market.sqlite_pool import Lease
 
 
 @functools.cache
@@ -77,6 +79,21 @@ async def fetch(sql: str, *args: object) -> list[dict]:
     give back the same Python types, as for Piccolo's own queries.
     """
     return await engine().run_querystring(QueryString(sql, *args))
+
+
+def transaction_connection() -> Any:
+    """The connection of the write transaction in progress, for ``Ledger.apply_within``:
+    the ledger's rows then commit or roll back with the caller's (a redemption's
+    points, stock and receipt together)."""
+    db = engine()
+    transaction = db.current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("transaction_connection() is for use inside write_transaction()")
+    connection = transaction.connection
+    if db.engine_type == "sqlite" and not isinstance(connection, Lease):
+        # Piccolo's own aiosqlite connection cannot run the ledger's batch in one hop.
+        raise RuntimeError("the ledger joins a transaction only on the app's connection pool")
+    return connection
 
 
 def is_unique_violation(error: BaseException) -> bool:

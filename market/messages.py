@@ -197,6 +197,57 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_checked_in": ("您还没有签到，不能签退", "You have not checked in, so you cannot check out"),
     "full": ("活动人数已满", "The activity is full"),
     "not_eligible": ("您不在该活动的参与范围内", "This activity is not open to you"),
+    # -- the shop: catalogue, stock and photos (market.shop) --------------------------------
+    "invalid_product_name": ("商品名称须为 1–50 个字", "The product name must be 1–50 characters long"),
+    "invalid_product_category": (
+        "商品分类不能超过 30 个字", "The product category must be at most 30 characters"
+    ),
+    "invalid_price": (
+        "价格须为大于 0 的积分数，最多两位小数，且不超过 {max_price} 积分",
+        "The price must be more than 0 points, with at most two decimal places, "
+        "and at most {max_price} points",
+    ),
+    "invalid_stock": (
+        "库存须为 0 到 {max_stock} 之间的整数", "The stock must be a whole number from 0 to {max_stock}"
+    ),
+    "invalid_limit": (
+        "限购须同时填写每人数量（1–{max_limit} 件）和周期（每天、每周、每月、每季度或每年），或都不填",
+        "A purchase limit needs both a quantity per person (1–{max_limit}) and a period "
+        "(day, week, month, quarter or year), or neither",
+    ),
+    "product_exists": ("本社区已有同名商品", "This community already has a product with that name"),
+    "out_of_stock": (
+        "库存不足：该商品只剩 {available} 件",
+        "Not enough stock: only {available} left of this product",
+    ),
+    "stock_too_high": (
+        "库存不能超过 {max_stock} 件", "The stock cannot be more than {max_stock}"
+    ),
+    "invalid_stock_delta": (
+        "数量须为不等于 0 的整数，捐赠和采购须为正数，且不超过 {max_stock}",
+        "The quantity must be a whole number other than 0 (positive for donations and "
+        "purchases) and at most {max_stock}",
+    ),
+    "invalid_stock_kind": (
+        "库存变动类型须为捐赠、采购或调整", "The kind must be donation, purchase or adjustment"
+    ),
+    "invalid_donor": (
+        "捐赠人须为 1–50 个字，且只在捐赠时填写",
+        "The donor must be 1–50 characters, and is given only for donations",
+    ),
+    "photo_required": ("请选择一张商品照片再上传", "Choose a photo of the product to upload"),
+    "invalid_photo": (
+        "无法识别这张图片，请上传完好的 JPG、PNG、WebP 或 GIF 照片",
+        "This is not a readable picture; upload an intact JPEG, PNG, WebP or GIF photo",
+    ),
+    "photo_too_large": (
+        "照片不能超过 {max_mb} MB，请换一张或压缩后再上传",
+        "The photo must be at most {max_mb} MB; choose a smaller one",
+    ),
+    "photo_too_many_pixels": (
+        "照片尺寸太大（超过 {max_megapixels} 百万像素），请缩小后再上传",
+        "The photo has too many pixels (more than {max_megapixels} megapixels); shrink it first",
+    ),
     # -- the server ----------------------------------------------------------------------
     "internal": ("服务器出错了，请稍后再试", "Something went wrong on our side; please try again later"),
     "unavailable": ("服务暂时不可用，请稍后再试", "The service is temporarily unavailable"),

@@ -16,14 +16,85 @@ is closed instead of being lent again.
 """
 
 import asyncio
+import queue
 import sqlite3
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-import aiosqlite
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
 #: RETURNING (3.35) lets an insert answer with its row in the same statement.
 MIN_SQLITE = (3, 35)
+
+T = TypeVar("T")
+
+
+def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.done():  # the awaiting task was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class Connection:
+    """One ``sqlite3`` connection owned by a thread of its own; work is sent to it whole.
+
+    ``run(fn)`` is one hop to the thread whatever ``fn`` does, so a caller can
+    run several statements (the ledger's batch inside a redemption) in one go.
+    """
+
+    def __init__(self, connection_kwargs: dict[str, Any]) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._con: sqlite3.Connection | None = None  # set by the thread, so before it starts
+        self._thread = threading.Thread(
+            target=self._serve, args=(connection_kwargs,), name="market-sqlite", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self, connection_kwargs: dict[str, Any]) -> None:
+        con: sqlite3.Connection | None = None
+        broken: BaseException | None = None
+        try:
+            con = sqlite3.connect(**connection_kwargs, check_same_thread=False)
+            con.row_factory = dict_factory
+            con.execute("PRAGMA foreign_keys = 1")  # per connection; Piccolo's tables rely on it
+            self._con = con
+        except Exception as failure:  # every job gets it, instead of waiting forever
+            broken = failure
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                if con is not None:
+                    con.close()
+                return
+            fn, future = job
+            result, error = None, broken
+            if con is not None:
+                try:
+                    result = fn(con)
+                except BaseException as failure:  # handed to the awaiting task
+                    error = failure
+            future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        future = asyncio.get_running_loop().create_future()
+        self._jobs.put((fn, future))
+        return await future
+
+    async def fetch(self, sql: str, parameters: Any = ()) -> list[dict]:
+        return await self.run(lambda con: con.execute(sql, parameters).fetchall())
+
+    @property
+    def in_transaction(self) -> bool:
+        # Read from the loop's thread while no job runs (the connection is lent to one task).
+        return self._con is not None and self._con.in_transaction
+
+    async def close(self) -> None:
+        self._jobs.put(None)  # after the work already queued
+        await asyncio.to_thread(self._thread.join)
 
 
 class _Pool:
@@ -33,27 +104,20 @@ class _Pool:
         self.loop = asyncio.get_running_loop()
         self._kwargs = connection_kwargs
         self._slots = asyncio.Semaphore(size)
-        self._idle: list[aiosqlite.Connection] = []
-        self._open: set[aiosqlite.Connection] = set()
+        self._idle: list[Connection] = []
+        self._open: set[Connection] = set()
         self._closed = False
         self.users = 0
 
-    async def acquire(self) -> aiosqlite.Connection:
+    async def acquire(self) -> Connection:
         await self._slots.acquire()
-        try:
-            if self._idle:
-                return self._idle.pop()
-            connection = await aiosqlite.connect(**self._kwargs)
-            self._open.add(connection)
-            connection.row_factory = dict_factory
-            # Per connection, and Piccolo's tables rely on it.
-            await connection.execute("PRAGMA foreign_keys = 1")
-            return connection
-        except BaseException:
-            self._slots.release()
-            raise
+        if self._idle:
+            return self._idle.pop()
+        connection = Connection(self._kwargs)
+        self._open.add(connection)
+        return connection
 
-    async def release(self, connection: aiosqlite.Connection) -> None:
+    async def release(self, connection: Connection) -> None:
         try:
             if self._closed or connection.in_transaction:
                 self._open.discard(connection)
@@ -73,14 +137,18 @@ class _Pool:
 
 class Lease:
     """A pooled connection lent to one transaction: what Piccolo's transaction uses
-    of a connection (``execute``), and ``close`` gives it back to the pool."""
+    of a connection (``execute``), ``run`` for work done in one hop (the ledger's
+    part of a redemption), and ``close``, which gives it back to the pool."""
 
-    def __init__(self, pool: _Pool, connection: aiosqlite.Connection) -> None:
+    def __init__(self, pool: _Pool, connection: Connection) -> None:
         self.pool = pool
         self.connection = connection
 
-    def execute(self, sql: str, parameters: Any = None) -> Any:
-        return self.connection.execute(sql, parameters)
+    async def execute(self, sql: str, parameters: Any = ()) -> list[dict]:
+        return await self.connection.fetch(sql, parameters)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self.connection.run(fn)
 
     async def close(self) -> None:
         await self.pool.release(self.connection)
@@ -135,7 +203,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         connection = await pool.acquire()
         try:
             # One hop to the connection's thread for the statement and its rows.
-            return await connection.execute_fetchall(query, args or [])
+            return await connection.fetch(query, args or [])
         finally:
             await pool.release(connection)
 
@@ -146,4 +214,4 @@ class PooledSQLiteEngine(SQLiteEngine):
         if not isinstance(connection, Lease):
             return await super()._run_in_existing_connection(connection, query, args, query_type, table)
         # The pooled connection already has its row factory and foreign keys on.
-        return await connection.connection.execute_fetchall(query, args or [])
+        return await connection.execute(query, args or [])

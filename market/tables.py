@@ -10,6 +10,7 @@ refuses.
 from piccolo.columns import (
     BigInt,
     Boolean,
+    Bytea,
     ForeignKey,
     Integer,
     OnDelete,
@@ -193,3 +194,59 @@ TABLES: tuple[type[Table], ...] = (
     Community, Compound, Building, Grid, Household, Team, Person, Session, TeamMember, GridWorker,
     AuditEntry, Activity, Stay, Scan,
 )
+
+
+# -- the shop (market.shop) -----------------------------------------------------------------------
+
+
+class Product(Table, tablename="product"):
+    """A good of the community's 积分超市. ``price`` is integer hundredths of points.
+
+    ``stock`` changes only through ``market.shop.stock.move``, which writes a
+    ``StockMovement`` in the same transaction, so stock always equals the sum
+    of the product's movements. A product is deactivated, never deleted."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    name = Varchar(length=50)
+    category = Varchar(length=30, default="")
+    price = BigInt()
+    stock = Integer(default=0)
+    #: At most this many per person per ``limit_period`` ("day" … "year"); both set or neither.
+    limit_per_person = Integer(null=True, default=None)
+    limit_period = Varchar(length=10, null=True, default=None)
+    active = Boolean(default=True)
+    has_photo = Boolean(default=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class StockMovement(Table, tablename="stock_movement"):
+    """One change of a product's stock, append-only (triggers refuse UPDATE and DELETE).
+
+    ``kind`` says why ("initial", "donation", "purchase", "adjustment",
+    "redemption", "refund", "reservation", "release"); ``ref`` names what
+    caused it (a redemption or order id); ``stock_after`` is the stock once it
+    was applied."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    product = ForeignKey(Product, on_delete=OnDelete.restrict, null=False)
+    delta = Integer()
+    stock_after = Integer()
+    kind = Varchar(length=20)
+    reason = Text(null=True, default=None)
+    donor = Varchar(length=50, null=True, default=None)
+    ref = Varchar(length=64, null=True, default=None)
+    actor = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+    at = Timestamptz(default=TimestamptzNow())
+
+
+class ProductPhoto(Table, tablename="product_photo"):
+    """A product's photo (JPEG, at most 1024 px a side) and its 256 px thumbnail; one per
+    product, replaced in place by a new upload."""
+
+    product = ForeignKey(Product, on_delete=OnDelete.restrict, null=False, unique=True)
+    image = Bytea()
+    thumb = Bytea()
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+TABLES = (*TABLES, Product, StockMovement, ProductPhoto)

@@ -99,6 +99,24 @@ async def _write(con: asyncpg.Connection, plan: Plan) -> None:
         await con.execute("DELETE FROM ledger_hold WHERE id = ANY($1::text[])", plan.holds_closed)
 
 
+async def apply_on(
+    con: asyncpg.Connection, requests: list[Request], now_us: int
+) -> list[Row | LedgerError]:
+    """One batch inside the transaction open on ``con``; the caller commits or rolls back.
+    The chain's lock is held to the end of that transaction, as for the ledger's own batches."""
+    if not con.is_in_transaction():
+        raise RuntimeError("apply_on needs a transaction already open on the connection")
+    await con.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
+    steps = procedure(requests, now_us)
+    answer = None
+    while True:
+        try:
+            query = steps.send(answer)
+        except StopIteration as done:
+            return done.value
+        answer = await _answer(con, query)
+
+
 class PostgresStore:
     engine = "postgres"
 
@@ -137,15 +155,7 @@ class PostgresStore:
 
     async def apply(self, requests: list[Request], now_us: int) -> list[Row | LedgerError]:
         async with self.pool.acquire() as con, con.transaction():
-            await con.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
-            steps = procedure(requests, now_us)
-            answer = None
-            while True:
-                try:
-                    query = steps.send(answer)
-                except StopIteration as done:
-                    return done.value
-                answer = await _answer(con, query)
+            return await apply_on(con, requests, now_us)
 
     async def open_account(
         self, ledger: int, kind: str, owner: str, allow_negative: bool

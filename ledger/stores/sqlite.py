@@ -277,10 +277,13 @@ class SQLiteStore:
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
 
-def _in_transaction(
-    con: sqlite3.Connection, requests: list[Request], now_us: int
-) -> list[Row | LedgerError]:
-    con.execute("BEGIN IMMEDIATE")
+def apply_on(con: sqlite3.Connection, requests: list[Request], now_us: int) -> list[Row | LedgerError]:
+    """One batch inside a write transaction the caller opened (``BEGIN IMMEDIATE``) on ``con``
+    and will commit or roll back, together with its own rows: the shop's redemptions."""
+    if not con.in_transaction:
+        raise RuntimeError("apply_on needs a write transaction already open on the connection")
+    # The caller's connection may hand rows back as dicts; the ledger reads tuples.
+    row_factory, con.row_factory = con.row_factory, None
     try:
         steps = procedure(requests, now_us)
         answer = None
@@ -288,9 +291,18 @@ def _in_transaction(
             try:
                 query = steps.send(answer)
             except StopIteration as done:
-                outcomes = done.value
-                break
+                return done.value
             answer = _answer(con, query)
+    finally:
+        con.row_factory = row_factory
+
+
+def _in_transaction(
+    con: sqlite3.Connection, requests: list[Request], now_us: int
+) -> list[Row | LedgerError]:
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes = apply_on(con, requests, now_us)
         con.execute("COMMIT")
     except BaseException:
         if con.in_transaction:

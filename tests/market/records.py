@@ -14,7 +14,7 @@ from market.auth.middleware import SESSION_COOKIE
 from market.auth.roles import encode_roles
 from market.auth.sessions import token_hash
 from market.people.rules import new_card_no
-from market.tables import Building, Compound, Grid, Household, Person, Session, Team
+from market.tables import Building, Compound, Grid, Household, Person, Product, Session, Team
 from tests.market.support import client_for, random_phone
 
 
@@ -55,6 +55,13 @@ async def household(community_id: int) -> int:
 
 async def team(community_id: int) -> int:
     row = Team(community=community_id, name=f"志愿队{secrets.token_hex(4)}")
+    await row.save()
+    return row.id
+
+
+async def product(community_id: int) -> int:
+    """An active product of the shop with no stock (so no stock movement is owed)."""
+    row = Product(community=community_id, name=f"商品{secrets.token_hex(4)}", price=100)
     await row.save()
     return row.id
 

@@ -129,6 +129,16 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/activities/{activity_id}/reject"): only("organizer", "admin"),
     ("POST", "/api/activities/{activity_id}/attendance/{person_id}/hours"): only("organizer", "admin"),
     ("POST", "/api/checkins"): only("resident"),
+    # the shop's catalogue, stock record and photos (shop keepers and admins manage them)
+    ("GET", "/api/products"): signed_in(),
+    ("POST", "/api/products"): only("shopkeeper", "admin"),
+    ("GET", "/api/products/{product_id}"): signed_in(),
+    ("PATCH", "/api/products/{product_id}"): only("shopkeeper", "admin"),
+    ("POST", "/api/products/{product_id}/stock"): only("shopkeeper", "admin"),
+    ("GET", "/api/products/{product_id}/stock"): only("shopkeeper", "admin"),
+    ("PUT", "/api/products/{product_id}/photo"): only("shopkeeper", "admin"),
+    ("GET", "/api/products/{product_id}/photo.jpg"): signed_in(),
+    ("GET", "/api/products/{product_id}/thumb.jpg"): signed_in(),
 }
 
 
@@ -154,6 +164,7 @@ RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
     "household_id": records.household,
     "team_id": records.team,
     "activity_id": _activity,
+    "product_id": records.product,
 }
 
 

@@ -5,6 +5,7 @@ the rest of the suite is testing.
 """
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from market.sqlite_pool import PooledSQLiteEngine
 
 
 def _worker_threads() -> int:
-    """aiosqlite runs each connection in a thread of its own."""
-    return sum(1 for t in threading.enumerate() if "_connection_worker_thread" in t.name)
+    """Each pooled connection has a thread of its own."""
+    return sum(1 for t in threading.enumerate() if t.name == "market-sqlite")
 
 
 async def _sql(engine: PooledSQLiteEngine, sql: str, *args: object) -> list[dict]:
@@ -108,6 +109,30 @@ async def test_the_pool_is_shared_until_its_last_user_closes_it(engine: PooledSQ
     await _sql(engine, "SELECT 1")
     await engine.close_connection_pool()
     assert engine._pool is None
+
+
+async def test_run_is_one_hop_for_several_statements_of_a_transaction(engine: PooledSQLiteEngine) -> None:
+    await engine.start_connection_pool(max_size=1)
+
+    def two_rows(con) -> int:
+        con.executemany("INSERT INTO item (name) VALUES (?)", [("a",), ("b",)])
+        return con.execute("SELECT count(*) FROM item").fetchone()["count(*)"]
+
+    with pytest.raises(RuntimeError):
+        async with engine.transaction(transaction_type=TransactionType.immediate) as transaction:
+            assert await transaction.connection.run(two_rows) == 2
+            raise RuntimeError("roll it all back")
+    assert await _sql(engine, "SELECT count(*) AS n FROM item") == [{"n": 0}]
+
+
+async def test_a_file_that_cannot_be_opened_fails_the_query_instead_of_hanging(tmp_path: Path) -> None:
+    engine = PooledSQLiteEngine(path=str(tmp_path / "missing-directory" / "x.db"))
+    await engine.start_connection_pool(max_size=1)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            await asyncio.wait_for(_sql(engine, "SELECT 1"), timeout=10)
+    finally:
+        await engine.close_connection_pool()
 
 
 async def test_another_event_loop_does_not_use_the_pool(engine: PooledSQLiteEngine) -> None:

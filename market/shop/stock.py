@@ -1,0 +1,178 @@
+"""The one mechanism every change of stock goes through, and the record it keeps.
+
+``move`` changes a product's stock with a single guarded UPDATE and appends a
+``stock_movement`` row with the stock after it, inside the caller's write
+transaction, so the stock and its record commit (or roll back) together with
+whatever caused the change (a redemption, an order, a donation). The guard
+(``stock + delta >= 0`` in the WHERE clause, backed by a CHECK) decides on the
+row itself: concurrent moves cannot oversell on either engine, and on
+PostgreSQL the UPDATE also locks the row until the transaction ends.
+
+Invariant, checked by ``reconcile``: a product's stock equals the sum of its
+movements' deltas, and its newest movement's ``stock_after``.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from market.db import engine, fetch
+from market.errors import Conflict, InvalidInput, NotFound
+from market.messages import Language
+
+#: Every reason stock may change; the migration's CHECK lists the same.
+KINDS = frozenset({
+    "initial", "donation", "purchase", "adjustment", "redemption", "refund", "reservation", "release",
+})
+#: Far above any community shop's shelf, far below a 32-bit INTEGER's overflow.
+MAX_STOCK = 1_000_000
+MAX_REF = 64
+MAX_DONOR = 50
+
+
+class OutOfStock(Conflict):
+    """409 ``out_of_stock``: the move would take the product below zero.
+    The problem document names the product and how many are left."""
+
+    def __init__(self, product_id: int, available: int) -> None:
+        super().__init__("out_of_stock", product_id=product_id, available=available)
+        self.product_id = product_id
+        self.available = available
+
+    def members(self, language: Language) -> dict[str, Any]:
+        return {"product_id": self.product_id, "available": self.available}
+
+
+class Movement(msgspec.Struct):
+    id: int
+    at: datetime
+    delta: int
+    stock_after: int
+    kind: str
+    reason: str | None
+    donor: str | None
+    ref: str | None
+    actor_id: int | None
+
+
+class MovementPage(msgspec.Struct):
+    items: list[Movement]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next (older) page; null on the last page."""
+
+
+class StockMismatch(msgspec.Struct):
+    product_id: int
+    stock: int
+    movements_total: int
+    last_stock_after: int | None
+
+
+_MOVE = (
+    "UPDATE product SET stock = stock + {} WHERE id = {} AND community = {}"
+    " AND stock + {} >= 0 AND stock + {} <= {} RETURNING stock"
+)
+_RECORD = (
+    "INSERT INTO stock_movement (community, product, delta, stock_after, kind, reason, donor, ref,"
+    " actor, at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})"
+)
+
+
+async def move(
+    community_id: int,
+    product_id: int,
+    delta: int,
+    kind: str,
+    *,
+    reason: str | None = None,
+    donor: str | None = None,
+    ref: str | None = None,
+    actor_id: int | None = None,
+) -> int:
+    """Add ``delta`` (negative: take away) to the product's stock and record it; the new stock.
+
+    Must run inside the caller's ``market.db.write_transaction()``. Raises
+    ``OutOfStock`` (409) if the stock would go below zero, ``NotFound`` (404)
+    if the product is not the community's, ``Conflict("stock_too_high")`` above
+    ``MAX_STOCK``, and ``InvalidInput`` for a zero or non-integer delta. On any
+    of these nothing has changed; the caller's transaction is left to the caller.
+    """
+    if not engine().transaction_exists():
+        # Outside a transaction the UPDATE and the INSERT would commit apart.
+        raise RuntimeError("stock.move must run inside market.db.write_transaction()")
+    if kind not in KINDS:
+        raise ValueError(f"unknown stock movement kind {kind!r}")
+    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_STOCK:
+        raise InvalidInput("invalid_stock_delta", field="delta", max_stock=MAX_STOCK)
+    if ref is not None and len(ref) > MAX_REF:
+        raise ValueError(f"a stock movement's ref is at most {MAX_REF} characters")
+    rows = await fetch(_MOVE, delta, product_id, community_id, delta, delta, MAX_STOCK)
+    if not rows:
+        found = await fetch(
+            "SELECT stock FROM product WHERE id = {} AND community = {}", product_id, community_id
+        )
+        if not found:
+            raise NotFound(field="product_id")
+        if delta < 0:
+            raise OutOfStock(product_id, found[0]["stock"])
+        raise Conflict("stock_too_high", field="delta", max_stock=MAX_STOCK)
+    after = rows[0]["stock"]
+    await fetch(
+        _RECORD, community_id, product_id, delta, after, kind, reason, donor, ref, actor_id,
+        datetime.now(UTC),
+    )
+    return after
+
+
+async def movements(
+    community_id: int, product_id: int, limit: int, before: int | None = None
+) -> MovementPage:
+    """The product's movements, newest first: ``limit`` of them with an id below ``before``."""
+    found = await fetch(
+        "SELECT id FROM product WHERE id = {} AND community = {}", product_id, community_id
+    )
+    if not found:
+        raise NotFound()
+    # The community condition is redundant with the product's, and keeps a bug elsewhere from
+    # ever showing one community another's record.
+    sql = "SELECT * FROM stock_movement WHERE product = {} AND community = {}"
+    args: list[object] = [product_id, community_id]
+    if before is not None:
+        sql += " AND id < {}"
+        args.append(before)
+    rows = await fetch(sql + " ORDER BY id DESC LIMIT {}", *args, limit + 1)
+    items = [
+        Movement(
+            id=row["id"], at=row["at"], delta=row["delta"], stock_after=row["stock_after"],
+            kind=row["kind"], reason=row["reason"], donor=row["donor"], ref=row["ref"],
+            actor_id=row["actor"],
+        )
+        for row in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return MovementPage(items=items, next_cursor=str(items[-1].id) if more else None)
+
+
+async def reconcile(community_id: int) -> list[StockMismatch]:
+    """Products of the community whose stock disagrees with their movements; empty when all agree.
+
+    A product agrees when its stock is the sum of its movements' deltas and the
+    ``stock_after`` of its newest movement (0 with no movement at all).
+    """
+    rows = await fetch(
+        "SELECT p.id, p.stock, COALESCE(SUM(m.delta), 0) AS total,"
+        " (SELECT l.stock_after FROM stock_movement l WHERE l.product = p.id"
+        "  ORDER BY l.id DESC LIMIT 1) AS last_after"
+        " FROM product p LEFT JOIN stock_movement m ON m.product = p.id"
+        " WHERE p.community = {} GROUP BY p.id, p.stock ORDER BY p.id",
+        community_id,
+    )
+    return [
+        StockMismatch(
+            product_id=row["id"], stock=row["stock"], movements_total=int(row["total"]),
+            last_stock_after=row["last_after"],
+        )
+        for row in rows
+        if int(row["total"]) != row["stock"] or (row["last_after"] or 0) != row["stock"]
+    ]
