@@ -45,7 +45,10 @@ from market.points.controllers import (
 from market.privacy import redaction
 from market.privacy.controllers import MyDataController, PersonalDataController
 from market.settings import Settings, SettingsError, get_settings, sqlite_path
+from market.shop import orders
 from market.shop.controllers import ProductController
+from market.shop.counter_controllers import OrderController, RedemptionController
+from market.shop.shop_controllers import ShopController
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +90,17 @@ def _lifespan(
             await ledger.start()
             app.state.ledger = ledger
             log.info("market started on %s", settings.engine)
-            closer = asyncio.create_task(activities.keep_closing_unfinished())
+            sweepers = [
+                asyncio.create_task(activities.keep_closing_unfinished()),
+                asyncio.create_task(orders.keep_expiring(ledger)),
+            ]
             try:
                 yield
             finally:
-                closer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await closer
+                for sweeper in sweepers:
+                    sweeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sweeper
                 await ledger.close()
                 # Only a limiter this app made is closed; one passed in is its owner's.
                 if close := getattr(owned_limiter, "close", None):
@@ -132,6 +139,9 @@ def create_app(
             ActivityController,
             CheckinController,
             ProductController,
+            RedemptionController,
+            ShopController,
+            OrderController,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
         guards=[signed_in],

@@ -216,6 +216,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "(day, week, month, quarter or year), or neither",
     ),
     "product_exists": ("本社区已有同名商品", "This community already has a product with that name"),
+    # -- the counter (market.shop.counter, market.shop.basket) ----------------------
+    "card_pin_required": ("刷实体卡兑换须输入该居民的数字密码", "A printed card needs its holder's PIN"),
+    "card_pin_not_set": (
+        "该居民还没有设置数字密码，请先到管理员处设置，或用手机出示会员码",
+        "This resident has no PIN yet: ask an admin to set one, or show the member code on a phone",
+    ),
+    "wrong_card_pin": ("数字密码不正确", "The PIN is wrong"),
+    "empty_basket": ("请至少选择一件商品", "Choose at least one product"),
+    "too_many_lines": ("一次最多兑换 {limit} 种商品", "At most {limit} different products at a time"),
+    "invalid_quantity": ("每种商品的数量须为 1–{limit} 件", "Each quantity must be 1–{limit}"),
+    "duplicate_line": ("同一商品只能出现一次，请合并数量", "List each product once, with its total quantity"),
+    "product_unavailable": ("该商品不存在或已下架", "That product does not exist or is no longer sold"),
+    "limit_exceeded": (
+        "「{name}」每人限兑 {limit} 件，本期还可兑 {remaining} 件",
+        "“{name}” is limited to {limit} per person per period; {remaining} left for this period",
+    ),
+    "refund_too_much": ("退回数量超过了未退的数量（还可退 {remaining} 件）",
+                        "That is more than is left to refund ({remaining})"),
+    "order_closed": ("这个预订已经处理过了", "This order was already settled"),
+    "order_expired": ("这个预订已过领取期限，积分和商品已退回", "This order is past its collection deadline"),
+    "already_refunded": ("这笔兑换已全部退回", "Everything of this redemption was already refunded"),
     "out_of_stock": (
         "库存不足：该商品只剩 {available} 件",
         "Not enough stock: only {available} left of this product",
@@ -247,6 +268,49 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "photo_too_many_pixels": (
         "照片尺寸太大（超过 {max_megapixels} 百万像素），请缩小后再上传",
         "The photo has too many pixels (more than {max_megapixels} megapixels); shrink it first",
+    ),
+    # -- opening rules and the day's reconciliation (market.shop.rules, .reconciliation) ----------
+    "invalid_open_days": (
+        "开放日须从周一到周日（1–7）中选择，至少选一天",
+        "Open days must be chosen from 1 (Monday) to 7 (Sunday), at least one",
+    ),
+    "invalid_shop_time": (
+        "时间须写成 小时:分钟，在 00:00 到 24:00 之间，例如 08:30",
+        "Times are written HH:MM, from 00:00 to 24:00, for example 08:30",
+    ),
+    "invalid_shop_hours": ("开门时间须早于关门时间", "The opening time must be before the closing time"),
+    "invalid_minimum": (
+        "门槛须为 0 到 {max} 之间的数，最多两位小数",
+        "A minimum must be a number from 0 to {max}, with at most two decimal places",
+    ),
+    "shop_closed": (
+        "积分超市现在不开放，{when_zh}", "The points shop is closed now. {when_en}"
+    ),
+    "not_enough_earned": (
+        "需要先参加社区活动，{need_zh}后才能兑换。您目前{have_zh}",
+        "You can redeem once you have {need_en} at community activities. So far you have {have_en}",
+    ),
+    "invalid_date": ("日期须写成 年-月-日，例如 2026-11-23", "Write the date as YYYY-MM-DD, e.g. 2026-11-23"),
+    "transfer_missing": (
+        "{what} {id} 的积分记录 {transfer_id} 在账本中找不到",
+        "The ledger has no transfer {transfer_id} for {what} {id}",
+    ),
+    "transfer_amount_differs": (
+        "{what} {id} 记的是 {expected} 积分，账本记录 {transfer_id} 却是 {found} 积分",
+        "{what} {id} is for {expected} points, but its transfer {transfer_id} moved {found}",
+    ),
+    "transfer_accounts_differ": (
+        "{what} {id} 的账本记录 {transfer_id} 账户不对：应为 {expected}，实为 {found}",
+        "The transfer {transfer_id} of {what} {id} has the wrong accounts: {found} instead of {expected}",
+    ),
+    "transfer_not_posted": (
+        "{what} {id} 的账本记录 {transfer_id} 不是已入账的积分变动（{found}）",
+        "The transfer {transfer_id} of {what} {id} is not a posted movement ({found})",
+    ),
+    "transfer_unaccounted": (
+        "账本记录 {transfer_id}（{found} 积分）在居民和超市之间转了积分，但没有对应的兑换或退货",
+        "The transfer {transfer_id} ({found} points) moved points between a wallet and the shop, "
+        "but no redemption or refund names it",
     ),
     # -- the server ----------------------------------------------------------------------
     "internal": ("服务器出错了，请稍后再试", "Something went wrong on our side; please try again later"),

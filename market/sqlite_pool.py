@@ -179,6 +179,11 @@ class PooledSQLiteEngine(SQLiteEngine):
             self._pool = None
             await pool.close()
 
+    async def lease(self) -> Lease | None:
+        """A pooled connection for work sent whole to its thread, or None without a pool here."""
+        pool = self._pool_here()
+        return None if pool is None else Lease(pool, await pool.acquire())
+
     def _pool_here(self) -> _Pool | None:
         """The pool, if it belongs to the running event loop (asyncio's primitives are per loop)."""
         pool = self._pool

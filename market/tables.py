@@ -250,3 +250,103 @@ class ProductPhoto(Table, tablename="product_photo"):
 
 
 TABLES = (*TABLES, Product, StockMovement, ProductPhoto)
+
+
+class Redemption(Table, tablename="redemption"):
+    """Goods handed out at the counter for points: one ledger transfer (wallet → shop),
+    its lines' stock movements and this row, committed in one transaction.
+
+    ``key`` is the shop keeper's Idempotency-Key and ``request_hash`` what was
+    asked with it, so a retry gets the first answer and a reused key with
+    another basket is refused."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    keeper = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    key = Varchar(length=100)
+    request_hash = Varchar(length=64)
+    total = BigInt()
+    transfer_id = Varchar(length=100)
+    balance_after = BigInt()
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RedemptionLine(Table, tablename="redemption_line"):
+    """One product of a redemption, at the price it had then."""
+
+    redemption = ForeignKey(Redemption, on_delete=OnDelete.restrict, null=False)
+    product = ForeignKey(Product, on_delete=OnDelete.restrict, null=False)
+    quantity = Integer()
+    unit_price = BigInt()
+
+
+class Refund(Table, tablename="refund"):
+    """Goods of a redemption taken back: points back by a transfer shop → wallet, stock back."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    redemption = ForeignKey(Redemption, on_delete=OnDelete.restrict, null=False)
+    keeper = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    total = BigInt()
+    reason = Text()
+    transfer_id = Varchar(length=100)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RefundLine(Table, tablename="refund_line"):
+    refund = ForeignKey(Refund, on_delete=OnDelete.restrict, null=False)
+    product = ForeignKey(Product, on_delete=OnDelete.restrict, null=False)
+    quantity = Integer()
+
+
+TABLES = (*TABLES, Redemption, RedemptionLine, Refund, RefundLine)
+
+
+class Order(Table, tablename="shop_order"):
+    """Goods a resident reserved online: points held in the ledger, stock set aside.
+
+    ``status``: "reserved" until a shop keeper fulfils it (the hold is posted
+    and a redemption written), the resident or a shop keeper cancels it, or
+    ``expires_at`` passes (both voided and released; "expired")."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    status = Varchar(length=20, default="reserved")
+    total = BigInt()
+    hold_id = Varchar(length=100)
+    key = Varchar(length=100, null=True, default=None)
+    request_hash = Varchar(length=64)
+    expires_at = Timestamptz()
+    created_at = Timestamptz(default=TimestamptzNow())
+    closed_at = Timestamptz(null=True, default=None)
+    closed_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+    redemption = ForeignKey(Redemption, on_delete=OnDelete.restrict, null=True, default=None)
+
+
+class OrderLine(Table, tablename="shop_order_line"):
+    order = ForeignKey(Order, on_delete=OnDelete.restrict, null=False)
+    product = ForeignKey(Product, on_delete=OnDelete.restrict, null=False)
+    quantity = Integer()
+    unit_price = BigInt()
+
+
+TABLES = (*TABLES, Order, OrderLine)
+
+
+class ShopRules(Table, tablename="shop_rules"):
+    """When a community's shop redeems, and who may redeem at all; no row: always, anyone.
+
+    ``open_days`` are comma-joined ISO weekdays ("1,2,3,4,5"); ``opens_at`` and
+    ``closes_at`` minutes after midnight, Beijing time; ``min_earned`` and
+    ``min_hours`` hundredths of points and of service hours. See ``market.shop.rules``."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False, unique=True)
+    open_days = Text(default="1,2,3,4,5,6,7")
+    opens_at = Integer(default=0)
+    closes_at = Integer(default=1440)
+    min_earned = BigInt(default=0)
+    min_hours = BigInt(default=0)
+    updated_at = Timestamptz(default=TimestamptzNow())
+    updated_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+
+
+TABLES = (*TABLES, ShopRules)

@@ -25,7 +25,7 @@ Rules decided here:
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -44,12 +44,12 @@ from market.activities import earning
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.cards.service import ROTATION, resolve_member_code, signer_for
-from market.db import engine_name, fetch, is_unique_violation, write_transaction
+from market.db import Statement, engine_name, fetch, is_unique_violation, write_steps, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_phone
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
-from market.tables import Activity, Building, Grid, Person, Stay, Team, TeamMember
+from market.tables import Activity, Building, Grid, Stay, Team
 from qr import ExpiredToken, Kind, Signer, TokenError
 
 log = logging.getLogger(__name__)
@@ -287,23 +287,6 @@ async def _audience(community_id: int, data: NewActivity | ActivityChanges) -> d
                 raise InvalidInput("invalid_audience", field=name)
         out[column] = ",".join(str(i) for i in unique)
     return out
-
-
-async def _eligible(row: dict, person_id: int) -> bool:
-    grids, buildings = _ids(row["grids"]), _ids(row["buildings"])
-    if row["team"] is None and not grids and not buildings:
-        return True
-    if row["team"] is not None and await TeamMember.exists().where(
-        (TeamMember.team == row["team"]) & (TeamMember.person == person_id)
-    ):
-        return True
-    if grids or buildings:
-        home = await Person.select(Person.household.grid, Person.household.building).where(
-            Person.id == person_id
-        ).first()
-        if home and (home["household.grid"] in grids or home["household.building"] in buildings):
-            return True
-    return False
 
 
 def _check_window(starts_at: datetime, ends_at: datetime) -> None:
@@ -575,74 +558,104 @@ def _check_open(row: dict, at: datetime, direction: str) -> None:
         raise Conflict("not_open")
 
 
-async def _activity_and_stay(
+# A scan's write transaction as steps (``market.db.write_steps``): on SQLite it runs in one hop.
+
+
+def _activity_and_stay(
     community_id: int, activity_id: int, person_id: int
-) -> tuple[dict, dict | None]:
-    """Inside a write transaction: the open activity (locked) and the person's stay, if any."""
-    row = await _locked_activity(community_id, activity_id)
-    if row is None:
+) -> Generator[Statement, list[dict], tuple[dict, dict | None]]:
+    """The open activity (row-locked on PostgreSQL) and the person's stay, if any."""
+    lock = " FOR UPDATE" if engine_name() == "postgres" else ""
+    rows = yield (_ACTIVITY + lock, (activity_id, community_id))
+    if not rows:
         raise InvalidInput("invalid", field="token")
+    row = rows[0]
     if row["status"] != "scheduled":
         raise Conflict("not_open")
-    stays = await fetch(
-        "SELECT * FROM activity_stay WHERE activity = {} AND person = {}", activity_id, person_id
+    stays = yield (
+        "SELECT * FROM activity_stay WHERE activity = {} AND person = {}", (activity_id, person_id)
     )
     return row, (stays[0] if stays else None)
 
 
-async def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
-                    ) -> tuple[dict, dict, bool]:
+def _eligible_steps(row: dict, person_id: int) -> Generator[Statement, list[dict], bool]:
+    """Is the person in the activity's audience (its team, grids or buildings; everyone if none)?"""
+    grids, buildings = _ids(row["grids"]), _ids(row["buildings"])
+    if row["team"] is None and not grids and not buildings:
+        return True
+    if row["team"] is not None:
+        member = yield ("SELECT 1 AS yes FROM team_member WHERE team = {} AND person = {}",
+                        (row["team"], person_id))
+        if member:
+            return True
+    if grids or buildings:
+        homes = yield ("SELECT h.grid, h.building FROM person p JOIN household h ON h.id = p.household"
+                       " WHERE p.id = {}", (person_id,))
+        if homes and (homes[0]["grid"] in grids or homes[0]["building"] in buildings):
+            return True
+    return False
+
+
+def _scan_logged(
+    community_id: int, activity_id: int, person_id: int, scanner_id: int | None, direction: str,
+    outcome: str,
+) -> Statement:
+    return (
+        "INSERT INTO activity_scan (community, activity, person, scanner, direction, outcome, at)"
+        " VALUES ({}, {}, {}, {}, {}, {}, {})",
+        (community_id, activity_id, person_id, scanner_id, direction, outcome, now()),
+    )
+
+
+def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
+              ) -> Generator[Statement, list[dict], tuple[dict, dict, bool]]:
     """(activity, stay, duplicate) after recording the check-in."""
     at = now()
-    async with write_transaction():
-        row, stay = await _activity_and_stay(community_id, activity_id, person_id)
-        duplicate = stay is not None
-        if stay is None:
-            _check_open(row, at, "in")
-            if not await _eligible(row, person_id):
-                raise Conflict("not_eligible")
-            if row["capacity"] is not None:
-                taken = await Stay.count().where(Stay.activity == activity_id)
-                if taken >= row["capacity"]:
-                    raise Conflict("full")
-            (stay,) = await fetch(
-                "INSERT INTO activity_stay"
-                " (community, activity, person, in_at, points_in, status, approval)"
-                " VALUES ({}, {}, {}, {}, {}, 'in', {}) RETURNING *",
-                community_id, activity_id, person_id, at, row["points_per_checkin"],
-                "pending" if row["requires_approval"] else None,
-            )
-        elif stay["status"] == "cancelled":
-            raise Conflict("not_open")
-        await _log_scan(community_id, activity_id, person_id, scanner_id, "in",
-                        "duplicate" if duplicate else "ok")
+    row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
+    duplicate = stay is not None
+    if stay is None:
+        _check_open(row, at, "in")
+        if not (yield from _eligible_steps(row, person_id)):
+            raise Conflict("not_eligible")
+        if row["capacity"] is not None:
+            taken = yield ("SELECT count(*) AS n FROM activity_stay WHERE activity = {}", (activity_id,))
+            if taken[0]["n"] >= row["capacity"]:
+                raise Conflict("full")
+        (stay,) = yield (
+            "INSERT INTO activity_stay (community, activity, person, in_at, points_in, status, approval)"
+            " VALUES ({}, {}, {}, {}, {}, 'in', {}) RETURNING *",
+            (community_id, activity_id, person_id, at, row["points_per_checkin"],
+             "pending" if row["requires_approval"] else None),
+        )
+    elif stay["status"] == "cancelled":
+        raise Conflict("not_open")
+    yield _scan_logged(community_id, activity_id, person_id, scanner_id, "in",
+                       "duplicate" if duplicate else "ok")
     assert stay is not None
     return row, stay, duplicate
 
 
-async def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
-                     ) -> tuple[dict, dict, bool]:
+def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
+               ) -> Generator[Statement, list[dict], tuple[dict, dict, bool]]:
     at = now()
-    async with write_transaction():
-        row, stay = await _activity_and_stay(community_id, activity_id, person_id)
-        if stay is None or stay["status"] == "cancelled":
-            raise Conflict("not_checked_in")
-        if stay["status"] == "closed":
-            raise Conflict("not_open")
-        duplicate = stay["status"] == "out"
-        if not duplicate:
-            _check_open(row, at, "out")
-            hours = earning.hours(stay["in_at"], at, row["starts_at"], row["ends_at"],
-                                  row["max_hours"])
-            points = earning.checkout_points(row["points_per_hour"], hours)
-            await fetch(
-                "UPDATE activity_stay SET out_at = {}, hours = {}, points_out = {}, status = 'out'"
-                " WHERE id = {} AND status = 'in'",
-                at, hours, points, stay["id"],
-            )
-            stay = {**stay, "out_at": at, "hours": hours, "points_out": points, "status": "out"}
-        await _log_scan(community_id, activity_id, person_id, scanner_id, "out",
-                        "duplicate" if duplicate else "ok")
+    row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
+    if stay is None or stay["status"] == "cancelled":
+        raise Conflict("not_checked_in")
+    if stay["status"] == "closed":
+        raise Conflict("not_open")
+    duplicate = stay["status"] == "out"
+    if not duplicate:
+        _check_open(row, at, "out")
+        hours = earning.hours(stay["in_at"], at, row["starts_at"], row["ends_at"], row["max_hours"])
+        points = earning.checkout_points(row["points_per_hour"], hours)
+        yield (
+            "UPDATE activity_stay SET out_at = {}, hours = {}, points_out = {}, status = 'out'"
+            " WHERE id = {} AND status = 'in'",
+            (at, hours, points, stay["id"]),
+        )
+        stay = {**stay, "out_at": at, "hours": hours, "points_out": points, "status": "out"}
+    yield _scan_logged(community_id, activity_id, person_id, scanner_id, "out",
+                       "duplicate" if duplicate else "ok")
     return row, stay, duplicate
 
 
@@ -655,12 +668,12 @@ async def _scan(
     try:
         step = _check_in if direction == "in" else _check_out
         try:
-            row, stay, duplicate = await step(community_id, activity_id, person_id, scanner_id)
+            row, stay, duplicate = await write_steps(step(community_id, activity_id, person_id, scanner_id))
         except Exception as error:
             if not is_unique_violation(error):
                 raise
             # Lost a race for the (activity, person) row: the other scan made the stay.
-            row, stay, duplicate = await step(community_id, activity_id, person_id, scanner_id)
+            row, stay, duplicate = await write_steps(step(community_id, activity_id, person_id, scanner_id))
     except MarketError as error:
         await _refused(error, community_id, activity_id, person_id, scanner_id, direction)
         raise

@@ -244,6 +244,26 @@ async def change_my_pin(
     log.info("person %s changed their PIN", person_id)
 
 
+async def check_counter_pin(
+    person_id: int, pin: str | None, *, hasher: SecretHasher, limiter: LoginLimiter, secret_key: str,
+) -> None:
+    """A printed card at the shop counter: its holder's PIN, with the same lock-out as a
+    PIN change (wrong guesses here and there count together)."""
+    if not pin:
+        raise InvalidInput("card_pin_required", field="pin")
+    row = await Person.select(Person.pin_hash).where(Person.id == person_id).first()
+    if row is None or not row["pin_hash"]:
+        raise Conflict("card_pin_not_set", field="pin")
+    key = _pin_limiter_key(person_id, secret_key)
+    wait = await limiter.retry_after(key)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+    if len(pin) > 128 or not await hasher.verify(row["pin_hash"], pin):
+        await limiter.record_failure(key)
+        raise InvalidInput("wrong_card_pin", field="pin")
+    await limiter.reset(key)
+
+
 async def set_pin(
     community_id: int, person_id: int, pin: str, *, actor_id: int, hasher: SecretHasher
 ) -> None:

@@ -14,7 +14,20 @@ from market.auth.middleware import SESSION_COOKIE
 from market.auth.roles import encode_roles
 from market.auth.sessions import token_hash
 from market.people.rules import new_card_no
-from market.tables import Building, Compound, Grid, Household, Person, Product, Session, Team
+from market.tables import (
+    Building,
+    Compound,
+    Grid,
+    Household,
+    Order,
+    OrderLine,
+    Person,
+    Product,
+    Redemption,
+    RedemptionLine,
+    Session,
+    Team,
+)
 from tests.market.support import client_for, random_phone
 
 
@@ -63,6 +76,29 @@ async def product(community_id: int) -> int:
     """An active product of the shop with no stock (so no stock movement is owed)."""
     row = Product(community=community_id, name=f"商品{secrets.token_hex(4)}", price=100)
     await row.save()
+    return row.id
+
+
+async def redemption(community_id: int) -> int:
+    """A redemption row with one line (no ledger transfer behind it: for access tests only)."""
+    buyer, keeper = await person(community_id), await person(community_id, "shopkeeper")
+    row = Redemption(community=community_id, person=buyer, keeper=keeper, key=secrets.token_hex(8),
+                     request_hash="0" * 64, total=100, transfer_id=f"rec-{secrets.token_hex(8)}",
+                     balance_after=0)
+    await row.save()
+    await RedemptionLine(redemption=row.id, product=await product(community_id), quantity=1,
+                         unit_price=100).save()
+    return row.id
+
+
+async def order(community_id: int) -> int:
+    """A reserved order row with one line (no hold behind it: for access tests only)."""
+    now = datetime.now(UTC)
+    row = Order(community=community_id, person=await person(community_id), total=100,
+                hold_id=f"rec-{secrets.token_hex(8)}", request_hash="0" * 64,
+                expires_at=now + timedelta(days=365), created_at=now)  # never due in a sweep
+    await row.save()
+    await OrderLine(order=row.id, product=await product(community_id), quantity=1, unit_price=100).save()
     return row.id
 
 

@@ -139,6 +139,20 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("PUT", "/api/products/{product_id}/photo"): only("shopkeeper", "admin"),
     ("GET", "/api/products/{product_id}/photo.jpg"): signed_in(),
     ("GET", "/api/products/{product_id}/thumb.jpg"): signed_in(),
+    # the counter (a resident sees only their own redemptions: others' are 404)
+    ("POST", "/api/redemptions"): only("shopkeeper"),
+    ("GET", "/api/redemptions/{redemption_id}"): signed_in(),
+    ("POST", "/api/redemptions/{redemption_id}/refund"): only("shopkeeper", "admin"),
+    # the shop's opening rules (everyone reads them) and a counter's day, reconciled
+    ("GET", "/api/shop/rules"): signed_in(),
+    ("PUT", "/api/shop/rules"): only("admin"),
+    ("GET", "/api/shop/reconciliation"): only("shopkeeper", "admin"),
+    # orders: residents see and cancel their own (others' are 404), shop staff any
+    ("POST", "/api/orders"): only("resident"),
+    ("GET", "/api/orders"): signed_in(),
+    ("GET", "/api/orders/{order_id}"): signed_in(),
+    ("POST", "/api/orders/{order_id}/fulfil"): only("shopkeeper"),
+    ("POST", "/api/orders/{order_id}/cancel"): signed_in(),
 }
 
 
@@ -165,6 +179,8 @@ RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
     "team_id": records.team,
     "activity_id": _activity,
     "product_id": records.product,
+    "redemption_id": records.redemption,
+    "order_id": records.order,
 }
 
 

@@ -1,0 +1,339 @@
+"""The shop counter: a resident's goods handed out for points, and taken back.
+
+A redemption is one write transaction holding everything it changes: the
+redemption and its lines, one stock movement per line, and the ledger's
+transfer from the resident's wallet to the community's shop account (the
+ledger joins the transaction through ``Ledger.apply_within``). Any refusal —
+not enough points, not enough stock, a limit reached — rolls all of it back,
+so a refused or interrupted redemption leaves no trace anywhere.
+
+The shop keeper's Idempotency-Key names the redemption: the same key with the
+same basket answers with the first redemption; with another basket, 422.
+A refund moves the points back with a transfer shop → wallet, linked to the
+redemption's transfer, and puts the goods back on the shelf.
+"""
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+
+import msgspec
+
+from ledger import Ledger, format_points, single, to_hundredths
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter
+from market.auth.roles import ADMIN, SHOPKEEPER
+from market.auth.sessions import Principal
+from market.cards.service import check_counter_pin, resolve_member_code
+from market.db import engine_name, fetch, is_unique_violation, transaction_connection, write_transaction
+from market.errors import InvalidInput, NotFound, Unprocessable
+from market.points.service import account_id, wallet_id
+from market.settings import Settings
+from market.shop import basket, rules, stock
+from market.shop.basket import CHINA, Line
+
+log = logging.getLogger(__name__)
+
+MAX_REASON = 200
+
+
+class Redeem(msgspec.Struct, forbid_unknown_fields=True):
+    member_code: str
+    items: list[Line]
+    pin: str | None = None
+
+
+class ItemView(msgspec.Struct):
+    product_id: int
+    name: str
+    quantity: int
+    unit_price: str
+    amount: str
+
+
+class PersonRef(msgspec.Struct):
+    id: int
+    name: str
+
+
+class RedemptionView(msgspec.Struct):
+    id: int
+    receipt_no: str
+    person: PersonRef
+    total: str
+    balance_after: str
+    items: list[ItemView]
+    refunded: str
+    at: datetime
+
+
+class RefundRequest(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str
+    #: The goods taken back; all that is left of the redemption when absent.
+    items: list[Line] | None = None
+
+
+class RefundView(msgspec.Struct):
+    id: int
+    redemption_id: int
+    total: str
+    balance_after: str
+    items: list[ItemView]
+    at: datetime
+
+
+def by_product(line: basket.PricedLine) -> int:
+    """Every transaction that moves several products locks their rows in this order (PostgreSQL
+    locks a row at its UPDATE): two baskets listing the same goods in another order would
+    otherwise deadlock, each holding a row the other waits for."""
+    return line.product_id
+
+
+def receipt_no(redemption_id: int, at: datetime) -> str:
+    """What is printed on the receipt: the Beijing date and the redemption's number."""
+    return f"{at.astimezone(CHINA):%Y%m%d}-{redemption_id:06d}"
+
+
+def _request_hash(member_code: str, lines: list[Line]) -> str:
+    """What the key was used for: the code as scanned (a retry must still find the first
+    answer after a rotating member code has expired) and the basket in any order."""
+    body = {"code": member_code, "items": sorted((line.product_id, line.quantity) for line in lines)}
+    return hashlib.sha256(json.dumps(body).encode()).hexdigest()
+
+
+def _transfer_id(keeper_id: int, key: str) -> str:
+    # Fixed length whatever the key: the key is the keeper's, the id the ledger's.
+    return f"redeem-{keeper_id}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+async def _view(community_id: int, redemption_id: int) -> RedemptionView:
+    rows = await fetch(
+        "SELECT r.id, r.total, r.balance_after, r.created_at, p.id AS person, p.name AS person_name"
+        " FROM redemption r JOIN person p ON p.id = r.person"
+        " WHERE r.id = {} AND r.community = {}",
+        redemption_id, community_id,
+    )
+    if not rows:
+        raise NotFound()
+    row = rows[0]
+    lines = await fetch(
+        "SELECT l.product, pr.name, l.quantity, l.unit_price FROM redemption_line l"
+        " JOIN product pr ON pr.id = l.product WHERE l.redemption = {} ORDER BY l.id",
+        redemption_id,
+    )
+    refunded = await fetch(
+        "SELECT COALESCE(SUM(total), 0) AS n FROM refund WHERE redemption = {}", redemption_id
+    )
+    return RedemptionView(
+        id=row["id"], receipt_no=receipt_no(row["id"], row["created_at"]),
+        person=PersonRef(id=row["person"], name=row["person_name"]),
+        total=format_points(row["total"]), balance_after=format_points(row["balance_after"]),
+        items=[item_view(x["product"], x["name"], x["quantity"], x["unit_price"]) for x in lines],
+        refunded=format_points(int(refunded[0]["n"])), at=row["created_at"],
+    )
+
+
+def item_view(product_id: int, name: str, quantity: int, unit_price: int) -> ItemView:
+    return ItemView(
+        product_id=product_id, name=name, quantity=quantity, unit_price=format_points(unit_price),
+        amount=format_points(unit_price * quantity),
+    )
+
+
+async def _earlier(keeper_id: int, key: str, request_hash: str) -> int | None:
+    """The redemption this keeper already made with this key, if any (422 for another basket)."""
+    rows = await fetch(
+        "SELECT id, request_hash FROM redemption WHERE keeper = {} AND key = {}", keeper_id, key
+    )
+    if not rows:
+        return None
+    if rows[0]["request_hash"] != request_hash:
+        raise Unprocessable("id_conflict", field="Idempotency-Key")
+    return rows[0]["id"]
+
+
+async def redeem(
+    ledger: Ledger, me: Principal, data: Redeem, key: str, *,
+    settings: Settings, hasher: SecretHasher, limiter: LoginLimiter,
+) -> tuple[RedemptionView, bool]:
+    """Hand out the goods of ``data`` to the resident whose code was scanned.
+
+    Returns the redemption and whether it is new (False: the same request again).
+    """
+    lines = basket.check_lines(data.items)
+    request_hash = _request_hash(data.member_code, lines)
+    if (found := await _earlier(me.id, key, request_hash)) is not None:
+        return await _view(me.community_id, found), False
+    member = await resolve_member_code(me.community_id, data.member_code, settings=settings)
+    at = datetime.now(UTC)
+    await rules.check_may_redeem(me.community_id, member.person_id, at)
+    if member.via_card:
+        # A printed card can be lost or copied; at the shop it needs its PIN.
+        await check_counter_pin(member.person_id, data.pin, hasher=hasher, limiter=limiter,
+                                secret_key=settings.secret_key)
+    # Opened before the write transaction: opening an account is the ledger's own
+    # write, which would wait behind ours on SQLite's one write lock.
+    wallet = await wallet_id(ledger, me.community_id, member.person_id)
+    shop = await account_id(ledger, me.community_id, "shop")
+    transfer_id = _transfer_id(me.id, key)
+    try:
+        async with write_transaction():
+            await lock_row(me.community_id, "person", member.person_id)
+            priced = await basket.price(me.community_id, lines)
+            await basket.check_limits(me.community_id, member.person_id, priced, at)
+            total = sum(line.amount for line in priced)
+            # The balance after is known once the ledger has run, just below.
+            redemption_id = await record_redemption(
+                community_id=me.community_id, person_id=member.person_id, keeper_id=me.id, key=key,
+                request_hash=request_hash, total=total, transfer_id=transfer_id, balance_after=0,
+                lines=[(line.product_id, line.quantity, line.unit_price) for line in priced], at=at,
+            )
+            for line in sorted(priced, key=by_product):
+                await stock.move(me.community_id, line.product_id, -line.quantity, "redemption",
+                                 ref=f"redemption:{redemption_id}", actor_id=me.id)
+            (transfer,) = await ledger.apply_within(transaction_connection(), [single(
+                transfer_id, wallet, shop, format_points(total), "redemption",
+                memo=receipt_no(redemption_id, at), reference=f"redemption:{redemption_id}",
+            )])
+            await fetch(
+                "UPDATE redemption SET balance_after = {} WHERE id = {}",
+                to_hundredths(transfer.debit_balance_after), redemption_id,
+            )
+    except Exception as error:
+        if not is_unique_violation(error):
+            raise
+        # The same key raced itself: the other request made the redemption.
+        found = await _earlier(me.id, key, request_hash)
+        if found is None:
+            raise
+        return await _view(me.community_id, found), False
+    log.info("redemption %s: %s items for person %s", redemption_id, len(priced), member.person_id)
+    return await _view(me.community_id, redemption_id), True
+
+
+async def record_redemption(
+    *, community_id: int, person_id: int, keeper_id: int, key: str, request_hash: str, total: int,
+    transfer_id: str, balance_after: int, lines: list[tuple[int, int, int]], at: datetime,
+) -> int:
+    """Inside a write transaction: the redemption and its (product, quantity, unit price) lines."""
+    (row,) = await fetch(
+        "INSERT INTO redemption (community, person, keeper, key, request_hash, total,"
+        " transfer_id, balance_after, created_at)"
+        " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+        community_id, person_id, keeper_id, key, request_hash, total, transfer_id, balance_after, at,
+    )
+    for product_id, quantity, unit_price in lines:
+        await fetch(
+            "INSERT INTO redemption_line (redemption, product, quantity, unit_price)"
+            " VALUES ({}, {}, {}, {})",
+            row["id"], product_id, quantity, unit_price,
+        )
+    return row["id"]
+
+
+async def get(me: Principal, redemption_id: int) -> RedemptionView:
+    """Shop staff see any redemption of the community; a resident only their own."""
+    view = await _view(me.community_id, redemption_id)
+    if not me.roles & {SHOPKEEPER, ADMIN} and view.person.id != me.id:
+        raise NotFound()
+    return view
+
+
+def _reason(text: str) -> str:
+    reason = " ".join(text.split())
+    if not 1 <= len(reason) <= MAX_REASON:
+        raise InvalidInput("invalid_reason", field="reason")
+    return reason
+
+
+async def refund(ledger: Ledger, me: Principal, redemption_id: int, data: RefundRequest) -> RefundView:
+    """Take back goods of a redemption (all that is left, or ``data.items``)."""
+    reason = _reason(data.reason)
+    asked = basket.check_lines(data.items) if data.items is not None else None
+    shop = await account_id(ledger, me.community_id, "shop")
+    at = datetime.now(UTC)
+    async with write_transaction():
+        redemption = await lock_row(me.community_id, "redemption", redemption_id)
+        left = await _left(redemption_id)
+        if asked is None:
+            taking = {product: (quantity, price) for product, (quantity, price) in left.items() if quantity}
+        else:
+            taking = {}
+            for line in asked:
+                quantity, price = left.get(line.product_id, (0, 0))
+                if line.quantity > quantity:
+                    raise InvalidInput("refund_too_much", field="items", product_id=line.product_id,
+                                       remaining=quantity)
+                taking[line.product_id] = (line.quantity, price)
+        if not taking:
+            raise InvalidInput("already_refunded", field="items")
+        total = sum(quantity * price for quantity, price in taking.values())
+        wallet = await _wallet_of(ledger, me.community_id, redemption["person"])
+        earlier = await fetch("SELECT count(*) AS n FROM refund WHERE redemption = {}", redemption_id)
+        transfer_id = f"refund-{redemption_id}-{int(earlier[0]['n']) + 1}"
+        (row,) = await fetch(
+            "INSERT INTO refund (community, redemption, keeper, total, reason, transfer_id, created_at)"
+            " VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id",
+            me.community_id, redemption_id, me.id, total, reason, transfer_id, at,
+        )
+        for product_id, (quantity, _) in sorted(taking.items()):
+            await fetch(
+                "INSERT INTO refund_line (refund, product, quantity) VALUES ({}, {}, {})",
+                row["id"], product_id, quantity,
+            )
+            await stock.move(me.community_id, product_id, quantity, "refund",
+                             reason=reason, ref=f"refund:{row['id']}", actor_id=me.id)
+        (transfer,) = await ledger.apply_within(transaction_connection(), [single(
+            transfer_id, shop, wallet, format_points(total), "refund", memo=reason,
+            reference=redemption["transfer_id"],
+        )])
+        names = await fetch(
+            "SELECT id, name FROM product WHERE id IN ({})".format(", ".join("{}" for _ in taking)),
+            *taking,
+        )
+    name_of = {n["id"]: n["name"] for n in names}
+    log.info("refund %s of redemption %s", row["id"], redemption_id)
+    return RefundView(
+        id=row["id"], redemption_id=redemption_id, total=format_points(total),
+        balance_after=format_points(to_hundredths(transfer.credit_balance_after)),
+        items=[item_view(p, name_of.get(p, ""), q, price) for p, (q, price) in taking.items()],
+        at=at,
+    )
+
+
+async def lock_row(community_id: int, table: str, row_id: int) -> dict:
+    """The community's row, locked to the end of the write transaction on PostgreSQL (SQLite's
+    BEGIN IMMEDIATE already serialises writers): one person's baskets, or one redemption's
+    refunds, are decided one after another, so limits and refunds cannot be exceeded by a race."""
+    lock = " FOR UPDATE" if engine_name() == "postgres" else ""
+    sql = f"SELECT * FROM {table} WHERE id = {{}} AND community = {{}}{lock}"
+    rows = await fetch(sql, row_id, community_id)
+    if not rows:
+        raise NotFound()
+    return rows[0]
+
+
+async def _wallet_of(ledger: Ledger, community_id: int, person_id: int) -> int:
+    """The wallet that paid: it exists (the redemption debited it), so this only reads."""
+    account = await ledger.find_account(community_id, "wallet", str(person_id))
+    if account is None:
+        raise NotFound()
+    return account.id
+
+
+async def _left(redemption_id: int) -> dict[int, tuple[int, int]]:
+    """product → (quantity not yet refunded, unit price) of a redemption."""
+    lines = await fetch(
+        "SELECT product, quantity, unit_price FROM redemption_line WHERE redemption = {}", redemption_id
+    )
+    back = await fetch(
+        "SELECT f.product, SUM(f.quantity) AS n FROM refund_line f JOIN refund d ON d.id = f.refund"
+        " WHERE d.redemption = {} GROUP BY f.product",
+        redemption_id,
+    )
+    returned = {row["product"]: int(row["n"]) for row in back}
+    return {
+        line["product"]: (line["quantity"] - returned.get(line["product"], 0), line["unit_price"])
+        for line in lines
+    }

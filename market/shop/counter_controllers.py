@@ -1,0 +1,102 @@
+"""The shop counter over HTTP: redemptions and refunds, and orders reserved online."""
+
+from typing import Annotated, Literal
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from ledger import Ledger
+from market.auth.guards import requires_role
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter
+from market.auth.roles import ADMIN, RESIDENT, SHOPKEEPER
+from market.auth.sessions import Principal
+from market.points.controllers import IdempotencyKey
+from market.points.service import check_idempotency_key
+from market.settings import Settings
+from market.shop import counter, orders
+from market.shop.counter import Redeem, RedemptionView, RefundRequest, RefundView
+from market.shop.orders import NewOrder, OrderList, OrderView
+
+
+class RedemptionController(Controller):
+    path = "/redemptions"
+    tags = ("shop",)
+
+    @post("/", guards=[requires_role(SHOPKEEPER)], summary="Hand out goods for a resident's points")
+    async def create(
+        self,
+        data: JSONBody[Redeem],
+        me: NamedDependency[Principal],
+        ledger: NamedDependency[Ledger],
+        settings: NamedDependency[Settings],
+        hasher: NamedDependency[SecretHasher],
+        limiter: NamedDependency[LoginLimiter],
+        idempotency_key: IdempotencyKey = None,
+    ) -> RedemptionView:
+        # A replay answers 201 with the first redemption, as the first time.
+        key = check_idempotency_key(idempotency_key)
+        view, _ = await counter.redeem(ledger, me, data, key, settings=settings, hasher=hasher,
+                                       limiter=limiter)
+        return view
+
+    @get("/{redemption_id:int}", summary="One redemption (shop staff, or the resident it was for)")
+    async def show(self, redemption_id: FromPath[int], me: NamedDependency[Principal]) -> RedemptionView:
+        return await counter.get(me, redemption_id)
+
+    @post("/{redemption_id:int}/refund", guards=[requires_role(SHOPKEEPER, ADMIN)],
+          summary="Take back goods of a redemption: points and stock come back")
+    async def refund(
+        self,
+        redemption_id: FromPath[int],
+        data: JSONBody[RefundRequest],
+        me: NamedDependency[Principal],
+        ledger: NamedDependency[Ledger],
+    ) -> RefundView:
+        return await counter.refund(ledger, me, redemption_id, data)
+
+
+class OrderController(Controller):
+    path = "/orders"
+    tags = ("shop",)
+
+    @post("/", guards=[requires_role(RESIDENT)], summary="Reserve goods: points held, stock set aside")
+    async def create(
+        self,
+        data: JSONBody[NewOrder],
+        me: NamedDependency[Principal],
+        ledger: NamedDependency[Ledger],
+        idempotency_key: IdempotencyKey = None,
+    ) -> OrderView:
+        key = check_idempotency_key(idempotency_key) if idempotency_key is not None else None
+        view, _ = await orders.reserve(ledger, me, data, key)
+        return view
+
+    @get("/", summary="My orders; for shop staff, the community's")
+    async def index(
+        self,
+        me: NamedDependency[Principal],
+        status: Annotated[
+            Literal["reserved", "fulfilled", "cancelled", "expired"] | None, QueryParameter()
+        ] = None,
+    ) -> OrderList:
+        return await orders.list_orders(me, status)
+
+    @get("/{order_id:int}", summary="One order (its resident, or shop staff)")
+    async def show(self, order_id: FromPath[int], me: NamedDependency[Principal]) -> OrderView:
+        return await orders.get(me, order_id)
+
+    @post("/{order_id:int}/fulfil", guards=[requires_role(SHOPKEEPER)], status_code=200,
+          summary="The resident collected the goods: the held points are taken")
+    async def fulfil(
+        self, order_id: FromPath[int], me: NamedDependency[Principal], ledger: NamedDependency[Ledger]
+    ) -> OrderView:
+        return await orders.fulfil(ledger, me, order_id)
+
+    @post("/{order_id:int}/cancel", status_code=200,
+          summary="Call the order off (its resident or shop staff): points and goods come back")
+    async def cancel(
+        self, order_id: FromPath[int], me: NamedDependency[Principal], ledger: NamedDependency[Ledger]
+    ) -> OrderView:
+        return await orders.cancel(ledger, me, order_id)

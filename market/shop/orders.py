@@ -1,0 +1,303 @@
+"""Orders: a resident reserves goods online and collects them at the shop.
+
+Reserving holds the points (a pending ledger transfer wallet → shop) and sets
+the stock aside ("reservation" movements), in one write transaction with the
+order. Then exactly one of:
+
+- a shop keeper fulfils it: the hold is posted and a redemption is written
+  (so the day's reconciliation and the person's limits see it like any other);
+- the resident or a shop keeper cancels it, or its deadline passes: the hold
+  is voided and the stock released ("release" movements).
+
+Each is one transaction with the ledger's part in it (``Ledger.apply_within``).
+The ledger's own timeout on the hold is a day later than the order's deadline:
+the market's sweeper settles an expired order (points and stock together)
+long before; if the server was down for longer and the ledger voided the hold
+by itself, the sweeper still releases the stock.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from ledger import Ledger, LedgerError, format_points, pending, posting, to_hundredths, voiding
+from market.auth.roles import ADMIN, SHOPKEEPER
+from market.auth.sessions import Principal
+from market.db import fetch, is_unique_violation, transaction_connection, write_transaction
+from market.errors import Conflict, NotFound, Unprocessable
+from market.points.service import account_id, wallet_id
+from market.shop import basket, rules, stock
+from market.shop.basket import Line
+from market.shop.counter import ItemView, by_product, item_view, lock_row, record_redemption
+
+log = logging.getLogger(__name__)
+
+#: How long a reservation waits for its collection.
+DEADLINE = timedelta(days=2)
+#: The ledger voids the hold by itself only this long after the deadline (see the module's docstring).
+LEDGER_GRACE = timedelta(days=1)
+SWEEP_EVERY = 60.0
+
+
+class NewOrder(msgspec.Struct, forbid_unknown_fields=True):
+    items: list[Line]
+
+
+class OrderView(msgspec.Struct):
+    id: int
+    status: str
+    person_id: int
+    total: str
+    items: list[ItemView]
+    expires_at: datetime
+    created_at: datetime
+    closed_at: datetime | None
+    redemption_id: int | None
+
+
+class OrderList(msgspec.Struct):
+    items: list[OrderView]
+
+
+def _request_hash(lines: list[Line]) -> str:
+    body = sorted((line.product_id, line.quantity) for line in lines)
+    return hashlib.sha256(json.dumps(body).encode()).hexdigest()
+
+
+async def _views(rows: list[dict]) -> list[OrderView]:
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    lines = await fetch(
+        "SELECT l.\"order\" AS order_id, l.product, p.name, l.quantity, l.unit_price"
+        " FROM shop_order_line l JOIN product p ON p.id = l.product"
+        f" WHERE l.\"order\" IN ({', '.join('{}' for _ in ids)}) ORDER BY l.id",
+        *ids,
+    )
+    by_order: dict[int, list[ItemView]] = {}
+    for line in lines:
+        by_order.setdefault(line["order_id"], []).append(
+            item_view(line["product"], line["name"], line["quantity"], line["unit_price"])
+        )
+    return [
+        OrderView(
+            id=row["id"], status=row["status"], person_id=row["person"], total=format_points(row["total"]),
+            items=by_order.get(row["id"], []), expires_at=row["expires_at"], created_at=row["created_at"],
+            closed_at=row["closed_at"], redemption_id=row["redemption"],
+        )
+        for row in rows
+    ]
+
+
+async def _order(community_id: int, order_id: int, *, lock: bool = False) -> dict:
+    if lock:
+        return await lock_row(community_id, "shop_order", order_id)
+    rows = await fetch("SELECT * FROM shop_order WHERE id = {} AND community = {}", order_id, community_id)
+    if not rows:
+        raise NotFound()
+    return rows[0]
+
+
+def _is_staff(me: Principal) -> bool:
+    return bool(me.roles & {SHOPKEEPER, ADMIN})
+
+
+async def _visible(me: Principal, order_id: int, *, lock: bool = False) -> dict:
+    """The order, if ``me`` placed it or keeps the shop; 404 otherwise (as if absent)."""
+    row = await _order(me.community_id, order_id, lock=lock)
+    if row["person"] != me.id and not _is_staff(me):
+        raise NotFound()
+    return row
+
+
+async def reserve(ledger: Ledger, me: Principal, data: NewOrder, key: str | None) -> tuple[OrderView, bool]:
+    """Hold the points and set the goods aside; (order, whether it is new)."""
+    lines = basket.check_lines(data.items)
+    request_hash = _request_hash(lines)
+    if key is not None and (found := await _earlier(me, key, request_hash)) is not None:
+        return found, False
+    at = datetime.now(UTC)
+    # Reserving is allowed while the shop is shut (that is what it is for); the minimums apply.
+    await rules.check_may_redeem(me.community_id, me.id, at, opening_hours=False)
+    wallet = await wallet_id(ledger, me.community_id, me.id)
+    shop = await account_id(ledger, me.community_id, "shop")
+    expires_at = at + DEADLINE
+    try:
+        async with write_transaction():
+            await lock_row(me.community_id, "person", me.id)
+            priced = await basket.price(me.community_id, lines)
+            await basket.check_limits(me.community_id, me.id, priced, at)
+            total = sum(line.amount for line in priced)
+            hold_id = f"order-{secrets.token_hex(12)}"
+            (row,) = await fetch(
+                "INSERT INTO shop_order (community, person, status, total, hold_id, key, request_hash,"
+                " expires_at, created_at) VALUES ({}, {}, 'reserved', {}, {}, {}, {}, {}, {}) RETURNING *",
+                me.community_id, me.id, total, hold_id, key, request_hash, expires_at, at,
+            )
+            for line in sorted(priced, key=by_product):
+                await fetch(
+                    "INSERT INTO shop_order_line (\"order\", product, quantity, unit_price)"
+                    " VALUES ({}, {}, {}, {})",
+                    row["id"], line.product_id, line.quantity, line.unit_price,
+                )
+                await stock.move(me.community_id, line.product_id, -line.quantity, "reservation",
+                                 ref=f"order:{row['id']}", actor_id=me.id)
+            await ledger.apply_within(transaction_connection(), [pending(
+                hold_id, wallet, shop, format_points(total), "order", memo=f"order {row['id']}",
+                expires_in=DEADLINE + LEDGER_GRACE,
+            )])
+    except Exception as error:
+        if key is None or not is_unique_violation(error):
+            raise
+        found = await _earlier(me, key, request_hash)  # the same key raced itself
+        if found is None:
+            raise
+        return found, False
+    log.info("order %s reserved by person %s", row["id"], me.id)
+    return await get(me, row["id"]), True
+
+
+async def _earlier(me: Principal, key: str, request_hash: str) -> OrderView | None:
+    rows = await fetch("SELECT * FROM shop_order WHERE person = {} AND key = {}", me.id, key)
+    if not rows:
+        return None
+    if rows[0]["request_hash"] != request_hash:
+        raise Unprocessable("id_conflict", field="Idempotency-Key")
+    return (await _views(rows))[0]
+
+
+async def get(me: Principal, order_id: int) -> OrderView:
+    return (await _views([await _visible(me, order_id)]))[0]
+
+
+async def list_orders(me: Principal, status: str | None = None) -> OrderList:
+    """A resident's own orders; for shop staff, the community's (newest first, 200 at most)."""
+    where, args = ["community = {}"], [me.community_id]
+    if not _is_staff(me):
+        where.append("person = {}")
+        args.append(me.id)
+    if status is not None:
+        where.append("status = {}")
+        args.append(status)
+    rows = await fetch(
+        f"SELECT * FROM shop_order WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT 200", *args
+    )
+    return OrderList(items=await _views(rows))
+
+
+def _check_open(row: dict, at: datetime) -> None:
+    if row["status"] != "reserved":
+        raise Conflict("order_closed", status=row["status"])
+    if row["expires_at"] <= at:
+        raise Conflict("order_expired")
+
+
+async def fulfil(ledger: Ledger, me: Principal, order_id: int) -> OrderView:
+    """The resident collected the goods: post the hold, write the redemption."""
+    at = datetime.now(UTC)
+    async with write_transaction():
+        row = await _order(me.community_id, order_id, lock=True)
+        _check_open(row, at)
+        lines = await fetch(
+            "SELECT product, quantity, unit_price FROM shop_order_line WHERE \"order\" = {}", order_id
+        )
+        post_id = f"{row['hold_id']}-post"
+        (transfer,) = await ledger.apply_within(transaction_connection(), [posting(
+            post_id, row["hold_id"], memo=f"order {order_id} collected",
+        )])
+        redemption_id = await record_redemption(
+            community_id=me.community_id, person_id=row["person"], keeper_id=me.id,
+            key=f"order-{order_id}", request_hash=row["request_hash"], total=row["total"],
+            transfer_id=post_id, balance_after=to_hundredths(transfer.debit_balance_after),
+            lines=[(line["product"], line["quantity"], line["unit_price"]) for line in lines], at=at,
+        )
+        await fetch(
+            "UPDATE shop_order SET status = 'fulfilled', closed_at = {}, closed_by = {}, redemption = {}"
+            " WHERE id = {}",
+            at, me.id, redemption_id, order_id,
+        )
+    log.info("order %s fulfilled by %s", order_id, me.id)
+    return await get(me, order_id)
+
+
+async def cancel(ledger: Ledger, me: Principal, order_id: int) -> OrderView:
+    """The resident (their own order) or a shop keeper calls it off: points and stock come back."""
+    at = datetime.now(UTC)
+    async with write_transaction():
+        row = await _visible(me, order_id, lock=True)
+        if row["status"] != "reserved":
+            raise Conflict("order_closed", status=row["status"])
+        await _release(ledger, row, "cancelled", at, me.id, void=True)
+    log.info("order %s cancelled by %s", order_id, me.id)
+    return await get(me, order_id)
+
+
+async def _release(
+    ledger: Ledger, row: dict, status: str, at: datetime, actor_id: int | None, *, void: bool
+) -> None:
+    """Inside a write transaction: put the goods back, void the hold (unless the ledger already did).
+
+    Products before the ledger, as in every shop transaction: the same lock order everywhere."""
+    lines = await fetch(
+        "SELECT product, quantity FROM shop_order_line WHERE \"order\" = {} ORDER BY product", row["id"]
+    )
+    for line in lines:
+        await stock.move(row["community"], line["product"], line["quantity"], "release",
+                         ref=f"order:{row['id']}", actor_id=actor_id)
+    if void:
+        await ledger.apply_within(transaction_connection(), [voiding(
+            f"{row['hold_id']}-void", row["hold_id"], memo=f"order {row['id']} {status}",
+        )])
+    await fetch(
+        "UPDATE shop_order SET status = {}, closed_at = {}, closed_by = {} WHERE id = {}",
+        status, at, actor_id, row["id"],
+    )
+
+
+async def expire_overdue(ledger: Ledger, now: datetime | None = None) -> int:
+    """Settle every reserved order past its deadline; returns how many were settled.
+
+    One order that cannot be settled is logged and left for the next sweep; it
+    does not hold up the others."""
+    at = now or datetime.now(UTC)
+    due = await fetch(
+        "SELECT id, community FROM shop_order WHERE status = 'reserved' AND expires_at <= {} ORDER BY id", at
+    )
+    settled = 0
+    for order in due:
+        try:
+            await _expire(ledger, order["community"], order["id"], at)
+            settled += 1
+        except Exception:
+            log.exception("order %s could not be expired; trying again at the next sweep", order["id"])
+    return settled
+
+
+async def _expire(ledger: Ledger, community_id: int, order_id: int, at: datetime) -> None:
+    for void in (True, False):
+        try:
+            async with write_transaction():
+                row = await _order(community_id, order_id, lock=True)
+                if row["status"] == "reserved":
+                    await _release(ledger, row, "expired", at, None, void=void)
+            return
+        except LedgerError as error:
+            # The ledger's own timeout voided the hold (the server was down a long time):
+            # only the stock is left to release.
+            if not void or error.reason not in ("hold_expired", "hold_not_pending"):
+                raise
+
+
+async def keep_expiring(ledger: Ledger, every: float = SWEEP_EVERY) -> None:
+    """Run ``expire_overdue`` every ``every`` seconds (the app's lifespan runs this task)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await expire_overdue(ledger)
+        except Exception:
+            log.exception("expiring overdue orders failed; trying again later")
