@@ -92,6 +92,14 @@ def reversal(id: str, transfer_id: str, reason: str) -> Request:
     return Request(op="reverse", id=id, target=transfer_id, memo=reason)
 
 
+def _transfers(outcomes: list[Row | LedgerError]) -> list[Transfer]:
+    """The transfers of a batch, or its first refusal raised."""
+    for outcome in outcomes:
+        if isinstance(outcome, LedgerError):
+            raise outcome
+    return [Transfer.from_row(outcome) for outcome in outcomes]  # type: ignore[arg-type]
+
+
 class Ledger:
     """The points ledger. Start it, move points, read balances, verify the books."""
 
@@ -241,21 +249,17 @@ class Ledger:
         transfer of ``requests`` with it. Build requests with ``single``,
         ``pending``, ``posting``, ``voiding`` and ``reversal``.
         """
-        now_us = self.clock()
         if self.engine == "sqlite":
-            from ledger.stores.sqlite import apply_on
+            return await connection.run(lambda con: self.apply_on_sqlite(con, requests))
+        from ledger.stores.postgres import apply_on as apply_on_postgres
 
-            outcomes = await connection.run(lambda con: apply_on(con, requests, now_us))
-        else:
-            from ledger.stores.postgres import apply_on as apply_on_postgres
+        return _transfers(await apply_on_postgres(connection, requests, self.clock()))
 
-            outcomes = await apply_on_postgres(connection, requests, now_us)
-        transfers = []
-        for outcome in outcomes:
-            if isinstance(outcome, LedgerError):
-                raise outcome
-            transfers.append(Transfer.from_row(outcome))
-        return transfers
+    def apply_on_sqlite(self, con: Any, requests: list[Request]) -> list[Transfer]:
+        """``apply_within`` for a caller already in the ``sqlite3`` connection's own thread."""
+        from ledger.stores.sqlite import apply_on
+
+        return _transfers(apply_on(con, requests, self.clock()))
 
     # -- accounts and reads --------------------------------------------------------
 

@@ -49,6 +49,7 @@ from market.shop import orders
 from market.shop.controllers import ProductController
 from market.shop.counter_controllers import OrderController, RedemptionController
 from market.shop.shop_controllers import ShopController
+from market.web.site import static_files, template_config, web_router
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,11 @@ def create_app(
         guards=[signed_in],
     )
     return Litestar(
-        route_handlers=[api, health],
+        route_handlers=[api, health, web_router(), static_files()],
         lifespan=[_lifespan(settings, owned_limiter)],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
+        template_config=template_config(),
         state=State({
             "settings": settings,
             "hasher": SecretHasher(),

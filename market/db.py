@@ -11,6 +11,7 @@ import io
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Generator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
@@ -21,6 +22,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import TransactionType
 from piccolo.querystring import QueryString
 
+from ledger import Ledger
+from ledger.model import Request
 from market.settings import EngineName
 from market.sqlite_pool import Lease
 
@@ -85,19 +88,45 @@ async def fetch(sql: str, *args: object) -> list[dict]:
 
 #: Hand-written SQL (``{}`` marks each argument) and its arguments.
 Statement = tuple[str, tuple]
-#: A write transaction as a generator: it yields statements and is sent each one's rows.
-Steps = Generator[Statement, list[dict], T]
+
+
+@dataclass(frozen=True)
+class LedgerStep:
+    """A step that moves points: the ledger's batch, inside the same transaction (its answer
+    is the list of transfers; a refusal is raised and rolls everything back)."""
+
+    ledger: Ledger
+    requests: list[Request]
+
+
+#: A transaction as a generator: it yields statements (sent back their rows) and ledger steps.
+Steps = Generator[Statement | LedgerStep, Any, T]
+
+
+async def run_steps(steps: Steps[T]) -> T:
+    """Run ``steps`` one statement at a time in the transaction already open, if any."""
+    answer: Any = None  # a generator's first send must be None
+    while True:
+        try:
+            step = steps.send(answer)
+        except StopIteration as done:
+            return done.value
+        if isinstance(step, LedgerStep):
+            answer = await step.ledger.apply_within(transaction_connection(), step.requests)
+        else:
+            answer = await fetch(step[0], *step[1])
 
 
 async def write_steps(steps: Steps[T]) -> T:
     """Run a write transaction whose statements ``steps`` yields, deciding between them in Python.
 
     On SQLite with the app's pool the whole transaction — BEGIN IMMEDIATE,
-    every statement, COMMIT — is one hop to a connection's thread, instead of
-    one hop per statement each waiting behind every other ready request on the
-    event loop (the check-in benchmark's loop sat idle 32 % of the time in
-    that queue, docs/PERFORMANCE.md). Elsewhere each statement is awaited in
-    ``write_transaction()``; inside an open transaction the steps join it.
+    every statement, the ledger's batch, COMMIT — is one hop to a connection's
+    thread, instead of one hop per statement each waiting behind every other
+    ready request on the event loop (the check-in benchmark's loop sat idle
+    32 % of the time in that queue, docs/PERFORMANCE.md). Elsewhere each
+    statement is awaited in ``write_transaction()``; inside an open
+    transaction the steps join it.
     """
     db = engine()
     if db.engine_type == "sqlite" and not db.transaction_exists():
@@ -110,13 +139,7 @@ async def write_steps(steps: Steps[T]) -> T:
                 finally:
                     await lease.close()
     async with write_transaction():
-        answer: Any = None  # a generator's first send must be None
-        while True:
-            try:
-                sql, args = steps.send(answer)
-            except StopIteration as done:
-                return done.value
-            answer = await fetch(sql, *args)
+        return await run_steps(steps)
 
 
 def _steps_in_thread(con: sqlite3.Connection, steps: Steps[T]) -> T:
@@ -125,11 +148,14 @@ def _steps_in_thread(con: sqlite3.Connection, steps: Steps[T]) -> T:
         answer: Any = None
         while True:
             try:
-                sql, args = steps.send(answer)
+                step = steps.send(answer)
             except StopIteration as done:
                 con.execute("COMMIT")
                 return done.value
-            answer = con.execute(sql.replace("{}", "?"), args).fetchall()
+            if isinstance(step, LedgerStep):
+                answer = step.ledger.apply_on_sqlite(con, step.requests)
+            else:
+                answer = con.execute(step[0].replace("{}", "?"), step[1]).fetchall()
     except BaseException:
         if con.in_transaction:
             con.execute("ROLLBACK")

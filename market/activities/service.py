@@ -26,6 +26,7 @@ Rules decided here:
 import asyncio
 import logging
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -37,6 +38,7 @@ from ledger import (
     LedgerError,
     Transfer,
     format_points,
+    single,
     to_decimal,
     to_hundredths,
 )
@@ -44,7 +46,16 @@ from market.activities import earning
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.cards.service import ROTATION, resolve_member_code, signer_for
-from market.db import Statement, engine_name, fetch, is_unique_violation, write_steps, write_transaction
+from market.db import (
+    LedgerStep,
+    Statement,
+    Steps,
+    engine_name,
+    fetch,
+    is_unique_violation,
+    write_steps,
+    write_transaction,
+)
 from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_phone
 from market.points.service import account_id, wallet_id
@@ -607,10 +618,25 @@ def _scan_logged(
     )
 
 
-def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
-              ) -> Generator[Statement, list[dict], tuple[dict, dict, bool]]:
-    """(activity, stay, duplicate) after recording the check-in."""
+@dataclass(frozen=True)
+class _Wallet:
+    """Where a scan's points come from and go to: the ledger joins the scan's transaction."""
+
+    ledger: Ledger
+    issuance: int
+    wallet: int
+
+    def credit(self, transfer_id: str, hundredths: int, kind: str, memo: str) -> LedgerStep:
+        return LedgerStep(self.ledger, [single(
+            transfer_id, self.issuance, self.wallet, to_decimal(hundredths), kind, memo=memo,
+        )])
+
+
+def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
+              pay: _Wallet) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
+    """(activity, stay, duplicate, credit) after recording the check-in and crediting it."""
     at = now()
+    credit = None
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
     duplicate = stay is not None
     if stay is None:
@@ -631,13 +657,18 @@ def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: i
         raise Conflict("not_open")
     yield _scan_logged(community_id, activity_id, person_id, scanner_id, "in",
                        "duplicate" if duplicate else "ok")
+    # The credit last: on PostgreSQL it takes the ledger's lock, held until the commit.
+    if not duplicate and stay["approval"] is None and stay["points_in"] > 0:
+        (credit,) = yield pay.credit(_transfer_ids(stay["id"])[0], stay["points_in"], "checkin",
+                                     row["title"])
     assert stay is not None
-    return row, stay, duplicate
+    return row, stay, duplicate, credit
 
 
-def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: int | None
-               ) -> Generator[Statement, list[dict], tuple[dict, dict, bool]]:
+def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
+               pay: _Wallet) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
     at = now()
+    credit = None
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
     if stay is None or stay["status"] == "cancelled":
         raise Conflict("not_checked_in")
@@ -656,7 +687,11 @@ def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: 
         stay = {**stay, "out_at": at, "hours": hours, "points_out": points, "status": "out"}
     yield _scan_logged(community_id, activity_id, person_id, scanner_id, "out",
                        "duplicate" if duplicate else "ok")
-    return row, stay, duplicate
+    # The credit last: on PostgreSQL it takes the ledger's lock, held until the commit.
+    if not duplicate and stay["approval"] in (None, "approved") and stay["points_out"] > 0:
+        (credit,) = yield pay.credit(_transfer_ids(stay["id"])[1], stay["points_out"], "checkout",
+                                     row["title"])
+    return row, stay, duplicate, credit
 
 
 async def _scan(
@@ -665,15 +700,21 @@ async def _scan(
 ) -> CheckinResult:
     if direction not in ("in", "out"):
         raise InvalidInput("invalid_direction", field="direction")
+    # Known before the transaction (and remembered by the ledger): opening an account is
+    # the ledger's own write, which would wait behind ours on SQLite's one write lock.
+    pay = _Wallet(ledger, await account_id(ledger, community_id, "issuance"),
+                  await wallet_id(ledger, community_id, person_id))
     try:
         step = _check_in if direction == "in" else _check_out
         try:
-            row, stay, duplicate = await write_steps(step(community_id, activity_id, person_id, scanner_id))
+            row, stay, duplicate, credit = await write_steps(
+                step(community_id, activity_id, person_id, scanner_id, pay))
         except Exception as error:
             if not is_unique_violation(error):
                 raise
             # Lost a race for the (activity, person) row: the other scan made the stay.
-            row, stay, duplicate = await write_steps(step(community_id, activity_id, person_id, scanner_id))
+            row, stay, duplicate, credit = await write_steps(
+                step(community_id, activity_id, person_id, scanner_id, pay))
     except MarketError as error:
         await _refused(error, community_id, activity_id, person_id, scanner_id, direction)
         raise
@@ -682,16 +723,13 @@ async def _scan(
         transfer_id, kind, hundredths, at = in_id, "checkin", stay["points_in"], stay["in_at"]
     else:
         transfer_id, kind, hundredths, at = out_id, "checkout", stay["points_out"] or 0, stay["out_at"]
-    credit = None
-    if stay["approval"] in (None, "approved"):
-        credit = await _credit(ledger, community_id, person_id, transfer_id, hundredths, kind,
-                               row["title"], repair=duplicate)
-    # A cancellation that slipped in between the stay's commit and the credit: undo it too.
-    latest = (await fetch("SELECT status, cancel_reason FROM activity WHERE id = {}", activity_id))[0]
-    if latest["status"] == "cancelled":
-        await _reverse(ledger, transfer_id, latest["cancel_reason"] or "cancelled")
-        credit = None
-    if credit is not None and not duplicate:
+    # The credit committed with the stay, so a cancellation (which reverses what is credited,
+    # in a transaction of its own) sees both or neither. A repeat scan of a stay written
+    # before credits joined the scan's transaction re-issues a credit that is missing.
+    if duplicate and stay["approval"] in (None, "approved"):
+        await _credit(ledger, community_id, person_id, transfer_id, hundredths, kind, row["title"],
+                      repair=True)
+    if credit is not None:
         # The wallet's balance right after this credit: saves two reads on the busy path.
         balance = format_points(to_hundredths(credit.credit_balance_after))
     else:

@@ -50,7 +50,7 @@ def served_over_https(request: Request, settings: Settings) -> bool:
     return False
 
 
-def _cookies(request: Request, settings: Settings, token: str, csrf: str, max_age: int) -> list:
+def session_cookies(request: Request, settings: Settings, token: str, csrf: str, max_age: int) -> list:
     secure = served_over_https(request, settings)
     common = {"path": "/", "secure": secure, "samesite": "lax", "max_age": max_age}
     return [
@@ -88,7 +88,7 @@ class SessionController(Controller):
         )
         max_age = int((signed.expires_at - datetime.now(UTC)).total_seconds())
         return Response(
-            body, cookies=_cookies(request, settings, signed.token, signed.csrf_token, max_age),
+            body, cookies=session_cookies(request, settings, signed.token, signed.csrf_token, max_age),
             headers={"Cache-Control": "no-store"},
         )
 
@@ -97,4 +97,4 @@ class SessionController(Controller):
         self, request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]
     ) -> Response[None]:
         await sessions.revoke(me.session_id)
-        return Response(None, status_code=204, cookies=_cookies(request, settings, "", "", 0))
+        return Response(None, status_code=204, cookies=session_cookies(request, settings, "", "", 0))

@@ -25,7 +25,7 @@ from market.audit import record_person_action
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.roles import RESIDENT, decode_roles
-from market.db import write_transaction
+from market.db import fetch, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempts
 from market.people import rules
 from market.settings import Settings
@@ -97,15 +97,14 @@ def card_code(settings: Settings, person_id: int, card_version: int) -> str:
     return signer_for(settings).sign(Kind.CARD, person_id, card_version)
 
 
-_CARD_COLUMNS = (
-    Person.id, Person.name, Person.card_no, Person.card_version, Person.roles, Person.erased_at,
-)
-
-
-async def _person(community_id: int, person_id: int, *columns) -> dict | None:
-    return await Person.select(*(columns or _CARD_COLUMNS)).where(
-        (Person.community == community_id) & (Person.id == person_id)
-    ).first()
+async def _person(community_id: int, person_id: int) -> dict | None:
+    # Every scan at the counter and at an activity reads this: hand-written SQL (market.db.fetch).
+    rows = await fetch(
+        "SELECT id, name, card_no, card_version, roles, erased_at FROM person"
+        " WHERE community = {} AND id = {}",
+        community_id, person_id,
+    )
+    return rows[0] if rows else None
 
 
 def _normalise(text: str) -> str:
@@ -268,7 +267,9 @@ async def set_pin(
     community_id: int, person_id: int, pin: str, *, actor_id: int, hasher: SecretHasher
 ) -> None:
     """An admin sets or resets a resident's PIN (e.g. forgotten at the counter); logged."""
-    row = await _person(community_id, person_id, Person.phone, Person.roles, Person.erased_at)
+    row = await Person.select(Person.phone, Person.roles, Person.erased_at).where(
+        (Person.community == community_id) & (Person.id == person_id)
+    ).first()
     if row is None:
         raise NotFound()
     if row["erased_at"] is not None:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from market.db import fetch
+from market.db import Steps, run_steps
 from market.errors import Conflict, InvalidInput
 from market.messages import Language
 
@@ -88,12 +88,17 @@ def check_lines(lines: Sequence[Line]) -> list[Line]:
 
 async def price(community_id: int, lines: Sequence[Line]) -> list[PricedLine]:
     """The lines with today's prices; 409 ``product_unavailable`` for an unknown or inactive product."""
+    return await run_steps(price_steps(community_id, lines))
+
+
+def price_steps(community_id: int, lines: Sequence[Line]) -> Steps[list[PricedLine]]:
+    """``price`` as steps of the caller's transaction."""
     ids = [line.product_id for line in lines]
     marks = ", ".join("{}" for _ in ids)
-    rows = await fetch(
+    rows = yield (
         "SELECT id, name, price, active, limit_per_person, limit_period FROM product"
         f" WHERE community = {{}} AND id IN ({marks})",
-        community_id, *ids,
+        (community_id, *ids),
     )
     found = {row["id"]: row for row in rows}
     priced = []
@@ -128,32 +133,37 @@ async def check_limits(community_id: int, person_id: int, lines: Sequence[Priced
     """409 ``limit_exceeded`` if a line would take the person past a product's limit for the period.
 
     Counts what the person redeemed in the period, less what was refunded, and
-    what they have reserved and not yet collected.
-    Run it inside the write transaction that records the new redemption, so
-    two baskets at two counters cannot both pass the same remaining allowance.
+    what they have reserved and not yet collected. Run it inside the write
+    transaction that records the new redemption, so two baskets at two
+    counters cannot both pass the same remaining allowance.
     """
+    await run_steps(limits_steps(community_id, person_id, lines, at))
+
+
+def limits_steps(community_id: int, person_id: int, lines: Sequence[PricedLine], at: datetime) -> Steps[None]:
+    """``check_limits`` as steps of the caller's transaction."""
     for line in lines:
         if line.limit_per_person is None or line.limit_period is None:
             continue
         since = period_start(line.limit_period, at)
-        taken = await fetch(
+        taken = yield (
             "SELECT COALESCE(SUM(l.quantity), 0) AS n FROM redemption_line l"
             " JOIN redemption r ON r.id = l.redemption"
             " WHERE r.person = {} AND r.community = {} AND l.product = {} AND r.created_at >= {}",
-            person_id, community_id, line.product_id, since,
+            (person_id, community_id, line.product_id, since),
         )
-        returned = await fetch(
+        returned = yield (
             "SELECT COALESCE(SUM(f.quantity), 0) AS n FROM refund_line f"
             " JOIN refund d ON d.id = f.refund JOIN redemption r ON r.id = d.redemption"
             " WHERE r.person = {} AND r.community = {} AND f.product = {} AND r.created_at >= {}",
-            person_id, community_id, line.product_id, since,
+            (person_id, community_id, line.product_id, since),
         )
         # Reserved orders count too: what is set aside for the person is as good as taken.
-        reserved = await fetch(
+        reserved = yield (
             "SELECT COALESCE(SUM(l.quantity), 0) AS n FROM shop_order_line l"
             " JOIN shop_order o ON o.id = l.\"order\""
             " WHERE o.person = {} AND o.community = {} AND l.product = {} AND o.status = 'reserved'",
-            person_id, community_id, line.product_id,
+            (person_id, community_id, line.product_id),
         )
         already = int(taken[0]["n"]) - int(returned[0]["n"]) + int(reserved[0]["n"])
         if already + line.quantity > line.limit_per_person:

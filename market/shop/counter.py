@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -26,7 +27,17 @@ from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.cards.service import check_counter_pin, resolve_member_code
-from market.db import engine_name, fetch, is_unique_violation, transaction_connection, write_transaction
+from market.db import (
+    LedgerStep,
+    Steps,
+    engine_name,
+    fetch,
+    is_unique_violation,
+    run_steps,
+    transaction_connection,
+    write_steps,
+    write_transaction,
+)
 from market.errors import InvalidInput, NotFound, Unprocessable
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
@@ -178,28 +189,10 @@ async def redeem(
     shop = await account_id(ledger, me.community_id, "shop")
     transfer_id = _transfer_id(me.id, key)
     try:
-        async with write_transaction():
-            await lock_row(me.community_id, "person", member.person_id)
-            priced = await basket.price(me.community_id, lines)
-            await basket.check_limits(me.community_id, member.person_id, priced, at)
-            total = sum(line.amount for line in priced)
-            # The balance after is known once the ledger has run, just below.
-            redemption_id = await record_redemption(
-                community_id=me.community_id, person_id=member.person_id, keeper_id=me.id, key=key,
-                request_hash=request_hash, total=total, transfer_id=transfer_id, balance_after=0,
-                lines=[(line.product_id, line.quantity, line.unit_price) for line in priced], at=at,
-            )
-            for line in sorted(priced, key=by_product):
-                await stock.move(me.community_id, line.product_id, -line.quantity, "redemption",
-                                 ref=f"redemption:{redemption_id}", actor_id=me.id)
-            (transfer,) = await ledger.apply_within(transaction_connection(), [single(
-                transfer_id, wallet, shop, format_points(total), "redemption",
-                memo=receipt_no(redemption_id, at), reference=f"redemption:{redemption_id}",
-            )])
-            await fetch(
-                "UPDATE redemption SET balance_after = {} WHERE id = {}",
-                to_hundredths(transfer.debit_balance_after), redemption_id,
-            )
+        view = await write_steps(_redeem_steps(
+            ledger, me, PersonRef(id=member.person_id, name=member.name), lines, key, request_hash,
+            transfer_id, wallet, shop, at,
+        ))
     except Exception as error:
         if not is_unique_violation(error):
             raise
@@ -208,26 +201,64 @@ async def redeem(
         if found is None:
             raise
         return await _view(me.community_id, found), False
-    log.info("redemption %s: %s items for person %s", redemption_id, len(priced), member.person_id)
-    return await _view(me.community_id, redemption_id), True
+    log.info("redemption %s: %s lines for person %s", view.id, len(lines), member.person_id)
+    return view, True
 
 
-async def record_redemption(
+def _redeem_steps(
+    ledger: Ledger, me: Principal, person: PersonRef, lines: list[Line], key: str, request_hash: str,
+    transfer_id: str, wallet: int, shop: int, at: datetime,
+) -> Steps[RedemptionView]:
+    """The redemption's write transaction: everything or nothing (on SQLite, one hop).
+    Its answer is made from what the transaction wrote, without reading it back."""
+    person_id = person.id
+    yield from lock_row_steps(me.community_id, "person", person_id)
+    priced = yield from basket.price_steps(me.community_id, lines)
+    yield from basket.limits_steps(me.community_id, person_id, priced, at)
+    total = sum(line.amount for line in priced)
+    # The balance after is known once the ledger has run, just below.
+    redemption_id = yield from record_redemption_steps(
+        community_id=me.community_id, person_id=person_id, keeper_id=me.id, key=key,
+        request_hash=request_hash, total=total, transfer_id=transfer_id, balance_after=0,
+        lines=[(line.product_id, line.quantity, line.unit_price) for line in priced], at=at,
+    )
+    for line in sorted(priced, key=by_product):
+        yield from stock.move_steps(me.community_id, line.product_id, -line.quantity, "redemption",
+                                    ref=f"redemption:{redemption_id}", actor_id=me.id)
+    (transfer,) = yield LedgerStep(ledger, [single(
+        transfer_id, wallet, shop, format_points(total), "redemption",
+        memo=receipt_no(redemption_id, at), reference=f"redemption:{redemption_id}",
+    )])
+    balance_after = to_hundredths(transfer.debit_balance_after)
+    yield ("UPDATE redemption SET balance_after = {} WHERE id = {}", (balance_after, redemption_id))
+    return RedemptionView(
+        id=redemption_id, receipt_no=receipt_no(redemption_id, at), person=person,
+        total=format_points(total), balance_after=format_points(balance_after),
+        items=[item_view(line.product_id, line.name, line.quantity, line.unit_price) for line in priced],
+        refunded=format_points(0), at=at,
+    )
+
+
+async def record_redemption(**fields: Any) -> int:
+    """Inside a write transaction: the redemption and its (product, quantity, unit price) lines."""
+    return await run_steps(record_redemption_steps(**fields))
+
+
+def record_redemption_steps(
     *, community_id: int, person_id: int, keeper_id: int, key: str, request_hash: str, total: int,
     transfer_id: str, balance_after: int, lines: list[tuple[int, int, int]], at: datetime,
-) -> int:
-    """Inside a write transaction: the redemption and its (product, quantity, unit price) lines."""
-    (row,) = await fetch(
+) -> Steps[int]:
+    (row,) = yield (
         "INSERT INTO redemption (community, person, keeper, key, request_hash, total,"
         " transfer_id, balance_after, created_at)"
         " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
-        community_id, person_id, keeper_id, key, request_hash, total, transfer_id, balance_after, at,
+        (community_id, person_id, keeper_id, key, request_hash, total, transfer_id, balance_after, at),
     )
     for product_id, quantity, unit_price in lines:
-        await fetch(
+        yield (
             "INSERT INTO redemption_line (redemption, product, quantity, unit_price)"
             " VALUES ({}, {}, {}, {})",
-            row["id"], product_id, quantity, unit_price,
+            (row["id"], product_id, quantity, unit_price),
         )
     return row["id"]
 
@@ -306,9 +337,12 @@ async def lock_row(community_id: int, table: str, row_id: int) -> dict:
     """The community's row, locked to the end of the write transaction on PostgreSQL (SQLite's
     BEGIN IMMEDIATE already serialises writers): one person's baskets, or one redemption's
     refunds, are decided one after another, so limits and refunds cannot be exceeded by a race."""
+    return await run_steps(lock_row_steps(community_id, table, row_id))
+
+
+def lock_row_steps(community_id: int, table: str, row_id: int) -> Steps[dict]:
     lock = " FOR UPDATE" if engine_name() == "postgres" else ""
-    sql = f"SELECT * FROM {table} WHERE id = {{}} AND community = {{}}{lock}"
-    rows = await fetch(sql, row_id, community_id)
+    rows = yield (f"SELECT * FROM {table} WHERE id = {{}} AND community = {{}}{lock}", (row_id, community_id))
     if not rows:
         raise NotFound()
     return rows[0]

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from market.db import engine, fetch
+from market.db import Steps, engine, fetch, run_steps
 from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
 
@@ -101,16 +101,33 @@ async def move(
     if not engine().transaction_exists():
         # Outside a transaction the UPDATE and the INSERT would commit apart.
         raise RuntimeError("stock.move must run inside market.db.write_transaction()")
+    return await run_steps(move_steps(
+        community_id, product_id, delta, kind, reason=reason, donor=donor, ref=ref, actor_id=actor_id
+    ))
+
+
+def move_steps(
+    community_id: int,
+    product_id: int,
+    delta: int,
+    kind: str,
+    *,
+    reason: str | None = None,
+    donor: str | None = None,
+    ref: str | None = None,
+    actor_id: int | None = None,
+) -> Steps[int]:
+    """``move`` as steps of the caller's transaction (``market.db.write_steps``, ``run_steps``)."""
     if kind not in KINDS:
         raise ValueError(f"unknown stock movement kind {kind!r}")
     if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_STOCK:
         raise InvalidInput("invalid_stock_delta", field="delta", max_stock=MAX_STOCK)
     if ref is not None and len(ref) > MAX_REF:
         raise ValueError(f"a stock movement's ref is at most {MAX_REF} characters")
-    rows = await fetch(_MOVE, delta, product_id, community_id, delta, delta, MAX_STOCK)
+    rows = yield (_MOVE, (delta, product_id, community_id, delta, delta, MAX_STOCK))
     if not rows:
-        found = await fetch(
-            "SELECT stock FROM product WHERE id = {} AND community = {}", product_id, community_id
+        found = yield (
+            "SELECT stock FROM product WHERE id = {} AND community = {}", (product_id, community_id)
         )
         if not found:
             raise NotFound(field="product_id")
@@ -118,10 +135,8 @@ async def move(
             raise OutOfStock(product_id, found[0]["stock"])
         raise Conflict("stock_too_high", field="delta", max_stock=MAX_STOCK)
     after = rows[0]["stock"]
-    await fetch(
-        _RECORD, community_id, product_id, delta, after, kind, reason, donor, ref, actor_id,
-        datetime.now(UTC),
-    )
+    yield (_RECORD, (community_id, product_id, delta, after, kind, reason, donor, ref, actor_id,
+                     datetime.now(UTC)))
     return after
 
 

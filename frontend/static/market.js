@@ -1,0 +1,52 @@
+// 积分超市: small enhancements; every page works without this file.
+"use strict";
+
+// A form submits once: a second tap on a slow phone would only send it again.
+document.addEventListener("submit", (event) => {
+  const button = event.target.querySelector("button[type=submit]");
+  if (button) {
+    window.setTimeout(() => { button.disabled = true; }, 0);
+  }
+});
+
+// The member code page: count down, then fetch a fresh code and picture without reloading.
+(function memberCode() {
+  const figure = document.getElementById("member-code");
+  if (!figure) {
+    return;
+  }
+  const image = document.getElementById("code-image");
+  const text = document.getElementById("code-text");
+  const countdown = document.getElementById("countdown");
+  let left = Number(figure.dataset.refresh) || 30;
+  let busy = false;
+
+  async function refresh() {
+    try {
+      const response = await fetch("/api/me/code", { credentials: "same-origin", cache: "no-store" });
+      if (!response.ok) {
+        window.location.reload();  // signed out meanwhile: the page sends to sign-in
+        return;
+      }
+      const code = await response.json();
+      text.textContent = code.code;
+      image.src = "/api/me/code.png?t=" + Date.now();
+      left = code.refresh_in;
+    } catch (error) {
+      left = 5;  // offline for a moment: try again soon
+    }
+    countdown.textContent = String(left);
+  }
+
+  window.setInterval(() => {
+    if (busy) {
+      return;
+    }
+    left -= 1;
+    countdown.textContent = String(Math.max(left, 0));
+    if (left <= 0) {
+      busy = true;
+      refresh().finally(() => { busy = false; });
+    }
+  }, 1000);
+})();

@@ -1,0 +1,85 @@
+"""What every page and form shares: the template context, CSRF tokens in forms, reading a form.
+
+A signed-in person's forms carry their session's CSRF token in a hidden field. Before
+sign-in there is no session, so the sign-in form carries a random token that is also
+kept in a cookie (double submit); a page on another site can read neither. A POST a
+browser marks as cross-site (``Sec-Fetch-Site``) is refused before either is looked at.
+"""
+
+import secrets
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import Cookie
+from litestar.response import Template
+
+from market.auth.guards import principal_of
+from market.auth.sessions import Principal
+from market.errors import CsrfRejected
+from market.web import i18n
+
+FORM_COOKIE = "market_form"
+NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language"}
+#: Longest value kept from any form field; longer ones are cut before anything else sees them.
+MAX_FIELD = 500
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: str(form.get(key, ""))[:MAX_FIELD] for key in form}
+
+
+def form_token(request: Request) -> str:
+    """The CSRF token a form on this page must carry: the session's, or the pre-sign-in one."""
+    me = principal_of(request)
+    if me is not None:
+        return me.csrf_token
+    current = request.cookies.get(FORM_COOKIE, "")
+    if 20 <= len(current) <= 100:
+        return current
+    # Made once per request, so every form on the page gets the same one.
+    token = request.scope.setdefault("state", {}).setdefault("market_form_token", secrets.token_urlsafe(24))
+    return token
+
+
+def form_cookies(request: Request) -> list[Cookie]:
+    """The pre-sign-in token's cookie, when this request just made one."""
+    token = request.scope.get("state", {}).get("market_form_token")
+    if token is None:
+        return []
+    return [Cookie(key=FORM_COOKIE, value=token, path="/", httponly=True, samesite="lax")]
+
+
+def check_csrf(request: Request, fields: dict[str, str]) -> None:
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        raise CsrfRejected()
+    me = principal_of(request)
+    expected = me.csrf_token if me is not None else request.cookies.get(FORM_COOKIE, "")
+    sent = fields.get("csrf", "")
+    if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfRejected()
+
+
+def context(request: Request, **values: Any) -> dict[str, Any]:
+    """What every template gets: language, text size, who is signed in, the CSRF token."""
+    language = i18n.language_of(request)
+    me: Principal | None = principal_of(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return {
+        "lang": language,
+        "large": i18n.large_text(request),
+        "me": me,
+        "csrf": form_token(request),
+        "here": here,
+        **values,
+    }
+
+
+def page(request: Request, name: str, *, status: int = 200, cookies: list[Cookie] | None = None,
+         **values: Any) -> Template:
+    """A rendered page, never cached (it may show personal data)."""
+    ctx = context(request, **values)
+    return Template(
+        template_name=name, context=ctx, status_code=status, headers=NO_STORE,
+        cookies=[*form_cookies(request), *(cookies or [])],
+    )

@@ -1,0 +1,113 @@
+"""The pages' language: Chinese by default, English by choice, from Babel message catalogues.
+
+The catalogues are ``frontend/translations/<lang>/LC_MESSAGES/messages.po``; they are
+compiled in memory with Babel the first time a language is used, so a fresh checkout
+needs no build step and no ``.mo`` file can go stale. Message ids are English, so the
+English catalogue may leave them untranslated. The choice is kept in a cookie, and
+GET /lang/<code> and GET /text/<size> switch language and text size from a plain link.
+"""
+
+import gettext
+import io
+from functools import lru_cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from litestar import Request, get
+from litestar.datastructures import Cookie
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from market.messages import Language, message, preferred_language
+
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "frontend" / "translations"
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+LANGUAGE_COOKIE = "market_lang"
+TEXT_COOKIE = "market_text"
+TEXT_SIZES = ("normal", "large")
+#: A year: a preference, not a credential.
+PREFERENCE_AGE = 365 * 24 * 3600
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(language: Language) -> gettext.NullTranslations:
+    """The compiled catalogue of ``language`` (read from its .po file once per process)."""
+    path = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as source:
+        catalog = read_po(source, locale="zh_Hans_CN" if language == "zh" else "en")
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def translate(language: Language, text: str) -> str:
+    return translations(language).gettext(text)
+
+
+def language_of(request: Request) -> Language:
+    """The cookie's choice, else the browser's Accept-Language, else Chinese."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    if chosen in LANGUAGES:
+        return chosen  # type: ignore[return-value]
+    return preferred_language(request.headers.get("accept-language"))
+
+
+def large_text(request: Request) -> bool:
+    return request.cookies.get(TEXT_COOKIE) == "large"
+
+
+def error_text(language: Language, reason: str, **params: object) -> str:
+    """A refusal's text from the one catalogue the API uses too (``market.messages``)."""
+    return message(reason, language, **params)
+
+
+# -- Jinja: ``_()`` in templates translates into the page's language ------------------------
+
+
+@pass_context
+def _gettext(context: Context, text: str) -> str:
+    return translate(context.get("lang", "zh"), text)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    return translations(context.get("lang", "zh")).ngettext(singular, plural, count)
+
+
+def install(environment) -> None:
+    """Add the i18n extension to a Jinja environment, translating by the context's ``lang``."""
+    environment.add_extension("jinja2.ext.i18n")
+    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)
+
+
+# -- the switches -------------------------------------------------------------------------
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path of this site: never another origin (``//evil``, ``/\\evil``, ``https:``)."""
+    if (
+        not target or not target.startswith("/") or target.startswith("//")
+        or "\\" in target or any(ord(c) < 32 for c in target) or len(target) > 500
+    ):
+        return default
+    return target
+
+
+def _preference(request: Request, key: str, value: str) -> Redirect:
+    cookie = Cookie(key=key, value=value, path="/", max_age=PREFERENCE_AGE, samesite="lax",
+                    httponly=True)
+    return Redirect(safe_next(request.query_params.get("next")), status_code=303, cookies=[cookie])
+
+
+@get("/lang/{code:str}", include_in_schema=False, name="web:language")
+async def switch_language(request: Request, code: FromPath[str]) -> Redirect:
+    return _preference(request, LANGUAGE_COOKIE, code if code in LANGUAGES else "zh")
+
+
+@get("/text/{size:str}", include_in_schema=False, name="web:text")
+async def switch_text(request: Request, size: FromPath[str]) -> Redirect:
+    return _preference(request, TEXT_COOKIE, size if size in TEXT_SIZES else "normal")

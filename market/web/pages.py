@@ -1,0 +1,227 @@
+"""The resident's pages: sign in and out, home, member code, check-in by an activity's QR, statement.
+
+Handlers call the services directly (sessions, points, cards, activities), never the
+HTTP API. A refused form is shown again with the reason in the reader's language and
+what was typed still in it (never the PIN).
+"""
+
+import unicodedata
+from datetime import UTC, datetime, timedelta
+
+from litestar import Request, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from ledger import Ledger
+from market.activities import service as activities
+from market.auth import sessions
+from market.auth.controllers import served_over_https, session_cookies
+from market.auth.guards import principal_of
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter
+from market.auth.middleware import SESSION_COOKIE
+from market.auth.roles import RESIDENT
+from market.auth.sessions import Principal
+from market.cards import service as cards
+from market.errors import CsrfRejected, Forbidden, InvalidInput, MarketError, NotFound
+from market.points import service as points
+from market.settings import Settings
+from market.tables import Stay
+from market.web import i18n
+from market.web.forms import FORM_COOKIE, check_csrf, form_fields, page
+
+STATEMENT_PAGE = 20
+PAGE = {"include_in_schema": False}
+
+
+def _signed_in(request: Request) -> Principal | None:
+    return principal_of(request)
+
+
+def _to_sign_in(request: Request) -> Redirect:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"/signin?next={here}", status_code=303)
+
+
+def _resident(me: Principal) -> None:
+    if not me.has_role(RESIDENT):
+        raise Forbidden()
+
+
+def normalise_login(text: str) -> str:
+    """Full-width digits (a Chinese keyboard's) become ASCII; spaces and dashes go."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(text.split()).replace("-", "")
+
+
+# -- signing in and out ----------------------------------------------------------------------
+
+
+@get("/signin", name="web:signin", **PAGE)
+async def sign_in_form(request: Request) -> Template | Redirect:
+    target = i18n.safe_next(request.query_params.get("next"))
+    if _signed_in(request) is not None:
+        return Redirect(target, status_code=303)
+    return page(request, "signin.html", login="", next=target, errors={}, problem=None)
+
+
+@post("/signin", status_code=303, **PAGE)
+async def sign_in(
+    request: Request,
+    hasher: NamedDependency[SecretHasher],
+    limiter: NamedDependency[LoginLimiter],
+    settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    language = i18n.language_of(request)
+    target = i18n.safe_next(fields.get("next"))
+    login = normalise_login(fields.get("login", ""))
+    secret = fields.get("secret", "").strip()
+
+    def again(status: int, problem: str | None = None, **errors: str) -> Template:
+        return page(request, "signin.html", status=status, login=login, next=target,
+                    errors=errors, problem=problem)
+
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return again(403, i18n.error_text(language, error.reason))
+    errors = {}
+    if not login:
+        errors["login"] = i18n.translate(language, "Enter your phone number or member card number.")
+    if not secret:
+        errors["secret"] = i18n.translate(language, "Enter your PIN or password.")
+    if errors:
+        return again(400, None, **errors)
+    try:
+        signed = await sessions.sign_in(
+            login, secret, hasher=hasher, limiter=limiter, secret_key=settings.secret_key,
+            lifetime=timedelta(hours=settings.session_hours),
+        )
+    except MarketError as error:
+        return again(error.status, i18n.error_text(language, error.reason, **error.params))
+    # As the API does: a session this browser held before ends at a new sign-in.
+    if old := request.cookies.get(SESSION_COOKIE):
+        await sessions.revoke_token(old)
+    max_age = int((signed.expires_at - datetime.now(UTC)).total_seconds())
+    cookies = session_cookies(request, settings, signed.token, signed.csrf_token, max_age)
+    cookies.append(Cookie(key=FORM_COOKIE, value="", path="/", max_age=0, httponly=True,
+                          secure=served_over_https(request, settings), samesite="lax"))
+    return Redirect(target, status_code=303, cookies=cookies)
+
+
+@post("/signout", status_code=303, **PAGE)
+async def sign_out(request: Request, settings: NamedDependency[Settings]) -> Redirect:
+    me = _signed_in(request)
+    if me is not None:
+        check_csrf(request, await form_fields(request))
+        await sessions.revoke(me.session_id)
+    return Redirect("/signin", status_code=303, cookies=session_cookies(request, settings, "", "", 0))
+
+
+# -- home, member code, statement --------------------------------------------------------------
+
+
+@get("/", name="web:home", **PAGE)
+async def home(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
+    me = _signed_in(request)
+    if me is None:
+        return _to_sign_in(request)
+    wallet = await points.balance(ledger, me)
+    return page(request, "home.html", wallet=wallet, resident=me.has_role(RESIDENT))
+
+
+@get("/code", name="web:code", **PAGE)
+async def member_code(request: Request, settings: NamedDependency[Settings]) -> Template | Redirect:
+    me = _signed_in(request)
+    if me is None:
+        return _to_sign_in(request)
+    _resident(me)
+    return page(request, "code.html", code=cards.member_code(settings, me.id))
+
+
+@get("/statement", name="web:statement", **PAGE)
+async def statement(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
+    me = _signed_in(request)
+    if me is None:
+        return _to_sign_in(request)
+    cursor = request.query_params.get("cursor") or None
+    found = await points.entries(ledger, me, STATEMENT_PAGE, cursor)
+    wallet = await points.balance(ledger, me)
+    return page(request, "statement.html", entries=found.items, next_cursor=found.next_cursor,
+                first_page=cursor is None, wallet=wallet)
+
+
+# -- the page an activity's QR code opens -------------------------------------------------------
+
+CHECKIN_PATHS = ["/c/{token:str}", "/C/{token:str}"]
+
+
+async def _stay_status(activity_id: int, person_id: int) -> str | None:
+    row = await Stay.select(Stay.status).where(
+        (Stay.activity == activity_id) & (Stay.person == person_id)
+    ).first()
+    return None if row is None else row["status"]
+
+
+async def _activity(me: Principal, activity_id: int) -> activities.ActivityView | None:
+    try:
+        return await activities.get(me, activity_id)
+    except NotFound:
+        return None
+
+
+def _refusal(request: Request, token: str, error: MarketError, activity=None) -> Template:
+    language = i18n.language_of(request)
+    return page(
+        request, "checkin.html", status=error.status, token=token, activity=activity,
+        refusal=error.reason, problem=i18n.error_text(language, error.reason, **error.params),
+        result=None, direction=None,
+    )
+
+
+@get(CHECKIN_PATHS, name="web:checkin", **PAGE)
+async def checkin_form(
+    request: Request, token: FromPath[str], settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    me = _signed_in(request)
+    if me is None:
+        return _to_sign_in(request)
+    _resident(me)
+    try:
+        activity_id = activities.checkin_activity(cards.signer_for(settings), token, activities.now())
+    except MarketError as error:
+        return _refusal(request, token, error)
+    activity = await _activity(me, activity_id)
+    if activity is None:
+        return _refusal(request, token, InvalidInput("invalid"))
+    status = await _stay_status(activity_id, me.id)
+    direction = {None: "in", "in": "out"}.get(status)
+    return page(request, "checkin.html", token=token, activity=activity, direction=direction,
+                stay=status, result=None, refusal=None, problem=None)
+
+
+@post(CHECKIN_PATHS, status_code=200, **PAGE)
+async def checkin(
+    request: Request, token: FromPath[str], ledger: NamedDependency[Ledger],
+    settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    me = _signed_in(request)
+    if me is None:
+        return _to_sign_in(request)
+    _resident(me)
+    fields = await form_fields(request)
+    check_csrf(request, fields)
+    direction = fields.get("direction", "in")
+    try:
+        result = await activities.check_in_by_token(ledger, me, settings, token, direction)
+    except MarketError as error:
+        return _refusal(request, token, error)
+    activity = await _activity(me, result.activity_id)
+    return page(request, "checkin.html", token=token, activity=activity, direction=direction,
+                result=result, refusal=None, problem=None)
+
+
+PAGES = [sign_in_form, sign_in, sign_out, home, member_code, statement, checkin_form, checkin]

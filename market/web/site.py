@@ -1,0 +1,105 @@
+"""The web app's frame: Jinja templates, static files, error pages and the router of the pages.
+
+Pages live outside /api and out of the OpenAPI document. They identify the caller with
+the same middleware as the API (session cookie) but carry no guard: a page sends a
+stranger to the sign-in form instead. Every error on a page is a page in the reader's
+language, never problem+json.
+"""
+
+import hashlib
+import logging
+from datetime import datetime
+from functools import lru_cache
+from http import HTTPStatus
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request, Response, Router
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.middleware import DefineMiddleware
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from market.auth.middleware import SessionAuthMiddleware
+from market.errors import MarketError
+from market.web import i18n, pages
+from market.web.forms import page
+
+log = logging.getLogger(__name__)
+
+FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
+TEMPLATES = FRONTEND / "templates"
+STATIC = FRONTEND / "static"
+STATIC_PATH = "/static"
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+@lru_cache(maxsize=64)
+def asset(name: str) -> str:
+    """The URL of a static file with its content hash, so it can be cached for a year."""
+    digest = hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:10]
+    return f"{STATIC_PATH}/{name}?v={digest}"
+
+
+def _local(moment: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A time as people here read it: Beijing time."""
+    return moment.astimezone(CHINA).strftime(pattern)
+
+
+def _stars(count: int) -> str:
+    return "★" * count + "☆" * (5 - count)
+
+
+def template_config() -> TemplateConfig:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    i18n.install(environment)
+    environment.globals["asset"] = asset
+    environment.filters["stars"] = _stars
+    environment.filters["local"] = _local
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+
+
+def static_files() -> Router:
+    return create_static_files_router(
+        path=STATIC_PATH, directories=[STATIC], name="static", include_in_schema=False,
+        cache_control=None,
+    )
+
+
+def page_error(request: Request, exc: Exception) -> Response:
+    """Any error on a page: the reason's message in the reader's language, on a page."""
+    if isinstance(exc, MarketError):
+        status, reason, params = exc.status, exc.reason, exc.params
+        if reason == "not_signed_in":
+            return Redirect(f"/signin?next={request.url.path}", status_code=303)
+    elif isinstance(exc, HTTPException) and exc.status_code < 500:
+        status, params = exc.status_code, {}
+        reason = {
+            404: "not_found", 403: "forbidden", 405: "method_not_allowed", 413: "too_large",
+        }.get(exc.status_code, "bad_request")
+        if isinstance(exc, NotFoundException | PermissionDeniedException):
+            reason = "not_found" if isinstance(exc, NotFoundException) else "forbidden"
+    else:
+        log.error("unhandled error on page %s %s", request.method, request.url.path, exc_info=exc)
+        status, reason, params = 500, "internal", {}
+    language = i18n.language_of(request)
+    return page(
+        request, "error.html", status=status, reason=reason,
+        detail=i18n.error_text(language, reason, **params), title_code=HTTPStatus(status).phrase,
+    )
+
+
+def web_router() -> Router:
+    return Router(
+        path="/",
+        route_handlers=[*pages.PAGES, i18n.switch_language, i18n.switch_text],
+        middleware=[DefineMiddleware(SessionAuthMiddleware)],
+        exception_handlers={Exception: page_error},
+        include_in_schema=False,
+    )
