@@ -201,7 +201,7 @@ async def redeem(
         if found is None:
             raise
         return await _view(me.community_id, found), False
-    log.info("redemption %s: %s lines for person %s", view.id, len(lines), member.person_id)
+    log.debug("redemption %s: %s lines for person %s", view.id, len(lines), member.person_id)
     return view, True
 
 
@@ -222,9 +222,10 @@ def _redeem_steps(
         request_hash=request_hash, total=total, transfer_id=transfer_id, balance_after=0,
         lines=[(line.product_id, line.quantity, line.unit_price) for line in priced], at=at,
     )
-    for line in sorted(priced, key=by_product):
-        yield from stock.move_steps(me.community_id, line.product_id, -line.quantity, "redemption",
-                                    ref=f"redemption:{redemption_id}", actor_id=me.id)
+    yield from stock.move_many_steps(
+        me.community_id, [(line.product_id, -line.quantity) for line in sorted(priced, key=by_product)],
+        "redemption", ref=f"redemption:{redemption_id}", actor_id=me.id,
+    )
     (transfer,) = yield LedgerStep(ledger, [single(
         transfer_id, wallet, shop, format_points(total), "redemption",
         memo=receipt_no(redemption_id, at), reference=f"redemption:{redemption_id}",
@@ -254,12 +255,11 @@ def record_redemption_steps(
         " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
         (community_id, person_id, keeper_id, key, request_hash, total, transfer_id, balance_after, at),
     )
-    for product_id, quantity, unit_price in lines:
-        yield (
-            "INSERT INTO redemption_line (redemption, product, quantity, unit_price)"
-            " VALUES ({}, {}, {}, {})",
-            (row["id"], product_id, quantity, unit_price),
-        )
+    values = ", ".join("({}, {}, {}, {})" for _ in lines)
+    yield (
+        f"INSERT INTO redemption_line (redemption, product, quantity, unit_price) VALUES {values}",
+        tuple(value for line in lines for value in (row["id"], *line)),
+    )
     return row["id"]
 
 

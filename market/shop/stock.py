@@ -75,7 +75,7 @@ _MOVE = (
 )
 _RECORD = (
     "INSERT INTO stock_movement (community, product, delta, stock_after, kind, reason, donor, ref,"
-    " actor, at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})"
+    " actor, at) VALUES "
 )
 
 
@@ -118,26 +118,52 @@ def move_steps(
     actor_id: int | None = None,
 ) -> Steps[int]:
     """``move`` as steps of the caller's transaction (``market.db.write_steps``, ``run_steps``)."""
+    (after,) = yield from move_many_steps(
+        community_id, [(product_id, delta)], kind, reason=reason, donor=donor, ref=ref, actor_id=actor_id
+    )
+    return after
+
+
+def move_many_steps(
+    community_id: int,
+    moves: list[tuple[int, int]],
+    kind: str,
+    *,
+    reason: str | None = None,
+    donor: str | None = None,
+    ref: str | None = None,
+    actor_id: int | None = None,
+) -> Steps[list[int]]:
+    """Several (product, delta) moves of one cause (a basket), as steps: one guarded UPDATE
+    per product, in the order given (callers sort by product id: the lock order), then one
+    INSERT of all their movement rows. The stocks after, in the same order."""
     if kind not in KINDS:
         raise ValueError(f"unknown stock movement kind {kind!r}")
-    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_STOCK:
-        raise InvalidInput("invalid_stock_delta", field="delta", max_stock=MAX_STOCK)
     if ref is not None and len(ref) > MAX_REF:
         raise ValueError(f"a stock movement's ref is at most {MAX_REF} characters")
-    rows = yield (_MOVE, (delta, product_id, community_id, delta, delta, MAX_STOCK))
-    if not rows:
-        found = yield (
-            "SELECT stock FROM product WHERE id = {} AND community = {}", (product_id, community_id)
-        )
-        if not found:
-            raise NotFound(field="product_id")
-        if delta < 0:
-            raise OutOfStock(product_id, found[0]["stock"])
-        raise Conflict("stock_too_high", field="delta", max_stock=MAX_STOCK)
-    after = rows[0]["stock"]
-    yield (_RECORD, (community_id, product_id, delta, after, kind, reason, donor, ref, actor_id,
-                     datetime.now(UTC)))
-    return after
+    for _, delta in moves:
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_STOCK:
+            raise InvalidInput("invalid_stock_delta", field="delta", max_stock=MAX_STOCK)
+    at = datetime.now(UTC)
+    afters: list[int] = []
+    for product_id, delta in moves:
+        rows = yield (_MOVE, (delta, product_id, community_id, delta, delta, MAX_STOCK))
+        if not rows:
+            found = yield (
+                "SELECT stock FROM product WHERE id = {} AND community = {}", (product_id, community_id)
+            )
+            if not found:
+                raise NotFound(field="product_id")
+            if delta < 0:
+                raise OutOfStock(product_id, found[0]["stock"])
+            raise Conflict("stock_too_high", field="delta", max_stock=MAX_STOCK)
+        afters.append(rows[0]["stock"])
+    values = ", ".join("({}, {}, {}, {}, {}, {}, {}, {}, {}, {})" for _ in moves)
+    args: list[object] = []
+    for (product_id, delta), after in zip(moves, afters, strict=True):
+        args += [community_id, product_id, delta, after, kind, reason, donor, ref, actor_id, at]
+    yield (_RECORD + values, tuple(args))
+    return afters
 
 
 async def movements(
