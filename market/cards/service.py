@@ -224,14 +224,8 @@ async def change_my_pin(
     if row["pin_hash"]:
         if not current_pin:
             raise InvalidInput("current_pin_required", field="current_pin")
-        key = _pin_limiter_key(person_id, secret_key)
-        wait = await limiter.retry_after(key)
-        if wait is not None:
-            raise TooManyAttempts(wait)
-        if len(current_pin) > 128 or not await hasher.verify(row["pin_hash"], current_pin):
-            await limiter.record_failure(key)
-            raise InvalidInput("wrong_pin", field="current_pin")
-        await limiter.reset(key)
+        await _verify_pin(person_id, row["pin_hash"], current_pin, "wrong_pin", "current_pin",
+                          hasher=hasher, limiter=limiter, secret_key=secret_key)
     new_hash = await hasher.hash(pin)
     # Compare-and-set: two changes racing cannot both pass the same current PIN.
     updated = await Person.update({Person.pin_hash: new_hash}, force=True).where(
@@ -253,13 +247,23 @@ async def check_counter_pin(
     row = await Person.select(Person.pin_hash).where(Person.id == person_id).first()
     if row is None or not row["pin_hash"]:
         raise Conflict("card_pin_not_set", field="pin")
+    await _verify_pin(person_id, row["pin_hash"], pin, "wrong_card_pin", "pin",
+                      hasher=hasher, limiter=limiter, secret_key=secret_key)
+
+
+async def _verify_pin(
+    person_id: int, pin_hash: str, pin: str, reason: str, field: str, *,
+    hasher: SecretHasher, limiter: LoginLimiter, secret_key: str,
+) -> None:
+    """The one check of a PIN outside sign-in, counted towards one lock-out per person:
+    locked out → 429 before any hashing; wrong → ``reason`` (400) and a failure recorded."""
     key = _pin_limiter_key(person_id, secret_key)
     wait = await limiter.retry_after(key)
     if wait is not None:
         raise TooManyAttempts(wait)
-    if len(pin) > 128 or not await hasher.verify(row["pin_hash"], pin):
+    if len(pin) > 128 or not await hasher.verify(pin_hash, pin):
         await limiter.record_failure(key)
-        raise InvalidInput("wrong_card_pin", field="pin")
+        raise InvalidInput(reason, field=field)
     await limiter.reset(key)
 
 
