@@ -46,11 +46,11 @@ class Connection:
     run several statements (the ledger's batch inside a redemption) in one go.
     """
 
-    def __init__(self, connection_kwargs: dict[str, Any]) -> None:
+    def __init__(self, connection_kwargs: dict[str, Any], name: str = "market-sqlite") -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._con: sqlite3.Connection | None = None  # set by the thread, so before it starts
         self._thread = threading.Thread(
-            target=self._serve, args=(connection_kwargs,), name="market-sqlite", daemon=True
+            target=self._serve, args=(connection_kwargs,), name=name, daemon=True
         )
         self._thread.start()
 
@@ -98,7 +98,9 @@ class Connection:
 
 
 class _Pool:
-    """Up to ``size`` open connections of one event loop; a caller waits for a free one."""
+    """Up to ``size`` open connections of one event loop; a caller waits for a free one.
+    Besides them, one writer: a connection whose thread runs whole write transactions
+    one after the other, in the order they were sent."""
 
     def __init__(self, connection_kwargs: dict[str, Any], size: int) -> None:
         self.loop = asyncio.get_running_loop()
@@ -106,8 +108,15 @@ class _Pool:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[Connection] = []
         self._open: set[Connection] = set()
+        self._writer: Connection | None = None
         self._closed = False
         self.users = 0
+
+    def writer(self) -> Connection:
+        if self._writer is None:
+            self._writer = Connection(self._kwargs, name="market-sqlite-writer")
+            self._open.add(self._writer)
+        return self._writer
 
     async def acquire(self) -> Connection:
         await self._slots.acquire()
@@ -130,6 +139,7 @@ class _Pool:
     async def close(self) -> None:
         self._closed = True
         self._idle.clear()
+        self._writer = None
         for connection in list(self._open):
             await connection.close()
         self._open.clear()
@@ -183,6 +193,14 @@ class PooledSQLiteEngine(SQLiteEngine):
         """A pooled connection for work sent whole to its thread, or None without a pool here."""
         pool = self._pool_here()
         return None if pool is None else Lease(pool, await pool.acquire())
+
+    def writer(self) -> Connection | None:
+        """The connection whose thread runs write transactions back to back, or None
+        without a pool here. ``run(fn)`` on it queues ``fn`` behind the writes sent
+        before; the next one starts the moment one commits, without waiting for the
+        event loop in between."""
+        pool = self._pool_here()
+        return None if pool is None else pool.writer()
 
     def _pool_here(self) -> _Pool | None:
         """The pool, if it belongs to the running event loop (asyncio's primitives are per loop)."""

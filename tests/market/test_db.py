@@ -1,6 +1,7 @@
 """The database helpers: read-then-write transactions survive concurrency on both engines."""
 
 import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -67,3 +68,39 @@ async def test_write_steps_in_parallel_all_land(admin: Member) -> None:
                                      for n in range(30)))
     assert results == [1] * 30
     assert await Session.count().where(Session.token_hash.like("steps-p%")) == 60
+
+
+async def test_write_steps_and_write_transactions_at_once_all_land(admin: Member, db_engine: str) -> None:
+    """On SQLite the two meet at the file lock (the writer thread and a pooled connection
+    each BEGIN IMMEDIATE); neither may fail with "database is locked" or lose a row."""
+    now = datetime.now(UTC)
+
+    async def by_transaction(n: int) -> None:
+        async with write_transaction():
+            await Session.count().where(Session.person == admin.id)
+            await Session.insert(Session(
+                token_hash=f"mixed-t{n}", person=admin.id, csrf_token="x",
+                created_at=now, expires_at=now + timedelta(minutes=1),
+            ))
+
+    await asyncio.gather(
+        *(by_transaction(n) for n in range(15)),
+        *(write_steps(_two_sessions(admin.id, f"mixed-s{n}", fail=False)) for n in range(15)),
+    )
+    assert await Session.count().where(Session.token_hash.like("mixed-t%")) == 15
+    assert await Session.count().where(Session.token_hash.like("mixed-s%")) == 30
+
+
+async def test_write_steps_run_where_the_engine_wants_them(admin: Member, db_engine: str) -> None:
+    """SQLite: whole, on the pool's writer thread; PostgreSQL: statement by statement, awaited
+    on the event loop's own thread."""
+    expected = "market-sqlite-writer" if db_engine == "sqlite" else threading.current_thread().name
+    seen: list[str] = []
+
+    def steps(prefix: str):
+        seen.append(threading.current_thread().name)
+        yield from _two_sessions(admin.id, prefix, fail=False)
+        seen.append(threading.current_thread().name)
+
+    await asyncio.gather(write_steps(steps("thread-a")), write_steps(steps("thread-b")))
+    assert seen == [expected] * 4

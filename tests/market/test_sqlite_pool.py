@@ -144,3 +144,24 @@ async def test_another_event_loop_does_not_use_the_pool(engine: PooledSQLiteEngi
     # asyncio's primitives belong to one loop: another loop's query gets its own connection.
     assert await asyncio.to_thread(elsewhere) == [{"n": 0}]
     assert len(engine._pool._open) <= 1  # type: ignore[union-attr]
+
+
+async def test_the_writer_runs_work_in_order_and_ends_with_the_pool(engine: PooledSQLiteEngine) -> None:
+    def writers() -> int:
+        return sum(1 for t in threading.enumerate() if t.name == "market-sqlite-writer")
+
+    before = writers()
+    await engine.start_connection_pool(max_size=2)
+    writer = engine.writer()
+    assert writer is not None and engine.writer() is writer  # one per pool
+
+    def insert(name: str):
+        return lambda con: con.execute("INSERT INTO item (name) VALUES (?) RETURNING id", (name,)).fetchall()
+
+    ids = await asyncio.gather(*(writer.run(insert(f"w{i}")) for i in range(30)))
+    # Sent in this order, committed in this order (autocommit: each insert its own transaction).
+    assert [row[0]["id"] for row in ids] == sorted(row[0]["id"] for row in ids)
+    assert writers() == before + 1
+    await engine.close_connection_pool()
+    assert writers() == before
+    assert engine.writer() is None  # no pool, no writer
