@@ -24,6 +24,7 @@ from piccolo.querystring import QueryString
 
 from ledger import Ledger
 from ledger.model import Request
+from market.pg_writer import PostgresWriter
 from market.settings import EngineName
 from market.sqlite_pool import Lease
 
@@ -129,17 +130,42 @@ async def write_steps(steps: Steps[T]) -> T:
     the event loop was held 0.8 ms longer per redemption than its transaction
     ran (the loop's own latency, twice), and every redemption waited for it.
     A ``write_transaction()`` elsewhere meets the writer at SQLite's file lock
-    (BEGIN IMMEDIATE, the busy timeout), as the ledger's own writer does. Elsewhere each
-    statement is awaited in ``write_transaction()``; inside an open
+    (BEGIN IMMEDIATE, the busy timeout), as the ledger's own writer does. On
+    PostgreSQL the app's ``market.pg_writer`` runs them, for the same reason
+    (its docstring has the measurement). Without either (a CLI, a test's own
+    loop) each statement is awaited in ``write_transaction()``; inside an open
     transaction the steps join it.
     """
     db = engine()
-    if db.engine_type == "sqlite" and not db.transaction_exists():
-        writer = db.writer()  # type: ignore[attr-defined]
-        if writer is not None:
-            return await writer.run(lambda con: _steps_in_thread(con, steps))
+    if not db.transaction_exists():
+        if db.engine_type == "sqlite":
+            writer = db.writer()  # type: ignore[attr-defined]
+            if writer is not None:
+                return await writer.run(lambda con: _steps_in_thread(con, steps))
+        elif (pg_writer := _pg_writer_here()) is not None:
+            return await pg_writer.run(lambda con: _steps_on_postgres(con, steps))
     async with write_transaction():
         return await run_steps(steps)
+
+
+def _numbered(sql: str) -> str:
+    """``{}`` placeholders as PostgreSQL's ``$1``, ``$2``, …"""
+    parts = sql.split("{}")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+async def _steps_on_postgres(con: asyncpg.Connection, steps: Steps[T]) -> T:
+    """The steps in the transaction ``PostgresWriter`` has open on ``con``, on its loop."""
+    answer: Any = None
+    while True:
+        try:
+            step = steps.send(answer)
+        except StopIteration as done:
+            return done.value
+        if isinstance(step, LedgerStep):
+            answer = await step.ledger.apply_within(con, step.requests)
+        else:
+            answer = [dict(row) for row in await con.fetch(_numbered(step[0]), *step[1])]
 
 
 def _steps_in_thread(con: sqlite3.Connection, steps: Steps[T]) -> T:
@@ -220,9 +246,42 @@ async def connection_pool(max_size: int = 10) -> AsyncIterator[None]:
     if db.engine_type == "postgres":
         # Fails loudly if the server is unreachable: better not to start at all.
         await db.start_connection_pool(min_size=1, max_size=max_size)
+        _open_pg_writer(db.config["dsn"])  # type: ignore[attr-defined]
     else:
         await db.start_connection_pool(max_size=SQLITE_POOL_SIZE)
     try:
         yield
     finally:
-        await db.close_connection_pool()
+        try:
+            if db.engine_type == "postgres":
+                await _close_pg_writer()
+        finally:
+            await db.close_connection_pool()
+
+
+#: PostgreSQL's writer of each event loop, and how many apps on that loop use it.
+_pg_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list] = weakref.WeakKeyDictionary()
+
+
+def _open_pg_writer(dsn: str) -> None:
+    loop = asyncio.get_running_loop()
+    if loop in _pg_writers:
+        _pg_writers[loop][1] += 1
+    else:
+        _pg_writers[loop] = [PostgresWriter(dsn), 1]
+
+
+async def _close_pg_writer() -> None:
+    loop = asyncio.get_running_loop()
+    entry = _pg_writers.get(loop)
+    if entry is None:
+        return
+    entry[1] -= 1
+    if entry[1] == 0:
+        del _pg_writers[loop]
+        await entry[0].close()
+
+
+def _pg_writer_here() -> PostgresWriter | None:
+    entry = _pg_writers.get(asyncio.get_running_loop())
+    return None if entry is None else entry[0]

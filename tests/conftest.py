@@ -21,7 +21,7 @@ PG_URL = os.environ.get("MARKET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5
 _created: dict[str, str] = {}
 
 
-async def _run_on_postgres(sql: str) -> None:
+async def run_on_postgres(sql: str) -> None:
     import asyncpg
 
     connection = await asyncpg.connect(PG_URL)
@@ -34,7 +34,7 @@ async def _run_on_postgres(sql: str) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if ENGINE == "postgres":
         schema = f"t_{secrets.token_hex(6)}"
-        asyncio.run(_run_on_postgres(f'CREATE SCHEMA "{schema}"'))
+        asyncio.run(run_on_postgres(f'CREATE SCHEMA "{schema}"'))
         _created["schema"] = schema
         # asyncpg passes unknown DSN query parameters to the server as settings.
         url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}search_path={schema}"
@@ -51,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if schema := _created.pop("schema", None):
-        asyncio.run(_run_on_postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        asyncio.run(run_on_postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     if directory := _created.pop("directory", None):
         shutil.rmtree(directory, ignore_errors=True)
 

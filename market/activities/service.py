@@ -371,11 +371,48 @@ async def list_activities(me: Principal) -> ActivityList:
     return ActivityList(items=[_view(row) for row in rows])
 
 
+class ManagedActivity(msgspec.Struct):
+    """An activity on its organizer's list, with how many people came."""
+
+    activity: ActivityView
+    checked_in: int
+    """Stays of the activity (everyone who checked in, whatever happened after)."""
+    present: int
+    """Stays still checked in (not yet checked out)."""
+
+
+async def managed(me: Principal) -> list[ManagedActivity]:
+    """The activities ``me`` may manage, newest first: their own, or every one for an admin."""
+    where = Activity.community == me.community_id
+    if ADMIN not in me.roles:
+        where &= Activity.organizer == me.id
+    rows = await Activity.select().where(where).order_by(Activity.starts_at, ascending=False).limit(500)
+    ids = [row["id"] for row in rows]
+    # Counted by the database, for the listed activities only: a busy one has hundreds of stays.
+    found = await fetch(
+        "SELECT activity, count(*) AS came, sum(CASE WHEN status = 'in' THEN 1 ELSE 0 END) AS present"
+        " FROM activity_stay WHERE community = {} AND activity IN (" + ", ".join("{}" for _ in ids)
+        + ") GROUP BY activity",
+        me.community_id, *ids,
+    ) if ids else []
+    counts = {row["activity"]: (int(row["came"]), int(row["present"] or 0)) for row in found}
+    return [
+        ManagedActivity(activity=_view(row), checked_in=counts.get(row["id"], (0, 0))[0],
+                        present=counts.get(row["id"], (0, 0))[1])
+        for row in rows
+    ]
+
+
 async def get(me: Principal, activity_id: int) -> ActivityView:
     row = await _activity(me.community_id, activity_id)
     if row is None:
         raise NotFound()
     return _view(row)
+
+
+async def get_managed(me: Principal, activity_id: int) -> ActivityView:
+    """One activity ``me`` organizes (any of the community's for an admin); 404 otherwise."""
+    return _view(await _managed(me, activity_id))
 
 
 async def update(me: Principal, activity_id: int, changes: ActivityChanges) -> ActivityView:

@@ -177,6 +177,39 @@ async def printable_card(community_id: int, person_id: int, *, settings: Setting
     )
 
 
+class CardPage(msgspec.Struct):
+    items: list[CardView]
+    next_cursor: str | None
+
+
+MAX_SHEET = 100
+
+
+async def card_holders(
+    community_id: int, *, building_id: int | None = None, grid_id: int | None = None,
+    limit: int = 40, after: int | None = None,
+) -> CardPage:
+    """The residents whose cards to print, in enrolment order, a page at a time: all of the
+    community's, or those living in one building or one grid (through their household)."""
+    limit = max(1, min(limit, MAX_SHEET))
+    # "resident" is no substring of another role's name, so LIKE picks exactly the residents.
+    where = (
+        (Person.community == community_id) & Person.erased_at.is_null()
+        & Person.roles.like(f"%{RESIDENT}%")
+    )
+    if building_id is not None:
+        where &= Person.household._.building == building_id
+    if grid_id is not None:
+        where &= Person.household._.grid == grid_id
+    if after is not None:
+        where &= Person.id > after
+    rows = await Person.select(
+        Person.id, Person.name, Person.card_no, Person.card_version
+    ).where(where).order_by(Person.id).limit(limit + 1)
+    items = [_card_view(row) for row in rows[:limit]]
+    return CardPage(items=items, next_cursor=str(items[-1].person_id) if len(rows) > limit else None)
+
+
 async def reissue_card(community_id: int, person_id: int, *, actor_id: int) -> CardView:
     """Bump the card version (the old card stops working at once) and log who did it."""
     async with write_transaction():

@@ -346,6 +346,19 @@ async def list_households(
     return HouseholdPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
 
+async def find_household(
+    community_id: int, building_id: int, unit: str, room: str
+) -> HouseholdView | None:
+    """The household at this address (unit and room cleaned as when it was created), if any."""
+    unit = clean_address_part(unit, "unit", required=False)
+    room = clean_address_part(room, "room", required=True)
+    row = await Household.select().where(
+        (Household.community == community_id) & (Household.building == building_id)
+        & (Household.unit == unit) & (Household.room == room)
+    ).first()
+    return None if row is None else _household(row)
+
+
 async def get_household(community_id: int, household_id: int) -> HouseholdView:
     return _household(await _row(Household, community_id, household_id))
 

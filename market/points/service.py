@@ -54,6 +54,9 @@ class EntryView(msgspec.Struct):
     balance_after: str
     kind: str
     memo: str
+    #: single, pending (points held, the balance unchanged), post (the held points taken),
+    #: void (the hold released) or reverse.
+    phase: str = "single"
 
 
 class EntriesPage(msgspec.Struct):
@@ -143,8 +146,14 @@ async def adjust(
 
 
 async def balance(ledger: Ledger, me: Principal) -> WalletBalance:
-    hours, stars = await hours_and_stars(me.id)
-    account = await ledger.find_account(me.community_id, "wallet", owner=str(me.id))
+    return await wallet_of(ledger, me.community_id, me.id)
+
+
+async def wallet_of(ledger: Ledger, community_id: int, person_id: int) -> WalletBalance:
+    """A person's points and service hours (the caller has checked the person is of the
+    community: an admin's pages look people up through the people service first)."""
+    hours, stars = await hours_and_stars(person_id)
+    account = await ledger.find_account(community_id, "wallet", owner=str(person_id))
     if account is None:
         zero = points(Decimal(0))
         return WalletBalance(
@@ -158,6 +167,25 @@ async def balance(ledger: Ledger, me: Principal) -> WalletBalance:
     )
 
 
+async def adjustment_of(
+    ledger: Ledger, community_id: int, person_id: int, transfer_id: str
+) -> Adjustment | None:
+    """An adjustment made to the person's wallet, to show it again after the page's redirect;
+    None for anything else (another person's, another kind, an unknown id)."""
+    transfer = await ledger.get(transfer_id)
+    account = await ledger.find_account(community_id, "wallet", owner=str(person_id))
+    if transfer is None or account is None or transfer.kind != "adjustment":
+        return None
+    if transfer.credit_account == account.id:
+        amount, after = transfer.amount, transfer.credit_balance_after
+    elif transfer.debit_account == account.id:
+        amount, after = -transfer.amount, transfer.debit_balance_after
+    else:
+        return None
+    return Adjustment(id=transfer.id, person_id=person_id, amount=points(amount),
+                      balance_after=points(after))
+
+
 def _parse_seq(cursor: str | None) -> int | None:
     if not cursor:
         return None
@@ -167,8 +195,15 @@ def _parse_seq(cursor: str | None) -> int | None:
 
 
 async def entries(ledger: Ledger, me: Principal, limit: int, cursor: str | None) -> EntriesPage:
+    return await person_entries(ledger, me.community_id, me.id, limit, cursor)
+
+
+async def person_entries(
+    ledger: Ledger, community_id: int, person_id: int, limit: int, cursor: str | None
+) -> EntriesPage:
+    """A person's points history, newest first (the caller checks the person's community)."""
     before = _parse_seq(cursor)
-    account = await ledger.find_account(me.community_id, "wallet", owner=str(me.id))
+    account = await ledger.find_account(community_id, "wallet", owner=str(person_id))
     if account is None:
         return EntriesPage(items=[], next_cursor=None)
     page, next_before = await ledger.entries(account.id, limit=limit, before=before)
@@ -176,6 +211,7 @@ async def entries(ledger: Ledger, me: Principal, limit: int, cursor: str | None)
         EntryView(
             id=entry.transfer_id, at=entry.at, amount=points(entry.amount),
             balance_after=points(entry.balance_after), kind=entry.kind, memo=entry.memo,
+            phase=entry.phase,
         )
         for entry in page
     ]

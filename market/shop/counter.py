@@ -85,6 +85,16 @@ class RefundRequest(msgspec.Struct, forbid_unknown_fields=True):
     items: list[Line] | None = None
 
 
+class RefundRecord(msgspec.Struct):
+    """A refund as the receipt lists it afterwards."""
+
+    id: int
+    total: str
+    reason: str
+    items: list[ItemView]
+    at: datetime
+
+
 class RefundView(msgspec.Struct):
     id: int
     redemption_id: int
@@ -269,6 +279,35 @@ async def get(me: Principal, redemption_id: int) -> RedemptionView:
     if not me.roles & {SHOPKEEPER, ADMIN} and view.person.id != me.id:
         raise NotFound()
     return view
+
+
+async def refunds_of(me: Principal, redemption_id: int) -> list[RefundRecord]:
+    """The refunds made of a redemption, oldest first (who may see it: as ``get``)."""
+    await get(me, redemption_id)
+    rows = await fetch(
+        "SELECT id, total, reason, created_at FROM refund WHERE redemption = {} AND community = {}"
+        " ORDER BY id",
+        redemption_id, me.community_id,
+    )
+    if not rows:
+        return []
+    lines = await fetch(
+        "SELECT f.refund, f.product, p.name, f.quantity, l.unit_price FROM refund_line f"
+        " JOIN refund d ON d.id = f.refund JOIN product p ON p.id = f.product"
+        " JOIN redemption_line l ON l.redemption = d.redemption AND l.product = f.product"
+        " WHERE d.redemption = {} ORDER BY f.id",
+        redemption_id,
+    )
+    by_refund: dict[int, list[ItemView]] = {}
+    for line in lines:
+        by_refund.setdefault(line["refund"], []).append(
+            item_view(line["product"], line["name"], line["quantity"], line["unit_price"])
+        )
+    return [
+        RefundRecord(id=row["id"], total=format_points(row["total"]), reason=row["reason"],
+                     items=by_refund.get(row["id"], []), at=row["created_at"])
+        for row in rows
+    ]
 
 
 def _reason(text: str) -> str:

@@ -30,6 +30,7 @@ from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation, transaction_connection, write_transaction
 from market.errors import Conflict, NotFound, Unprocessable
+from market.people.rules import mask_phone
 from market.points.service import account_id, wallet_id
 from market.shop import basket, rules, stock
 from market.shop.basket import Line
@@ -62,6 +63,16 @@ class OrderView(msgspec.Struct):
 
 class OrderList(msgspec.Struct):
     items: list[OrderView]
+
+
+class OrderHolder(msgspec.Struct):
+    """Who an order is for, as the shop keeper handing it out sees them."""
+
+    id: int
+    name: str
+    phone: str
+    """Masked: 138****0000."""
+    card_no: str
 
 
 def _request_hash(lines: list[Line]) -> str:
@@ -188,6 +199,24 @@ async def list_orders(me: Principal, status: str | None = None) -> OrderList:
         f"SELECT * FROM shop_order WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT 200", *args
     )
     return OrderList(items=await _views(rows))
+
+
+async def holders(me: Principal, person_ids: list[int]) -> dict[int, OrderHolder]:
+    """The residents of the given orders (shop staff only), by id; others of the community
+    and of other communities are left out."""
+    if not _is_staff(me) or not person_ids:
+        return {}
+    ids = sorted(set(person_ids))
+    rows = await fetch(
+        "SELECT id, name, phone, card_no FROM person WHERE community = {}"
+        f" AND id IN ({', '.join('{}' for _ in ids)})",
+        me.community_id, *ids,
+    )
+    return {
+        row["id"]: OrderHolder(id=row["id"], name=row["name"], phone=mask_phone(row["phone"] or ""),
+                               card_no=row["card_no"] or "")
+        for row in rows
+    }
 
 
 def _check_open(row: dict, at: datetime) -> None:

@@ -67,6 +67,11 @@ class LedgerCheck(msgspec.Struct):
     problems: list[LedgerProblem]
 
 
+class Keeper(msgspec.Struct):
+    id: int
+    name: str
+
+
 class Reconciliation(msgspec.Struct):
     date: date
     keeper_id: int | None
@@ -109,6 +114,19 @@ async def _keeper_scope(me: Principal, keeper_id: int | None) -> int | None:
         if not found:
             raise NotFound(field="keeper_id")
     return keeper_id
+
+
+async def keepers(me: Principal) -> list[Keeper]:
+    """Whose counter an admin may look at: the community's shop keepers and admins, and
+    anyone else who has served at the counter. A shop keeper sees only themself."""
+    if ADMIN not in me.roles:
+        return [Keeper(id=me.id, name=me.name)]
+    rows = await fetch(
+        "SELECT id, name, roles FROM person WHERE community = {} AND (roles LIKE {} OR roles LIKE {}"
+        " OR id IN (SELECT keeper FROM redemption WHERE community = {})) ORDER BY name, id LIMIT 500",
+        me.community_id, "%shopkeeper%", "%admin%", me.community_id,
+    )
+    return [Keeper(id=row["id"], name=row["name"]) for row in rows]
 
 
 def _scoped(sql: str, args: list[object], column: str, keeper_id: int | None) -> tuple[str, list[object]]:

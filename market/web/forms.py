@@ -11,11 +11,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import Cookie
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from market.auth.guards import principal_of
 from market.auth.sessions import Principal
-from market.errors import CsrfRejected
+from market.errors import CsrfRejected, Forbidden
 from market.web import i18n
 
 FORM_COOKIE = "market_form"
@@ -83,3 +83,20 @@ def page(request: Request, name: str, *, status: int = 200, cookies: list[Cookie
         template_name=name, context=ctx, status_code=status, headers=NO_STORE,
         cookies=[*form_cookies(request), *(cookies or [])],
     )
+
+
+def signed_in(request: Request) -> Principal | None:
+    """Who is signed in on this page, or None (pages carry no guard: see ``to_sign_in``)."""
+    return principal_of(request)
+
+
+def to_sign_in(request: Request) -> Redirect:
+    """Send a stranger to the sign-in form, and back here afterwards."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"/signin?next={here}", status_code=303)
+
+
+def require_role(me: Principal, *roles: str) -> None:
+    """A page for these roles only: anyone else gets the friendly 403 page."""
+    if not me.has_role(*roles):
+        raise Forbidden()

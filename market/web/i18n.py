@@ -1,6 +1,6 @@
 """The pages' language: Chinese by default, English by choice, from Babel message catalogues.
 
-The catalogues are ``frontend/translations/<lang>/LC_MESSAGES/messages.po``; they are
+The catalogues are ``frontend/translations/<lang>/LC_MESSAGES/*.po``; they are merged and
 compiled in memory with Babel the first time a language is used, so a fresh checkout
 needs no build step and no ``.mo`` file can go stale. Message ids are English, so the
 English catalogue may leave them untranslated. The choice is kept in a cookie, and
@@ -34,10 +34,23 @@ PREFERENCE_AGE = 365 * 24 * 3600
 
 @lru_cache(maxsize=len(LANGUAGES))
 def translations(language: Language) -> gettext.NullTranslations:
-    """The compiled catalogue of ``language`` (read from its .po file once per process)."""
-    path = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
-    with path.open("rb") as source:
-        catalog = read_po(source, locale="zh_Hans_CN" if language == "zh" else "en")
+    """The compiled catalogue of ``language``: every .po file of its directory, merged.
+
+    ``messages.po`` holds what every page shares; each group of pages (organizer, shop
+    counter, admin, …) keeps its texts in its own file beside it, so they never collide.
+    """
+    locale = "zh_Hans_CN" if language == "zh" else "en"
+    directory = TRANSLATIONS / language / "LC_MESSAGES"
+    catalog = None
+    for path in sorted(directory.glob("*.po"), key=lambda p: (p.name != "messages.po", p.name)):
+        with path.open("rb") as source:
+            part = read_po(source, locale=locale)
+        if catalog is None:
+            catalog = part
+            continue
+        for entry in part:
+            if entry.id:
+                catalog[entry.id] = entry
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)

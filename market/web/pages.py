@@ -18,36 +18,33 @@ from ledger import Ledger
 from market.activities import service as activities
 from market.auth import sessions
 from market.auth.controllers import served_over_https, session_cookies
-from market.auth.guards import principal_of
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.middleware import SESSION_COOKIE
 from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
 from market.cards import service as cards
-from market.errors import CsrfRejected, Forbidden, InvalidInput, MarketError, NotFound
+from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
 from market.points import service as points
 from market.settings import Settings
 from market.tables import Stay
 from market.web import i18n
-from market.web.forms import FORM_COOKIE, check_csrf, form_fields, page
+from market.web.forms import (
+    FORM_COOKIE,
+    check_csrf,
+    form_fields,
+    page,
+    require_role,
+    signed_in,
+    to_sign_in,
+)
 
 STATEMENT_PAGE = 20
 PAGE = {"include_in_schema": False}
 
 
-def _signed_in(request: Request) -> Principal | None:
-    return principal_of(request)
-
-
-def _to_sign_in(request: Request) -> Redirect:
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Redirect(f"/signin?next={here}", status_code=303)
-
-
 def _resident(me: Principal) -> None:
-    if not me.has_role(RESIDENT):
-        raise Forbidden()
+    require_role(me, RESIDENT)
 
 
 def normalise_login(text: str) -> str:
@@ -62,7 +59,7 @@ def normalise_login(text: str) -> str:
 @get("/signin", name="web:signin", **PAGE)
 async def sign_in_form(request: Request) -> Template | Redirect:
     target = i18n.safe_next(request.query_params.get("next"))
-    if _signed_in(request) is not None:
+    if signed_in(request) is not None:
         return Redirect(target, status_code=303)
     return page(request, "signin.html", login="", next=target, errors={}, problem=None)
 
@@ -114,7 +111,7 @@ async def sign_in(
 
 @post("/signout", status_code=303, **PAGE)
 async def sign_out(request: Request, settings: NamedDependency[Settings]) -> Redirect:
-    me = _signed_in(request)
+    me = signed_in(request)
     if me is not None:
         check_csrf(request, await form_fields(request))
         await sessions.revoke(me.session_id)
@@ -126,27 +123,27 @@ async def sign_out(request: Request, settings: NamedDependency[Settings]) -> Red
 
 @get("/", name="web:home", **PAGE)
 async def home(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = _signed_in(request)
+    me = signed_in(request)
     if me is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     wallet = await points.balance(ledger, me)
     return page(request, "home.html", wallet=wallet, resident=me.has_role(RESIDENT))
 
 
 @get("/code", name="web:code", **PAGE)
 async def member_code(request: Request, settings: NamedDependency[Settings]) -> Template | Redirect:
-    me = _signed_in(request)
+    me = signed_in(request)
     if me is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     _resident(me)
     return page(request, "code.html", code=cards.member_code(settings, me.id))
 
 
 @get("/statement", name="web:statement", **PAGE)
 async def statement(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = _signed_in(request)
+    me = signed_in(request)
     if me is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     cursor = request.query_params.get("cursor") or None
     found = await points.entries(ledger, me, STATEMENT_PAGE, cursor)
     wallet = await points.balance(ledger, me)
@@ -186,9 +183,9 @@ def _refusal(request: Request, token: str, error: MarketError, activity=None) ->
 async def checkin_form(
     request: Request, token: FromPath[str], settings: NamedDependency[Settings]
 ) -> Template | Redirect:
-    me = _signed_in(request)
+    me = signed_in(request)
     if me is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     _resident(me)
     try:
         activity_id = activities.checkin_activity(cards.signer_for(settings), token, activities.now())
@@ -208,9 +205,9 @@ async def checkin(
     request: Request, token: FromPath[str], ledger: NamedDependency[Ledger],
     settings: NamedDependency[Settings],
 ) -> Template | Redirect:
-    me = _signed_in(request)
+    me = signed_in(request)
     if me is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     _resident(me)
     fields = await form_fields(request)
     check_csrf(request, fields)

@@ -23,9 +23,10 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from ledger import LedgerError
 from market.auth.middleware import SessionAuthMiddleware
-from market.errors import MarketError
-from market.web import i18n, pages
+from market.errors import LEDGER_STATUS, MarketError
+from market.web import admin, i18n, organizer, pages, shop, shopkeeper
 from market.web.forms import page
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ def static_files() -> Router:
 
 def page_error(request: Request, exc: Exception) -> Response:
     """Any error on a page: the reason's message in the reader's language, on a page."""
-    if isinstance(exc, MarketError):
+    if isinstance(exc, LedgerError):  # a refusal by the ledger a page did not catch itself
+        status, reason, params = LEDGER_STATUS.get(exc.reason, 409), exc.reason, {}
+    elif isinstance(exc, MarketError):
         status, reason, params = exc.status, exc.reason, exc.params
         if reason == "not_signed_in":
             return Redirect(f"/signin?next={request.url.path}", status_code=303)
@@ -98,7 +101,10 @@ def page_error(request: Request, exc: Exception) -> Response:
 def web_router() -> Router:
     return Router(
         path="/",
-        route_handlers=[*pages.PAGES, i18n.switch_language, i18n.switch_text],
+        route_handlers=[
+            *pages.PAGES, *shop.PAGES, *organizer.PAGES, *shopkeeper.PAGES, *admin.PAGES,
+            i18n.switch_language, i18n.switch_text,
+        ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
         exception_handlers={Exception: page_error},
         include_in_schema=False,

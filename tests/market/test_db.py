@@ -92,9 +92,9 @@ async def test_write_steps_and_write_transactions_at_once_all_land(admin: Member
 
 
 async def test_write_steps_run_where_the_engine_wants_them(admin: Member, db_engine: str) -> None:
-    """SQLite: whole, on the pool's writer thread; PostgreSQL: statement by statement, awaited
-    on the event loop's own thread."""
-    expected = "market-sqlite-writer" if db_engine == "sqlite" else threading.current_thread().name
+    """Whole, on the writer's own thread: SQLite's pooled writer connection, PostgreSQL's
+    writer loop (never statement by statement on the app's busy event loop)."""
+    expected = "market-sqlite-writer" if db_engine == "sqlite" else "market-pg-writer"
     seen: list[str] = []
 
     def steps(prefix: str):

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 
 from ledger import Ledger
-from tests.conftest import ENGINE, PG_URL, _run_on_postgres
+from tests.conftest import ENGINE, PG_URL, run_on_postgres
 
 MARKET = str(Path(sys.executable).with_name("market"))
 
@@ -59,7 +59,7 @@ def tamper_sqlite(path: str) -> None:
 def test_verify_exits_1_and_names_the_changed_transfer(tmp_path):
     schema = f"t_{uuid.uuid4().hex[:12]}"
     if ENGINE == "postgres":
-        asyncio.run(_run_on_postgres(f"CREATE SCHEMA {schema}"))
+        asyncio.run(run_on_postgres(f"CREATE SCHEMA {schema}"))
         url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}search_path={schema}"
     else:
         url = f"sqlite:///{tmp_path}/tampered.db"
@@ -83,4 +83,4 @@ def test_verify_exits_1_and_names_the_changed_transfer(tmp_path):
         assert "hash does not match" in bad.stderr
     finally:
         if ENGINE == "postgres":
-            asyncio.run(_run_on_postgres(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            asyncio.run(run_on_postgres(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

@@ -13,6 +13,7 @@ from tests.market.conftest import (  # noqa: F401  (fixtures)
     resident,
     shopkeeper,
 )
+from tests.web.browser import screenshots, server  # noqa: F401  (fixtures of the browser tests)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -348,4 +348,23 @@ def test_every_page_text_has_a_chinese_translation() -> None:
     assert len(found) > 50
     chinese = i18n.translations("zh")
     missing = sorted(m for m in found if chinese.gettext(m) == m)
-    assert not missing, f"add these to frontend/translations/zh/LC_MESSAGES/messages.po: {missing}"
+    assert not missing, f"add these to a .po file in frontend/translations/zh/LC_MESSAGES/: {missing}"
+
+
+async def test_a_reservation_reads_as_such_in_the_statement(
+    app: Litestar, admin: Member, shopkeeper: Member, resident: Member
+) -> None:
+    await adjust(admin, resident.id, "30")
+    made = await shopkeeper.client.post("/api/products", json={"name": "大米", "price": "5", "stock": 3})
+    assert made.status_code == 201, made.text
+    order = await resident.client.post("/api/orders", json={"items": [{"product_id": made.json()["id"],
+                                                                        "quantity": 2}]})
+    assert order.status_code == 201, order.text
+    cancelled = await resident.client.post(f"/api/orders/{order.json()['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    async with browser(app) as client:
+        await sign_in(client, resident)
+        html = (await client.get("/statement")).text
+    # The hold and its release by name, not the ledger's English memo; the hold moved nothing.
+    assert "预约冻结积分" in html and "预约已释放" in html
+    assert not re.search(r"order \d", html) and "+0.00" not in html

@@ -1,0 +1,680 @@
+"""The organizer's pages: my activities, create and edit, the full-screen rotating code, live
+attendance, scanning members' codes and cards, approvals, hours by hand, cancelling, and the
+printable A4 poster.
+
+Handlers call ``market.activities.service`` directly; the service decides who may manage an
+activity (its organizer, or an admin of the community) and answers 404 for anyone else's.
+Forms are plain HTML: a refused one comes back with the reason in the reader's language and
+what was typed still in it; a successful one redirects (303) to a page that says what happened
+through a few query parameters (``?scanned=…``), so a reload never repeats the action.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from ledger import Ledger
+from market.activities import service as activities
+from market.activities.service import ActivityChanges, ActivityView, NewActivity, StayView
+from market.auth.roles import ADMIN, ORGANIZER
+from market.auth.sessions import Principal
+from market.cards import service as cards
+from market.community import service as communities
+from market.community import structure
+from market.errors import MarketError, NotFound
+from market.people.rules import is_card_no
+from market.settings import Settings
+from market.web import i18n
+from market.web.forms import check_csrf, form_fields, page, require_role, signed_in, to_sign_in
+
+PAGE = {"include_in_schema": False}
+CHINA = ZoneInfo("Asia/Shanghai")
+BASE = "/organizer/activities"
+#: How the activity form's times travel: what ``<input type="datetime-local">`` sends.
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+ACTIVITY_FIELDS = (
+    "title", "category", "location", "starts_at", "ends_at", "points_per_checkin",
+    "points_per_hour", "max_hours", "capacity", "team_id", "grid_ids", "building_ids",
+)
+POINTS_SHOWN = re.compile(r"^\d{1,12}\.\d{2}$")
+STATIC = Path(__file__).resolve().parents[2] / "frontend" / "static"
+
+
+def _staff(request: Request) -> Principal | Redirect:
+    """The signed-in organizer or admin; a stranger goes to sign in, anyone else gets 403."""
+    me = signed_in(request)
+    if me is None:
+        return to_sign_in(request)
+    require_role(me, ORGANIZER, ADMIN)
+    return me
+
+
+def _typed(text: str) -> str:
+    """Full-width digits and punctuation (a Chinese keyboard's) as ASCII, spaces trimmed."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+def _scanner_ready() -> bool:
+    """The shared camera scanner (``scanner.js``) is there: the scan page offers the camera."""
+    return (STATIC / "scanner.js").is_file()
+
+
+# -- my activities ---------------------------------------------------------------------------
+
+
+@get("/organizer", name="web:organizer", **PAGE)
+async def my_activities(request: Request) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    now = activities.now()
+    groups: dict[str, list[activities.ManagedActivity]] = {
+        "ongoing": [], "upcoming": [], "ended": [], "cancelled": [],
+    }
+    for item in await activities.managed(me):
+        found = item.activity
+        if found.status == "cancelled":
+            groups["cancelled"].append(item)
+        elif found.ends_at < now:
+            groups["ended"].append(item)
+        elif found.starts_at > now:
+            groups["upcoming"].append(item)
+        else:
+            groups["ongoing"].append(item)
+    # Upcoming ones read best soonest first; the service lists newest first.
+    groups["upcoming"].reverse()
+    return page(request, "organizer/index.html", groups=groups)
+
+
+# -- the activity form: create and edit ----------------------------------------------------------
+
+
+@dataclass
+class ActivityForm:
+    """What the organizer typed into the activity form, as text (shown again if refused)."""
+
+    values: dict[str, str]
+    grid_ids: list[str]
+    building_ids: list[str]
+    requires_approval: bool
+
+
+async def _typed_form(request: Request) -> tuple[ActivityForm, dict[str, str]]:
+    fields = await form_fields(request)
+    form = await request.form()
+    typed = ActivityForm(
+        values={name: fields.get(name, "") for name in ACTIVITY_FIELDS},
+        grid_ids=[str(v)[:20] for v in form.getall("grid_ids", [])][:200],
+        building_ids=[str(v)[:20] for v in form.getall("building_ids", [])][:200],
+        requires_approval=fields.get("requires_approval", "") == "on",
+    )
+    return typed, fields
+
+
+def _typed_from(activity: ActivityView) -> ActivityForm:
+    return ActivityForm(
+        values={
+            "title": activity.title, "category": activity.category, "location": activity.location,
+            "starts_at": activity.starts_at.astimezone(CHINA).strftime(LOCAL_INPUT),
+            "ends_at": activity.ends_at.astimezone(CHINA).strftime(LOCAL_INPUT),
+            "points_per_checkin": activity.points_per_checkin,
+            "points_per_hour": activity.points_per_hour,
+            "max_hours": activity.max_hours or "",
+            "capacity": "" if activity.capacity is None else str(activity.capacity),
+            "team_id": "" if activity.team_id is None else str(activity.team_id),
+        },
+        grid_ids=[str(i) for i in activity.grid_ids],
+        building_ids=[str(i) for i in activity.building_ids],
+        requires_approval=activity.requires_approval,
+    )
+
+
+def _blank_form() -> ActivityForm:
+    """A new activity: starting at the next full hour, for two hours (Beijing time)."""
+    start = (activities.now().astimezone(CHINA) + timedelta(hours=1)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    values = dict.fromkeys(ACTIVITY_FIELDS, "")
+    values |= {"starts_at": start.strftime(LOCAL_INPUT),
+               "ends_at": (start + timedelta(hours=2)).strftime(LOCAL_INPUT)}
+    return ActivityForm(values=values, grid_ids=[], building_ids=[], requires_approval=False)
+
+
+def _parse(typed: ActivityForm, language: i18n.Language) -> tuple[dict[str, Any], dict[str, str]]:
+    """The form's values as the service takes them, and what could not even be read
+    (field name → what is wrong with it, in the reader's language)."""
+    v = typed.values
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {
+        "title": v["title"], "location": v["location"],
+        "requires_approval": typed.requires_approval,
+    }
+    if v["category"] not in activities.CATEGORIES:
+        errors["category"] = i18n.translate(language, "Choose the kind of activity.")
+    else:
+        out["category"] = v["category"]
+    for name in ("starts_at", "ends_at"):
+        try:
+            moment = datetime.fromisoformat(_typed(v[name]))
+        except ValueError:
+            errors[name] = i18n.translate(language, "Enter a date and a time.")
+            continue
+        # The form is in Beijing time, whatever the phone's own time zone is.
+        out[name] = moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+    for name in ("points_per_checkin", "points_per_hour", "max_hours"):
+        text = _typed(v[name])
+        if not text:
+            if name != "max_hours":
+                errors[name] = i18n.translate(language, "Enter a number of points (0 for none).")
+            continue
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite():
+            errors[name] = i18n.error_text(language, "invalid_activity_amount")
+        else:
+            out[name] = amount
+    capacity = _typed(v["capacity"])
+    if capacity:
+        if not capacity.isdigit():
+            errors["capacity"] = i18n.error_text(language, "invalid_capacity")
+        else:
+            out["capacity"] = int(capacity)
+    if team := _typed(v["team_id"]):
+        if not team.isdigit():
+            errors["team_id"] = i18n.error_text(language, "invalid_audience")
+        else:
+            out["team_id"] = int(team)
+    for name, chosen in (("grid_ids", typed.grid_ids), ("building_ids", typed.building_ids)):
+        if not all(item.isdigit() for item in chosen):
+            errors[name] = i18n.error_text(language, "invalid_audience")
+        else:
+            out[name] = [int(item) for item in chosen]
+    return out, errors
+
+
+async def _audience_choices(community_id: int) -> dict[str, Any]:
+    """The community's volunteer teams, grids and buildings, for "who may check in"."""
+    compounds = {c.id: c.name for c in await structure.list_compounds(community_id)}
+    buildings = [
+        {"id": b.id, "name": f"{compounds.get(b.compound_id, '')} {b.name}".strip()}
+        for b in await structure.list_buildings(community_id)
+    ]
+    return {
+        "teams": await structure.list_teams(community_id),
+        "grids": await structure.list_grids(community_id),
+        "buildings": buildings,
+    }
+
+
+async def _form_page(
+    request: Request, me: Principal, typed: ActivityForm, *, activity: ActivityView | None = None,
+    status: int = 200, errors: dict[str, str] | None = None, problem: str | None = None,
+    locked: bool = False,
+) -> Template:
+    """The activity form; ``locked``: an activity that can no longer be edited (no form then)."""
+    action = f"{BASE}/{activity.id}/edit" if activity else f"{BASE}/new"
+    return page(
+        request, "organizer/form.html", status=status, activity=activity, action=action,
+        locked=locked,
+        form=typed.values, grid_ids=set(typed.grid_ids), building_ids=set(typed.building_ids),
+        requires_approval=typed.requires_approval, errors=errors or {}, problem=problem,
+        **await _audience_choices(me.community_id),
+    )
+
+
+def _refusal(error: MarketError, language: i18n.Language) -> tuple[dict[str, str], str | None]:
+    """A service's refusal: under its field when the form has that field, else at the top."""
+    text = i18n.error_text(language, error.reason, **error.params)
+    if error.field in ACTIVITY_FIELDS:
+        return {error.field: text}, None
+    return {}, text
+
+
+@get(f"{BASE}/new", name="web:organizer:new", **PAGE)
+async def new_activity_form(request: Request) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    return await _form_page(request, me, _blank_form())
+
+
+@post(f"{BASE}/new", status_code=303, **PAGE)
+async def create_activity(request: Request) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    language = i18n.language_of(request)
+    typed, fields = await _typed_form(request)
+    values, errors = _parse(typed, language)
+    try:
+        check_csrf(request, fields)
+        if errors:
+            return await _form_page(request, me, typed, status=400, errors=errors)
+        made = await activities.create(me, NewActivity(**values))
+    except MarketError as error:
+        field_errors, problem = _refusal(error, language)
+        return await _form_page(request, me, typed, status=error.status, errors=field_errors,
+                                problem=problem)
+    return Redirect(f"{BASE}/{made.id}?created=1", status_code=303)
+
+
+def _editable(activity: ActivityView, stays: list[StayView]) -> bool:
+    """As the service decides: scheduled, not started, nobody checked in yet."""
+    return activity.status == "scheduled" and activities.now() < activity.starts_at and not stays
+
+
+@get(f"{BASE}/{{activity_id:int}}/edit", name="web:organizer:edit", **PAGE)
+async def edit_activity_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    activity = await activities.get_managed(me, activity_id)
+    stays = (await activities.attendance(me, activity_id)).items
+    if not _editable(activity, stays):
+        language = i18n.language_of(request)
+        reason = "activity_cancelled" if activity.status == "cancelled" else "already_started"
+        return await _form_page(request, me, _typed_from(activity), activity=activity, status=409,
+                                problem=i18n.error_text(language, reason), locked=True)
+    return await _form_page(request, me, _typed_from(activity), activity=activity)
+
+
+def _cleared(
+    activity: ActivityView, values: dict[str, Any], language: i18n.Language
+) -> dict[str, str]:
+    """Limits the form emptied: the service keeps a field it is not given, so say so instead."""
+    errors: dict[str, str] = {}
+    if activity.max_hours is not None and "max_hours" not in values:
+        errors["max_hours"] = i18n.translate(
+            language, "A limit cannot be removed once set; enter a larger number instead.")
+    if activity.capacity is not None and "capacity" not in values:
+        errors["capacity"] = i18n.translate(
+            language, "A limit cannot be removed once set; enter a larger number instead.")
+    if activity.team_id is not None and "team_id" not in values:
+        errors["team_id"] = i18n.translate(
+            language, "The volunteer team cannot be removed once chosen.")
+    return errors
+
+
+@post(f"{BASE}/{{activity_id:int}}/edit", status_code=303, **PAGE)
+async def edit_activity(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    language = i18n.language_of(request)
+    activity = await activities.get_managed(me, activity_id)
+    typed, fields = await _typed_form(request)
+    values, errors = _parse(typed, language)
+    errors |= {k: v for k, v in _cleared(activity, values, language).items() if k not in errors}
+    try:
+        check_csrf(request, fields)
+        if errors:
+            return await _form_page(request, me, typed, activity=activity, status=400, errors=errors)
+        await activities.update(me, activity_id, ActivityChanges(**values))
+    except MarketError as error:
+        field_errors, problem = _refusal(error, language)
+        return await _form_page(request, me, typed, activity=activity, status=error.status,
+                                errors=field_errors, problem=problem)
+    return Redirect(f"{BASE}/{activity_id}?saved=1", status_code=303)
+
+
+# -- the activity: details, live attendance, check-in by code, approvals ---------------------------
+
+
+def _notice(request: Request, stays: list[StayView]) -> dict[str, Any] | None:
+    """What the last action did, from the redirect's query (only ever shown to its reader)."""
+    query = request.query_params
+    people = {stay.person_id: stay for stay in stays}
+    if query.get("created"):
+        return {"kind": "created"}
+    if query.get("saved"):
+        return {"kind": "saved"}
+    if (person := _int(query.get("scanned"))) in people:
+        direction = "out" if query.get("direction") == "out" else "in"
+        points = query.get("points", "")
+        return {"kind": "scanned", "stay": people[person], "direction": direction,
+                "duplicate": query.get("duplicate") == "1",
+                "points": points if POINTS_SHOWN.match(points) else None}
+    if (count := _int(query.get("approved"))) is not None:
+        credited = query.get("credited", "")
+        return {"kind": "approved", "count": count,
+                "credited": credited if POINTS_SHOWN.match(credited) else "0.00"}
+    if (count := _int(query.get("rejected"))) is not None:
+        return {"kind": "rejected", "count": count}
+    if (person := _int(query.get("hours"))) in people:
+        return {"kind": "hours", "stay": people[person]}
+    if query.get("cancelled"):
+        return {"kind": "cancelled", "reversed": _int(query.get("reversed")) or 0,
+                "not_reversed": _int(query.get("not_reversed")) or 0}
+    return None
+
+
+def _tally(stays: list[StayView]) -> dict[str, int]:
+    return {
+        "came": len(stays),
+        "present": sum(stay.status == "in" for stay in stays),
+        "pending": sum(stay.approval == "pending" for stay in stays),
+    }
+
+
+def _scan_window(activity: ActivityView) -> str:
+    """Is the activity open for check-in now: "before", "open", "checkout" (out only) or "after"."""
+    now = activities.now()
+    if now < activity.starts_at - activities.CHECKIN_EARLY:
+        return "before"
+    if now <= activity.ends_at:
+        return "open"
+    if now <= activity.ends_at + activities.CHECKOUT_LATE:
+        return "checkout"
+    return "after"
+
+
+async def _activity_page(
+    request: Request, me: Principal, activity_id: int, *, status: int = 200,
+    problem: str | None = None, member_code: str = "", direction: str = "in",
+) -> Template:
+    activity = await activities.get_managed(me, activity_id)
+    stays = (await activities.attendance(me, activity_id)).items
+    return page(
+        request, "organizer/activity.html", status=status, activity=activity, stays=stays,
+        tally=_tally(stays), notice=None if problem else _notice(request, stays),
+        editable=_editable(activity, stays), window=_scan_window(activity), problem=problem,
+        member_code=member_code, direction=direction, as_of=activities.now(),
+    )
+
+
+@get(f"{BASE}/{{activity_id:int}}", name="web:organizer:activity", **PAGE)
+async def activity_page(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    return await _activity_page(request, me, activity_id)
+
+
+async def _scan_page(
+    request: Request, me: Principal, activity_id: int, *, status: int = 200,
+    problem: str | None = None, member_code: str = "", direction: str | None = None,
+) -> Template:
+    activity = await activities.get_managed(me, activity_id)
+    stays = (await activities.attendance(me, activity_id)).items
+    if direction not in ("in", "out"):
+        direction = "out" if request.query_params.get("direction") == "out" else "in"
+    return page(
+        request, "organizer/scan.html", status=status, activity=activity, tally=_tally(stays),
+        notice=None if problem else _notice(request, stays), problem=problem,
+        member_code=member_code, direction=direction, window=_scan_window(activity),
+        scanner=_scanner_ready(),
+    )
+
+
+@get(f"{BASE}/{{activity_id:int}}/scan", name="web:organizer:scan", **PAGE)
+async def scan_page(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    return await _scan_page(request, me, activity_id)
+
+
+@post(f"{BASE}/{{activity_id:int}}/attendance", status_code=303, **PAGE)
+async def attend(
+    request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger],
+    settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    """Check a resident in or out by the member code or card scanned (or typed) here."""
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    fields = await form_fields(request)
+    language = i18n.language_of(request)
+    code = fields.get("member_code", "").strip()
+    direction = "out" if fields.get("direction") == "out" else "in"
+    back = "scan" if fields.get("back") == "scan" else "activity"
+    shown = _scan_page if back == "scan" else _activity_page
+
+    def again(status: int, problem: str) -> Any:
+        return shown(request, me, activity_id, status=status, problem=problem, member_code=code,
+                     direction=direction)
+
+    try:
+        check_csrf(request, fields)
+        if not code:
+            return await again(400, i18n.translate(language, "Scan or type the member code first."))
+        if is_card_no(_typed(code)):
+            # The number printed on a card is no proof the resident is here; its QR code is.
+            return await again(400, i18n.translate(
+                language, "That is a card number. Scan the QR code on the card, or the member code."))
+        result = await activities.attend(ledger, me, settings, activity_id, code, direction)
+    except MarketError as error:
+        return await again(error.status, i18n.error_text(language, error.reason, **error.params))
+    # Whose code it was, for the page that says so: the code was accepted a moment ago.
+    try:
+        member = await cards.resolve_member_code(me.community_id, code, settings=settings,
+                                                 now=activities.now())
+        person: int | str = member.person_id
+    except MarketError:
+        person = ""
+    target = f"{BASE}/{activity_id}" + ("/scan" if back == "scan" else "")
+    query = (f"?scanned={person}&direction={direction}&points={result.points}"
+             f"&duplicate={int(result.duplicate)}")
+    return Redirect(target + query, status_code=303)
+
+
+@post(f"{BASE}/{{activity_id:int}}/approve", status_code=303, **PAGE)
+async def approve(
+    request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
+) -> Template | Redirect:
+    """Approve one person's pending stay, or every pending stay (no person given)."""
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    fields = await form_fields(request)
+    language = i18n.language_of(request)
+    person = _int(fields.get("person_id"))
+    try:
+        check_csrf(request, fields)
+        done = await activities.approve(ledger, me, activity_id, None if person is None else [person])
+    except MarketError as error:
+        return await _activity_page(request, me, activity_id, status=error.status,
+                                    problem=i18n.error_text(language, error.reason, **error.params))
+    return Redirect(f"{BASE}/{activity_id}?approved={done.count}&credited={done.credited}",
+                    status_code=303)
+
+
+async def _stay_of(me: Principal, activity_id: int, person_id: int | None) -> StayView | None:
+    stays = (await activities.attendance(me, activity_id)).items
+    return next((stay for stay in stays if stay.person_id == person_id), None)
+
+
+async def _review_page(
+    request: Request, me: Principal, activity_id: int, template: str, *, status: int = 200,
+    problem: str | None = None, errors: dict[str, str] | None = None, **typed: str,
+) -> Template:
+    """The reject and set-hours forms: one person's stay, a reason, and what was typed."""
+    activity = await activities.get_managed(me, activity_id)
+    person = _int(request.query_params.get("person") or typed.get("person_id"))
+    stay = await _stay_of(me, activity_id, person)
+    language = i18n.language_of(request)
+    if stay is None and problem is None:
+        status, problem = 404, i18n.error_text(language, "not_found")
+    elif (template == "organizer/hours.html" and stay is not None and stay.status != "closed"
+          and problem is None):
+        # Said before the organizer types anything: the service would refuse it.
+        status, problem = 409, i18n.error_text(language, "not_closed")
+    return page(request, template, status=status, activity=activity, stay=stay, problem=problem,
+                errors=errors or {}, typed=typed)
+
+
+@get(f"{BASE}/{{activity_id:int}}/reject", name="web:organizer:reject", **PAGE)
+async def reject_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    return await _review_page(request, me, activity_id, "organizer/reject.html")
+
+
+@post(f"{BASE}/{{activity_id:int}}/reject", status_code=303, **PAGE)
+async def reject(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    fields = await form_fields(request)
+    language = i18n.language_of(request)
+    person = _int(fields.get("person_id"))
+    reason = fields.get("reason", "")
+    try:
+        check_csrf(request, fields)
+        if person is None:
+            raise NotFound()
+        done = await activities.reject(me, activity_id, [person], reason)
+    except MarketError as error:
+        text = i18n.error_text(language, error.reason, **error.params)
+        errors = {"reason": text} if error.field == "reason" else {}
+        return await _review_page(
+            request, me, activity_id, "organizer/reject.html", status=error.status,
+            problem=None if errors else text, errors=errors, reason=reason,
+            person_id=str(person or ""),
+        )
+    return Redirect(f"{BASE}/{activity_id}?rejected={done.count}", status_code=303)
+
+
+@get(f"{BASE}/{{activity_id:int}}/hours", name="web:organizer:hours", **PAGE)
+async def hours_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    return await _review_page(request, me, activity_id, "organizer/hours.html")
+
+
+@post(f"{BASE}/{{activity_id:int}}/hours", status_code=303, **PAGE)
+async def set_hours(
+    request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
+) -> Template | Redirect:
+    """The real hours of a stay that never checked out (closed for review), with a reason."""
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    fields = await form_fields(request)
+    language = i18n.language_of(request)
+    person = _int(fields.get("person_id"))
+    typed = {"hours": fields.get("hours", ""), "reason": fields.get("reason", ""),
+             "person_id": str(person or "")}
+
+    def again(status: int, field: str | None, text: str) -> Any:
+        """The form again: the reason under its field, or at the top."""
+        errors = {field: text} if field in ("hours", "reason") else {}
+        return _review_page(request, me, activity_id, "organizer/hours.html", status=status,
+                            problem=None if errors else text, errors=errors, **typed)
+
+    try:
+        check_csrf(request, fields)
+        try:
+            hours = Decimal(_typed(typed["hours"]))
+        except InvalidOperation:
+            hours = None
+        if hours is None or not hours.is_finite():
+            return await again(400, "hours", i18n.error_text(language, "invalid_activity_amount"))
+        if person is None:
+            raise NotFound()
+        await activities.set_hours(ledger, me, activity_id, person, hours, typed["reason"])
+    except MarketError as error:
+        text = i18n.error_text(language, error.reason, **error.params)
+        return await again(error.status, error.field, text)
+    return Redirect(f"{BASE}/{activity_id}?hours={person}", status_code=303)
+
+
+# -- cancelling, behind a confirmation page ----------------------------------------------------
+
+
+@get(f"{BASE}/{{activity_id:int}}/cancel", name="web:organizer:cancel", **PAGE)
+async def cancel_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    activity = await activities.get_managed(me, activity_id)
+    stays = (await activities.attendance(me, activity_id)).items
+    return page(request, "organizer/cancel.html", activity=activity, tally=_tally(stays),
+                reason="", errors={}, problem=None)
+
+
+@post(f"{BASE}/{{activity_id:int}}/cancel", status_code=303, **PAGE)
+async def cancel(
+    request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
+) -> Template | Redirect:
+    """Cancel the activity: the service reverses every credit it made, with the reason."""
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    fields = await form_fields(request)
+    language = i18n.language_of(request)
+    reason = fields.get("reason", "")
+    try:
+        check_csrf(request, fields)
+        done = await activities.cancel(ledger, me, activity_id, reason)
+    except MarketError as error:
+        activity = await activities.get_managed(me, activity_id)
+        stays = (await activities.attendance(me, activity_id)).items
+        text = i18n.error_text(language, error.reason, **error.params)
+        errors = {"reason": text} if error.field == "reason" else {}
+        return page(request, "organizer/cancel.html", status=error.status, activity=activity,
+                    tally=_tally(stays), reason=reason, errors=errors,
+                    problem=None if errors else text)
+    return Redirect(
+        f"{BASE}/{activity_id}?cancelled=1&reversed={done.reversed}"
+        f"&not_reversed={done.not_reversed}", status_code=303,
+    )
+
+
+# -- the full-screen rotating code and the printable poster -------------------------------------
+
+
+@get(f"{BASE}/{{activity_id:int}}/screen", name="web:organizer:screen", **PAGE)
+async def screen(
+    request: Request, activity_id: FromPath[int], settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    """The rotating check-in code, big, for a projector or a phone held up at the door.
+
+    The page fetches a fresh code every 30 s by itself (organizer.js); without JS it reloads."""
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    activity = await activities.get_managed(me, activity_id)
+    code = await activities.code(me, activity_id, settings, str(request.base_url))
+    return page(request, "organizer/screen.html", activity=activity, code=code,
+                window=_scan_window(activity))
+
+
+@get(f"{BASE}/{{activity_id:int}}/poster", name="web:organizer:poster", **PAGE)
+async def poster(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    """An A4 poster to print and put up: the fixed poster code, valid only around the window."""
+    me = _staff(request)
+    if isinstance(me, Redirect):
+        return me
+    activity = await activities.get_managed(me, activity_id)
+    community = await communities.get(me.community_id)
+    return page(request, "organizer/poster.html", activity=activity,
+                community=community.name if community else "")
+
+
+PAGES = [
+    my_activities, new_activity_form, create_activity, edit_activity_form, edit_activity,
+    activity_page, scan_page, attend, approve, reject_form, reject, hours_form, set_hours,
+    cancel_form, cancel, screen, poster,
+]

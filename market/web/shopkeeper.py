@@ -1,0 +1,688 @@
+"""The shop keeper's pages: the counter (build the cart, scan the member code, confirm, receipt),
+the catalogue, stock in and adjustments, reservations to hand out, the day's reconciliation.
+
+The counter works as a real shop does: the keeper puts the goods in the cart first, then
+the resident shows their member code (or printed card and PIN) and the scan confirms the
+redemption, so the rotating code is fresh when it is used. The counter's form carries an
+Idempotency-Key made when the page was rendered: a double tap, a resent form or a
+reload answers with the first redemption (``market.shop.counter.redeem``), never a second.
+A refused form comes back with the reason in the reader's language and the cart as it was.
+
+Handlers call the shop's services directly (``market.shop.*``), as ``market.web.pages``
+does. Confirming a redemption and handing out a reservation are for shop keepers, as in
+the API; admins see and manage everything else here. The camera scanner's endpoint is
+``market.web.scanner``.
+"""
+
+import re
+import secrets
+import unicodedata
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from ledger import Ledger, LedgerError, format_points, to_hundredths
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter
+from market.auth.roles import ADMIN, SHOPKEEPER
+from market.auth.sessions import Principal
+from market.cards.service import resolve_member_code
+from market.errors import LEDGER_STATUS, CsrfRejected, InvalidInput, MarketError, NotFound
+from market.points import service as points
+from market.points.service import MAX_KEY_LENGTH
+from market.settings import Settings
+from market.shop import basket, catalogue, counter, orders, photos, reconciliation
+from market.shop.basket import PERIOD_NAMES, LimitExceeded, Line, ProductUnavailable
+from market.shop.catalogue import NewProduct, ProductChanges, ProductView, StockChange
+from market.shop.counter import Redeem, RefundRequest
+from market.shop.stock import OutOfStock
+from market.web import i18n
+from market.web.forms import MAX_FIELD, check_csrf, form_fields, page, require_role, signed_in, to_sign_in
+from market.web.scanner import SCANNER_PAGES
+
+PAGE = {"include_in_schema": False}
+MOVEMENTS_PAGE = 20
+#: Refusals about the card's PIN: the PIN field stays on the page.
+PIN_REASONS = frozenset({"card_pin_required", "wrong_card_pin", "card_pin_not_set", "too_many_attempts"})
+#: Refusals about the code itself: it is cleared, so the next scan fills it afresh.
+CODE_REASONS = frozenset({"invalid", "expired", "revoked"})
+QUANTITY_FIELD = re.compile(r"q(\d{1,12})")
+REFUND_FIELD = re.compile(r"r(\d{1,12})")
+#: The stock form's choices: (kind of the stock record, sign of the quantity).
+STOCK_CHOICES = {
+    "donation": ("donation", 1),
+    "purchase": ("purchase", 1),
+    "adjust_out": ("adjustment", -1),
+    "adjust_in": ("adjustment", 1),
+}
+
+
+def _staff(request: Request) -> Principal | None:
+    """The signed-in shop keeper or admin; None for a stranger (sent to sign in); 403 otherwise."""
+    me = signed_in(request)
+    if me is not None:
+        require_role(me, SHOPKEEPER, ADMIN)
+    return me
+
+
+def _new_key() -> str:
+    """A fresh Idempotency-Key for one sale at the counter (URL-safe, so always a valid key)."""
+    return "counter-" + secrets.token_urlsafe(18)
+
+
+def _valid_key(text: str) -> bool:
+    return 0 < len(text) <= MAX_KEY_LENGTH and all("!" <= c <= "~" for c in text)
+
+
+def _number(text: str) -> str:
+    """Full-width digits (a Chinese keyboard's) as ASCII, without spaces."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _refusal(language: str, error: Exception) -> tuple[int, str, str]:
+    """(status, reason, text in the reader's language) of a service's or the ledger's refusal."""
+    if isinstance(error, MarketError):
+        return error.status, error.reason, i18n.error_text(language, error.reason, **error.params)
+    assert isinstance(error, LedgerError)
+    return LEDGER_STATUS.get(error.reason, 409), error.reason, i18n.error_text(language, error.reason)
+
+
+def _field_errors(language: str, error: MarketError) -> dict[str, str]:
+    return {error.field or "form": i18n.error_text(language, error.reason, **error.params)}
+
+
+# -- the counter -----------------------------------------------------------------------------
+
+
+def _cart_lines(products: list[ProductView], quantities: dict[int, str]) -> tuple[list[dict], str]:
+    """Each product with what was typed for it; the total of the valid quantities."""
+    lines, total = [], 0
+    for product in products:
+        typed = quantities.get(product.id, "")
+        if typed.isdigit() and 0 < int(typed) <= basket.MAX_QUANTITY:
+            total += to_hundredths(Decimal(product.price)) * int(typed)
+        lines.append({"product": product, "quantity": typed})
+    return lines, format_points(total)
+
+
+async def _counter_page(
+    request: Request, me: Principal, *, quantities: dict[int, str] | None = None, code: str = "",
+    key: str | None = None, pin_needed: bool = False, problem: str | None = None,
+    reason: str | None = None, errors: dict | None = None, status: int = 200, extra: str | None = None,
+) -> Template:
+    products = (await catalogue.list_products(me)).items
+    lines, total = _cart_lines(products, quantities or {})
+    return page(
+        request, "shopkeeper/counter.html", status=status, lines=lines, total=total, code=code,
+        key=key or _new_key(), pin_needed=pin_needed, problem=problem, reason=reason, extra=extra,
+        errors=errors or {}, may_redeem=me.has_role(SHOPKEEPER), max_quantity=basket.MAX_QUANTITY,
+    )
+
+
+@get("/counter", name="web:counter", **PAGE)
+async def counter_form(request: Request) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    return await _counter_page(request, me)
+
+
+def _quantities(fields: dict[str, str]) -> dict[int, str]:
+    found = {}
+    for name, value in fields.items():
+        if match := QUANTITY_FIELD.fullmatch(name):
+            found[int(match.group(1))] = _number(value)[:4]
+    return found
+
+
+async def _shortfall(
+    ledger: Ledger, me: Principal, code: str, settings: Settings, language: str
+) -> str | None:
+    """For "not enough points": what the resident has, so the keeper can take something out."""
+    try:
+        member = await resolve_member_code(me.community_id, code, settings=settings)
+    except MarketError:
+        return None
+    wallet = await points.wallet_of(ledger, me.community_id, member.person_id)
+    return i18n.translate(language, "The resident has %(points)s points to spend.") % {
+        "points": wallet.available
+    }
+
+
+@post("/counter", status_code=200, **PAGE)
+async def counter_confirm(
+    request: Request,
+    ledger: NamedDependency[Ledger],
+    settings: NamedDependency[Settings],
+    hasher: NamedDependency[SecretHasher],
+    limiter: NamedDependency[LoginLimiter],
+) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    require_role(me, SHOPKEEPER)
+    language = i18n.language_of(request)
+    fields = await form_fields(request)
+    quantities = _quantities(fields)
+    code = "".join(fields.get("member_code", "").split())
+    pin = _number(fields.get("pin", ""))
+    key = fields.get("key", "")
+
+    async def again(status: int, problem: str | None = None, reason: str | None = None,
+                    errors: dict | None = None, *, keep_code: bool = True, pin_needed: bool = False,
+                    fresh_key: bool = False, extra: str | None = None) -> Template:
+        return await _counter_page(
+            request, me, quantities=quantities, code=code if keep_code else "",
+            key=None if fresh_key or not _valid_key(key) else key, pin_needed=pin_needed or bool(pin),
+            problem=problem, reason=reason, errors=errors, status=status, extra=extra,
+        )
+
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return await again(403, i18n.error_text(language, error.reason), error.reason)
+
+    errors: dict[Any, str] = {}
+    items = []
+    for product_id, typed in quantities.items():
+        if typed in ("", "0"):
+            continue
+        if not typed.isdigit() or not 1 <= int(typed) <= basket.MAX_QUANTITY:
+            errors[product_id] = i18n.error_text(language, "invalid_quantity", limit=basket.MAX_QUANTITY)
+            continue
+        items.append(Line(product_id=product_id, quantity=int(typed)))
+    if not items and not errors:
+        errors["cart"] = i18n.error_text(language, "empty_basket")
+    if not code:
+        errors["member_code"] = i18n.translate(language, "Scan or type the resident's member code.")
+    if errors:
+        return await again(400, i18n.translate(language, "Please check the marked fields."),
+                           "form", errors)
+    if not _valid_key(key):
+        # Only a tampered form lacks its key; a new one is on the page that comes back.
+        return await again(400, i18n.error_text(language, "idempotency_key_required"),
+                           "idempotency_key_required", fresh_key=True)
+    try:
+        view, _ = await counter.redeem(
+            ledger, me, Redeem(member_code=code, items=items, pin=pin or None), key,
+            settings=settings, hasher=hasher, limiter=limiter,
+        )
+    except (MarketError, LedgerError) as error:
+        status, reason, text = _refusal(language, error)
+        errors = {}
+        if isinstance(error, OutOfStock | ProductUnavailable):
+            errors[error.product_id] = text
+        elif isinstance(error, LimitExceeded):
+            errors[error.line.product_id] = text
+        elif reason in PIN_REASONS:
+            errors["pin"] = text
+        elif reason in CODE_REASONS:
+            errors["member_code"] = text
+        extra = None
+        if reason == "insufficient_points":
+            extra = await _shortfall(ledger, me, code, settings, language)
+        # id_conflict: this page's key already made a sale with another cart; a new key lets
+        # the keeper go on deliberately.
+        return await again(status, text, reason, errors, keep_code=reason not in CODE_REASONS,
+                           pin_needed=reason in PIN_REASONS, fresh_key=reason == "id_conflict",
+                           extra=extra)
+    return Redirect(f"/counter/receipts/{view.id}", status_code=303)
+
+
+# -- receipts and refunds ----------------------------------------------------------------------
+
+
+def _remaining(view: counter.RedemptionView, refunds: list[counter.RefundRecord]) -> dict[int, int]:
+    back: dict[int, int] = {}
+    for refund in refunds:
+        for item in refund.items:
+            back[item.product_id] = back.get(item.product_id, 0) + item.quantity
+    return {item.product_id: item.quantity - back.get(item.product_id, 0) for item in view.items}
+
+
+async def _receipt_page(
+    request: Request, me: Principal, redemption_id: int, *, status: int = 200,
+    refund_quantities: dict[int, str] | None = None, reason: str = "", problem: str | None = None,
+    errors: dict | None = None,
+) -> Template:
+    view = await counter.get(me, redemption_id)
+    refunds = await counter.refunds_of(me, redemption_id)
+    remaining = _remaining(view, refunds)
+    typed = refund_quantities if refund_quantities is not None else {
+        product_id: str(left) for product_id, left in remaining.items()
+    }
+    refunded_now = request.query_params.get("refunded")
+    done = next((r for r in refunds if str(r.id) == refunded_now), None)
+    return page(
+        request, "shopkeeper/receipt.html", status=status, receipt=view, refunds=refunds,
+        remaining=remaining, typed=typed, reason=reason, problem=problem, errors=errors or {},
+        done=done, anything_left=any(remaining.values()),
+    )
+
+
+@get("/counter/receipts/{redemption_id:int}", name="web:receipt", **PAGE)
+async def receipt(request: Request, redemption_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    return await _receipt_page(request, me, redemption_id)
+
+
+@post("/counter/receipts/{redemption_id:int}/refund", status_code=200, **PAGE)
+async def refund(
+    request: Request, redemption_id: FromPath[int], ledger: NamedDependency[Ledger]
+) -> Template | Redirect:
+    """Two steps: "review" shows what goes back and asks to confirm; "confirm" refunds."""
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    language = i18n.language_of(request)
+    fields = await form_fields(request)
+    quantities = {
+        int(m.group(1)): _number(value)[:4]
+        for name, value in fields.items() if (m := REFUND_FIELD.fullmatch(name))
+    }
+    reason = " ".join(fields.get("reason", "").split())
+
+    async def again(status: int, problem: str, errors: dict | None = None) -> Template:
+        return await _receipt_page(request, me, redemption_id, status=status,
+                                   refund_quantities=quantities, reason=reason, problem=problem,
+                                   errors=errors)
+
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return await again(403, i18n.error_text(language, error.reason))
+    view = await counter.get(me, redemption_id)
+    refunds = await counter.refunds_of(me, redemption_id)
+    remaining = _remaining(view, refunds)
+    errors: dict[Any, str] = {}
+    items = []
+    for item in view.items:
+        typed = quantities.get(item.product_id, "")
+        if typed in ("", "0"):
+            continue
+        left = remaining.get(item.product_id, 0)
+        if not typed.isdigit() or int(typed) > left:
+            errors[item.product_id] = i18n.error_text(language, "refund_too_much", remaining=left)
+            continue
+        items.append((item, int(typed)))
+    if not items and not errors:
+        errors["items"] = i18n.translate(language, "Choose what comes back: at least one item.")
+    if not 1 <= len(reason) <= counter.MAX_REASON:
+        errors["reason"] = i18n.error_text(language, "invalid_reason")
+    if errors:
+        return await again(400, i18n.translate(language, "Please check the marked fields."), errors)
+    if fields.get("step") != "confirm":
+        total = sum(to_hundredths(Decimal(item.unit_price)) * quantity for item, quantity in items)
+        return page(
+            request, "shopkeeper/refund_confirm.html", receipt=view, items=items,
+            total=format_points(total), reason=reason, seen=len(refunds),
+        )
+    if fields.get("seen") != str(len(refunds)):
+        # The form was sent again (a reload, a second tap) or another refund came between:
+        # refunding what the keeper saw once must not happen twice.
+        return await again(409, i18n.translate(
+            language, "This receipt has changed since you checked the refund (another refund was "
+            "made). Check what is left and try again."))
+    try:
+        done = await counter.refund(ledger, me, redemption_id, RefundRequest(
+            reason=reason, items=[Line(product_id=item.product_id, quantity=q) for item, q in items],
+        ))
+    except (MarketError, LedgerError) as error:
+        status, _, text = _refusal(language, error)
+        return await again(status, text)
+    return Redirect(f"/counter/receipts/{redemption_id}?refunded={done.id}", status_code=303)
+
+
+# -- the catalogue -----------------------------------------------------------------------------
+
+
+@get("/counter/products", name="web:counter-products", **PAGE)
+async def product_list(request: Request) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    products = (await catalogue.list_products(me, include_inactive=True)).items
+    return page(request, "shopkeeper/products.html", products=products, periods=_periods(request))
+
+
+def _periods(request: Request) -> dict[str, str]:
+    return PERIOD_NAMES[i18n.language_of(request)]
+
+
+async def _multipart(request: Request, language: str) -> tuple[dict[str, str], bytes | None, str | None]:
+    """A product form's fields, its photo's bytes (None: none chosen) and a refusal of the photo."""
+    try:
+        form = await request.form()
+    except HTTPException as error:
+        if error.status_code == 413:
+            return {}, None, i18n.error_text(language, "photo_too_large", max_mb=photos.MAX_BYTES >> 20)
+        raise
+    fields = {k: str(v)[:MAX_FIELD] for k, v in form.items() if not isinstance(v, UploadFile)}
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return fields, None, None
+    try:
+        content = await upload.read(photos.MAX_BYTES + 1)
+    finally:
+        await upload.close()
+    if len(content) > photos.MAX_BYTES:
+        return fields, None, i18n.error_text(language, "photo_too_large", max_mb=photos.MAX_BYTES >> 20)
+    return fields, content or None, None
+
+
+def _product_values(fields: dict[str, str]) -> dict[str, str]:
+    """What the product form shows: what was typed, as typed."""
+    names = ("name", "category", "price", "stock", "limit_per_person", "limit_period")
+    values = {name: " ".join(fields.get(name, "").split()) for name in names}
+    values["active"] = "1" if fields.get("active") else ""
+    return values
+
+
+def _product_input(language: str, values: dict[str, str], *, new: bool) -> tuple[dict, dict[str, str]]:
+    """The service's fields parsed from the form; (values, errors by field)."""
+    errors: dict[str, str] = {}
+    parsed: dict[str, Any] = {"name": values["name"], "category": values["category"],
+                              "active": bool(values["active"])}
+    try:
+        price = Decimal(_number(values["price"]))
+        if not price.is_finite():
+            raise InvalidOperation
+        parsed["price"] = price
+    except InvalidOperation:
+        errors["price"] = i18n.error_text(language, "invalid_price", max_price=catalogue.MAX_PRICE)
+    if new:
+        stock = _number(values["stock"]) or "0"
+        if stock.isdigit():
+            parsed["stock"] = int(stock)
+        else:
+            errors["stock"] = i18n.error_text(language, "invalid_stock", max_stock=1_000_000)
+    limit, period = _number(values["limit_per_person"]), values["limit_period"]
+    if not limit and not period:
+        parsed["limit_per_person"] = parsed["limit_period"] = None
+    elif limit.isdigit() and period in catalogue.PERIODS:
+        parsed["limit_per_person"], parsed["limit_period"] = int(limit), period
+    else:
+        errors["limit_per_person"] = i18n.error_text(
+            language, "invalid_limit", max_limit=catalogue.MAX_LIMIT
+        )
+    return parsed, errors
+
+
+@get("/counter/products/new", name="web:product-new", **PAGE)
+async def product_new_form(request: Request) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    values = _product_values({"active": "1"})
+    return page(request, "shopkeeper/product_new.html", values=values, errors={}, problem=None,
+                periods=_periods(request))
+
+
+@post("/counter/products/new", status_code=200, request_max_body_size=photos.MAX_BYTES + photos.ENVELOPE,
+      **PAGE)
+async def product_create(request: Request) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    language = i18n.language_of(request)
+    fields, photo, photo_problem = await _multipart(request, language)
+    values = _product_values(fields) if fields else _product_values({"active": "1"})
+
+    def again(status: int, problem: str, errors: dict[str, str]) -> Template:
+        return page(request, "shopkeeper/product_new.html", status=status, values=values,
+                    errors=errors, problem=problem, periods=_periods(request))
+
+    if photo_problem:
+        return again(413, photo_problem, {"photo": photo_problem})
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return again(403, i18n.error_text(language, error.reason), {})
+    parsed, errors = _product_input(language, values, new=True)
+    if errors:
+        return again(400, i18n.translate(language, "Please check the marked fields."), errors)
+    processed = None
+    try:
+        # The photo is checked before the product is made: a bad photo leaves nothing behind.
+        if photo is not None:
+            processed = await photos.process_off_loop(photo)
+        made = await catalogue.create(me, NewProduct(**parsed))
+        if processed is not None:
+            await photos.store(me.community_id, made.id, processed)
+    except MarketError as error:
+        errors = _field_errors(language, error)
+        if error.field == "file":
+            errors = {"photo": errors["file"]}
+        return again(error.status, i18n.error_text(language, error.reason, **error.params), errors)
+    return Redirect(f"/counter/products/{made.id}?saved=created", status_code=303)
+
+
+async def _product_page(
+    request: Request, me: Principal, product_id: int, *, status: int = 200,
+    values: dict[str, str] | None = None, stock_values: dict[str, str] | None = None,
+    problem: str | None = None, errors: dict | None = None, form: str | None = None,
+) -> Template:
+    product = await catalogue.get(me, product_id)
+    cursor = request.query_params.get("cursor") or None
+    if cursor is not None and not cursor.isdigit():
+        cursor = None
+    record = await catalogue.stock_record(me, product_id, MOVEMENTS_PAGE, cursor)
+    if values is None:
+        values = {
+            "name": product.name, "category": product.category, "price": product.price,
+            "limit_per_person": str(product.limit_per_person or ""),
+            "limit_period": product.limit_period or "", "active": "1" if product.active else "",
+        }
+    return page(
+        request, "shopkeeper/product.html", status=status, product=product, values=values,
+        stock_values=stock_values or {"choice": "donation", "quantity": "", "donor": "", "reason": ""},
+        movements=record.items, next_cursor=record.next_cursor, first_page=cursor is None,
+        problem=problem, errors=errors or {}, form=form, saved=request.query_params.get("saved"),
+        periods=_periods(request),
+    )
+
+
+@get("/counter/products/{product_id:int}", name="web:product", **PAGE)
+async def product_page(request: Request, product_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    return await _product_page(request, me, product_id)
+
+
+@post("/counter/products/{product_id:int}", status_code=200, **PAGE)
+async def product_edit(request: Request, product_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    language = i18n.language_of(request)
+    fields = await form_fields(request)
+    values = _product_values(fields)
+
+    async def again(status: int, problem: str, errors: dict) -> Template:
+        return await _product_page(request, me, product_id, status=status, values=values,
+                                   problem=problem, errors=errors, form="edit")
+
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return await again(403, i18n.error_text(language, error.reason), {})
+    parsed, errors = _product_input(language, values, new=False)
+    if errors:
+        return await again(400, i18n.translate(language, "Please check the marked fields."), errors)
+    try:
+        await catalogue.update(me, product_id, ProductChanges(**parsed))
+    except MarketError as error:
+        return await again(error.status, i18n.error_text(language, error.reason, **error.params),
+                           _field_errors(language, error))
+    return Redirect(f"/counter/products/{product_id}?saved=details", status_code=303)
+
+
+@post("/counter/products/{product_id:int}/photo", status_code=200,
+      request_max_body_size=photos.MAX_BYTES + photos.ENVELOPE, **PAGE)
+async def product_photo(request: Request, product_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    language = i18n.language_of(request)
+    fields, photo, problem = await _multipart(request, language)
+
+    async def again(status: int, text: str) -> Template:
+        return await _product_page(request, me, product_id, status=status, problem=text,
+                                   errors={"photo": text}, form="photo")
+
+    if problem:
+        return await again(413, problem)
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return await again(403, i18n.error_text(language, error.reason))
+    if photo is None:
+        return await again(400, i18n.error_text(language, "photo_required"))
+    if not await catalogue.visible(me, product_id):
+        raise NotFound()
+    try:
+        processed = await photos.process_off_loop(photo)
+        await photos.store(me.community_id, product_id, processed)
+    except MarketError as error:
+        return await again(error.status, i18n.error_text(language, error.reason, **error.params))
+    return Redirect(f"/counter/products/{product_id}?saved=photo", status_code=303)
+
+
+@post("/counter/products/{product_id:int}/stock", status_code=200, **PAGE)
+async def product_stock(request: Request, product_id: FromPath[int]) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    language = i18n.language_of(request)
+    fields = await form_fields(request)
+    stock_values = {
+        "choice": fields.get("choice", ""), "quantity": _number(fields.get("quantity", ""))[:8],
+        "donor": " ".join(fields.get("donor", "").split()),
+        "reason": " ".join(fields.get("reason", "").split()),
+    }
+
+    async def again(status: int, problem: str, errors: dict) -> Template:
+        return await _product_page(request, me, product_id, status=status, stock_values=stock_values,
+                                   problem=problem, errors=errors, form="stock")
+
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return await again(403, i18n.error_text(language, error.reason), {})
+    choice = STOCK_CHOICES.get(stock_values["choice"])
+    quantity = stock_values["quantity"]
+    errors = {}
+    if choice is None:
+        errors["kind"] = i18n.error_text(language, "invalid_stock_kind")
+    if not quantity.isdigit() or int(quantity) == 0:
+        errors["delta"] = i18n.error_text(language, "invalid_stock_delta", max_stock=1_000_000)
+    if errors or choice is None:
+        return await again(400, i18n.translate(language, "Please check the marked fields."), errors)
+    kind, sign = choice
+    try:
+        await catalogue.add_stock(me, product_id, StockChange(
+            delta=sign * int(quantity), kind=kind, reason=stock_values["reason"] or None,
+            donor=(stock_values["donor"] or None) if kind == "donation" else None,
+        ))
+    except MarketError as error:
+        text = i18n.error_text(language, error.reason, **error.params)
+        return await again(error.status, text, {error.field or "delta": text})
+    return Redirect(f"/counter/products/{product_id}?saved=stock", status_code=303)
+
+
+# -- reservations to hand out --------------------------------------------------------------------
+
+
+async def _orders_page(request: Request, me: Principal, *, status: int = 200,
+                       problem: str | None = None) -> Template:
+    pending = (await orders.list_orders(me, "reserved")).items
+    pending.sort(key=lambda order: order.created_at)
+    holders = await orders.holders(me, [order.person_id for order in pending])
+    return page(
+        request, "shopkeeper/orders.html", status=status, orders=pending, holders=holders,
+        problem=problem, now=datetime.now(UTC), may_fulfil=me.has_role(SHOPKEEPER),
+        cancelled=request.query_params.get("cancelled"),
+    )
+
+
+@get("/counter/orders", name="web:counter-orders", **PAGE)
+async def order_list(request: Request) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    return await _orders_page(request, me)
+
+
+@post("/counter/orders/{order_id:int}/{action:str}", status_code=200, **PAGE)
+async def order_action(
+    request: Request, order_id: FromPath[int], action: FromPath[str], ledger: NamedDependency[Ledger]
+) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    if action not in ("fulfil", "cancel"):
+        raise NotFound()
+    language = i18n.language_of(request)
+    fields = await form_fields(request)
+    try:
+        check_csrf(request, fields)
+        if action == "fulfil":
+            require_role(me, SHOPKEEPER)
+            done = await orders.fulfil(ledger, me, order_id)
+            return Redirect(f"/counter/receipts/{done.redemption_id}", status_code=303)
+        await orders.cancel(ledger, me, order_id)
+    except (MarketError, LedgerError) as error:
+        status, _, text = _refusal(language, error)
+        return await _orders_page(request, me, status=status, problem=text)
+    return Redirect(f"/counter/orders?cancelled={order_id}", status_code=303)
+
+
+# -- the day's reconciliation ---------------------------------------------------------------------
+
+
+@get("/counter/reconciliation", name="web:reconciliation", **PAGE)
+async def reconciliation_page(request: Request) -> Template | Redirect:
+    me = _staff(request)
+    if me is None:
+        return to_sign_in(request)
+    language = i18n.language_of(request)
+    typed_date = request.query_params.get("date", "")[:20]
+    typed_keeper = request.query_params.get("keeper", "")[:20]
+    problem = None
+    try:
+        day = reconciliation.parse_day(typed_date)
+    except InvalidInput as error:
+        problem = i18n.error_text(language, error.reason)
+        day = reconciliation.parse_day(None)
+    admin = me.has_role(ADMIN)
+    keeper_id: int | None = None
+    if admin:
+        keeper_id = int(typed_keeper) if typed_keeper.isdigit() else None
+    try:
+        report = await reconciliation.reconcile_day(me, day, keeper_id, language)
+    except MarketError as error:
+        problem = i18n.error_text(language, error.reason, **error.params)
+        keeper_id = None
+        report = await reconciliation.reconcile_day(me, day, None if admin else me.id, language)
+    return page(
+        request, "shopkeeper/reconciliation.html", status=400 if problem else 200, report=report,
+        day=day.isoformat(), typed_date=typed_date or day.isoformat(), problem=problem, admin=admin,
+        keepers=await reconciliation.keepers(me), keeper_id=keeper_id,
+    )
+
+
+PAGES: list = [
+    counter_form, counter_confirm, receipt, refund, product_list, product_new_form, product_create,
+    product_page, product_edit, product_photo, product_stock, order_list, order_action,
+    reconciliation_page, *SCANNER_PAGES,
+]

@@ -1,0 +1,174 @@
+"""What the browser tests share: a real ``market serve`` on the engine under test, Debian's Chromium,
+a watch on the console and on every request, the screenshots' directory, and the fake camera's video.
+
+The server gets a fresh SQLite file, or on PostgreSQL (``MARKET_TEST_DB=postgres``) a fresh schema
+of the test database, dropped afterwards: the pages are exercised on both engines. The browser is
+never downloaded: without ``/usr/bin/chromium`` (``apt-get install chromium``) a browser test fails,
+it is not skipped.
+"""
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import ConsoleMessage, Request
+
+import qr
+from bench.checkin_load import REPO, free_port, market_command
+from tests.conftest import PG_URL, db_engine, run_on_postgres
+
+CHROMIUM = "/usr/bin/chromium"
+PHONE_SIZE = {"width": 390, "height": 844}
+ADMIN_PHONE, ADMIN_PASSWORD = "13800000000", "a-long-admin-password"
+ORGANIZER_PHONE, ORGANIZER_PASSWORD = "13900000001", "a-long-organizer-password"
+RESIDENT_PHONE, RESIDENT_PIN = "13700000002", "258036"
+#: The fake camera's picture size and frame rate.
+FRAME = (640, 480)
+FPS = 5
+
+
+@dataclass
+class Server:
+    url: str
+    log: Path
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """``market admin create`` and ``market serve`` on a fresh database; SIGINT afterwards."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    schema = f"b_{secrets.token_hex(6)}" if db_engine() == "postgres" else None
+    if schema:
+        asyncio.run(run_on_postgres(f'CREATE SCHEMA "{schema}"'))
+    database = f"{PG_URL}{'&' if '?' in PG_URL else '?'}search_path={schema}" if schema else (
+        f"sqlite:///{tmp_path}/market.db")
+    env |= {
+        "DATABASE_URL": database,
+        "MARKET_SECRET_KEY": "browser-test-" + "k" * 32,
+        "MARKET_BASE_URL": url,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+    }
+    subprocess.run(
+        [*market_command(), "admin", "create", "--name", "王主任", "--phone", ADMIN_PHONE,
+         "--password", ADMIN_PASSWORD, "--community", "幸福里社区"],
+        env=env, cwd=tmp_path, check=True, capture_output=True,
+    )
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*market_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        yield Server(url, log)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if schema:
+            asyncio.run(run_on_postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def bearer(base: str, phone: str, secret: str) -> httpx.Client:
+    response = httpx.post(f"{base}/api/session", json={"login": phone, "secret": secret})
+    assert response.status_code == 200, response.text
+    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {response.json()['token']}"})
+
+
+def set_up_people(base: str) -> httpx.Client:
+    """The admin enrols an organizer and a resident; the organizer's client is returned."""
+    with bearer(base, ADMIN_PHONE, ADMIN_PASSWORD) as admin:
+        for body in (
+            {"name": "刘组长", "phone": ORGANIZER_PHONE, "roles": ["organizer"],
+             "password": ORGANIZER_PASSWORD},
+            {"name": "李阿姨", "phone": RESIDENT_PHONE, "roles": ["resident"], "pin": RESIDENT_PIN},
+        ):
+            response = admin.post("/api/people", json=body)
+            assert response.status_code == 201, response.text
+    return bearer(base, ORGANIZER_PHONE, ORGANIZER_PASSWORD)
+
+
+def activity_code_url(organizer: httpx.Client, title: str) -> str:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    made = organizer.post("/api/activities", json={
+        "title": title, "category": "volunteer_service", "location": "社区服务站",
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=2)).isoformat(),
+        "points_per_checkin": "5", "points_per_hour": "10",
+    })
+    assert made.status_code == 201, made.text
+    code = organizer.get(f"/api/activities/{made.json()['id']}/code")
+    assert code.status_code == 200, code.text
+    return code.json()["url"]
+
+
+@dataclass
+class Watch:
+    """Everything the browser complained about, and every request it made."""
+
+    origin: str
+    errors: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+    def console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def request(self, request: Request) -> None:
+        if not request.url.startswith((self.origin + "/", "blob:" + self.origin + "/", "data:")):
+            self.foreign.append(request.url)
+
+
+@pytest.fixture
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get("MARKET_SCREENSHOTS")
+    directory = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def write_y4m(path: Path, picture: Image.Image, seconds: int = 3) -> None:
+    """A YUV 4:2:0 video of one still picture, the format Chromium's fake camera plays (looped)."""
+    width, height = picture.size
+    y, cb, cr = picture.convert("YCbCr").split()
+    half = (width // 2, height // 2)
+    frame = y.tobytes() + cb.resize(half, Image.Resampling.BOX).tobytes() + cr.resize(
+        half, Image.Resampling.BOX).tobytes()
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(seconds * FPS):
+            out.write(b"FRAME\n" + frame)
+
+
+def code_on_a_phone(code: str) -> Image.Image:
+    """What the camera sees: the member code on a light screen, off-centre, on a grey counter."""
+    scene = Image.new("RGB", FRAME, (110, 112, 108))
+    screen = Image.new("RGB", (340, 400), (250, 250, 250))
+    screen.paste(qr.image(code, box_size=8).convert("RGB"), (22, 40))
+    scene.paste(screen, (170, 40))
+    return scene
