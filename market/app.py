@@ -44,6 +44,7 @@ from market.points.controllers import (
 )
 from market.privacy import redaction
 from market.privacy.controllers import MyDataController, PersonalDataController
+from market.reports import certificates, dashboards, exports, leaderboards, transparency
 from market.settings import Settings, SettingsError, get_settings, sqlite_path
 from market.shop import orders
 from market.shop.controllers import ProductController
@@ -94,6 +95,7 @@ def _lifespan(
             sweepers = [
                 asyncio.create_task(activities.keep_closing_unfinished()),
                 asyncio.create_task(orders.keep_expiring(ledger)),
+                asyncio.create_task(transparency.keep_checkpointing(settings)),
             ]
             try:
                 yield
@@ -143,6 +145,11 @@ def create_app(
             RedemptionController,
             ShopController,
             OrderController,
+            *leaderboards.API,
+            *dashboards.API,
+            *exports.API,
+            *certificates.API,
+            *transparency.API,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
         guards=[signed_in],

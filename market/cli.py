@@ -1,4 +1,5 @@
-"""The ``market`` command: serve, migrate, create an admin, import residents, verify the ledger.
+"""The ``market`` command: serve, migrate, create an admin, import residents, verify the ledger,
+make and check the transparency checkpoints.
 
 Configuration comes from the environment (see ``market.settings``). Each
 command runs its async work with ``asyncio.run`` and exits non-zero on failure.
@@ -112,6 +113,42 @@ async def _verify(settings: Settings) -> int:
 
 def cmd_ledger_verify(_: argparse.Namespace) -> int:
     return asyncio.run(_verify(get_settings()))
+
+
+async def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
+    from market.community import service as communities
+    from market.db import migrate
+    from market.reports import checkpoint_service
+
+    await migrate()
+    if args.community:
+        community = await communities.named(args.community)
+        if community is None:
+            return _fail(message("community_not_found", _language()))
+        made = [await checkpoint_service.make_checkpoint(settings, community.id)]
+    else:
+        made = await checkpoint_service.checkpoint_all(settings)
+    for checkpoint in made:
+        print(f"community {checkpoint.community_id}  {checkpoint.day}  head {checkpoint.head_seq} "
+              f"{checkpoint.head_hash}  checkpoint {checkpoint.hash}")
+        print(f"  public key {checkpoint.public_key}")
+    return 0
+
+
+def cmd_transparency_checkpoint(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_checkpoint(get_settings(), args))
+    except MarketError as error:
+        params = {"field": error.field or "", **error.params}
+        return _fail(message(error.reason, _language(), **params))
+
+
+def cmd_transparency_verify(args: argparse.Namespace) -> int:
+    # The same check anyone runs offline; it needs neither the database nor the settings.
+    from market.reports import checkpoint_verify
+
+    argv = [args.file, "--public-key", args.public_key]
+    return checkpoint_verify.main(argv + (["--transfer", args.transfer] if args.transfer else []))
 
 
 _STAGES = {"people": "导入", "wallets": "开通积分账户"}
@@ -239,6 +276,21 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check the hash chain, every balance and the zero sum"
     )
     verify.set_defaults(run=cmd_ledger_verify)
+
+    transparency = commands.add_parser("transparency", help="signed daily checkpoints (阳光积分)")
+    transparency_commands = transparency.add_subparsers(dest="transparency_command", required=True)
+    checkpoint = transparency_commands.add_parser(
+        "checkpoint", help="make today's checkpoint now (of every community; idempotent per day)"
+    )
+    checkpoint.add_argument("--community", help="community name; default: every community")
+    checkpoint.set_defaults(run=cmd_transparency_checkpoint)
+    check = transparency_commands.add_parser(
+        "verify", help="check a downloaded history or proof file offline with the public key"
+    )
+    check.add_argument("file", help="checkpoints.json or a proof file")
+    check.add_argument("--public-key", required=True, help="the community's public key (64 hex digits)")
+    check.add_argument("--transfer", help="also confirm that this transfer id is in the signed chain")
+    check.set_defaults(run=cmd_transparency_verify)
     return parser
 
 

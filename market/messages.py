@@ -315,6 +315,39 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # -- the server ----------------------------------------------------------------------
     "internal": ("服务器出错了，请稍后再试", "Something went wrong on our side; please try again later"),
     "unavailable": ("服务暂时不可用，请稍后再试", "The service is temporarily unavailable"),
+    # -- reports: exports (台账) ----------------------------------------------------------------
+    "invalid_period_date": (
+        "日期格式不正确（{field}），请按 年-月-日 填写，例如 2025-04-01",
+        "Invalid date ({field}); use year-month-day, for example 2025-04-01",
+    ),
+    "period_reversed": ("开始日期不能晚于结束日期", "The start date must not be after the end date"),
+    "period_too_long": (
+        "一次最多导出 {days} 天，请缩短时间范围或分几次导出",
+        "An export covers at most {days} days; choose a shorter period or export it in parts",
+    ),
+    "unknown_export": ("请选择要导出的台账", "Choose one of the exports offered"),
+    # -- reports: certificates -------------------------------------------------------------
+    "certificate_font_missing": (
+        "服务器没有可用的中文字体，暂时无法生成证明，请联系管理员",
+        "The server has no Chinese font, so the certificate cannot be printed; please tell the admin",
+    ),
+    "certificate_no_service": (
+        "所选时间内还没有服务时长记录，无法开具证明",
+        "There are no service hours in this period, so there is nothing to certify",
+    ),
+    "certificate_bad_period": (
+        "开始日期不能晚于结束日期", "The start date cannot be after the end date",
+    ),
+    # -- reports: leaderboards and dashboards -------------------------------------------
+    "invalid_period": (
+        "统计周期无效：period 须为 month、quarter 或 year，at 如 2026-11、2026-Q4 或 2026",
+        "Invalid period: period must be month, quarter or year, and at like 2026-11, 2026-Q4 or 2026",
+    ),
+    # -- reports: transparency (阳光积分) -------------------------------------------------
+    "checkpoint_day_passed": (
+        "已有 {day} 之后的存证，不能再为 {day} 存证（请检查服务器时间）",
+        "A checkpoint after {day} exists already, so none can be made for {day} (check the server's clock)",
+    ),
 }
 
 

@@ -10,6 +10,7 @@ APP_CONFIG = AppConfig(
     app_name="market",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
     table_classes=list(TABLES),
-    migration_dependencies=[],
+    # The ledger's tables first: later market migrations index them (leaderboards).
+    migration_dependencies=["ledger.piccolo_app"],
     commands=[],
 )

@@ -350,3 +350,29 @@ class ShopRules(Table, tablename="shop_rules"):
 
 
 TABLES = (*TABLES, ShopRules)
+
+
+class Checkpoint(Table, tablename="transparency_checkpoint"):
+    """A community's signed daily checkpoint of the ledger (阳光积分), append-only (triggers).
+
+    ``head_seq``/``head_hash``: the ledger's head when it was made; the totals are
+    hundredths; ``previous`` is the hash of the community's checkpoint before it;
+    ``hash`` and ``signature`` cover the canonical text (``market.reports.checkpoint_verify``).
+    One per community per Beijing ``day`` (a unique index made by the migration)."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    day = Varchar(length=10)
+    at_us = BigInt()
+    head_seq = BigInt()
+    head_hash = Varchar(length=64)
+    issued = BigInt()
+    redeemed = BigInt()
+    outstanding = BigInt()
+    expired = BigInt()
+    previous = Varchar(length=64)
+    hash = Varchar(length=64, unique=True)
+    signature = Varchar(length=128)
+    public_key = Varchar(length=64)
+
+
+TABLES = (*TABLES, Checkpoint)

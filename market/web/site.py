@@ -26,6 +26,7 @@ from litestar.template import TemplateConfig
 from ledger import LedgerError
 from market.auth.middleware import SessionAuthMiddleware
 from market.errors import LEDGER_STATUS, MarketError
+from market.reports import certificates, dashboards, exports, leaderboards, transparency
 from market.web import admin, i18n, organizer, pages, shop, shopkeeper
 from market.web.forms import page
 
@@ -78,7 +79,8 @@ def page_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, LedgerError):  # a refusal by the ledger a page did not catch itself
         status, reason, params = LEDGER_STATUS.get(exc.reason, 409), exc.reason, {}
     elif isinstance(exc, MarketError):
-        status, reason, params = exc.status, exc.reason, exc.params
+        # As the API's problem details: a text may name the field ("{field}").
+        status, reason, params = exc.status, exc.reason, {"field": exc.field or "", **exc.params}
         if reason == "not_signed_in":
             return Redirect(f"/signin?next={request.url.path}", status_code=303)
     elif isinstance(exc, HTTPException) and exc.status_code < 500:
@@ -103,6 +105,8 @@ def web_router() -> Router:
         path="/",
         route_handlers=[
             *pages.PAGES, *shop.PAGES, *organizer.PAGES, *shopkeeper.PAGES, *admin.PAGES,
+            *leaderboards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
+            *transparency.PAGES,
             i18n.switch_language, i18n.switch_text,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],

@@ -368,3 +368,22 @@ async def test_a_reservation_reads_as_such_in_the_statement(
     # The hold and its release by name, not the ledger's English memo; the hold moved nothing.
     assert "预约冻结积分" in html and "预约已释放" in html
     assert not re.search(r"order \d", html) and "+0.00" not in html
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_page_text_has_one_translation(language: str) -> None:
+    """Each group of pages keeps its own .po file; a text in two of them must say the same in
+    both, or one would silently win over the other when the catalogues are merged."""
+    from babel.messages.pofile import read_po
+
+    seen: dict[str, tuple[str, str]] = {}
+    differ = []
+    for path in sorted((FRONTEND / "translations" / language / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as source:
+            for entry in read_po(source):
+                if not entry.id or not entry.string:
+                    continue
+                earlier = seen.setdefault(entry.id, (entry.string, path.name))
+                if earlier[0] != entry.string:
+                    differ.append((entry.id, earlier, (entry.string, path.name)))
+    assert not differ, differ

@@ -1,0 +1,1 @@
+"""Reports: leaderboards, dashboards, exports for the books, certificates and the transparency page."""

@@ -1,0 +1,380 @@
+"""The rows of each export (台账): keyset-paged SQL over an indexed id, both engines.
+
+Each export reads its table in pages ordered by the primary key (``seq`` or ``id``):
+``WHERE key > last ORDER BY key LIMIT n``. A page is a short query of its own, so an
+export of a million rows holds neither a transaction nor more than one page in memory,
+and the same SQL runs on SQLite and PostgreSQL (no server-side cursor needed). The
+highest key is read once at the start: rows appended while the export runs are left
+out, so a page boundary cannot shift.
+
+Values come out as Python values: ``str`` for text, ``Decimal`` (two places) for points
+and hours, ``int`` for counts. Times are Beijing time, as text.
+"""
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from ledger import to_decimal
+from market.auth.roles import ADMIN, ORGANIZER, SHOPKEEPER
+from market.auth.sessions import Principal
+from market.db import fetch
+from market.messages import Language
+from market.shop.counter import receipt_no
+
+CHINA = ZoneInfo("Asia/Shanghai")
+PAGE_SIZE = 2000
+#: Row pages that look up more rows by id (lines of redemptions, people) keep their IN lists short.
+LOOKUP_PAGE = 500
+
+Value = str | Decimal | int | None
+Row = tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) in UTC: from the first day's Beijing midnight to the day after the last."""
+
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+
+    @property
+    def start_us(self) -> int:
+        return _micros(self.start)
+
+    @property
+    def end_us(self) -> int:
+        return _micros(self.end)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def beijing(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def beijing_us(at_us: int) -> str:
+    whole, micro = divmod(at_us, 1_000_000)
+    return beijing(datetime.fromtimestamp(whole, tz=UTC).replace(microsecond=micro))
+
+
+def _text(language: Language, zh: str, en: str) -> str:
+    return en if language == "en" else zh
+
+
+def _in(ids: Sequence[int]) -> str:
+    return ", ".join("{}" for _ in ids)
+
+
+# -- labels -------------------------------------------------------------------------------------
+
+TRANSFER_KINDS = {
+    "checkin": ("活动签到", "Check-in"),
+    "checkout": ("活动签退", "Check-out"),
+    "approval": ("审核通过", "Approval"),
+    "adjustment": ("人工调整", "Adjustment"),
+    "redemption": ("超市兑换", "Redemption"),
+    "refund": ("退货退分", "Refund"),
+    "order": ("线上预订", "Order"),
+    "expiry": ("积分过期", "Expiry"),
+    "reversal": ("冲正", "Reversal"),
+    "cancellation": ("活动取消冲正", "Activity cancelled"),
+}
+PHASES = {
+    "single": ("记账", "posted"),
+    "pending": ("冻结", "held"),
+    "post": ("扣除冻结", "hold taken"),
+    "void": ("解除冻结", "hold released"),
+}
+ACCOUNTS = {
+    "issuance": ("社区积分发放", "Community issuance"),
+    "shop": ("积分超市", "Shop"),
+    "expiry": ("积分过期", "Expiry"),
+}
+STAY_STATUS = {
+    "in": ("已签到", "checked in"),
+    "out": ("已签退", "checked out"),
+    "closed": ("未签退", "not checked out"),
+    "cancelled": ("活动已取消", "activity cancelled"),
+}
+APPROVAL = {
+    None: ("无需审核", "not needed"),
+    "pending": ("待审核", "pending"),
+    "approved": ("已通过", "approved"),
+    "rejected": ("未通过", "rejected"),
+}
+STOCK_KINDS = {
+    "initial": ("初始库存", "initial"),
+    "donation": ("捐赠", "donation"),
+    "purchase": ("采购", "purchase"),
+    "adjustment": ("盘点调整", "adjustment"),
+    "redemption": ("兑换", "redemption"),
+    "refund": ("退货", "refund"),
+    "reservation": ("预订占用", "reservation"),
+    "release": ("预订释放", "release"),
+}
+
+
+def _label(table: dict, key: object, language: Language) -> str:
+    found = table.get(key)
+    if found is None:
+        return "" if key is None else str(key)
+    return _text(language, *found)
+
+
+def account_label(kind: str, owner: str, name: str | None, language: Language) -> str:
+    if kind == "wallet":
+        who = name or ""
+        return _text(language, f"居民 {who}（#{owner}）", f"Resident {who} (#{owner})")
+    return _label(ACCOUNTS, kind, language)
+
+
+# -- the exports --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    #: (Chinese, English) title: the sheet's name and the file's.
+    title: tuple[str, str]
+    #: (Chinese, English) per column.
+    columns: tuple[tuple[str, str], ...]
+    #: Who may take it (any of these roles).
+    roles: frozenset[str]
+    rows: Callable[[Principal, Period, Language], AsyncIterator[list[Row]]]
+
+    def header(self, language: Language) -> list[str]:
+        return [_text(language, *column) for column in self.columns]
+
+
+async def _ledger_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
+    top = (await fetch("SELECT MAX(seq) AS top FROM ledger_transfer"))[0]["top"] or 0
+    after = 0
+    while True:
+        rows = await fetch(
+            "SELECT t.seq, t.at_us, t.kind, t.phase, t.amount, t.memo, t.reference, t.hash,"
+            " d.kind AS d_kind, d.owner AS d_owner, dp.name AS d_name,"
+            " c.kind AS c_kind, c.owner AS c_owner, cp.name AS c_name"
+            " FROM ledger_transfer t"
+            " JOIN ledger_account d ON d.id = t.debit JOIN ledger_account c ON c.id = t.credit"
+            # CASE: only a wallet's owner is a person id (the others' is '', which no cast accepts).
+            " LEFT JOIN person dp ON dp.id = CASE WHEN d.kind = 'wallet' THEN CAST(d.owner AS BIGINT) END"
+            " LEFT JOIN person cp ON cp.id = CASE WHEN c.kind = 'wallet' THEN CAST(c.owner AS BIGINT) END"
+            " WHERE t.seq > {} AND t.seq <= {} AND t.ledger = {} AND t.at_us >= {} AND t.at_us < {}"
+            " ORDER BY t.seq LIMIT {}",
+            after, top, me.community_id, period.start_us, period.end_us, PAGE_SIZE,
+        )
+        if not rows:
+            return
+        after = rows[-1]["seq"]
+        yield [
+            (
+                row["seq"], beijing_us(row["at_us"]), _label(TRANSFER_KINDS, row["kind"], language),
+                _label(PHASES, row["phase"], language),
+                account_label(row["d_kind"], row["d_owner"], row["d_name"], language),
+                account_label(row["c_kind"], row["c_owner"], row["c_name"], language),
+                to_decimal(row["amount"]), row["memo"], row["reference"] or "", row["hash"],
+            )
+            for row in rows
+        ]
+        if len(rows) < PAGE_SIZE:
+            return
+
+
+async def _attendance_rows(
+    me: Principal, period: Period, language: Language
+) -> AsyncIterator[list[Row]]:
+    # An organizer (not an admin) exports the attendance of the activities they organize.
+    mine = ADMIN not in me.roles
+    scope = " AND a.organizer = {}" if mine else ""
+    extra: tuple = (me.id,) if mine else ()
+    top = (await fetch("SELECT MAX(id) AS top FROM activity_stay"))[0]["top"] or 0
+    after = 0
+    while True:
+        rows = await fetch(
+            "SELECT s.id, a.id AS activity_id, a.title, p.name, s.in_at, s.out_at, s.hours,"
+            " s.points_in, s.points_out, s.status, s.approval"
+            " FROM activity_stay s JOIN activity a ON a.id = s.activity JOIN person p ON p.id = s.person"
+            " WHERE s.id > {} AND s.id <= {} AND s.community = {} AND s.in_at >= {} AND s.in_at < {}"
+            + scope + " ORDER BY s.id LIMIT {}",
+            after, top, me.community_id, period.start, period.end, *extra, PAGE_SIZE,
+        )
+        if not rows:
+            return
+        after = rows[-1]["id"]
+        yield [
+            (
+                row["activity_id"], row["title"], row["name"], beijing(row["in_at"]),
+                beijing(row["out_at"]),
+                None if row["hours"] is None else to_decimal(row["hours"]),
+                to_decimal(row["points_in"] + (row["points_out"] or 0)),
+                _label(STAY_STATUS, row["status"], language), _label(APPROVAL, row["approval"], language),
+            )
+            for row in rows
+        ]
+        if len(rows) < PAGE_SIZE:
+            return
+
+
+async def _redemption_rows(
+    me: Principal, period: Period, language: Language
+) -> AsyncIterator[list[Row]]:
+    top = (await fetch("SELECT MAX(id) AS top FROM redemption"))[0]["top"] or 0
+    after = 0
+    while True:
+        rows = await fetch(
+            "SELECT r.id, r.created_at, r.total, p.name AS resident, k.name AS keeper"
+            " FROM redemption r JOIN person p ON p.id = r.person JOIN person k ON k.id = r.keeper"
+            " WHERE r.id > {} AND r.id <= {} AND r.community = {}"
+            " AND r.created_at >= {} AND r.created_at < {} ORDER BY r.id LIMIT {}",
+            after, top, me.community_id, period.start, period.end, LOOKUP_PAGE,
+        )
+        if not rows:
+            return
+        after = rows[-1]["id"]
+        ids = [row["id"] for row in rows]
+        items: dict[int, list[str]] = {}
+        for line in await fetch(
+            "SELECT l.redemption, pr.name, l.quantity FROM redemption_line l"
+            f" JOIN product pr ON pr.id = l.product WHERE l.redemption IN ({_in(ids)}) ORDER BY l.id",
+            *ids,
+        ):
+            items.setdefault(line["redemption"], []).append(f"{line['name']}×{line['quantity']}")
+        refunded = {
+            row["redemption"]: int(row["n"])
+            for row in await fetch(
+                "SELECT redemption, SUM(total) AS n FROM refund"
+                f" WHERE redemption IN ({_in(ids)}) GROUP BY redemption",
+                *ids,
+            )
+        }
+        yield [
+            (
+                receipt_no(row["id"], row["created_at"]), beijing(row["created_at"]), row["resident"],
+                row["keeper"], _text(language, "；", "; ").join(items.get(row["id"], [])),
+                to_decimal(row["total"]), to_decimal(refunded.get(row["id"], 0)),
+            )
+            for row in rows
+        ]
+        if len(rows) < LOOKUP_PAGE:
+            return
+
+
+async def _stock_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
+    top = (await fetch("SELECT MAX(id) AS top FROM stock_movement"))[0]["top"] or 0
+    after = 0
+    while True:
+        rows = await fetch(
+            "SELECT m.id, m.at, pr.name, m.delta, m.stock_after, m.kind, m.donor, m.reason, m.ref"
+            " FROM stock_movement m JOIN product pr ON pr.id = m.product"
+            " WHERE m.id > {} AND m.id <= {} AND m.community = {} AND m.at >= {} AND m.at < {}"
+            " ORDER BY m.id LIMIT {}",
+            after, top, me.community_id, period.start, period.end, PAGE_SIZE,
+        )
+        if not rows:
+            return
+        after = rows[-1]["id"]
+        yield [
+            (
+                beijing(row["at"]), row["name"], row["delta"], row["stock_after"],
+                _label(STOCK_KINDS, row["kind"], language), row["donor"] or "", row["reason"] or "",
+                row["ref"] or "",
+            )
+            for row in rows
+        ]
+        if len(rows) < PAGE_SIZE:
+            return
+
+
+async def _hours_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
+    """Per person with counted service in the period: stays checked in within it, not cancelled,
+    not awaiting approval or rejected (the rule of ``market.activities.hours``)."""
+    after = 0
+    while True:
+        totals = await fetch(
+            "SELECT s.person, COUNT(*) AS times, SUM(COALESCE(s.hours, 0)) AS hours,"
+            " SUM(s.points_in + COALESCE(s.points_out, 0)) AS points"
+            " FROM activity_stay s WHERE s.community = {} AND s.person > {}"
+            " AND s.in_at >= {} AND s.in_at < {} AND s.status <> 'cancelled'"
+            " AND (s.approval IS NULL OR s.approval = 'approved')"
+            " GROUP BY s.person ORDER BY s.person LIMIT {}",
+            me.community_id, after, period.start, period.end, LOOKUP_PAGE,
+        )
+        if not totals:
+            return
+        after = totals[-1]["person"]
+        ids = [row["person"] for row in totals]
+        people = {
+            row["id"]: row
+            for row in await fetch(
+                "SELECT p.id, p.name, c.name AS compound, b.name AS building, h.unit, h.room,"
+                " g.name AS grid FROM person p LEFT JOIN household h ON h.id = p.household"
+                " LEFT JOIN building b ON b.id = h.building LEFT JOIN compound c ON c.id = b.compound"
+                f" LEFT JOIN grid g ON g.id = h.grid WHERE p.id IN ({_in(ids)})",
+                *ids,
+            )
+        }
+        page: list[Row] = []
+        for total in totals:
+            person = people.get(total["person"], {})
+            building = " ".join(x for x in (person.get("compound"), person.get("building")) if x)
+            page.append((
+                total["person"], person.get("name", ""), building, person.get("grid") or "",
+                int(total["times"]), to_decimal(int(total["hours"])), to_decimal(int(total["points"])),
+            ))
+        yield page
+        if len(totals) < LOOKUP_PAGE:
+            return
+
+
+EXPORTS: dict[str, Export] = {
+    export.name: export
+    for export in (
+        Export(
+            "ledger", ("积分流水", "Ledger"),
+            (("序号", "Seq"), ("时间（北京时间）", "Time (Beijing)"), ("类型", "Kind"), ("阶段", "Phase"),
+             ("转出账户", "From"), ("转入账户", "To"), ("积分", "Points"), ("摘要", "Memo"),
+             ("关联单据", "Reference"), ("哈希", "Hash")),
+            frozenset({ADMIN}), _ledger_rows,
+        ),
+        Export(
+            "attendance", ("活动签到", "Attendance"),
+            (("活动编号", "Activity no."), ("活动", "Activity"), ("姓名", "Person"),
+             ("签到时间", "Checked in"), ("签退时间", "Checked out"), ("时长（小时）", "Hours"),
+             ("积分", "Points"), ("状态", "Status"), ("审核", "Approval")),
+            frozenset({ADMIN, ORGANIZER}), _attendance_rows,
+        ),
+        Export(
+            "redemptions", ("兑换记录", "Redemptions"),
+            (("小票号", "Receipt no."), ("时间（北京时间）", "Time (Beijing)"), ("居民", "Resident"),
+             ("店员", "Shop keeper"), ("商品", "Items"), ("合计积分", "Total points"),
+             ("已退积分", "Refunded points")),
+            frozenset({ADMIN, SHOPKEEPER}), _redemption_rows,
+        ),
+        Export(
+            "stock", ("库存变动", "Stock movements"),
+            (("时间（北京时间）", "Time (Beijing)"), ("商品", "Product"), ("变动数量", "Change"),
+             ("变动后库存", "Stock after"), ("类型", "Kind"), ("捐赠人", "Donor"), ("原因", "Reason"),
+             ("关联单据", "Reference")),
+            frozenset({ADMIN, SHOPKEEPER}), _stock_rows,
+        ),
+        Export(
+            "hours", ("居民服务时长", "Residents' hours"),
+            (("编号", "Person no."), ("姓名", "Person"), ("楼栋", "Building"), ("网格", "Grid"),
+             ("参与次数", "Times"), ("服务时长（小时）", "Service hours"), ("获得积分", "Points earned")),
+            frozenset({ADMIN}), _hours_rows,
+        ),
+    )
+}

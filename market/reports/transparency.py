@@ -1,0 +1,132 @@
+"""The public transparency page (阳光积分): totals, the ledger's head, daily checkpoints signed with
+the community's Ed25519 key, their history, and a resident's proof that an entry is in the chain.
+
+API (public unless said): ``GET /api/transparency/checkpoints`` (history, newest first, paged),
+``GET /api/transparency/checkpoints.json`` (the whole history as one file, for the offline
+check), ``GET /api/transparency/proof`` (one entry's proof), ``POST /api/transparency/checkpoints``
+(admin: today's checkpoint now). The page is ``/transparency?community=<id>``. The work is done
+in ``market.reports.checkpoint_service``; the offline check is ``checkpoint_verify``.
+"""
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from litestar.response import Stream, Template
+
+from ledger import Ledger
+from market.auth.guards import requires_role
+from market.auth.roles import ADMIN
+from market.auth.sessions import Principal
+from market.errors import InvalidInput, NotFound
+from market.points import service as points
+from market.reports import checkpoint_service as checkpoints
+from market.reports import keys
+from market.reports.checkpoint_service import CheckpointPage, CheckpointView, Proof, keep_checkpointing
+from market.settings import Settings
+from market.web.forms import page
+
+__all__ = ["API", "PAGES", "keep_checkpointing"]
+
+PUBLIC = {"public": True}
+CommunityParam = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
+#: Checkpoints per page of the history on the page and by default in the API.
+PAGE_SIZE = 10
+OFFLINE_COMMAND = "python -m market.reports.checkpoint_verify {file} --public-key {key}"
+
+
+class CheckpointController(Controller):
+    path = "/transparency"
+    tags = ("transparency",)
+
+    @get("/checkpoints", opt=PUBLIC, summary="The community's signed daily checkpoints, newest first")
+    async def history(
+        self,
+        settings: NamedDependency[Settings],
+        community: CommunityParam = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    ) -> CheckpointPage:
+        return await checkpoints.history_page(settings, community, limit, cursor)
+
+    @get(
+        "/checkpoints.json", opt=PUBLIC,
+        summary="The whole history with every transfer it covers, for the offline check",
+    )
+    async def download(self, settings: NamedDependency[Settings], community: CommunityParam = None) -> Stream:
+        found = await checkpoints.community_or_404(community)
+        name = f"transparency-{found.id}-{datetime.now().strftime('%Y%m%d')}.json"
+        return Stream(
+            checkpoints.history_document(settings, found), media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        )
+
+    @post(
+        "/checkpoints", guards=[requires_role(ADMIN)],
+        summary="Make today's checkpoint of the admin's community now (idempotent per day)",
+    )
+    async def make(
+        self, settings: NamedDependency[Settings], me: NamedDependency[Principal]
+    ) -> CheckpointView:
+        return await checkpoints.make_checkpoint(settings, me.community_id)
+
+    @get("/proof", opt=PUBLIC, summary="The proof that a transfer is in the chain a checkpoint signed")
+    async def proof(
+        self,
+        settings: NamedDependency[Settings],
+        transfer: Annotated[str, QueryParameter(min_length=1, max_length=200)],
+        community: CommunityParam = None,
+    ) -> Proof:
+        return await checkpoints.proof(settings, community, transfer)
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+
+def _community_of(request: Request) -> int | None:
+    raw = request.query_params.get("community") or ""
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise InvalidInput(field="community")
+    return int(raw)
+
+
+@get("/transparency", name="web:transparency", include_in_schema=False)
+async def transparency_page(
+    request: Request, ledger: NamedDependency[Ledger], settings: NamedDependency[Settings]
+) -> Template:
+    """阳光积分: anyone may read it, signed in or not."""
+    community_id = _community_of(request)
+    totals = await points.transparency(ledger, community_id)
+    cursor = request.query_params.get("cursor") or None
+    history = await checkpoints.history_page(settings, totals.community_id, PAGE_SIZE, cursor)
+    newest = await checkpoints.latest(totals.community_id)
+    verdict = await checkpoints.status_of(settings, newest) if newest else None
+    transfer = (request.query_params.get("transfer") or "").strip()[:200]
+    lookup = None
+    if transfer:
+        try:
+            proof = await checkpoints.proof(settings, totals.community_id, transfer)
+        except NotFound:
+            lookup = {"state": "unknown", "transfer": transfer}
+        else:
+            problem = checkpoints.check_proof(proof) if proof.status == "ok" else None
+            state = proof.status if problem is None else "broken"
+            lookup = {"state": state, "transfer": transfer, "proof": proof, "problem": problem}
+    key = keys.public_key_hex(settings, totals.community_id)
+    base = f"/api/transparency/checkpoints.json?community={totals.community_id}"
+    return page(
+        request, "reports/transparency/page.html", totals=totals, newest=newest, verdict=verdict,
+        history=history, first_page=cursor is None, public_key=key, download=base, lookup=lookup,
+        command=OFFLINE_COMMAND.format(file=f"transparency-{totals.community_id}.json", key=key),
+        proof_command=OFFLINE_COMMAND.format(file="proof.json", key=key),
+    )
+
+
+#: Its /api route handlers (controllers), wired into the /api router by ``market.app``.
+API: list = [CheckpointController]
+#: Its pages, wired into the pages' router by ``market.web.site``.
+PAGES: list = [transparency_page]
