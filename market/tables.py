@@ -290,6 +290,9 @@ class Refund(Table, tablename="refund"):
     reason = Text()
     transfer_id = Varchar(length=100)
     created_at = Timestamptz(default=TimestamptzNow())
+    #: The shop keeper's Idempotency-Key and a hash of what it was for (both empty without a key).
+    idempotency_key = Varchar(length=100, null=True, default=None)
+    request_hash = Varchar(length=64, null=True, default=None)
 
 
 class RefundLine(Table, tablename="refund_line"):

@@ -317,14 +317,84 @@ def _reason(text: str) -> str:
     return reason
 
 
-async def refund(ledger: Ledger, me: Principal, redemption_id: int, data: RefundRequest) -> RefundView:
-    """Take back goods of a redemption (all that is left, or ``data.items``)."""
+def _refund_hash(redemption_id: int, asked: list[Line] | None, reason: str) -> str:
+    """What a refund's key was used for: the redemption, the items (any order; None: all that
+    is left) and the reason."""
+    items = None if asked is None else sorted((line.product_id, line.quantity) for line in asked)
+    body = {"redemption": redemption_id, "items": items, "reason": reason}
+    return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode()).hexdigest()
+
+
+async def _earlier_refund(
+    ledger: Ledger, me: Principal, key: str, request_hash: str
+) -> RefundView | None:
+    """The refund this keeper already made with this key, answered again (422 for another one)."""
+    rows = await fetch(
+        "SELECT id, redemption, request_hash, total, transfer_id, created_at FROM refund"
+        " WHERE keeper = {} AND idempotency_key = {} AND community = {}",
+        me.id, key, me.community_id,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    if row["request_hash"] != request_hash:
+        raise Unprocessable("id_conflict", field="Idempotency-Key")
+    lines = await fetch(
+        "SELECT f.product, p.name, f.quantity, l.unit_price FROM refund_line f"
+        " JOIN product p ON p.id = f.product"
+        " JOIN redemption_line l ON l.redemption = {} AND l.product = f.product"
+        " WHERE f.refund = {} ORDER BY f.id",
+        row["redemption"], row["id"],
+    )
+    transfer = await ledger.get(row["transfer_id"])
+    balance_after = 0 if transfer is None else to_hundredths(transfer.credit_balance_after)
+    return RefundView(
+        id=row["id"], redemption_id=row["redemption"], total=format_points(row["total"]),
+        balance_after=format_points(balance_after),
+        items=[item_view(r["product"], r["name"], r["quantity"], r["unit_price"]) for r in lines],
+        at=row["created_at"],
+    )
+
+
+async def refund(
+    ledger: Ledger, me: Principal, redemption_id: int, data: RefundRequest, key: str | None = None
+) -> RefundView:
+    """Take back goods of a redemption (all that is left, or ``data.items``). With ``key``
+    (the Idempotency-Key), the same request again answers the first refund."""
     reason = _reason(data.reason)
     asked = basket.check_lines(data.items) if data.items is not None else None
+    request_hash = _refund_hash(redemption_id, asked, reason) if key is not None else None
+    if key is not None and (found := await _earlier_refund(ledger, me, key, request_hash)):
+        return found
+    try:
+        return await _refund(ledger, me, redemption_id, asked, reason, key, request_hash)
+    except Exception as error:
+        if key is None or not (isinstance(error, _KeyUsed) or is_unique_violation(error)):
+            raise
+        # The same key raced itself: the other request made the refund.
+        found = await _earlier_refund(ledger, me, key, request_hash)
+        if found is None:
+            raise
+        return found
+
+
+class _KeyUsed(Exception):
+    """Found inside the refund's transaction: a request with the same key got there first."""
+
+
+async def _refund(
+    ledger: Ledger, me: Principal, redemption_id: int, asked: list[Line] | None, reason: str,
+    key: str | None, request_hash: str | None,
+) -> RefundView:
     shop = await account_id(ledger, me.community_id, "shop")
     at = datetime.now(UTC)
     async with write_transaction():
         redemption = await lock_row(me.community_id, "redemption", redemption_id)
+        # Checked again under the redemption's lock: a twin sent at the same instant waited here.
+        if key is not None and await fetch(
+            "SELECT id FROM refund WHERE keeper = {} AND idempotency_key = {}", me.id, key
+        ):
+            raise _KeyUsed()
         left = await _left(redemption_id)
         if asked is None:
             taking = {product: (quantity, price) for product, (quantity, price) in left.items() if quantity}
@@ -343,9 +413,9 @@ async def refund(ledger: Ledger, me: Principal, redemption_id: int, data: Refund
         earlier = await fetch("SELECT count(*) AS n FROM refund WHERE redemption = {}", redemption_id)
         transfer_id = f"refund-{redemption_id}-{int(earlier[0]['n']) + 1}"
         (row,) = await fetch(
-            "INSERT INTO refund (community, redemption, keeper, total, reason, transfer_id, created_at)"
-            " VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id",
-            me.community_id, redemption_id, me.id, total, reason, transfer_id, at,
+            "INSERT INTO refund (community, redemption, keeper, total, reason, transfer_id, created_at,"
+            " idempotency_key, request_hash) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+            me.community_id, redemption_id, me.id, total, reason, transfer_id, at, key, request_hash,
         )
         for product_id, (quantity, _) in sorted(taking.items()):
             await fetch(

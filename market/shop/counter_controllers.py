@@ -56,8 +56,12 @@ class RedemptionController(Controller):
         data: JSONBody[RefundRequest],
         me: NamedDependency[Principal],
         ledger: NamedDependency[Ledger],
+        idempotency_key: IdempotencyKey = None,
     ) -> RefundView:
-        return await counter.refund(ledger, me, redemption_id, data)
+        # Optional here (API.md: requests that move points accept one): with it, a resent
+        # refund answers the first one instead of taking back more.
+        key = check_idempotency_key(idempotency_key) if idempotency_key is not None else None
+        return await counter.refund(ledger, me, redemption_id, data, key)
 
 
 class OrderController(Controller):

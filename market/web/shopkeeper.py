@@ -333,9 +333,11 @@ async def refund(
             language, "This receipt has changed since you checked the refund (another refund was "
             "made). Check what is left and try again."))
     try:
+        # The key names the state the keeper confirmed: two taps arriving at the same instant
+        # (both past the check above) make one refund, as a resent API request would.
         done = await counter.refund(ledger, me, redemption_id, RefundRequest(
             reason=reason, items=[Line(product_id=item.product_id, quantity=q) for item, q in items],
-        ))
+        ), key=f"refund-page-{redemption_id}-{len(refunds)}")
     except (MarketError, LedgerError) as error:
         status, _, text = _refusal(language, error)
         return await again(status, text)

@@ -201,6 +201,36 @@ async def test_refunds_bring_points_and_goods_back_once(
     assert (await keeper.client.post(url, json={"reason": " "})).json()["reason"] == "invalid_reason"
 
 
+async def test_a_refund_sent_again_with_its_key_refunds_once(
+    enrol: Enrol, admin: Member, keeper: Member, ledger: Ledger, community
+) -> None:
+    """A partial refund is not refused when sent twice (there is more left to refund): only the
+    Idempotency-Key tells a resend from a second refund — serially and at the same instant."""
+    resident = await funded(enrol, admin, "100.00")
+    rice = await product(keeper, "10.00", 20)
+    made = (await redeem(keeper, await code_of(resident), [(rice, 5)])).json()
+    url = f"/api/redemptions/{made['id']}/refund"
+    one = {"reason": "多拿了一袋", "items": [{"product_id": rice, "quantity": 1}]}
+    key = {"Idempotency-Key": secrets.token_hex(8)}
+    first = await keeper.client.post(url, json=one, headers=key)
+    assert first.status_code == 201, first.text
+    again = await keeper.client.post(url, json=one, headers=key)
+    assert again.status_code == 201 and again.json() == first.json()
+    twins = {"Idempotency-Key": secrets.token_hex(8)}
+    answers = await asyncio.gather(*(keeper.client.post(url, json=one, headers=twins) for _ in range(5)))
+    assert {a.status_code for a in answers} == {201}, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    other = await keeper.client.post(url, json={**one, "reason": "另一件事"}, headers=key)
+    assert other.status_code == 422 and other.json()["reason"] == "id_conflict"
+    # Two refunds of one bag each: 20.00 back, 3 bags still bought.
+    assert await balance(resident) == "70.00"
+    shown = (await keeper.client.get(f"/api/redemptions/{made['id']}")).json()
+    assert shown["refunded"] == "20.00"
+    stocks = {p["id"]: p["stock"] for p in (await keeper.client.get("/api/products")).json()["items"]}
+    assert stocks[rice] == 17
+    assert await stock.reconcile(community.id) == [] and (await ledger.verify()).ok
+
+
 async def test_a_printed_card_needs_its_pin(
     enrol: Enrol, admin: Member, keeper: Member, ledger: Ledger
 ) -> None:

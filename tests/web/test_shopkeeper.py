@@ -315,6 +315,22 @@ async def test_a_refund_is_checked_then_confirmed_once(
     assert await stock_of(shopkeeper, soap["id"]) == 9
 
 
+async def test_two_taps_on_confirm_at_the_same_instant_refund_once(
+    app: Litestar, shopkeeper: Member, resident: Member, shop
+) -> None:
+    soap = shop["soap"]
+    before = await stock_of(shopkeeper, soap["id"])
+    async with browser(app, "en") as client:
+        await sign_in_staff(client, shopkeeper)
+        path = await redeem_at_counter(client, resident, {soap["id"]: 2})
+        csrf = csrf_of((await client.get(path)).text)
+        confirm = {"csrf": csrf, "step": "confirm", "seen": "0", f"r{soap['id']}": "1", "reason": "破损"}
+        taps = await asyncio.gather(*(client.post(path + "/refund", data=confirm) for _ in range(4)))
+    assert {tap.status_code for tap in taps} <= {303, 409}, [tap.status_code for tap in taps]
+    assert len({tap.headers["location"] for tap in taps if tap.status_code == 303}) == 1
+    assert await stock_of(shopkeeper, soap["id"]) == before - 2 + 1  # one refund of one
+
+
 async def test_refunds_of_lists_what_came_back(app: Litestar, shopkeeper: Member, resident: Member,
                                                shop, community) -> None:
     soap = shop["soap"]
