@@ -159,11 +159,25 @@ class Export:
         return [_text(language, *column) for column in self.columns]
 
 
-async def _ledger_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
-    top = (await fetch("SELECT MAX(seq) AS top FROM ledger_transfer"))[0]["top"] or 0
+async def _pages(sql: str, *args: object, key: str, size: int | None = None) -> AsyncIterator[list[dict]]:
+    """The rows of ``sql`` a page at a time in the order of ``key`` (keyset paging): the first
+    ``{}`` of ``sql`` is the key to start after and the last its LIMIT. No export holds more
+    than a page, and each page is an indexed range on both engines."""
+    size = size or PAGE_SIZE
     after = 0
     while True:
-        rows = await fetch(
+        rows = await fetch(sql, after, *args, size)
+        if not rows:
+            return
+        yield rows
+        if len(rows) < size:
+            return
+        after = rows[-1][key]
+
+
+async def _ledger_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
+    top = (await fetch("SELECT MAX(seq) AS top FROM ledger_transfer"))[0]["top"] or 0
+    async for rows in _pages(
             "SELECT t.seq, t.at_us, t.kind, t.phase, t.amount, t.memo, t.reference, t.hash,"
             " d.kind AS d_kind, d.owner AS d_owner, dp.name AS d_name,"
             " c.kind AS c_kind, c.owner AS c_owner, cp.name AS c_name"
@@ -174,11 +188,8 @@ async def _ledger_rows(me: Principal, period: Period, language: Language) -> Asy
             " LEFT JOIN person cp ON cp.id = CASE WHEN c.kind = 'wallet' THEN CAST(c.owner AS BIGINT) END"
             " WHERE t.seq > {} AND t.seq <= {} AND t.ledger = {} AND t.at_us >= {} AND t.at_us < {}"
             " ORDER BY t.seq LIMIT {}",
-            after, top, me.community_id, period.start_us, period.end_us, PAGE_SIZE,
-        )
-        if not rows:
-            return
-        after = rows[-1]["seq"]
+            top, me.community_id, period.start_us, period.end_us, key="seq",
+    ):
         yield [
             (
                 row["seq"], beijing_us(row["at_us"]), _label(TRANSFER_KINDS, row["kind"], language),
@@ -189,8 +200,6 @@ async def _ledger_rows(me: Principal, period: Period, language: Language) -> Asy
             )
             for row in rows
         ]
-        if len(rows) < PAGE_SIZE:
-            return
 
 
 async def _attendance_rows(
@@ -201,19 +210,14 @@ async def _attendance_rows(
     scope = " AND a.organizer = {}" if mine else ""
     extra: tuple = (me.id,) if mine else ()
     top = (await fetch("SELECT MAX(id) AS top FROM activity_stay"))[0]["top"] or 0
-    after = 0
-    while True:
-        rows = await fetch(
+    async for rows in _pages(
             "SELECT s.id, a.id AS activity_id, a.title, p.name, s.in_at, s.out_at, s.hours,"
             " s.points_in, s.points_out, s.status, s.approval"
             " FROM activity_stay s JOIN activity a ON a.id = s.activity JOIN person p ON p.id = s.person"
             " WHERE s.id > {} AND s.id <= {} AND s.community = {} AND s.in_at >= {} AND s.in_at < {}"
             + scope + " ORDER BY s.id LIMIT {}",
-            after, top, me.community_id, period.start, period.end, *extra, PAGE_SIZE,
-        )
-        if not rows:
-            return
-        after = rows[-1]["id"]
+            top, me.community_id, period.start, period.end, *extra, key="id",
+    ):
         yield [
             (
                 row["activity_id"], row["title"], row["name"], beijing(row["in_at"]),
@@ -224,26 +228,19 @@ async def _attendance_rows(
             )
             for row in rows
         ]
-        if len(rows) < PAGE_SIZE:
-            return
 
 
 async def _redemption_rows(
     me: Principal, period: Period, language: Language
 ) -> AsyncIterator[list[Row]]:
     top = (await fetch("SELECT MAX(id) AS top FROM redemption"))[0]["top"] or 0
-    after = 0
-    while True:
-        rows = await fetch(
+    async for rows in _pages(
             "SELECT r.id, r.created_at, r.total, p.name AS resident, k.name AS keeper"
             " FROM redemption r JOIN person p ON p.id = r.person JOIN person k ON k.id = r.keeper"
             " WHERE r.id > {} AND r.id <= {} AND r.community = {}"
             " AND r.created_at >= {} AND r.created_at < {} ORDER BY r.id LIMIT {}",
-            after, top, me.community_id, period.start, period.end, LOOKUP_PAGE,
-        )
-        if not rows:
-            return
-        after = rows[-1]["id"]
+            top, me.community_id, period.start, period.end, key="id", size=LOOKUP_PAGE,
+    ):
         ids = [row["id"] for row in rows]
         items: dict[int, list[str]] = {}
         for line in await fetch(
@@ -268,24 +265,17 @@ async def _redemption_rows(
             )
             for row in rows
         ]
-        if len(rows) < LOOKUP_PAGE:
-            return
 
 
 async def _stock_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
     top = (await fetch("SELECT MAX(id) AS top FROM stock_movement"))[0]["top"] or 0
-    after = 0
-    while True:
-        rows = await fetch(
+    async for rows in _pages(
             "SELECT m.id, m.at, pr.name, m.delta, m.stock_after, m.kind, m.donor, m.reason, m.ref"
             " FROM stock_movement m JOIN product pr ON pr.id = m.product"
             " WHERE m.id > {} AND m.id <= {} AND m.community = {} AND m.at >= {} AND m.at < {}"
             " ORDER BY m.id LIMIT {}",
-            after, top, me.community_id, period.start, period.end, PAGE_SIZE,
-        )
-        if not rows:
-            return
-        after = rows[-1]["id"]
+            top, me.community_id, period.start, period.end, key="id",
+    ):
         yield [
             (
                 beijing(row["at"]), row["name"], row["delta"], row["stock_after"],
@@ -294,27 +284,20 @@ async def _stock_rows(me: Principal, period: Period, language: Language) -> Asyn
             )
             for row in rows
         ]
-        if len(rows) < PAGE_SIZE:
-            return
 
 
 async def _hours_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
     """Per person with counted service in the period: stays checked in within it, not cancelled,
     not awaiting approval or rejected (the rule of ``market.activities.hours``)."""
-    after = 0
-    while True:
-        totals = await fetch(
+    async for totals in _pages(
             "SELECT s.person, COUNT(*) AS times, SUM(COALESCE(s.hours, 0)) AS hours,"
             " SUM(s.points_in + COALESCE(s.points_out, 0)) AS points"
-            " FROM activity_stay s WHERE s.community = {} AND s.person > {}"
+            " FROM activity_stay s WHERE s.person > {} AND s.community = {}"
             " AND s.in_at >= {} AND s.in_at < {} AND s.status <> 'cancelled'"
             " AND (s.approval IS NULL OR s.approval = 'approved')"
             " GROUP BY s.person ORDER BY s.person LIMIT {}",
-            me.community_id, after, period.start, period.end, LOOKUP_PAGE,
-        )
-        if not totals:
-            return
-        after = totals[-1]["person"]
+            me.community_id, period.start, period.end, key="person", size=LOOKUP_PAGE,
+    ):
         ids = [row["person"] for row in totals]
         people = {
             row["id"]: row
@@ -335,8 +318,6 @@ async def _hours_rows(me: Principal, period: Period, language: Language) -> Asyn
                 int(total["times"]), to_decimal(int(total["hours"])), to_decimal(int(total["points"])),
             ))
         yield page
-        if len(totals) < LOOKUP_PAGE:
-            return
 
 
 EXPORTS: dict[str, Export] = {
