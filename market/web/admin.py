@@ -36,7 +36,7 @@ from market.people import service as people
 from market.points import service as points
 from market.shop import rules as shop_rules
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, require_role, signed_in, to_sign_in
+from market.web.forms import check_csrf, form_fields, page, page_member, signed_in
 
 PAGE = {"include_in_schema": False}
 PEOPLE_PAGE = 20
@@ -53,14 +53,6 @@ STRUCTURE_KINDS = ("compound", "building", "grid", "team", "household")
 _ENVELOPE = 64 * 1024
 
 assert set(ROLE_ORDER) == ROLES
-
-
-def _admin(request: Request) -> Principal | None:
-    """The signed-in admin; None for a stranger (sent to sign in); the 403 page for anyone else."""
-    me = signed_in(request)
-    if me is not None:
-        require_role(me, ADMIN)
-    return me
 
 
 def _say(request: Request, error: MarketError | LedgerError) -> str:
@@ -131,9 +123,7 @@ async def _verification(ledger: Ledger, fresh: bool) -> _Verified:
 
 @get("/admin", name="web:admin", **PAGE)
 async def dashboard(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     fresh = request.query_params.get("verify") == "now"
     verified = await _verification(ledger, fresh)
     totals = await points.transparency(ledger, me.community_id)
@@ -168,9 +158,7 @@ async def _structure_page(
 
 @get("/admin/structure", name="web:admin-structure", **PAGE)
 async def structure_page(request: Request) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     return await _structure_page(request, me)
 
 
@@ -199,9 +187,7 @@ async def _add_to_structure(me: Principal, kind: str, fields: dict[str, str]) ->
 
 @post("/admin/structure", status_code=303, **PAGE)
 async def add_to_structure(request: Request) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
     kind = fields.get("kind", "")
@@ -221,9 +207,7 @@ async def add_to_structure(request: Request) -> Template | Redirect:
 
 @get("/admin/people", name="web:admin-people", **PAGE)
 async def people_page(request: Request) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     q = (request.query_params.get("q") or "").strip()[:50]
     cursor = request.query_params.get("cursor") or None
     query = _digits(q) if _digits(q).isdigit() else q
@@ -251,9 +235,7 @@ async def _building_choices(community_id: int) -> list[tuple[int, str]]:
 
 @get("/admin/people/new", name="web:admin-person-new", **PAGE)
 async def new_person_form(request: Request) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     return _new_person_page(request, buildings=await _building_choices(me.community_id))
 
 
@@ -273,9 +255,7 @@ async def _household_for(me: Principal, fields: dict[str, str]) -> int | None:
 async def create_person(
     request: Request, hasher: NamedDependency[SecretHasher], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
     chosen = await _all(request, "roles")
@@ -353,9 +333,7 @@ async def _person_page(
 async def person_page(
     request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     return await _person_page(request, me, ledger, person_id)
 
 
@@ -363,9 +341,7 @@ async def person_page(
 async def change_roles(
     request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
     chosen = await _all(request, "roles")
@@ -383,9 +359,7 @@ async def change_roles(
 async def reissue_card(
     request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     check_csrf(request, await form_fields(request))
     try:
         await cards.reissue_card(me.community_id, person_id, actor_id=me.id)
@@ -402,9 +376,7 @@ async def set_pin(
     request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger],
     hasher: NamedDependency[SecretHasher],
 ) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
     try:
@@ -428,17 +400,13 @@ def _import_form(request: Request, *, status: int = 200, problem: str | None = N
 
 @get("/admin/import", name="web:admin-import", **PAGE)
 async def import_form(request: Request) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    page_member(request, ADMIN)
     return _import_form(request)
 
 
 @post("/admin/import", status_code=303, request_max_body_size=roster.MAX_BYTES + _ENVELOPE, **PAGE)
 async def upload_roster(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     form = await request.form()
     fields = {key: str(value)[:500] for key, value in form.items() if isinstance(value, str)}
     check_csrf(request, fields)
@@ -463,9 +431,7 @@ async def upload_roster(request: Request, ledger: NamedDependency[Ledger]) -> Te
 
 @get("/admin/import/{job_id:str}", name="web:admin-import-job", **PAGE)
 async def import_job(request: Request, job_id: FromPath[str]) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     job = import_jobs.get(me.community_id, job_id)
     language = i18n.language_of(request)
     bad = [(b.row, b.detail(language)) for b in job.bad]
@@ -487,9 +453,7 @@ async def import_status(request: Request, job_id: FromPath[str]) -> dict[str, An
 async def confirm_import(
     request: Request, job_id: FromPath[str], ledger: NamedDependency[Ledger]
 ) -> Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     check_csrf(request, await form_fields(request))
     job = import_jobs.get(me.community_id, job_id)
     import_jobs.confirm(job, ledger=ledger)
@@ -502,9 +466,7 @@ async def confirm_import(
 
 @get("/admin/cards", name="web:admin-cards", **PAGE)
 async def card_sheet(request: Request) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     params = request.query_params
     # One choice: "all", "b<building id>" or "g<grid id>".
     who = params.get("who") or "all"
@@ -563,17 +525,13 @@ async def _adjustment_page(
 
 @get("/admin/adjustments", name="web:admin-adjustments", **PAGE)
 async def adjustments_page(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     return await _adjustment_page(request, me, ledger, person_id=_id(request.query_params.get("person")))
 
 
 @post("/admin/adjustments", status_code=303, **PAGE)
 async def adjust(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
     language = i18n.language_of(request)
@@ -627,9 +585,7 @@ def _rules_page(request: Request, current: shop_rules.ShopRules, *, status: int 
 
 @get("/admin/shop-rules", name="web:admin-shop-rules", **PAGE)
 async def rules_page(request: Request) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     return _rules_page(request, await shop_rules.rules(me.community_id))
 
 
@@ -642,9 +598,7 @@ def _minimum(text: str, field_name: str) -> Decimal:
 
 @post("/admin/shop-rules", status_code=303, **PAGE)
 async def save_rules(request: Request) -> Template | Redirect:
-    me = _admin(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
     days = await _all(request, "open_days")

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 
 from market.auth.guards import principal_of
 from market.auth.sessions import Principal
-from market.errors import CsrfRejected, Forbidden
+from market.errors import CsrfRejected, Forbidden, NotSignedIn
 from market.web import i18n
 
 FORM_COOKIE = "market_form"
@@ -100,3 +100,14 @@ def require_role(me: Principal, *roles: str) -> None:
     """A page for these roles only: anyone else gets the friendly 403 page."""
     if not me.has_role(*roles):
         raise Forbidden()
+
+
+def page_member(request: Request, *roles: str) -> Principal:
+    """The signed-in person, holding one of ``roles``. A stranger is sent to sign in and back
+    (the pages' error handler turns ``NotSignedIn`` into that redirect); anyone else gets the
+    friendly 403 page."""
+    me = principal_of(request)
+    if me is None:
+        raise NotSignedIn()
+    require_role(me, *roles)
+    return me

@@ -35,7 +35,7 @@ from market.errors import MarketError, NotFound
 from market.people.rules import is_card_no
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, require_role, signed_in, to_sign_in
+from market.web.forms import check_csrf, form_fields, page, page_member
 
 PAGE = {"include_in_schema": False}
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -48,15 +48,6 @@ ACTIVITY_FIELDS = (
 )
 POINTS_SHOWN = re.compile(r"^\d{1,12}\.\d{2}$")
 STATIC = Path(__file__).resolve().parents[2] / "frontend" / "static"
-
-
-def _staff(request: Request) -> Principal | Redirect:
-    """The signed-in organizer or admin; a stranger goes to sign in, anyone else gets 403."""
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    require_role(me, ORGANIZER, ADMIN)
-    return me
 
 
 def _typed(text: str) -> str:
@@ -81,9 +72,7 @@ def _scanner_ready() -> bool:
 
 @get("/organizer", name="web:organizer", **PAGE)
 async def my_activities(request: Request) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     now = activities.now()
     groups: dict[str, list[activities.ManagedActivity]] = {
         "ongoing": [], "upcoming": [], "ended": [], "cancelled": [],
@@ -251,17 +240,13 @@ def _refusal(error: MarketError, language: i18n.Language) -> tuple[dict[str, str
 
 @get(f"{BASE}/new", name="web:organizer:new", **PAGE)
 async def new_activity_form(request: Request) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     return await _form_page(request, me, _blank_form())
 
 
 @post(f"{BASE}/new", status_code=303, **PAGE)
 async def create_activity(request: Request) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     language = i18n.language_of(request)
     typed, fields = await _typed_form(request)
     values, errors = _parse(typed, language)
@@ -284,9 +269,7 @@ def _editable(activity: ActivityView, stays: list[StayView]) -> bool:
 
 @get(f"{BASE}/{{activity_id:int}}/edit", name="web:organizer:edit", **PAGE)
 async def edit_activity_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     activity = await activities.get_managed(me, activity_id)
     stays = (await activities.attendance(me, activity_id)).items
     if not _editable(activity, stays):
@@ -316,9 +299,7 @@ def _cleared(
 
 @post(f"{BASE}/{{activity_id:int}}/edit", status_code=303, **PAGE)
 async def edit_activity(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     language = i18n.language_of(request)
     activity = await activities.get_managed(me, activity_id)
     typed, fields = await _typed_form(request)
@@ -403,9 +384,7 @@ async def _activity_page(
 
 @get(f"{BASE}/{{activity_id:int}}", name="web:organizer:activity", **PAGE)
 async def activity_page(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     return await _activity_page(request, me, activity_id)
 
 
@@ -427,9 +406,7 @@ async def _scan_page(
 
 @get(f"{BASE}/{{activity_id:int}}/scan", name="web:organizer:scan", **PAGE)
 async def scan_page(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     return await _scan_page(request, me, activity_id)
 
 
@@ -439,9 +416,7 @@ async def attend(
     settings: NamedDependency[Settings],
 ) -> Template | Redirect:
     """Check a resident in or out by the member code or card scanned (or typed) here."""
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     fields = await form_fields(request)
     language = i18n.language_of(request)
     code = fields.get("member_code", "").strip()
@@ -482,9 +457,7 @@ async def approve(
     request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
     """Approve one person's pending stay, or every pending stay (no person given)."""
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     fields = await form_fields(request)
     language = i18n.language_of(request)
     person = _int(fields.get("person_id"))
@@ -524,17 +497,13 @@ async def _review_page(
 
 @get(f"{BASE}/{{activity_id:int}}/reject", name="web:organizer:reject", **PAGE)
 async def reject_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     return await _review_page(request, me, activity_id, "organizer/reject.html")
 
 
 @post(f"{BASE}/{{activity_id:int}}/reject", status_code=303, **PAGE)
 async def reject(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     fields = await form_fields(request)
     language = i18n.language_of(request)
     person = _int(fields.get("person_id"))
@@ -557,9 +526,7 @@ async def reject(request: Request, activity_id: FromPath[int]) -> Template | Red
 
 @get(f"{BASE}/{{activity_id:int}}/hours", name="web:organizer:hours", **PAGE)
 async def hours_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     return await _review_page(request, me, activity_id, "organizer/hours.html")
 
 
@@ -568,9 +535,7 @@ async def set_hours(
     request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
     """The real hours of a stay that never checked out (closed for review), with a reason."""
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     fields = await form_fields(request)
     language = i18n.language_of(request)
     person = _int(fields.get("person_id"))
@@ -605,9 +570,7 @@ async def set_hours(
 
 @get(f"{BASE}/{{activity_id:int}}/cancel", name="web:organizer:cancel", **PAGE)
 async def cancel_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     activity = await activities.get_managed(me, activity_id)
     stays = (await activities.attendance(me, activity_id)).items
     return page(request, "organizer/cancel.html", activity=activity, tally=_tally(stays),
@@ -619,9 +582,7 @@ async def cancel(
     request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
     """Cancel the activity: the service reverses every credit it made, with the reason."""
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     fields = await form_fields(request)
     language = i18n.language_of(request)
     reason = fields.get("reason", "")
@@ -652,9 +613,7 @@ async def screen(
     """The rotating check-in code, big, for a projector or a phone held up at the door.
 
     The page fetches a fresh code every 30 s by itself (organizer.js); without JS it reloads."""
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     activity = await activities.get_managed(me, activity_id)
     code = await activities.code(me, activity_id, settings, str(request.base_url))
     return page(request, "organizer/screen.html", activity=activity, code=code,
@@ -664,9 +623,7 @@ async def screen(
 @get(f"{BASE}/{{activity_id:int}}/poster", name="web:organizer:poster", **PAGE)
 async def poster(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
     """An A4 poster to print and put up: the fixed poster code, valid only around the window."""
-    me = _staff(request)
-    if isinstance(me, Redirect):
-        return me
+    me = page_member(request, ORGANIZER, ADMIN)
     activity = await activities.get_managed(me, activity_id)
     community = await communities.get(me.community_id)
     return page(request, "organizer/poster.html", activity=activity,

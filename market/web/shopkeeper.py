@@ -44,7 +44,14 @@ from market.shop.catalogue import NewProduct, ProductChanges, ProductView, Stock
 from market.shop.counter import Redeem, RefundRequest
 from market.shop.stock import OutOfStock
 from market.web import i18n
-from market.web.forms import MAX_FIELD, check_csrf, form_fields, page, require_role, signed_in, to_sign_in
+from market.web.forms import (
+    MAX_FIELD,
+    check_csrf,
+    form_fields,
+    page,
+    page_member,
+    require_role,
+)
 from market.web.scanner import SCANNER_PAGES
 
 PAGE = {"include_in_schema": False}
@@ -62,14 +69,6 @@ STOCK_CHOICES = {
     "adjust_out": ("adjustment", -1),
     "adjust_in": ("adjustment", 1),
 }
-
-
-def _staff(request: Request) -> Principal | None:
-    """The signed-in shop keeper or admin; None for a stranger (sent to sign in); 403 otherwise."""
-    me = signed_in(request)
-    if me is not None:
-        require_role(me, SHOPKEEPER, ADMIN)
-    return me
 
 
 def _new_key() -> str:
@@ -128,9 +127,7 @@ async def _counter_page(
 
 @get("/counter", name="web:counter", **PAGE)
 async def counter_form(request: Request) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     return await _counter_page(request, me)
 
 
@@ -164,9 +161,7 @@ async def counter_confirm(
     hasher: NamedDependency[SecretHasher],
     limiter: NamedDependency[LoginLimiter],
 ) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     require_role(me, SHOPKEEPER)
     language = i18n.language_of(request)
     fields = await form_fields(request)
@@ -269,9 +264,7 @@ async def _receipt_page(
 
 @get("/counter/receipts/{redemption_id:int}", name="web:receipt", **PAGE)
 async def receipt(request: Request, redemption_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     return await _receipt_page(request, me, redemption_id)
 
 
@@ -280,9 +273,7 @@ async def refund(
     request: Request, redemption_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
     """Two steps: "review" shows what goes back and asks to confirm; "confirm" refunds."""
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     language = i18n.language_of(request)
     fields = await form_fields(request)
     quantities = {
@@ -349,9 +340,7 @@ async def refund(
 
 @get("/counter/products", name="web:counter-products", **PAGE)
 async def product_list(request: Request) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     products = (await catalogue.list_products(me, include_inactive=True)).items
     return page(request, "shopkeeper/products.html", products=products, periods=_periods(request))
 
@@ -421,9 +410,7 @@ def _product_input(language: str, values: dict[str, str], *, new: bool) -> tuple
 
 @get("/counter/products/new", name="web:product-new", **PAGE)
 async def product_new_form(request: Request) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    page_member(request, SHOPKEEPER, ADMIN)
     values = _product_values({"active": "1"})
     return page(request, "shopkeeper/product_new.html", values=values, errors={}, problem=None,
                 periods=_periods(request))
@@ -432,9 +419,7 @@ async def product_new_form(request: Request) -> Template | Redirect:
 @post("/counter/products/new", status_code=200, request_max_body_size=photos.MAX_BYTES + photos.ENVELOPE,
       **PAGE)
 async def product_create(request: Request) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     language = i18n.language_of(request)
     fields, photo, photo_problem = await _multipart(request, language)
     values = _product_values(fields) if fields else _product_values({"active": "1"})
@@ -495,17 +480,13 @@ async def _product_page(
 
 @get("/counter/products/{product_id:int}", name="web:product", **PAGE)
 async def product_page(request: Request, product_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     return await _product_page(request, me, product_id)
 
 
 @post("/counter/products/{product_id:int}", status_code=200, **PAGE)
 async def product_edit(request: Request, product_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     language = i18n.language_of(request)
     fields = await form_fields(request)
     values = _product_values(fields)
@@ -532,9 +513,7 @@ async def product_edit(request: Request, product_id: FromPath[int]) -> Template 
 @post("/counter/products/{product_id:int}/photo", status_code=200,
       request_max_body_size=photos.MAX_BYTES + photos.ENVELOPE, **PAGE)
 async def product_photo(request: Request, product_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     language = i18n.language_of(request)
     fields, photo, problem = await _multipart(request, language)
 
@@ -562,9 +541,7 @@ async def product_photo(request: Request, product_id: FromPath[int]) -> Template
 
 @post("/counter/products/{product_id:int}/stock", status_code=200, **PAGE)
 async def product_stock(request: Request, product_id: FromPath[int]) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     language = i18n.language_of(request)
     fields = await form_fields(request)
     stock_values = {
@@ -619,9 +596,7 @@ async def _orders_page(request: Request, me: Principal, *, status: int = 200,
 
 @get("/counter/orders", name="web:counter-orders", **PAGE)
 async def order_list(request: Request) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     return await _orders_page(request, me)
 
 
@@ -629,9 +604,7 @@ async def order_list(request: Request) -> Template | Redirect:
 async def order_action(
     request: Request, order_id: FromPath[int], action: FromPath[str], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     if action not in ("fulfil", "cancel"):
         raise NotFound()
     language = i18n.language_of(request)
@@ -654,9 +627,7 @@ async def order_action(
 
 @get("/counter/reconciliation", name="web:reconciliation", **PAGE)
 async def reconciliation_page(request: Request) -> Template | Redirect:
-    me = _staff(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request, SHOPKEEPER, ADMIN)
     language = i18n.language_of(request)
     typed_date = request.query_params.get("date", "")[:20]
     typed_keeper = request.query_params.get("keeper", "")[:20]

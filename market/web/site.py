@@ -19,7 +19,6 @@ from litestar import Request, Response, Router
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -28,7 +27,7 @@ from market.auth.middleware import SessionAuthMiddleware
 from market.errors import LEDGER_STATUS, MarketError
 from market.reports import certificates, dashboards, exports, leaderboards, transparency
 from market.web import admin, i18n, organizer, pages, shop, shopkeeper
-from market.web.forms import page
+from market.web.forms import page, to_sign_in
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ def page_error(request: Request, exc: Exception) -> Response:
         # As the API's problem details: a text may name the field ("{field}").
         status, reason, params = exc.status, exc.reason, {"field": exc.field or "", **exc.params}
         if reason == "not_signed_in":
-            return Redirect(f"/signin?next={request.url.path}", status_code=303)
+            return to_sign_in(request)
     elif isinstance(exc, HTTPException) and exc.status_code < 500:
         status, params = exc.status_code, {}
         reason = {
