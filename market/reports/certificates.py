@@ -32,7 +32,7 @@ from market.reports.certificate_pdf import render_pdf
 from market.reports.certificate_records import CATEGORY_NAMES, Check, Period, mask_name
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import page, require_role, signed_in, to_sign_in
+from market.web.forms import page, page_member
 
 NO_STORE = {"Cache-Control": "no-store"}
 PAGE = {"include_in_schema": False}
@@ -177,10 +177,7 @@ assert set(_CATEGORY_EN) == set(CATEGORY_NAMES)
 @get("/certificate", name="web:certificate", **PAGE)
 async def certificate_page(request: Request) -> Template | Redirect:
     """A resident's preview of their certificate, with a period, and the download button."""
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    require_role(me, RESIDENT)
+    me = page_member(request, RESIDENT)
     start = request.query_params.get("from", "")[:10]
     end = request.query_params.get("to", "")[:10]
     language = i18n.language_of(request)
@@ -202,10 +199,7 @@ async def certificate_page(request: Request) -> Template | Redirect:
 async def certificate_download(request: Request, settings: NamedDependency[Settings]
                                ) -> Response[bytes] | Redirect:
     """The PDF for the page's button; a refusal (no service yet, a bad date) is a friendly page."""
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    require_role(me, RESIDENT)
+    me = page_member(request, RESIDENT)
     return await _pdf(settings, request, me.community_id, me.id,
                       request.query_params.get("from", "")[:10], request.query_params.get("to", "")[:10])
 

@@ -31,7 +31,7 @@ from market.reports import board_queries as q
 from market.reports.board_period import CHINA, Period, parse_period, today
 from market.reports.leaderboards import PeriodView, period_view
 from market.web import i18n
-from market.web.forms import page, require_role, signed_in, to_sign_in
+from market.web.forms import page, page_member
 
 CATEGORIES = ("self_governance", "collective_labour", "volunteer_service")
 TOP_GOODS = 10
@@ -295,10 +295,7 @@ def _charts(language: str, acts: ActivitiesDashboard, pts: PointsDashboard, good
 
 @get("/dashboards", name="web:dashboards", **PAGE)
 async def dashboards_page(request: Request) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    require_role(me, ORGANIZER, ADMIN)
+    me = page_member(request, ORGANIZER, ADMIN)
     language = i18n.language_of(request)
     typed = {"period": request.query_params.get("period", "year")[:10],
              "at": request.query_params.get("at", "")[:10]}

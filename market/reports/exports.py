@@ -40,7 +40,7 @@ from market.errors import Forbidden, InvalidInput
 from market.messages import Language, preferred_language
 from market.reports.export_queries import CHINA, EXPORTS, Export, Period, Row
 from market.web import i18n
-from market.web.forms import page, signed_in, to_sign_in
+from market.web.forms import page, page_member
 
 FORMATS = ("xlsx", "csv")
 MEDIA_TYPES = {
@@ -237,9 +237,7 @@ def _form(request: Request, me: Principal, *, status: int = 200, values: dict[st
 @get("/exports", name="web:exports", include_in_schema=False)
 async def exports_page(request: Request) -> Template | Redirect:
     """The form; with ``kind`` chosen it checks the period and sends the browser to the file."""
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request)
     choices = _choices(me)
     if not choices:
         raise Forbidden()  # no export for this person: the friendly 403 page

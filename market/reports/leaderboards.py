@@ -26,7 +26,7 @@ from market.reports import board_cache
 from market.reports import board_queries as q
 from market.reports.board_period import Period, parse_period
 from market.web import i18n
-from market.web.forms import page, signed_in, to_sign_in
+from market.web.forms import page, page_member
 
 BOARDS = ("residents", "households", "buildings", "grids", "teams")
 MEASURES = ("points", "hours")
@@ -285,9 +285,7 @@ async def _board_request(request: Request, community_id: int, me: Principal | No
 
 @get("/boards", name="web:boards", **PAGE)
 async def boards_page(request: Request) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request)
     return await _board_request(request, me.community_id, me, public=False)
 
 

@@ -103,11 +103,12 @@ def require_role(me: Principal, *roles: str) -> None:
 
 
 def page_member(request: Request, *roles: str) -> Principal:
-    """The signed-in person, holding one of ``roles``. A stranger is sent to sign in and back
-    (the pages' error handler turns ``NotSignedIn`` into that redirect); anyone else gets the
-    friendly 403 page."""
+    """The signed-in person, holding one of ``roles`` (if any are named). A stranger is sent to
+    sign in and back (the pages' error handler turns ``NotSignedIn`` into that redirect); anyone
+    else gets the friendly 403 page."""
     me = principal_of(request)
     if me is None:
         raise NotSignedIn()
-    require_role(me, *roles)
+    if roles:  # none named: anyone signed in
+        require_role(me, *roles)
     return me

@@ -34,17 +34,12 @@ from market.web.forms import (
     check_csrf,
     form_fields,
     page,
-    require_role,
+    page_member,
     signed_in,
-    to_sign_in,
 )
 
 STATEMENT_PAGE = 20
 PAGE = {"include_in_schema": False}
-
-
-def _resident(me: Principal) -> None:
-    require_role(me, RESIDENT)
 
 
 def normalise_login(text: str) -> str:
@@ -123,27 +118,20 @@ async def sign_out(request: Request, settings: NamedDependency[Settings]) -> Red
 
 @get("/", name="web:home", **PAGE)
 async def home(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request)
     wallet = await points.balance(ledger, me)
     return page(request, "home.html", wallet=wallet, resident=me.has_role(RESIDENT))
 
 
 @get("/code", name="web:code", **PAGE)
 async def member_code(request: Request, settings: NamedDependency[Settings]) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     return page(request, "code.html", code=cards.member_code(settings, me.id))
 
 
 @get("/statement", name="web:statement", **PAGE)
 async def statement(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
+    me = page_member(request)
     cursor = request.query_params.get("cursor") or None
     found = await points.entries(ledger, me, STATEMENT_PAGE, cursor)
     wallet = await points.balance(ledger, me)
@@ -183,10 +171,7 @@ def _refusal(request: Request, token: str, error: MarketError, activity=None) ->
 async def checkin_form(
     request: Request, token: FromPath[str], settings: NamedDependency[Settings]
 ) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     try:
         activity_id = activities.checkin_activity(cards.signer_for(settings), token, activities.now())
     except MarketError as error:
@@ -205,10 +190,7 @@ async def checkin(
     request: Request, token: FromPath[str], ledger: NamedDependency[Ledger],
     settings: NamedDependency[Settings],
 ) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     fields = await form_fields(request)
     check_csrf(request, fields)
     direction = fields.get("direction", "in")

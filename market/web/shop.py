@@ -34,15 +34,11 @@ from market.shop.catalogue import ProductView
 from market.shop.orders import NewOrder, OrderView
 from market.shop.rules import WEEKDAY_NAMES, ShopRules
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, require_role, signed_in, to_sign_in
+from market.web.forms import check_csrf, form_fields, page, page_member
 
 PAGE = {"include_in_schema": False}
 #: How many of my past activities the activities page lists.
 MY_ACTIVITIES = 30
-
-
-def _resident(me: Principal) -> None:
-    require_role(me, RESIDENT)
 
 
 def _reservation_key() -> str:
@@ -105,10 +101,7 @@ def _opening(language: str, shop_rules: ShopRules) -> str:
 
 @get("/shop", name="web:shop", **PAGE)
 async def shop(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     language = i18n.language_of(request)
     products = (await catalogue.list_products(me)).items
     categories = sorted({product.category for product in products if product.category})
@@ -153,10 +146,7 @@ async def _product_page(
 async def product(
     request: Request, product_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     return await _product_page(request, ledger, me, await catalogue.get(me, product_id))
 
 
@@ -174,10 +164,7 @@ async def reserve(
     request: Request, product_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
     """Reserve the product: points held, goods set aside; then to my orders with it highlighted."""
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     language = i18n.language_of(request)
     fields = await form_fields(request)
     typed = fields.get("quantity", "").strip()
@@ -240,10 +227,7 @@ def _number(text: str | None) -> int | None:
 
 @get("/orders", name="web:shop:orders", **PAGE)
 async def my_orders(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     language = i18n.language_of(request)
     mine = [order for order in (await orders.list_orders(me)).items if order.person_id == me.id]
     pending = sorted((o for o in mine if o.status == "reserved"), key=lambda o: o.expires_at)
@@ -259,10 +243,7 @@ async def my_orders(request: Request, ledger: NamedDependency[Ledger]) -> Templa
 @get("/orders/{order_id:int}/cancel", name="web:shop:cancel-order", **PAGE)
 async def cancel_form(request: Request, order_id: FromPath[int]) -> Template | Redirect:
     """The confirmation step: what comes back if I cancel, and a big "yes" and "no"."""
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     order = await _my_order(me, order_id)
     if order.status != "reserved":
         return Redirect("/orders", status_code=303)
@@ -273,10 +254,7 @@ async def cancel_form(request: Request, order_id: FromPath[int]) -> Template | R
 async def cancel(
     request: Request, order_id: FromPath[int], ledger: NamedDependency[Ledger]
 ) -> Template | Redirect:
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     language = i18n.language_of(request)
     order = await _my_order(me, order_id)
     fields = await form_fields(request)
@@ -351,10 +329,7 @@ async def activities_near_me(request: Request) -> Template | Redirect:
     ``activities.list_activities`` lists the community's activities for any role; the
     audience, the check-in counts and my own stays are read here.
     """
-    me = signed_in(request)
-    if me is None:
-        return to_sign_in(request)
-    _resident(me)
+    me = page_member(request, RESIDENT)
     at = activities.now()
     places = await _my_places(me)
     listed = [
