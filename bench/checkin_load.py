@@ -99,18 +99,20 @@ class Server:
 
 
 @contextmanager
-def market_serve(database_url: str, workdir: Path):
-    """``market admin create``, then ``market serve`` on a free port; stopped (SIGINT) afterwards."""
+def market_serve(database_url: str, workdir: Path, create_admin: bool = True):
+    """``market admin create`` (unless the database has its admin), then ``market serve`` on a free
+    port; stopped (SIGINT) afterwards."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MARKET_BASE_URL")}
     env |= {"DATABASE_URL": database_url, "MARKET_SECRET_KEY": SECRET_KEY, "LANG": "en_US.UTF-8"}
     # The repository first on the path: an editable install made before qr/ had an __init__.py
     # maps ``qr`` as a namespace package, and ``market`` then fails to import it from elsewhere.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    subprocess.run(
-        [*market_command(), "admin", "create", "--name", "管理员", "--phone", ADMIN_PHONE,
-         "--password", ADMIN_PASSWORD, "--community", "幸福里社区"],
-        env=env, cwd=workdir, check=True, capture_output=True,
-    )
+    if create_admin:
+        subprocess.run(
+            [*market_command(), "admin", "create", "--name", "管理员", "--phone", ADMIN_PHONE,
+             "--password", ADMIN_PASSWORD, "--community", "幸福里社区"],
+            env=env, cwd=workdir, check=True, capture_output=True,
+        )
     port = free_port()
     log = workdir / "server.log"
     env["MARKET_BASE_URL"] = BASE_URL

@@ -1,7 +1,9 @@
-"""Leaderboard and dashboard latency over HTTP on a large generated community (SQLite).
+"""Leaderboard and dashboard latency over HTTP on a large generated community (SQLite or PostgreSQL).
 
 Generates 10,000 residents, 2,000 activities and 1,000,000 ledger transfers straight into a
-fresh database (``bench/report_data.py``, one transaction, hashes computed as the ledger does),
+fresh SQLite database (``bench/report_data.py``, one transaction, hashes computed as the ledger
+does); with ``--engine postgres`` copies that file into a fresh, migrated PostgreSQL schema
+(``bench/report_copy.py``) and checks the tallies there with ``market reports check``. Then it
 checks the chain with ``market ledger verify``, starts ``market serve`` and asks every
 leaderboard and dashboard endpoint ``--rounds`` times in turn, one request at a time, with
 ``/health`` of the same server in the same run as the baseline: first cold (a new transfer
@@ -10,20 +12,25 @@ Prints p50/p95 per endpoint and the ratio of each p95 to /health's.
 
     /work/venv/bin/python -m bench.report_load                  # the full size
     /work/venv/bin/python -m bench.report_load --transfers 100000 --residents 2000  # quick
+    /work/venv/bin/python -m bench.report_load --engine postgres  # the same data on PostgreSQL
 """
 
 import argparse
+import asyncio
 import json
+import sqlite3
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 
 from bench.checkin_load import ADMIN_PASSWORD, ADMIN_PHONE, market_command, market_serve
-from bench.common import median, percentile, print_machine, table
+from bench.common import PG_URL, median, percentile, pg_schema, pg_version, print_machine, table
+from bench.report_copy import copy
 from bench.report_data import Sizes, generate
 
 ENDPOINTS = [
@@ -43,41 +50,110 @@ ENDPOINTS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=["sqlite", "postgres"], default="sqlite",
+                        help="postgres: generate on SQLite, copy it into a throwaway PostgreSQL schema"
+                             " (bench/report_copy.py) and measure there")
+    parser.add_argument("--pg-url", default=PG_URL, help="a database to create the throwaway schema in")
     parser.add_argument("--residents", type=int, default=10_000)
     parser.add_argument("--activities", type=int, default=2_000)
     parser.add_argument("--transfers", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--skip-verify", action="store_true")
+    parser.add_argument("--database", type=Path,
+                        help="keep the generated SQLite file here and, when it exists, measure it again"
+                             " instead of generating (it is migrated first)")
     args = parser.parse_args()
     sizes = Sizes(residents=args.residents, households=max(args.residents * 2 // 5, 1),
                   activities=args.activities, transfers=args.transfers,
                   redemptions=args.transfers // 10)
-    print_machine({"engine": "sqlite", "transfers": str(args.transfers), "residents": str(args.residents)})
+    extra = {"engine": args.engine, "transfers": str(args.transfers), "residents": str(args.residents)}
+    if args.engine == "postgres":
+        extra["postgres"] = asyncio.run(pg_version(args.pg_url))
+    print_machine(extra)
     with tempfile.TemporaryDirectory(prefix="report-load-") as workdir:
-        path = Path(workdir) / "market.db"
+        path = args.database.resolve() if args.database else Path(workdir) / "market.db"
         url = f"sqlite:///{path}"
         env_run = {"DATABASE_URL": url}
+        reused = path.exists()
         subprocess.run([*market_command(), "migrate"], env=_env(env_run), cwd=workdir, check=True,
                        capture_output=True)
-        timings = generate(str(path), sizes)
-        print(f"generated {int(timings['transfers']):,} transfers ({int(timings['stays']):,} stays,"
-              f" {int(timings['redemptions']):,} redemptions) in {timings['total']:.1f} s"
-              f" ({timings['transfers'] / timings['total']:,.0f} transfers/s;"
-              f" hashing {timings['transfers_hashing']:.1f} s); database {path.stat().st_size / 1e6:,.0f} MB")
-        if not args.skip_verify:
-            started = time.perf_counter()
-            verified = subprocess.run([*market_command(), "ledger", "verify"], env=_env(env_run), cwd=workdir,
-                                      capture_output=True, text=True)
-            took = time.perf_counter() - started
-            print(f"market ledger verify: exit {verified.returncode} in {took:.1f} s:"
-                  f" {verified.stdout.strip()[-300:]}")
-        with market_serve(url, Path(workdir)) as server:
-            for cold in (True, False):
-                results = measure(server.url, args.rounds, cold)
-                report("cold: a new transfer before every request" if cold
-                       else "warm: nothing changed between requests (answers from the cache)", results)
+        if reused:
+            print(f"measuring {path} again ({path.stat().st_size / 1e6:,.0f} MB)")
+        else:
+            timings = generate(str(path), sizes)
+            print(f"generated {int(timings['transfers']):,} transfers ({int(timings['stays']):,} stays,"
+                  f" {int(timings['redemptions']):,} redemptions) in {timings['total']:.1f} s"
+                  f" ({timings['transfers'] / timings['total']:,.0f} transfers/s;"
+                  f" hashing {timings['transfers_hashing']:.1f} s);"
+                  f" database {path.stat().st_size / 1e6:,.0f} MB")
+        has_admin = _has_admin(path)
+        if args.engine == "sqlite":
+            _verify_and_measure(url, workdir, args, has_admin)
+        else:
+            with _pg_schema(args.pg_url) as pg_url:
+                started = time.perf_counter()
+                env_pg = _env({"DATABASE_URL": pg_url})
+                subprocess.run([*market_command(), "migrate"], env=env_pg, cwd=workdir, check=True,
+                               capture_output=True)
+                migrated = time.perf_counter() - started
+                copied = asyncio.run(copy(str(path), pg_url))
+                print(f"postgres: migrated in {migrated:.1f} s; copied {sum(copied['rows'].values()):,} rows"
+                      f" of {len(copied['rows'])} tables ({copied['rows']['ledger_transfer']:,} transfers)"
+                      f" in {copied['copy']:.1f} s; VACUUM (ANALYZE) {copied['vacuum']:.1f} s")
+                started = time.perf_counter()
+                checked = subprocess.run([*market_command(), "reports", "check"], env=env_pg, cwd=workdir,
+                                         capture_output=True, text=True)
+                took = time.perf_counter() - started
+                print(f"market reports check: exit {checked.returncode} in {took:.1f} s:"
+                      f" {(checked.stdout + checked.stderr).strip()[-300:]}")
+                if checked.returncode != 0 or "tallies OK" not in checked.stdout:
+                    raise SystemExit("the tallies of the PostgreSQL copy do not agree with its rows")
+                _verify_and_measure(pg_url, workdir, args, has_admin, must_verify=True)
     print("\nfirst request after start (ms): "
           + ", ".join(f"{name} {ms:,.0f}" for name, ms in FIRST.items()))
+
+
+def _verify_and_measure(url: str, workdir: str, args: argparse.Namespace, has_admin: bool,
+                        must_verify: bool = False) -> None:
+    """``market ledger verify`` (unless --skip-verify), then ``market serve`` and the measurement,
+    cold and warm, on the database at ``url``. ``must_verify``: stop when the ledger does not verify."""
+    if not args.skip_verify:
+        started = time.perf_counter()
+        verified = subprocess.run([*market_command(), "ledger", "verify"], env=_env({"DATABASE_URL": url}),
+                                  cwd=workdir, capture_output=True, text=True)
+        took = time.perf_counter() - started
+        print(f"market ledger verify: exit {verified.returncode} in {took:.1f} s:"
+              f" {verified.stdout.strip()[-300:]}")
+        if must_verify and verified.returncode != 0:
+            raise SystemExit(f"the ledger does not verify: {verified.stderr.strip()[-300:]}")
+    with market_serve(url, Path(workdir), create_admin=not has_admin) as server:
+        for cold in (True, False):
+            results = measure(server.url, args.rounds, cold)
+            report("cold: a new transfer before every request" if cold
+                   else "warm: nothing changed between requests (answers from the cache)", results)
+
+
+def _has_admin(path: Path) -> bool:
+    """Whether the SQLite file has the benchmark's admin already (a file measured before has;
+    a freshly generated one has not, and neither has a copy of it)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT 1 FROM person WHERE phone = ?", (ADMIN_PHONE,)).fetchone() is not None
+    finally:
+        con.close()
+
+
+@contextmanager
+def _pg_schema(base_url: str):
+    """``bench.common.pg_schema`` for this synchronous script: yields the URL selecting a new,
+    empty schema; the schema is dropped afterwards."""
+    with asyncio.Runner() as runner:
+        manager = pg_schema(base_url)
+        _, url = runner.run(manager.__aenter__())
+        try:
+            yield url
+        finally:
+            runner.run(manager.__aexit__(None, None, None))
 
 
 def report(title: str, results: dict[str, list[float]]) -> None:

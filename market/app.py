@@ -8,6 +8,7 @@ through ``market.errors.problem_response``.
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -174,3 +175,18 @@ def create_app(
         ),
         debug=settings.debug,
     )
+
+
+def serve_app() -> Litestar:
+    """The app as ``market serve`` runs it (uvicorn's factory, in each worker).
+
+    Everything made so far — routes, handlers, templates, catalogues — lives as long as the
+    process, so it is moved out of the garbage collector's sight (``gc.freeze``). Otherwise each
+    full collection walks all of it again: a leaderboard's recount allocates enough to start one
+    every few requests, and on PostgreSQL those pauses made the slowest tenth of cold boards
+    about twice as slow (p50 62 ms, p95 102 ms in-process; frozen: p95 78 ms).
+    """
+    app = create_app()
+    gc.freeze()
+    return app
+

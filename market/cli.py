@@ -1,5 +1,5 @@
 """The ``market`` command: serve, migrate, create an admin, import residents, verify the ledger,
-make and check the transparency checkpoints.
+make and check the transparency checkpoints, check the reports' tallies.
 
 Configuration comes from the environment (see ``market.settings``). Each
 command runs its async work with ``asyncio.run`` and exits non-zero on failure.
@@ -46,7 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("MARKET_BASE_URL", f"http://{args.host}:{args.port}")
     get_settings.cache_clear()
     uvicorn.run(
-        "market.app:create_app", factory=True, host=args.host, port=args.port,
+        "market.app:serve_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_level="info",
     )
     return 0
@@ -149,6 +149,36 @@ def cmd_transparency_verify(args: argparse.Namespace) -> int:
 
     argv = [args.file, "--public-key", args.public_key]
     return checkpoint_verify.main(argv + (["--transfer", args.transfer] if args.transfer else []))
+
+
+async def _tallies(args: argparse.Namespace) -> int:
+    from market.community import service as communities
+    from market.db import migrate
+    from market.reports import tallies
+
+    await migrate()
+    community_id = None
+    if args.community:
+        community = await communities.named(args.community)
+        if community is None:
+            return _fail(message("community_not_found", _language()))
+        community_id = community.id
+    if args.tallies_command == "refill":
+        await tallies.refill()
+    differences, compared = await tallies.check(community_id)
+    for difference in differences[:20]:
+        print(f"{difference.table} {difference.key}: kept {difference.kept}, counted {difference.counted}",
+              file=sys.stderr)
+    if differences:
+        print(f"tallies BROKEN: {len(differences)} of {compared} sums differ from the rows they count"
+              " (`market reports refill` sums them again)", file=sys.stderr)
+        return 1
+    print(f"tallies OK: {compared} sums agree with the rows they count")
+    return 0
+
+
+def cmd_reports_tallies(args: argparse.Namespace) -> int:
+    return asyncio.run(_tallies(args))
 
 
 _STAGES = {"people": "导入", "wallets": "开通积分账户"}
@@ -291,6 +321,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--public-key", required=True, help="the community's public key (64 hex digits)")
     check.add_argument("--transfer", help="also confirm that this transfer id is in the signed chain")
     check.set_defaults(run=cmd_transparency_verify)
+
+    reports = commands.add_parser("reports", help="the sums behind the leaderboards and dashboards")
+    reports_commands = reports.add_subparsers(dest="tallies_command", required=True)
+    tally_check = reports_commands.add_parser(
+        "check", help="compare the tallies with the transfers, stays and sales they count"
+    )
+    tally_check.add_argument("--community", help="community name; default: every community")
+    tally_check.set_defaults(run=cmd_reports_tallies)
+    refill = reports_commands.add_parser(
+        "refill", help="sum every tally again from the rows (stop the server first), then check"
+    )
+    refill.set_defaults(run=cmd_reports_tallies, community=None)
     return parser
 
 

@@ -1,7 +1,7 @@
 """A short-lived cache for the boards' and dashboards' aggregates, keyed by what they read.
 
-A year's board sums about a million transfers (docs/PERFORMANCE.md: over a second on SQLite);
-the same board asked again is served from here while nothing it depends on has changed: the
+A board reads the tallies (``market.reports.board_queries``) and ranks ten thousand people in
+Python; the same board asked again is served from here while nothing it depends on has changed: the
 ledger's head (every credit, reversal and redemption appends a transfer), the newest stay,
 activity and stock movement. Those four are primary-key maxima, read in well under a
 millisecond. A few changes append nothing (a stay's hours set by hand, a check-out that
@@ -13,7 +13,6 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from market.db import fetch
@@ -56,28 +55,6 @@ async def cached(key: tuple, compute: Callable[[], Awaitable[T]]) -> T:
     return value
 
 
-#: Sums of months that are over, per community: they never change (see ``closed_month``).
-_closed: OrderedDict[tuple, Any] = OrderedDict()
-MAX_CLOSED = 512
-#: A month counts as over this long after its end: a batch being written as it ends still lands.
-SETTLED = 120.0
-
-
-async def closed_month(key: tuple, month_end: datetime | None, compute: Callable[[], Awaitable[T]]) -> T:
-    """A month's sums, kept once the month is over: the ledger dates every transfer "now" and
-    never steps back (``ledger.planner``), so no transfer can join a month that has ended."""
-    if month_end is None or not ENABLED or (datetime.now(UTC) - month_end).total_seconds() < SETTLED:
-        return await compute()
-    if key in _closed:
-        _closed.move_to_end(key)
-        return _closed[key]
-    value = await compute()
-    _closed[key] = value
-    while len(_closed) > MAX_CLOSED:
-        _closed.popitem(last=False)
-    return value
-
-
 _remembered: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
 
 
@@ -101,4 +78,3 @@ async def remembered(key: tuple, compute: Callable[[], Awaitable[T]], max_age: f
 def clear() -> None:
     _remembered.clear()
     _entries.clear()
-    _closed.clear()

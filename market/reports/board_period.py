@@ -57,6 +57,21 @@ class Period:
             out.append((self.year + year, month + 1))
         return out
 
+    @property
+    def month_range(self) -> tuple[int, int]:
+        """The period as ``YYYYMM`` keys of the tallies (Beijing months), [first, after last)."""
+        year, month = divmod(self.month - 1 + self.months, 12)
+        return self.year * 100 + self.month, (self.year + year) * 100 + month + 1
+
+    @property
+    def tally_period(self) -> tuple[str, int]:
+        """How the people's tally names the period: ("month", 202611), ("quarter", 20264), ("year", 2026)."""
+        if self.kind == "month":
+            return "month", self.year * 100 + self.month
+        if self.kind == "quarter":
+            return "quarter", self.year * 10 + (self.month - 1) // 3 + 1
+        return "year", self.year
+
     def label(self, language: str) -> str:
         if self.kind == "month":
             return f"{self.year}年{self.month}月" if language != "en" else f"{self.year}-{self.month:02d}"

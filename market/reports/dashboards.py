@@ -137,12 +137,11 @@ async def points(community_id: int, period: Period, language: str = "zh") -> Poi
 
 
 async def _points(community_id: int, period: Period, language: str = "zh") -> PointsDashboard:
-    accounts = await q.community_accounts(community_id)
-    flows = await q.flows_by_day(community_id, accounts, period.start)
+    flows = await q.flows_by_month(community_id, period.month_range[0])
     now_total = await q.wallets_total(community_id)
     by_month: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for day, flow in flows.items():
-        cell = by_month[_month_key(day.year, day.month)]
+    for month, flow in flows.items():
+        cell = by_month[_month_key(*divmod(month, 100))]
         cell[0] += flow["issued"]
         cell[1] += flow["redeemed"]
         cell[2] += flow["expired"]
@@ -169,8 +168,8 @@ async def shop(community_id: int, period: Period, language: str = "zh") -> ShopD
 
 
 async def _shop(community_id: int, period: Period, language: str = "zh") -> ShopDashboard:
-    goods = await q.redeemed_goods(community_id, period.start, period.end)
-    levels = await q.stock_levels(community_id, period.start, period.end)
+    goods = await q.redeemed_goods(community_id, period)
+    levels = await q.stock_levels(community_id, period)
     names = {row["id"]: row["name"] for row in levels}
     top = sorted(((qty, pts, pid) for pid, (qty, pts) in goods.items() if qty > 0),
                  key=lambda item: (-item[0], -item[1], item[2]))[:TOP_GOODS]

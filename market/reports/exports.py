@@ -9,19 +9,16 @@ organizers (an organizer only their own activities'); redemptions and stock move
 shop keepers. The page ``/exports`` offers the same with a plain form.
 
 Memory stays bounded whatever the number of rows: the rows come in keyset pages
-(``export_queries``); CSV is encoded and sent page by page; the .xlsx is written with
-openpyxl's write-only workbook (rows go to a temporary file as they are appended, strings
-inline, not in a shared table) in a worker thread, zipped into a spooled temporary file and
-sent in chunks. Everything that can be refused (period, role) is checked before the first byte
+(``export_queries``); CSV is encoded and sent page by page; the .xlsx too, each page written as
+SpreadsheetML and deflated into the zip as it comes (``market.reports.xlsx``), in a worker
+thread. Everything that can be refused (period, role) is checked before the first byte
 is sent, because a streamed response cannot turn into an error page half-way.
 """
 
 import asyncio
-import contextlib
 import csv
 import io
 import re
-import tempfile
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -31,13 +28,12 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Stream, Template
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from market.auth.guards import requires_role
 from market.auth.sessions import Principal
 from market.errors import Forbidden, InvalidInput
 from market.messages import Language, preferred_language
+from market.reports import xlsx
 from market.reports.export_queries import CHINA, EXPORTS, Export, Period, Row
 from market.web import i18n
 from market.web.forms import page, page_member
@@ -49,9 +45,6 @@ MEDIA_TYPES = {
 }
 #: The longest period one export covers: a year, leap day included.
 MAX_DAYS = 366
-#: The finished .xlsx stays in memory up to this size, then moves to a temporary file.
-SPOOL_BYTES = 4 * 1024 * 1024
-CHUNK = 256 * 1024
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: Text Excel would run as a formula (CSV injection); such cells get a leading apostrophe.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -108,8 +101,8 @@ def _csv_cell(value: object) -> object:
 
 def _xlsx_cell(value: object) -> object:
     if isinstance(value, str):
-        # openpyxl refuses control characters, and would store "=…" as a formula.
-        return _safe_text(ILLEGAL_CHARACTERS_RE.sub("", value))
+        # An inline string is never a formula, but a sheet saved again as CSV would make one.
+        return _safe_text(value)
     return value  # Decimal is written as a number exactly as str() spells it
 
 
@@ -126,32 +119,15 @@ async def csv_stream(header: list[str], pages: AsyncIterator[list[Row]]) -> Asyn
         yield buffer.getvalue().encode()
 
 
-def _append(sheet, rows: list[Row]) -> None:
-    for row in rows:
-        sheet.append([_xlsx_cell(value) for value in row])
-
-
 async def xlsx_stream(
     title: str, header: list[str], pages: AsyncIterator[list[Row]]
 ) -> AsyncIterator[bytes]:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31])
-    sheet.append(header)
-    saved = False
-    try:
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            async for rows in pages:
-                # openpyxl's work is CPU: in a thread, so other requests are served meanwhile.
-                await asyncio.to_thread(_append, sheet, rows)
-            await asyncio.to_thread(book.save, spool)
-            saved = True
-            spool.seek(0)
-            while chunk := await asyncio.to_thread(spool.read, CHUNK):
-                yield chunk
-    finally:
-        if not saved and sheet._writer is not None:  # the download was abandoned
-            with contextlib.suppress(OSError):
-                sheet._writer.cleanup()  # the rows' temporary file
+    book = xlsx.Workbook(title, header)
+    yield book.start()
+    async for rows in pages:
+        # Building a page's XML and deflating it is CPU: in a thread, so other requests go on.
+        yield await asyncio.to_thread(book.add, [[_xlsx_cell(value) for value in row] for row in rows])
+    yield book.finish()
 
 
 def filename(export: Export, period: Period, fmt: str, language: Language) -> tuple[str, str]:

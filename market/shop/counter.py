@@ -227,15 +227,18 @@ def _redeem_steps(
     yield from basket.limits_steps(me.community_id, person_id, priced, at)
     total = sum(line.amount for line in priced)
     # The balance after is known once the ledger has run, just below.
-    redemption_id = yield from record_redemption_steps(
+    redemption_id = yield from redemption_header_steps(
         community_id=me.community_id, person_id=person_id, keeper_id=me.id, key=key,
-        request_hash=request_hash, total=total, transfer_id=transfer_id, balance_after=0,
-        lines=[(line.product_id, line.quantity, line.unit_price) for line in priced], at=at,
+        request_hash=request_hash, total=total, transfer_id=transfer_id, balance_after=0, at=at,
     )
+    # The goods first (their rows locked in product order), then the lines, whose goods tallies
+    # (migration t11) are then locked only while this basket already holds those goods.
     yield from stock.move_many_steps(
         me.community_id, [(line.product_id, -line.quantity) for line in sorted(priced, key=by_product)],
         "redemption", ref=f"redemption:{redemption_id}", actor_id=me.id,
     )
+    yield from redemption_lines_steps(
+        redemption_id, [(line.product_id, line.quantity, line.unit_price) for line in priced])
     (transfer,) = yield LedgerStep(ledger, [single(
         transfer_id, wallet, shop, format_points(total), "redemption",
         memo=receipt_no(redemption_id, at), reference=f"redemption:{redemption_id}",
@@ -259,18 +262,36 @@ def record_redemption_steps(
     *, community_id: int, person_id: int, keeper_id: int, key: str, request_hash: str, total: int,
     transfer_id: str, balance_after: int, lines: list[tuple[int, int, int]], at: datetime,
 ) -> Steps[int]:
+    redemption_id = yield from redemption_header_steps(
+        community_id=community_id, person_id=person_id, keeper_id=keeper_id, key=key,
+        request_hash=request_hash, total=total, transfer_id=transfer_id, balance_after=balance_after, at=at,
+    )
+    yield from redemption_lines_steps(redemption_id, lines)
+    return redemption_id
+
+
+def redemption_header_steps(
+    *, community_id: int, person_id: int, keeper_id: int, key: str, request_hash: str, total: int,
+    transfer_id: str, balance_after: int, at: datetime,
+) -> Steps[int]:
     (row,) = yield (
         "INSERT INTO redemption (community, person, keeper, key, request_hash, total,"
         " transfer_id, balance_after, created_at)"
         " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
         (community_id, person_id, keeper_id, key, request_hash, total, transfer_id, balance_after, at),
     )
+    return row["id"]
+
+
+def redemption_lines_steps(redemption_id: int, lines: list[tuple[int, int, int]]) -> Steps[None]:
+    """(product, quantity, unit price) of each line, written in product order: each line adds to
+    its product's goods tally (migration t11), and two baskets of the same goods must take those
+    row locks in the same order (PostgreSQL)."""
     values = ", ".join("({}, {}, {}, {})" for _ in lines)
     yield (
         f"INSERT INTO redemption_line (redemption, product, quantity, unit_price) VALUES {values}",
-        tuple(value for line in lines for value in (row["id"], *line)),
+        tuple(value for line in sorted(lines) for value in (redemption_id, *line)),
     )
-    return row["id"]
 
 
 async def get(me: Principal, redemption_id: int) -> RedemptionView:
@@ -418,12 +439,13 @@ async def _refund(
             me.community_id, redemption_id, me.id, total, reason, transfer_id, at, key, request_hash,
         )
         for product_id, (quantity, _) in sorted(taking.items()):
+            # The goods first, then the line (its goods tally): the order a redemption locks them.
+            await stock.move(me.community_id, product_id, quantity, "refund",
+                             reason=reason, ref=f"refund:{row['id']}", actor_id=me.id)
             await fetch(
                 "INSERT INTO refund_line (refund, product, quantity) VALUES ({}, {}, {})",
                 row["id"], product_id, quantity,
             )
-            await stock.move(me.community_id, product_id, quantity, "refund",
-                             reason=reason, ref=f"refund:{row['id']}", actor_id=me.id)
         (transfer,) = await ledger.apply_within(transaction_connection(), [single(
             transfer_id, shop, wallet, format_points(total), "refund", memo=reason,
             reference=redemption["transfer_id"],

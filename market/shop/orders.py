@@ -236,15 +236,19 @@ async def fulfil(ledger: Ledger, me: Principal, order_id: int) -> OrderView:
             "SELECT product, quantity, unit_price FROM shop_order_line WHERE \"order\" = {}", order_id
         )
         post_id = f"{row['hold_id']}-post"
-        (transfer,) = await ledger.apply_within(transaction_connection(), [posting(
-            post_id, row["hold_id"], memo=f"order {order_id} collected",
-        )])
+        # The redemption first, the ledger last (as at the counter): its lines add to the goods'
+        # tallies, whose row locks must come before the ledger's lock on PostgreSQL.
         redemption_id = await record_redemption(
             community_id=me.community_id, person_id=row["person"], keeper_id=me.id,
             key=f"order-{order_id}", request_hash=row["request_hash"], total=row["total"],
-            transfer_id=post_id, balance_after=to_hundredths(transfer.debit_balance_after),
+            transfer_id=post_id, balance_after=0,
             lines=[(line["product"], line["quantity"], line["unit_price"]) for line in lines], at=at,
         )
+        (transfer,) = await ledger.apply_within(transaction_connection(), [posting(
+            post_id, row["hold_id"], memo=f"order {order_id} collected",
+        )])
+        await fetch("UPDATE redemption SET balance_after = {} WHERE id = {}",
+                    to_hundredths(transfer.debit_balance_after), redemption_id)
         await fetch(
             "UPDATE shop_order SET status = 'fulfilled', closed_at = {}, closed_by = {}, redemption = {}"
             " WHERE id = {}",

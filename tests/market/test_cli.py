@@ -1,4 +1,4 @@
-"""The ``market`` command on the test database: migrate, admin create, ledger verify."""
+"""The ``market`` command on the test database: migrate, admin create, ledger verify, reports check."""
 
 import asyncio
 import secrets
@@ -92,6 +92,30 @@ def test_ledger_verify_names_the_first_bad_transfer(
     assert run("ledger", "verify") == 1
     err = capsys.readouterr().err
     assert "seq 7" in err and "adj:1:k" in err and "hash does not match" in err
+
+
+def test_reports_check_compares_the_tallies_with_the_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    community = f"CLI 社区 {secrets.token_hex(4)}"
+    assert run("admin", "create", "--name", "管理员", "--phone", random_phone(),
+               "--password", "a long admin password", "--community", community) == 0
+    assert run("reports", "check", "--community", community) == 0
+    assert "tallies OK" in capsys.readouterr().out
+    assert run("reports", "check", "--community", "没有这个社区") == 1
+
+
+def test_reports_check_names_what_differs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from market.reports import tallies
+
+    async def broken(community_id: int | None = None) -> tuple[list[tallies.Difference], int]:
+        return [tallies.Difference("tally_points_period", (1, "month", 202611, 7), (501,), (500,))], 12
+
+    monkeypatch.setattr(tallies, "check", broken)
+    assert run("reports", "check") == 1
+    err = capsys.readouterr().err
+    assert "tally_points_period (1, 'month', 202611, 7): kept (501,), counted (500,)" in err
+    assert "1 of 12" in err and "market reports refill" in err
 
 
 def test_serve_refuses_postgres_without_a_key(

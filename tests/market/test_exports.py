@@ -360,17 +360,21 @@ def test_period_bounds_are_beijing_midnights() -> None:
     assert period.start_us == 1_743_436_800_000_000
 
 
-async def test_the_xlsx_stream_cleans_up_when_abandoned() -> None:
-    async def pages():
-        yield [("a", 1)]
-        yield [("b", 2)]
+async def test_the_xlsx_goes_out_page_by_page() -> None:
+    asked: list[str] = []
 
-    stream = exports.xlsx_stream("表", ["x", "y"], pages())
-    agen = stream.__aiter__()
-    # Nothing is sent before the workbook is complete; closing early removes its temporary file.
-    await agen.aclose()
-    chunks = [chunk async for chunk in exports.xlsx_stream("表", ["x", "y"], pages())]
-    book = openpyxl.load_workbook(io.BytesIO(b"".join(chunks)), read_only=True)
+    async def pages():
+        for number, name in enumerate(("a", "b"), 1):
+            asked.append(name)
+            yield [(name, number)]
+
+    received = []
+    async for chunk in exports.xlsx_stream("表", ["x", "y"], pages()):
+        received.append((chunk, list(asked)))
+    # The workbook's start went out before any row was read, the first page before the second.
+    assert received[0][1] == [] and received[1][1] == ["a"] and received[2][1] == ["a", "b"]
+    assert received[0][0].startswith(b"PK")  # the zip's first parts, sent before any row was read
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(chunk for chunk, _ in received)), read_only=True)
     assert [list(row) for row in book.worksheets[0].iter_rows(values_only=True)] == [
         ["x", "y"], ["a", 1], ["b", 2]]
     book.close()
