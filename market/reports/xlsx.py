@@ -6,7 +6,8 @@ An .xlsx is a zip of a few XML parts (ECMA-376, SpreadsheetML); only the workshe
 the rows. The parts that say what the workbook is are written first, the worksheet last, deflated
 through ``zipfile`` onto a sink that hands the bytes on (``zipfile`` writes to a stream it cannot
 seek with a data descriptor after each part). Cells: text as inline strings (no shared-string
-table to keep in memory), ``int`` and ``Decimal`` as numbers spelt exactly as ``str()`` spells
+table to keep in memory; a carriage return as ``&#13;``, which an XML reader would otherwise
+turn into a line feed), ``int`` and ``Decimal`` as numbers spelt exactly as ``str()`` spells
 them, ``None`` as an empty cell. The header row is bold and frozen.
 """
 
@@ -104,7 +105,7 @@ def _cell(ref: str, value: object, style: str = "") -> str:
         return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int | Decimal):
         return f'<c r="{ref}"{style}><v>{value}</v></c>'
-    text = escape(_NOT_XML.sub("", str(value)))
+    text = escape(_NOT_XML.sub("", str(value)), {"\r": "&#13;"})
     return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 

@@ -29,7 +29,8 @@ def _read(data: bytes) -> tuple[str, list[list[object]], bool]:
 def test_cells_come_back_as_written() -> None:
     data = _write("积分流水", ["序号", "姓名", "积分", "备注"], [
         [[1, "张三明", Decimal("12.50"), "志愿服务 <a> & \"b\""]],
-        [[2, "李四", Decimal("-0.01"), None], [3, "=1+1", Decimal("1000000.00"), "  两端空格  "]],
+        [[2, "李四", Decimal("-0.01"), None], [3, "=1+1", Decimal("1000000.00"), "  两端空格  "],
+         [4, "a\r\nb", 0, "_x000D_ 不是回车"]],
     ])
     title, rows, bold = _read(data)
     assert title == "积分流水" and bold
@@ -38,6 +39,7 @@ def test_cells_come_back_as_written() -> None:
         [1, "张三明", 12.5, "志愿服务 <a> & \"b\""],
         [2, "李四", -0.01, None],
         [3, "=1+1", 1000000, "  两端空格  "],  # inline text, never a formula
+        [4, "a\r\nb", 0, "_x000D_ 不是回车"],
     ]
     sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
     assert "<v>12.50</v>" in sheet and "<v>-0.01</v>" in sheet  # the exact decimal, not a float
@@ -55,7 +57,8 @@ def test_columns_are_lettered_like_excel() -> None:
         "A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
 
 
-texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30) | st.sampled_from(
+    ["\r", "a\r\nb", "_x000D_", "_x005F_x0041_", "&amp;", "]]>"])
 cells = st.one_of(st.none(), st.integers(-10**12, 10**12), texts,
                   st.decimals(-10**9, 10**9, places=2, allow_nan=False, allow_infinity=False))
 
