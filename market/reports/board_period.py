@@ -7,7 +7,7 @@ UTC instants, so a credit at 2026-11-30 23:30 Beijing (15:30 UTC) is November's.
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from market.errors import InvalidInput
@@ -15,7 +15,6 @@ from market.errors import InvalidInput
 CHINA = ZoneInfo("Asia/Shanghai")
 KINDS = ("month", "quarter", "year")
 FIRST_YEAR, LAST_YEAR = 2000, 2100
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PATTERNS = {
     "month": re.compile(r"^(\d{4})-(\d{1,2})$"),
     "quarter": re.compile(r"^(\d{4})-?[Qq]([1-4])$"),
@@ -91,11 +90,6 @@ class Period:
 
 def _month_start(year: int, month: int) -> datetime:
     return datetime(year, month, 1, tzinfo=CHINA).astimezone(UTC)
-
-
-def micros(at: datetime) -> int:
-    """Microseconds since the epoch: how the ledger stores a transfer's time (``at_us``)."""
-    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def today() -> date:
