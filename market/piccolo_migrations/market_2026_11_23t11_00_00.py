@@ -131,8 +131,9 @@ def _adding(table: str, keys: str, *values: str) -> str:
     return f" ON CONFLICT ({keys}) DO UPDATE SET {added}"
 
 
-def _person_hours(engine: str, row: str, sign: str) -> str:
-    month = MONTH_OF_TIME[engine].format(x=HOURS_AT.format(s=row))
+def _person_hours(row: str, sign: str) -> str:
+    """SQLite, row by row: the stay's hours added to (or taken from) its person's tally."""
+    month = MONTH_OF_TIME["sqlite"].format(x=HOURS_AT.format(s=row))
     return (
         f"INSERT INTO tally_hours_period ({_PERSON_KEY}, hours) SELECT {row}.community, s.span,"
         f" {_period(month)}, {row}.person, {sign}{row}.hours FROM {SPANS} s WHERE {HOURS.format(s=row)}"
@@ -187,16 +188,17 @@ def _transfer_statements(engine: str) -> list[str]:
     return [earned, taken_back, flow]
 
 
-def _goods_statements(engine: str) -> tuple[str, str]:
+def _goods_statements() -> tuple[str, str]:
+    """SQLite, row by row: a redemption line's and a refund line's goods tally."""
     redeemed = (
         "INSERT INTO tally_goods_month (community, month, product, quantity, points)"
-        f" SELECT r.community, {MONTH_OF_TIME[engine].format(x='r.created_at')}, NEW.product,"
+        f" SELECT r.community, {MONTH_OF_TIME['sqlite'].format(x='r.created_at')}, NEW.product,"
         " NEW.quantity, NEW.quantity * NEW.unit_price FROM redemption r WHERE r.id = NEW.redemption"
         + _adding("tally_goods_month", "community, month, product", "quantity", "points")
     )
     refunded = (
         "INSERT INTO tally_goods_month (community, month, product, quantity, points)"
-        f" SELECT f.community, {MONTH_OF_TIME[engine].format(x='f.created_at')}, NEW.product,"
+        f" SELECT f.community, {MONTH_OF_TIME['sqlite'].format(x='f.created_at')}, NEW.product,"
         " -NEW.quantity, -NEW.quantity * l.unit_price FROM refund f"
         " JOIN redemption_line l ON l.redemption = f.redemption AND l.product = NEW.product"
         " WHERE f.id = NEW.refund"
@@ -205,10 +207,11 @@ def _goods_statements(engine: str) -> tuple[str, str]:
     return redeemed, refunded
 
 
-def _stock_statement(engine: str) -> str:
+def _stock_statement() -> str:
+    """SQLite, row by row: a stock movement's tally."""
     return (
         "INSERT INTO tally_stock_month (community, month, product, delta)"
-        f" VALUES (NEW.community, {MONTH_OF_TIME[engine].format(x='NEW.at')}, NEW.product, NEW.delta)"
+        f" VALUES (NEW.community, {MONTH_OF_TIME['sqlite'].format(x='NEW.at')}, NEW.product, NEW.delta)"
         + _adding("tally_stock_month", "community, month, product", "delta")
     )
 
@@ -286,19 +289,19 @@ def _sqlite_triggers() -> list[str]:
         return (f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN\n"
                 + "".join(f"    {statement};\n" for statement in body) + "END")
 
-    redeemed, refunded = _goods_statements("sqlite")
+    redeemed, refunded = _goods_statements()
     return [
         trigger("tally_transfer", "INSERT", "ledger_transfer", _transfer_statements("sqlite")),
         trigger("tally_stay_insert", "INSERT", "activity_stay",
-                [_person_hours("sqlite", "NEW", ""), _activity(None, "NEW")]),
+                [_person_hours("NEW", ""), _activity(None, "NEW")]),
         trigger("tally_stay_update", "UPDATE", "activity_stay",
-                [_person_hours("sqlite", "OLD", "-"), _person_hours("sqlite", "NEW", ""),
+                [_person_hours("OLD", "-"), _person_hours("NEW", ""),
                  _activity("OLD", "NEW")]),
         trigger("tally_stay_delete", "DELETE", "activity_stay",
-                [_person_hours("sqlite", "OLD", "-"), _activity("OLD", None)]),
+                [_person_hours("OLD", "-"), _activity("OLD", None)]),
         trigger("tally_redemption_line", "INSERT", "redemption_line", [redeemed]),
         trigger("tally_refund_line", "INSERT", "refund_line", [refunded]),
-        trigger("tally_stock_movement", "INSERT", "stock_movement", [_stock_statement("sqlite")]),
+        trigger("tally_stock_movement", "INSERT", "stock_movement", [_stock_statement()]),
     ]
 
 
