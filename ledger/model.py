@@ -64,7 +64,12 @@ class Balance:
 
 @dataclass(slots=True)
 class Row:
-    """One stored transfer, exactly as in the database (amounts in hundredths)."""
+    """One stored transfer, exactly as in the database (amounts in hundredths).
+
+    ``seq`` orders every row of the installation (the table's key, given by the
+    database); ``number`` is the row's place in its ledger's own hash chain (1, 2, 3 …),
+    None for a row written before ledgers had chains of their own (the legacy chain, where
+    ``seq`` is the place)."""
 
     seq: int
     id: str
@@ -83,14 +88,20 @@ class Row:
     debit_after: int
     credit_after: int
     hash: str
+    number: int | None = None
 
     def values(self) -> tuple:
-        """The row's fields in ``ROW_COLUMNS`` order, as stores insert them."""
+        """The row's fields in ``ROW_COLUMNS`` order."""
         return (
             self.seq, self.id, self.ledger, self.kind, self.phase, self.debit, self.credit,
             self.amount, self.memo, self.reference, self.pending_id, self.reverses,
-            self.timeout_ms, self.at_us, self.debit_after, self.credit_after, self.hash,
+            self.timeout_ms, self.at_us, self.debit_after, self.credit_after, self.hash, self.number,
         )
+
+    @property
+    def position(self) -> int:
+        """Where the row sits in the chain it belongs to: its ledger's, or the legacy one."""
+        return self.seq if self.number is None else self.number
 
     @property
     def expires_at_us(self) -> int | None:
@@ -103,7 +114,7 @@ class Row:
 ROW_COLUMNS = (
     "seq", "id", "ledger", "kind", "phase", "debit", "credit", "amount", "memo",
     "reference", "pending_id", "reverses", "timeout_ms", "at_us", "debit_after",
-    "credit_after", "hash",
+    "credit_after", "hash", "number",
 )
 
 
@@ -128,6 +139,8 @@ class Transfer:
     debit_balance_after: Decimal
     credit_balance_after: Decimal
     hash: str
+    #: The transfer's place in its ledger's hash chain (None: written before chains per ledger).
+    number: int | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> "Transfer":
@@ -139,7 +152,7 @@ class Transfer:
             pending_id=row.pending_id, reverses=row.reverses, at=utc_from_us(row.at_us),
             expires_at=None if expires is None else utc_from_us(expires),
             debit_balance_after=to_decimal(row.debit_after),
-            credit_balance_after=to_decimal(row.credit_after), hash=row.hash,
+            credit_balance_after=to_decimal(row.credit_after), hash=row.hash, number=row.number,
         )
 
 
@@ -158,7 +171,8 @@ class Entry:
     reference: str | None
 
 
-Op = Literal["single", "pending", "post", "void", "reverse"]
+#: ``sweep`` asks for nothing but to void the ledger's expired holds (the writer's sweeper).
+Op = Literal["single", "pending", "post", "void", "reverse", "sweep"]
 
 
 def expiry_void_id(hold_id: str) -> str:
@@ -172,6 +186,9 @@ class Request:
 
     op: Op
     id: str
+    #: The ledger (community) whose chain the transfer joins; found from its accounts or
+    #: target when the caller does not say.
+    ledger: int | None = None
     kind: str = ""
     debit: int = 0
     credit: int = 0
@@ -186,11 +203,22 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """The first thing ``verify`` found wrong."""
+    """The first thing ``verify`` found wrong. ``seq`` is the transfer's place in its chain
+    (``ledger``'s, or the legacy chain's when ``ledger`` is None)."""
 
     seq: int | None
     transfer_id: str | None
     message: str
+    ledger: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """Where one ledger's chain stands: how many transfers, and the last one's hash."""
+
+    ledger: int
+    entries: int
+    head: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +229,5 @@ class VerifyReport:
     accounts: int
     total: Decimal  # the sum of all balances: zero when the books balance
     problem: Problem | None = None
+    #: Each ledger's chain that was checked.
+    chains: tuple[ChainHead, ...] = ()

@@ -47,19 +47,23 @@ def _positive(amount: Amount) -> int:
 # -- requests: what each way of moving points asks of the planner ----------------------
 
 
+#: Each builder takes the ``ledger`` (community) whose chain the transfer joins; without it,
+#: the writer finds it from the accounts or the target, at the cost of one more query.
+
+
 def single(
     id: str, debit: int, credit: int, amount: Amount, kind: str, memo: str = "",
-    reference: str | None = None,
+    reference: str | None = None, *, ledger: int | None = None,
 ) -> Request:
     return Request(
         op="single", id=id, kind=kind, debit=_account_id(debit), credit=_account_id(credit),
-        amount=_positive(amount), memo=memo, reference=reference,
+        amount=_positive(amount), memo=memo, reference=reference, ledger=_ledger_id(ledger),
     )
 
 
 def pending(
     id: str, debit: int, credit: int, amount: Amount, kind: str, memo: str = "",
-    reference: str | None = None, expires_in: timedelta | None = None,
+    reference: str | None = None, expires_in: timedelta | None = None, *, ledger: int | None = None,
 ) -> Request:
     timeout_ms = None
     if expires_in is not None:
@@ -69,35 +73,42 @@ def pending(
     return Request(
         op="pending", id=id, kind=kind, debit=_account_id(debit), credit=_account_id(credit),
         amount=_positive(amount), memo=memo, reference=reference, timeout_ms=timeout_ms,
+        ledger=_ledger_id(ledger),
     )
 
 
 def posting(
     id: str, pending_id: str, amount: Amount | None = None, memo: str = "",
-    reference: str | None = None,
+    reference: str | None = None, *, ledger: int | None = None,
 ) -> Request:
     return Request(
         op="post", id=id, target=pending_id, memo=memo, reference=reference,
-        amount=None if amount is None else _positive(amount),
+        amount=None if amount is None else _positive(amount), ledger=_ledger_id(ledger),
     )
 
 
-def voiding(id: str, pending_id: str, memo: str = "") -> Request:
-    return Request(op="void", id=id, target=pending_id, memo=memo)
+def voiding(id: str, pending_id: str, memo: str = "", *, ledger: int | None = None) -> Request:
+    return Request(op="void", id=id, target=pending_id, memo=memo, ledger=_ledger_id(ledger))
 
 
-def reversal(id: str, transfer_id: str, reason: str) -> Request:
+def reversal(id: str, transfer_id: str, reason: str, *, ledger: int | None = None) -> Request:
     if not reason.strip():
         raise InvalidTransfer("a reversal needs a reason")
-    return Request(op="reverse", id=id, target=transfer_id, memo=reason)
+    return Request(op="reverse", id=id, target=transfer_id, memo=reason, ledger=_ledger_id(ledger))
 
 
-def _transfers(outcomes: list[Row | LedgerError]) -> list[Transfer]:
+def outcomes_of(outcomes: list[Row | LedgerError | None]) -> list[Transfer | LedgerError]:
+    """Each request's transfer, or the ledger's refusal of it (the others stand)."""
+    return [o if isinstance(o, LedgerError) else Transfer.from_row(o) for o in outcomes if o is not None]
+
+
+def _transfers(outcomes: list[Row | LedgerError | None]) -> list[Transfer]:
     """The transfers of a batch, or its first refusal raised."""
-    for outcome in outcomes:
+    found = outcomes_of(outcomes)
+    for outcome in found:
         if isinstance(outcome, LedgerError):
             raise outcome
-    return [Transfer.from_row(outcome) for outcome in outcomes]  # type: ignore[arg-type]
+    return found  # type: ignore[return-value]
 
 
 class Ledger:
@@ -112,7 +123,7 @@ class Ledger:
         self.clock = clock
         self.max_batch = max_batch
         self.sweep_every = sweep_every
-        self._queue: asyncio.Queue[tuple[Request | None, asyncio.Future]] | None = None
+        self._queue: asyncio.Queue[tuple[Request, asyncio.Future]] | None = None
         self._tasks: list[asyncio.Task] = []
         # (ledger, kind, owner) -> account id: an account is never deleted or renumbered.
         self._account_ids: dict[tuple[int, str, str], int] = {}
@@ -152,7 +163,7 @@ class Ledger:
 
     # -- the writer ------------------------------------------------------------
 
-    async def _submit(self, request: Request | None) -> Row | None:
+    async def _submit(self, request: Request) -> Row | None:
         if self._queue is None:
             raise RuntimeError("the ledger is not started")
         future = asyncio.get_running_loop().create_future()
@@ -172,8 +183,8 @@ class Ledger:
                 for _ in batch:
                     queue.task_done()
 
-    async def _commit(self, batch: list[tuple[Request | None, asyncio.Future]]) -> None:
-        requests = [r for r, _ in batch if r is not None]
+    async def _commit(self, batch: list[tuple[Request, asyncio.Future]]) -> None:
+        requests = [r for r, _ in batch]
         try:
             outcomes = await self.store.apply(requests, self.clock())
         except Exception as failure:
@@ -185,9 +196,8 @@ class Ledger:
             for item in batch:
                 await self._commit([item])
             return
-        results = iter(outcomes)
-        for request, future in batch:
-            _settle(future, next(results) if request is not None else None)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            _settle(future, outcome)
 
     async def _sweep_expired(self) -> None:
         while True:
@@ -196,9 +206,10 @@ class Ledger:
                 await self.sweep()
 
     async def sweep(self) -> None:
-        """Void every hold whose timeout has passed (the writer does it at each batch)."""
-        if await self.store.has_expired_holds(self.clock()):
-            await self._submit(None)
+        """Void every hold whose timeout has passed (each batch does it for the ledgers it
+        locks; this reaches the quiet ones)."""
+        for ledger in await self.store.expired_ledgers(self.clock()):
+            await self._submit(Request(op="sweep", id="", ledger=ledger))
 
     # -- moving points -----------------------------------------------------------
 
@@ -209,36 +220,43 @@ class Ledger:
 
     async def transfer(
         self, id: str, debit: int, credit: int, amount: Amount, kind: str,
-        memo: str = "", reference: str | None = None,
+        memo: str = "", reference: str | None = None, *, ledger: int | None = None,
     ) -> Transfer:
         """Move ``amount`` from ``debit`` to ``credit`` now. Retrying with the same id
         and content returns the first transfer; different content raises IdConflict."""
-        return await self._one(single(id, debit, credit, amount, kind, memo, reference))
+        return await self._one(single(id, debit, credit, amount, kind, memo, reference, ledger=ledger))
 
     async def hold(
         self, id: str, debit: int, credit: int, amount: Amount, kind: str,
         memo: str = "", reference: str | None = None, expires_in: timedelta | None = None,
+        *, ledger: int | None = None,
     ) -> Transfer:
         """Reserve ``amount`` on ``debit`` for a later post to ``credit``; with
         ``expires_in`` the hold voids itself once that time has passed."""
-        return await self._one(pending(id, debit, credit, amount, kind, memo, reference, expires_in))
+        return await self._one(
+            pending(id, debit, credit, amount, kind, memo, reference, expires_in, ledger=ledger)
+        )
 
     async def post(
         self, id: str, pending_id: str, amount: Amount | None = None, memo: str = "",
-        reference: str | None = None,
+        reference: str | None = None, *, ledger: int | None = None,
     ) -> Transfer:
         """Move a hold's points (all, or ``amount`` of them; the rest is released)."""
-        return await self._one(posting(id, pending_id, amount, memo, reference))
+        return await self._one(posting(id, pending_id, amount, memo, reference, ledger=ledger))
 
-    async def void(self, id: str, pending_id: str, memo: str = "") -> Transfer:
+    async def void(self, id: str, pending_id: str, memo: str = "", *, ledger: int | None = None) -> Transfer:
         """Release a hold without moving anything."""
-        return await self._one(voiding(id, pending_id, memo))
+        return await self._one(voiding(id, pending_id, memo, ledger=ledger))
 
-    async def reverse(self, id: str, transfer_id: str, reason: str) -> Transfer:
+    async def reverse(
+        self, id: str, transfer_id: str, reason: str, *, ledger: int | None = None
+    ) -> Transfer:
         """Undo a posted movement with a new, linked transfer the other way."""
-        return await self._one(reversal(id, transfer_id, reason))
+        return await self._one(reversal(id, transfer_id, reason, ledger=ledger))
 
-    async def apply_within(self, connection: Any, requests: list[Request]) -> list[Transfer]:
+    async def apply_within(
+        self, connection: Any, requests: list[Request], *, each: bool = False
+    ) -> list[Transfer] | list[Transfer | LedgerError]:
         """Run ``requests`` inside a write transaction the caller has open on ``connection``,
         so the caller's own rows and these transfers commit together or not at all.
 
@@ -246,33 +264,38 @@ class Ledger:
         ``sqlite3.Connection`` in the thread that owns it (transaction begun
         IMMEDIATE); PostgreSQL: an ``asyncpg`` connection. The first refusal is
         raised; the caller's transaction must then roll back, which takes every
-        transfer of ``requests`` with it. Build requests with ``single``,
-        ``pending``, ``posting``, ``voiding`` and ``reversal``.
+        transfer of ``requests`` with it. With ``each``, nothing is raised: each
+        request's transfer or refusal is returned, and the transfers stand (a refused
+        request leaves no trace). Build requests with ``single``, ``pending``,
+        ``posting``, ``voiding`` and ``reversal``, naming their ``ledger``.
         """
         if self.engine == "sqlite":
-            return await connection.run(lambda con: self.apply_on_sqlite(con, requests))
+            return await connection.run(lambda con: self.apply_on_sqlite(con, requests, each=each))
         from ledger.stores.postgres import apply_on as apply_on_postgres
 
-        return _transfers(await apply_on_postgres(connection, requests, self.clock()))
+        outcomes = await apply_on_postgres(connection, requests, self.clock())
+        return outcomes_of(outcomes) if each else _transfers(outcomes)
 
-    def apply_on_sqlite(self, con: Any, requests: list[Request]) -> list[Transfer]:
+    def apply_on_sqlite(
+        self, con: Any, requests: list[Request], *, each: bool = False
+    ) -> list[Transfer] | list[Transfer | LedgerError]:
         """``apply_within`` for a caller already in the ``sqlite3`` connection's own thread."""
         from ledger.stores.sqlite import apply_on
 
-        return _transfers(apply_on(con, requests, self.clock()))
+        outcomes = apply_on(con, requests, self.clock())
+        return outcomes_of(outcomes) if each else _transfers(outcomes)
 
     # -- accounts and reads --------------------------------------------------------
 
     async def open_account(self, ledger: int, kind: str, owner: str = "") -> Account:
         """Get or create the account; only issuance accounts may go below zero."""
-        if kind not in ACCOUNT_KINDS:
-            raise InvalidTransfer(f"unknown account kind {kind!r}")
-        return await self.store.open_account(ledger, kind, owner, kind == "issuance")
+        return (await self.open_accounts(ledger, kind, [owner]))[owner]
 
     async def open_accounts(self, ledger: int, kind: str, owners: list[str]) -> dict[str, Account]:
         """Get or create one account per owner, all in one transaction (e.g. a roster import)."""
         if kind not in ACCOUNT_KINDS:
             raise InvalidTransfer(f"unknown account kind {kind!r}")
+        _ledger_id(ledger)
         unique = sorted(set(owners))
         if not unique:
             return {}
@@ -316,16 +339,26 @@ class Ledger:
         totals = await self.store.totals(ledger)
         return {kind: to_decimal(totals.get(kind, 0)) for kind in ACCOUNT_KINDS}
 
-    async def head(self) -> tuple[int, str]:
-        return await self.store.head()
+    async def head(self, ledger: int | None = None) -> tuple[int, str]:
+        """(entries, hash of the last) of ``ledger``'s chain; without a ledger, (seq, hash) of
+        the newest transfer of the installation (it changes with every write)."""
+        return await self.store.head(ledger)
 
-    async def verify(self) -> VerifyReport:
-        return await verify(self.store)
+    async def verify(self, ledger: int | None = None) -> VerifyReport:
+        """Check one ledger's chain and books, or (None) everything: the legacy chain, every
+        ledger's chain and where it starts from, every account and the zero sum."""
+        return await verify(self.store, ledger)
 
 
 def _account_id(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidTransfer("an account id is a positive integer")
+    return value
+
+
+def _ledger_id(value: int | None) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise InvalidTransfer("a ledger id is a positive integer")
     return value
 
 

@@ -89,30 +89,42 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
         return _fail(message(error.reason, _language(), **params))
 
 
-async def _verify(settings: Settings) -> int:
+async def _verify(settings: Settings, args: argparse.Namespace) -> int:
+    from market.community import service as communities
     from market.db import migrate
 
     await migrate()
+    community = None
+    if args.community:
+        community = await communities.named(args.community)
+        if community is None:
+            return _fail(message("community_not_found", _language()))
     async with Ledger.from_url(settings.ledger_url) as ledger:
-        report = await ledger.verify()
-    print(f"entries:  {report.entries}")
+        report = await ledger.verify(None if community is None else community.id)
+    if community is None:
+        print(f"entries:  {report.entries} (in every community's chain, and before the upgrade to them)")
+        for chain in report.chains:
+            print(f"community {chain.ledger}: {chain.entries} entries, head {chain.head}")
+    else:
+        print(f"community: {community.id} {community.name}")
+        print(f"entries:  {report.entries}")
+        print(f"head:     {report.head}")
     print(f"accounts: {report.accounts}")
-    print(f"head:     {report.head}")
     print(f"total:    {report.total:.2f} (must be 0.00)")
     if report.ok:
-        print("ledger OK: hash chain, balances and zero sum all check out")
+        print("ledger OK: hash chains, balances and zero sums all check out")
         return 0
     problem = report.problem
+    where = "" if problem is None or problem.ledger is None else (
+        f" in the chain of community {problem.ledger}")
     if problem is not None and problem.seq is not None:
-        where = f" at transfer seq {problem.seq} (id {problem.transfer_id})"
-    else:
-        where = ""
+        where += f" at entry {problem.seq} (id {problem.transfer_id})"
     print(f"ledger BROKEN{where}: {problem.message if problem else 'unknown'}", file=sys.stderr)
     return 1
 
 
-def cmd_ledger_verify(_: argparse.Namespace) -> int:
-    return asyncio.run(_verify(get_settings()))
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    return asyncio.run(_verify(get_settings(), args))
 
 
 async def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
@@ -303,8 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     ledger = commands.add_parser("ledger", help="the points ledger")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
     verify = ledger_commands.add_parser(
-        "verify", help="check the hash chain, every balance and the zero sum"
+        "verify", help="check the hash chains, every balance and the zero sums (all communities, or one)"
     )
+    verify.add_argument("--community", help="check only this community's chain and books (its name)")
     verify.set_defaults(run=cmd_ledger_verify)
 
     transparency = commands.add_parser("transparency", help="signed daily checkpoints (阳光积分)")

@@ -3,7 +3,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-from ledger.schema import statements
+from ledger.schema import statements_v1
 
 ID = "2026-11-23T00:00:00"
 VERSION = "1.38.0"
@@ -15,7 +15,7 @@ async def forwards():
 
     async def create_ledger():
         engine = engine_finder()
-        for statement in statements(engine.engine_type):
+        for statement in statements_v1(engine.engine_type):
             await engine.run_ddl(statement)
 
     manager.add_raw(create_ledger)

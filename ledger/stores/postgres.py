@@ -1,120 +1,155 @@
 """The ledger on PostgreSQL, through asyncpg.
 
-Every batch takes one transaction-scoped advisory lock first, so batches from all
-worker processes append to the one hash chain strictly in turn, as SQLite's write
-lock does; within the batch the planner's decisions are final. Reads go through
-the pool without that lock.
+Each ledger (community) has a chain of its own, and a batch locks the ``ledger_chain``
+rows of the ledgers it touches (``SELECT … FOR UPDATE``, in ledger order, held to the
+end of the transaction): batches of one ledger append to its chain strictly in turn,
+and batches of different ledgers never wait for each other. A batch is three round
+trips: lock (with the chain heads and the expired holds), load (transfers, holds and
+accounts in one query), write (every row, balance, hold and head in one statement).
+Reads go through the pool without any lock.
 """
 
 from typing import Any
 
 import asyncpg
 
-from ledger.chain import GENESIS
+from ledger.chain import GENESIS, genesis_of, new_origin
+from ledger.drive import drive
 from ledger.errors import LedgerError
-from ledger.model import ROW_COLUMNS, Account, AccountState, Request, Row
+from ledger.model import ROW_COLUMNS, Account, AccountState, ChainHead, Request, Row
 from ledger.planner import Plan, procedure
-from ledger.schema import statements
-from ledger.stores.sql import ACCOUNT_COLUMNS, COLUMNS, HISTORY
-
-#: The advisory lock key of the ledger's writer: an arbitrary constant ("LEDGER" in ASCII).
-WRITER_LOCK = 0x4C4544474552
+from ledger.schema import INSERT_CHAIN, install_steps
+from ledger.stores.sql import ACCOUNT_COLUMNS, CHAIN_COLUMNS, COLUMNS, HISTORY
 
 
-def _row(record: asyncpg.Record) -> Row:
-    return Row(*record.values())
+def _row(record: Any) -> Row:
+    return Row(*record)
 
 
-def _state(r: asyncpg.Record) -> AccountState:
-    return AccountState(
-        r["id"], r["ledger"], r["kind"], r["owner"], r["allow_negative"], r["balance"], r["held"]
-    )
+def _state(r: Any) -> AccountState:
+    return AccountState(*r)
 
 
 def _account(r: asyncpg.Record) -> Account:
     return Account(r["id"], r["ledger"], r["kind"], r["owner"], r["allow_negative"])
 
 
-_INSERT = (
-    f"INSERT INTO ledger_transfer ({COLUMNS}) VALUES "
-    f"({', '.join(f'${i}' for i in range(1, len(ROW_COLUMNS) + 1))})"
+_LEDGERS = """
+SELECT ARRAY(SELECT ROW(id, ledger) FROM ledger_account WHERE id = ANY($1::bigint[])),
+       ARRAY(SELECT ROW(id, ledger) FROM ledger_transfer WHERE id = ANY($2::text[]))
+"""
+
+# The expired holds are read in the same statement as the lock, after it: a hold listed
+# here that a batch before ours resolved is refused by the planner, harmlessly (the load
+# below reads which holds are open under the lock).
+_LOCK = """
+SELECT c.ledger, c.head_seq, c.head_hash, c.head_at_us,
+       ARRAY(SELECT h.id FROM ledger_hold h WHERE h.ledger = c.ledger AND h.expires_at_us <= $2
+             ORDER BY h.expires_at_us LIMIT $3) AS expired
+FROM ledger_chain c WHERE c.ledger = ANY($1::bigint[]) ORDER BY c.ledger FOR UPDATE OF c
+"""
+
+_LOAD = f"""
+SELECT ARRAY(SELECT ROW({COLUMNS}) FROM ledger_transfer WHERE id = ANY($1::text[])),
+       ARRAY(SELECT id FROM ledger_hold WHERE id = ANY($2::text[])),
+       ARRAY(SELECT reverses FROM ledger_transfer WHERE reverses = ANY($2::text[])),
+       ARRAY(SELECT ROW({ACCOUNT_COLUMNS}) FROM ledger_account WHERE id = ANY($3::bigint[])
+             OR id IN (SELECT debit FROM ledger_transfer WHERE id = ANY($2::text[]))
+             OR id IN (SELECT credit FROM ledger_transfer WHERE id = ANY($2::text[])))
+"""
+
+_WRITTEN = [c for c in ROW_COLUMNS if c != "seq"]
+_TYPES = {
+    "id": "text", "kind": "text", "phase": "text", "memo": "text", "reference": "text",
+    "pending_id": "text", "reverses": "text", "hash": "text",
+}
+_UNNEST = ", ".join(f"${i}::{_TYPES.get(c, 'bigint')}[]" for i, c in enumerate(_WRITTEN, 1))
+_N = len(_WRITTEN)
+# One statement for the whole batch: fewer round trips while the chains are locked is
+# what lets a ledger take more batches a second. Sibling data-modifying CTEs see the same
+# snapshot, so a hold is never both inserted and deleted here (the planner nets them out).
+_WRITE = f"""
+WITH t AS (
+    INSERT INTO ledger_transfer ({", ".join(_WRITTEN)}) SELECT * FROM unnest({_UNNEST})
+    RETURNING id, seq
+), a AS (
+    UPDATE ledger_account AS x SET balance = u.balance, held = u.held
+    FROM unnest(${_N + 1}::bigint[], ${_N + 2}::bigint[], ${_N + 3}::bigint[]) AS u(id, balance, held)
+    WHERE x.id = u.id
+), opened AS (
+    INSERT INTO ledger_hold (id, ledger, expires_at_us)
+    SELECT * FROM unnest(${_N + 4}::text[], ${_N + 5}::bigint[], ${_N + 6}::bigint[])
+), closed AS (
+    DELETE FROM ledger_hold WHERE id = ANY(${_N + 7}::text[])
+), heads AS (
+    UPDATE ledger_chain AS x SET head_seq = u.number, head_hash = u.hash, head_at_us = ${_N + 11}
+    FROM unnest(${_N + 8}::bigint[], ${_N + 9}::bigint[], ${_N + 10}::text[]) AS u(ledger, number, hash)
+    WHERE x.ledger = u.ledger
 )
+SELECT id, seq FROM t
+"""
 
 
 async def _answer(con: asyncpg.Connection, query: tuple[Any, ...]) -> Any:
     """Answer one of the planner's queries (see ``ledger.planner.Query``)."""
     match query:
-        case ("head",):
-            last = await con.fetchrow(
-                "SELECT seq, hash, at_us FROM ledger_transfer ORDER BY seq DESC LIMIT 1"
-            )
-            return tuple(last.values()) if last else (0, GENESIS, 0)
-        case ("expired_holds", now_us, limit):
-            rows = await con.fetch(
-                "SELECT id FROM ledger_hold WHERE expires_at_us <= $1 ORDER BY expires_at_us LIMIT $2",
-                now_us, limit,
-            )
-            return [r[0] for r in rows]
-        case ("transfers", ids):
-            rows = await con.fetch(
-                f"SELECT {COLUMNS} FROM ledger_transfer WHERE id = ANY($1::text[])", ids
-            )
-            return [_row(r) for r in rows]
-        case ("open_holds", ids):
-            rows = await con.fetch("SELECT id FROM ledger_hold WHERE id = ANY($1::text[])", ids)
-            return [r[0] for r in rows]
-        case ("reversed", ids):
-            rows = await con.fetch(
-                "SELECT reverses FROM ledger_transfer WHERE reverses = ANY($1::text[])", ids
-            )
-            return [r[0] for r in rows]
-        case ("accounts", ids):
-            rows = await con.fetch(
-                f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account WHERE id = ANY($1::bigint[])", ids
-            )
-            return [_state(r) for r in rows]
+        case ("ledgers", account_ids, transfer_ids):
+            accounts, transfers = await con.fetchrow(_LEDGERS, account_ids, transfer_ids)
+            return dict(accounts), dict(transfers)
+        case ("lock", ledgers, now_us, limit):
+            rows = await con.fetch(_LOCK, ledgers, now_us, limit)
+            heads = {r[0]: (r[1], r[2], r[3]) for r in rows}
+            return heads, [(hold, r[0]) for r in rows for hold in r[4]]
+        case ("load", ids, targets, account_ids):
+            rows, open_ids, reversed_ids, accounts = await con.fetchrow(_LOAD, ids, targets, account_ids)
+            return [_row(r) for r in rows], open_ids, reversed_ids, [_state(a) for a in accounts]
         case ("write", plan):
-            await _write(con, plan)
-            return None
+            return await _write(con, plan)
     raise ValueError(f"unknown query {query[0]!r}")
 
 
-async def _write(con: asyncpg.Connection, plan: Plan) -> None:
-    await con.executemany(
-        _INSERT,
-        [r.values() for r in plan.rows],
-    )
+async def _write(con: asyncpg.Connection, plan: Plan) -> dict[str, int]:
+    rows = [r.values()[1:] for r in plan.rows]  # every column but seq, which the table gives
+    columns = [list(column) for column in zip(*rows, strict=True)]
     accounts = list(plan.accounts.values())
-    await con.execute(
-        "UPDATE ledger_account AS a SET balance = u.balance, held = u.held"
-        " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(id, balance, held)"
-        " WHERE a.id = u.id",
+    at_us = max(r.at_us for r in plan.rows)
+    written = await con.fetch(
+        _WRITE, *columns,
         [a.id for a in accounts], [a.balance for a in accounts], [a.held for a in accounts],
+        [h[0] for h in plan.holds_opened], [h[1] for h in plan.holds_opened],
+        [h[2] for h in plan.holds_opened], plan.holds_closed,
+        list(plan.heads), [h.number for h in plan.heads.values()], [h.hash for h in plan.heads.values()],
+        at_us,
     )
-    if plan.holds_opened:
-        await con.executemany(
-            "INSERT INTO ledger_hold (id, expires_at_us) VALUES ($1, $2)", plan.holds_opened
-        )
-    if plan.holds_closed:
-        await con.execute("DELETE FROM ledger_hold WHERE id = ANY($1::text[])", plan.holds_closed)
+    return {r[0]: r[1] for r in written}
 
 
 async def apply_on(
     con: asyncpg.Connection, requests: list[Request], now_us: int
-) -> list[Row | LedgerError]:
+) -> list[Row | LedgerError | None]:
     """One batch inside the transaction open on ``con``; the caller commits or rolls back.
-    The chain's lock is held to the end of that transaction, as for the ledger's own batches."""
+    The chains' locks are held to the end of that transaction, as for the ledger's own batches."""
     if not con.is_in_transaction():
         raise RuntimeError("apply_on needs a transaction already open on the connection")
-    await con.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
-    steps = procedure(requests, now_us)
-    answer = None
-    while True:
-        try:
-            query = steps.send(answer)
-        except StopIteration as done:
-            return done.value
-        answer = await _answer(con, query)
+    return await drive(procedure(requests, now_us), lambda query: _answer(con, query))
+
+
+async def run_upgrade(con: asyncpg.Connection, steps) -> None:
+    """Drive ``ledger.schema.install_steps`` or ``upgrade_to_chains`` on ``con``."""
+
+    async def answer(step: tuple) -> Any:
+        match step:
+            case ("ddl", sql):
+                return await con.execute(sql)
+            case ("rows", sql):
+                return [tuple(r) for r in await con.fetch(sql)]
+            case ("insert_chain", ledger, genesis, origin, at_us):
+                return await con.execute(
+                    INSERT_CHAIN.format(p1="$1", p2="$2", p3="$3", p4="$4"), ledger, genesis, origin, at_us
+                )
+        raise ValueError(f"unknown step {step[0]!r}")
+
+    await drive(steps, answer)
 
 
 class PostgresStore:
@@ -148,35 +183,22 @@ class PostgresStore:
 
     async def install(self) -> None:
         async with self.pool.acquire() as con, con.transaction():
-            for statement in statements("postgres"):
-                await con.execute(statement)
+            await run_upgrade(con, install_steps("postgres"))
 
     # -- writes ----------------------------------------------------------------
 
-    async def apply(self, requests: list[Request], now_us: int) -> list[Row | LedgerError]:
+    async def apply(self, requests: list[Request], now_us: int) -> list[Row | LedgerError | None]:
         async with self.pool.acquire() as con, con.transaction():
             return await apply_on(con, requests, now_us)
-
-    async def open_account(
-        self, ledger: int, kind: str, owner: str, allow_negative: bool
-    ) -> Account:
-        async with self.pool.acquire() as con:
-            await con.execute(
-                "INSERT INTO ledger_account (ledger, kind, owner, allow_negative)"
-                " VALUES ($1, $2, $3, $4) ON CONFLICT (ledger, kind, owner) DO NOTHING",
-                ledger, kind, owner, allow_negative,
-            )
-            row = await con.fetchrow(
-                f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account"
-                " WHERE ledger = $1 AND kind = $2 AND owner = $3",
-                ledger, kind, owner,
-            )
-        return _account(row)
 
     async def open_accounts(
         self, ledger: int, kind: str, owners: list[str], allow_negative: bool
     ) -> dict[str, Account]:
+        origin = new_origin(ledger)
         async with self.pool.acquire() as con, con.transaction():
+            # The ledger's chain first: a ledger with accounts always has one.
+            await con.execute(INSERT_CHAIN.format(p1="$1", p2="$2", p3="$3", p4="0"),
+                              ledger, genesis_of(origin), origin)
             await con.execute(
                 "INSERT INTO ledger_account (ledger, kind, owner, allow_negative)"
                 " SELECT $1, $2, o, $4 FROM unnest($3::text[]) AS o"
@@ -206,8 +228,11 @@ class PostgresStore:
         )
         return _state(row) if row else None
 
-    async def accounts(self) -> list[AccountState]:
-        rows = await self.pool.fetch(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account ORDER BY id")
+    async def accounts(self, ledger: int | None = None) -> list[AccountState]:
+        rows = await self.pool.fetch(
+            f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account WHERE $1::bigint IS NULL OR ledger = $1"
+            " ORDER BY id", ledger,
+        )
         return [_state(r) for r in rows]
 
     async def transfer(self, transfer_id: str) -> Row | None:
@@ -223,21 +248,40 @@ class PostgresStore:
         )
         return [_row(r) for r in rows]
 
-    async def scan(self, after_seq: int, limit: int) -> list[Row]:
+    async def scan_legacy(self, after_seq: int, limit: int) -> list[Row]:
         rows = await self.pool.fetch(
-            f"SELECT {COLUMNS} FROM ledger_transfer WHERE seq > $1 ORDER BY seq LIMIT $2",
+            f"SELECT {COLUMNS} FROM ledger_transfer WHERE number IS NULL AND seq > $1"
+            " ORDER BY seq LIMIT $2",
             after_seq, limit,
         )
         return [_row(r) for r in rows]
 
-    async def open_hold_ids(self) -> set[str]:
-        return {r[0] for r in await self.pool.fetch("SELECT id FROM ledger_hold")}
-
-    async def has_expired_holds(self, now_us: int) -> bool:
-        row = await self.pool.fetchrow(
-            "SELECT 1 FROM ledger_hold WHERE expires_at_us <= $1 LIMIT 1", now_us
+    async def scan_chain(self, ledger: int, after: int, limit: int) -> list[Row]:
+        rows = await self.pool.fetch(
+            f"SELECT {COLUMNS} FROM ledger_transfer WHERE ledger = $1 AND number > $2"
+            " ORDER BY number LIMIT $3",
+            ledger, after, limit,
         )
-        return row is not None
+        return [_row(r) for r in rows]
+
+    async def chains(self, ledger: int | None = None) -> list[tuple]:
+        rows = await self.pool.fetch(
+            f"SELECT {CHAIN_COLUMNS} FROM ledger_chain WHERE $1::bigint IS NULL OR ledger = $1"
+            " ORDER BY ledger", ledger,
+        )
+        return [tuple(r) for r in rows]
+
+    async def open_hold_ids(self, ledger: int | None = None) -> set[str]:
+        rows = await self.pool.fetch(
+            "SELECT id FROM ledger_hold WHERE $1::bigint IS NULL OR ledger = $1", ledger
+        )
+        return {r[0] for r in rows}
+
+    async def expired_ledgers(self, now_us: int) -> list[int]:
+        rows = await self.pool.fetch(
+            "SELECT DISTINCT ledger FROM ledger_hold WHERE expires_at_us <= $1", now_us
+        )
+        return sorted(r[0] for r in rows)
 
     async def totals(self, ledger: int) -> dict[str, int]:
         rows = await self.pool.fetch(
@@ -246,8 +290,17 @@ class PostgresStore:
         )
         return {r["kind"]: int(r["total"]) for r in rows}
 
-    async def head(self) -> tuple[int, str]:
+    async def head(self, ledger: int | None = None) -> tuple[int, str]:
+        if ledger is not None:
+            row = await self.pool.fetchrow(
+                "SELECT head_seq, head_hash FROM ledger_chain WHERE ledger = $1", ledger
+            )
+            return (row[0], row[1]) if row else (0, GENESIS)
         row = await self.pool.fetchrow(
             "SELECT seq, hash FROM ledger_transfer ORDER BY seq DESC LIMIT 1"
         )
         return (row["seq"], row["hash"]) if row else (0, GENESIS)
+
+    async def chain_heads(self) -> list[ChainHead]:
+        rows = await self.pool.fetch("SELECT ledger, head_seq, head_hash FROM ledger_chain ORDER BY ledger")
+        return [ChainHead(*r) for r in rows]

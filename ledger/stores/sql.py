@@ -4,6 +4,7 @@ from ledger.model import ROW_COLUMNS
 
 COLUMNS = ", ".join(ROW_COLUMNS)
 ACCOUNT_COLUMNS = "id, ledger, kind, owner, allow_negative, balance, held"
+CHAIN_COLUMNS = "ledger, genesis, origin, head_seq, head_hash, head_at_us"
 
 # Newest first from both of the account's indexes, merged: cost grows with the
 # page size, not with the length of the account's history.

@@ -1,5 +1,8 @@
 """The ledger on an SQLite file, through the standard library's ``sqlite3``.
 
+SQLite has one writer at a time anyway, so "locking" a ledger's chain is reading
+its head inside the ``BEGIN IMMEDIATE`` transaction.
+
 Each batch runs start to finish in one hop to a dedicated writer thread that owns
 one connection (``BEGIN IMMEDIATE``, WAL, ``synchronous=FULL``): with aiosqlite
 every statement would be a thread hop of its own, and with Piccolo every
@@ -15,12 +18,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ledger.chain import GENESIS
+from ledger.chain import GENESIS, genesis_of, new_origin
+from ledger.drive import drive_now
 from ledger.errors import LedgerError
-from ledger.model import ROW_COLUMNS, Account, AccountState, Request, Row
+from ledger.model import ROW_COLUMNS, Account, AccountState, ChainHead, Request, Row
 from ledger.planner import Plan, procedure
-from ledger.schema import statements
-from ledger.stores.sql import ACCOUNT_COLUMNS, COLUMNS, HISTORY
+from ledger.schema import INSERT_CHAIN, install_steps
+from ledger.stores.sql import ACCOUNT_COLUMNS, CHAIN_COLUMNS, COLUMNS, HISTORY
 
 T = TypeVar("T")
 CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -81,60 +85,92 @@ class _Thread:
 def _answer(con: sqlite3.Connection, query: tuple[Any, ...]) -> Any:
     """Answer one of the planner's queries (see ``ledger.planner.Query``)."""
     match query:
-        case ("head",):
-            last = con.execute(
-                "SELECT seq, hash, at_us FROM ledger_transfer ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            return last or (0, GENESIS, 0)
-        case ("expired_holds", now_us, limit):
-            rows = con.execute(
-                "SELECT id FROM ledger_hold WHERE expires_at_us <= ? ORDER BY expires_at_us LIMIT ?",
-                (now_us, limit),
-            )
-            return [r[0] for r in rows]
-        case ("transfers", ids):
-            found: list[Row] = []
-            for chunk in _chunks(ids):
-                sql = f"SELECT {COLUMNS} FROM ledger_transfer WHERE id IN ({_marks(len(chunk))})"
-                found.extend(_row(r) for r in con.execute(sql, chunk))
-            return found
-        case ("open_holds", ids):
-            return _ids_in(con, "SELECT id FROM ledger_hold WHERE id IN ({})", ids)
-        case ("reversed", ids):
-            return _ids_in(con, "SELECT reverses FROM ledger_transfer WHERE reverses IN ({})", ids)
-        case ("accounts", ids):
-            states: list[AccountState] = []
-            for chunk in _chunks(ids):
-                sql = f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account WHERE id IN ({_marks(len(chunk))})"
-                states.extend(_state(r) for r in con.execute(sql, chunk))
-            return states
+        case ("ledgers", account_ids, transfer_ids):
+            accounts = _pairs_in(con, "SELECT id, ledger FROM ledger_account WHERE id IN ({})", account_ids)
+            transfers = _pairs_in(
+                con, "SELECT id, ledger FROM ledger_transfer WHERE id IN ({})", transfer_ids)
+            return dict(accounts), dict(transfers)
+        case ("lock", ledgers, now_us, limit):
+            heads = {
+                r[0]: (r[1], r[2], r[3])
+                for r in _pairs_in(
+                    con, "SELECT ledger, head_seq, head_hash, head_at_us FROM ledger_chain"
+                    " WHERE ledger IN ({})", ledgers,
+                )
+            }
+            expired: list[tuple[str, int]] = []
+            for ledger in heads:
+                expired += con.execute(
+                    "SELECT id, ledger FROM ledger_hold WHERE ledger = ? AND expires_at_us <= ?"
+                    " ORDER BY expires_at_us LIMIT ?",
+                    (ledger, now_us, limit),
+                ).fetchall()
+            return heads, expired
+        case ("load", ids, targets, account_ids):
+            rows = [_row(r) for r in _pairs_in(
+                con, f"SELECT {COLUMNS} FROM ledger_transfer WHERE id IN ({{}})", ids)]
+            open_ids = [r[0] for r in _pairs_in(con, "SELECT id FROM ledger_hold WHERE id IN ({})", targets)]
+            reversed_ids = [r[0] for r in _pairs_in(
+                con, "SELECT reverses FROM ledger_transfer WHERE reverses IN ({})", targets)]
+            wanted = set(account_ids)
+            wanted.update(a for r in rows if r.id in set(targets) for a in (r.debit, r.credit))
+            accounts = [_state(r) for r in _pairs_in(
+                con, f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account WHERE id IN ({{}})", sorted(wanted))]
+            return rows, open_ids, reversed_ids, accounts
         case ("write", plan):
-            _write(con, plan)
-            return None
+            return _write(con, plan)
     raise ValueError(f"unknown query {query[0]!r}")
 
 
-def _ids_in(con: sqlite3.Connection, sql: str, ids: list[str]) -> list[str]:
-    found: list[str] = []
+def _pairs_in(con: sqlite3.Connection, sql: str, ids: list) -> list[tuple]:
+    """The rows of ``sql`` (one ``IN ({})`` list) for every id, a chunk at a time."""
+    found: list[tuple] = []
     for chunk in _chunks(ids):
-        found.extend(r[0] for r in con.execute(sql.format(_marks(len(chunk))), chunk))
+        found.extend(con.execute(sql.format(_marks(len(chunk))), chunk))
     return found
 
 
-def _write(con: sqlite3.Connection, plan: Plan) -> None:
-    marks = _marks(len(ROW_COLUMNS))
-    con.executemany(
-        f"INSERT INTO ledger_transfer ({COLUMNS}) VALUES ({marks})",
-        [r.values() for r in plan.rows],
-    )
+_WRITTEN = [c for c in ROW_COLUMNS if c != "seq"]
+_INSERT = f"INSERT INTO ledger_transfer ({', '.join(_WRITTEN)}) VALUES ({_marks(len(_WRITTEN))})"
+
+
+def _write(con: sqlite3.Connection, plan: Plan) -> dict[str, int]:
+    keys: dict[str, int] = {}
+    for row in plan.rows:  # one at a time, for each row's key (the table's rowid)
+        keys[row.id] = con.execute(_INSERT, row.values()[1:]).lastrowid  # type: ignore[assignment]
     con.executemany(
         "UPDATE ledger_account SET balance = ?, held = ? WHERE id = ?",
         [(a.balance, a.held, a.id) for a in plan.accounts.values()],
     )
     if plan.holds_opened:
-        con.executemany("INSERT INTO ledger_hold (id, expires_at_us) VALUES (?, ?)", plan.holds_opened)
+        con.executemany(
+            "INSERT INTO ledger_hold (id, ledger, expires_at_us) VALUES (?, ?, ?)", plan.holds_opened
+        )
     if plan.holds_closed:
         con.executemany("DELETE FROM ledger_hold WHERE id = ?", [(i,) for i in plan.holds_closed])
+    at_us = max(r.at_us for r in plan.rows)
+    con.executemany(
+        "UPDATE ledger_chain SET head_seq = ?, head_hash = ?, head_at_us = ? WHERE ledger = ?",
+        [(h.number, h.hash, at_us, ledger) for ledger, h in plan.heads.items()],
+    )
+    return keys
+
+
+def run_upgrade(con: sqlite3.Connection, steps) -> None:
+    """Drive ``ledger.schema.install_steps`` or ``upgrade_to_chains`` on ``con``."""
+
+    def answer(step: tuple) -> Any:
+        match step:
+            case ("ddl", sql):
+                return con.execute(sql)
+            case ("rows", sql):
+                return [tuple(r) for r in con.execute(sql).fetchall()]
+            case ("insert_chain", ledger, genesis, origin, at_us):
+                return con.execute(INSERT_CHAIN.format(p1="?1", p2="?2", p3="?3", p4="?4"),
+                                   (ledger, genesis, origin, at_us))
+        raise ValueError(f"unknown step {step[0]!r}")
+
+    drive_now(steps, answer)
 
 
 class SQLiteStore:
@@ -153,70 +189,41 @@ class SQLiteStore:
         await self._reader.close()
 
     async def install(self) -> None:
-        def create(con: sqlite3.Connection) -> None:
-            for statement in statements("sqlite"):
-                con.execute(statement)
-
-        await self._writer.run(create)
+        steps = install_steps("sqlite")
+        await self._writer.run(lambda con: _atomically(con, lambda: run_upgrade(con, steps)))
 
     # -- writes ----------------------------------------------------------------
 
-    async def apply(self, requests: list[Request], now_us: int) -> list[Row | LedgerError]:
-        return await self._writer.run(lambda con: _in_transaction(con, requests, now_us))
-
-    async def open_account(
-        self, ledger: int, kind: str, owner: str, allow_negative: bool
-    ) -> Account:
-        def get_or_create(con: sqlite3.Connection) -> Account:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                con.execute(
-                    "INSERT INTO ledger_account (ledger, kind, owner, allow_negative) VALUES (?,?,?,?)"
-                    " ON CONFLICT (ledger, kind, owner) DO NOTHING",
-                    (ledger, kind, owner, allow_negative),
-                )
-                row = con.execute(
-                    f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account"
-                    " WHERE ledger = ? AND kind = ? AND owner = ?",
-                    (ledger, kind, owner),
-                ).fetchone()
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            s = _state(row)
-            return Account(s.id, s.ledger, s.kind, s.owner, s.allow_negative)
-
-        return await self._writer.run(get_or_create)
+    async def apply(self, requests: list[Request], now_us: int) -> list[Row | LedgerError | None]:
+        return await self._writer.run(lambda con: _atomically(con, lambda: apply_on(con, requests, now_us)))
 
     async def open_accounts(
         self, ledger: int, kind: str, owners: list[str], allow_negative: bool
     ) -> dict[str, Account]:
+        origin = new_origin(ledger)
+
         def get_or_create(con: sqlite3.Connection) -> dict[str, Account]:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                con.executemany(
-                    "INSERT INTO ledger_account (ledger, kind, owner, allow_negative) VALUES (?,?,?,?)"
-                    " ON CONFLICT (ledger, kind, owner) DO NOTHING",
-                    [(ledger, kind, owner, allow_negative) for owner in owners],
+            # The ledger's chain first: a ledger with accounts always has one.
+            con.execute(INSERT_CHAIN.format(p1="?1", p2="?2", p3="?3", p4="0"),
+                        (ledger, genesis_of(origin), origin))
+            con.executemany(
+                "INSERT INTO ledger_account (ledger, kind, owner, allow_negative) VALUES (?,?,?,?)"
+                " ON CONFLICT (ledger, kind, owner) DO NOTHING",
+                [(ledger, kind, owner, allow_negative) for owner in owners],
+            )
+            found: dict[str, Account] = {}
+            for chunk in _chunks(owners):
+                rows = con.execute(
+                    f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account WHERE ledger = ? AND kind = ?"
+                    f" AND owner IN ({_marks(len(chunk))})",
+                    (ledger, kind, *chunk),
                 )
-                found: dict[str, Account] = {}
-                for chunk in _chunks(owners):
-                    rows = con.execute(
-                        f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account WHERE ledger = ? AND kind = ?"
-                        f" AND owner IN ({_marks(len(chunk))})",
-                        (ledger, kind, *chunk),
-                    )
-                    for row in rows:
-                        s = _state(row)
-                        found[s.owner] = Account(s.id, s.ledger, s.kind, s.owner, s.allow_negative)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+                for row in rows:
+                    s = _state(row)
+                    found[s.owner] = Account(s.id, s.ledger, s.kind, s.owner, s.allow_negative)
             return found
 
-        return await self._writer.run(get_or_create)
+        return await self._writer.run(lambda con: _atomically(con, lambda: get_or_create(con)))
 
     # -- reads -----------------------------------------------------------------
 
@@ -239,8 +246,11 @@ class SQLiteStore:
         )
         return _state(rows[0]) if rows else None
 
-    async def accounts(self) -> list[AccountState]:
-        rows = await self._fetch(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account ORDER BY id")
+    async def accounts(self, ledger: int | None = None) -> list[AccountState]:
+        rows = await self._fetch(
+            f"SELECT {ACCOUNT_COLUMNS} FROM ledger_account WHERE ?1 IS NULL OR ledger = ?1 ORDER BY id",
+            (ledger,),
+        )
         return [_state(r) for r in rows]
 
     async def transfer(self, transfer_id: str) -> Row | None:
@@ -252,19 +262,35 @@ class SQLiteStore:
         rows = await self._fetch(sql, (account_id, before if before is not None else 2**62, limit))
         return [_row(r) for r in rows]
 
-    async def scan(self, after_seq: int, limit: int) -> list[Row]:
+    async def scan_legacy(self, after_seq: int, limit: int) -> list[Row]:
         rows = await self._fetch(
-            f"SELECT {COLUMNS} FROM ledger_transfer WHERE seq > ? ORDER BY seq LIMIT ?",
+            f"SELECT {COLUMNS} FROM ledger_transfer WHERE number IS NULL AND seq > ? ORDER BY seq LIMIT ?",
             (after_seq, limit),
         )
         return [_row(r) for r in rows]
 
-    async def open_hold_ids(self) -> set[str]:
-        return {r[0] for r in await self._fetch("SELECT id FROM ledger_hold")}
+    async def scan_chain(self, ledger: int, after: int, limit: int) -> list[Row]:
+        rows = await self._fetch(
+            f"SELECT {COLUMNS} FROM ledger_transfer WHERE ledger = ? AND number > ? ORDER BY number LIMIT ?",
+            (ledger, after, limit),
+        )
+        return [_row(r) for r in rows]
 
-    async def has_expired_holds(self, now_us: int) -> bool:
-        rows = await self._fetch("SELECT 1 FROM ledger_hold WHERE expires_at_us <= ? LIMIT 1", (now_us,))
-        return bool(rows)
+    async def chains(self, ledger: int | None = None) -> list[tuple]:
+        return await self._fetch(
+            f"SELECT {CHAIN_COLUMNS} FROM ledger_chain WHERE ?1 IS NULL OR ledger = ?1 ORDER BY ledger",
+            (ledger,),
+        )
+
+    async def open_hold_ids(self, ledger: int | None = None) -> set[str]:
+        rows = await self._fetch("SELECT id FROM ledger_hold WHERE ?1 IS NULL OR ledger = ?1", (ledger,))
+        return {r[0] for r in rows}
+
+    async def expired_ledgers(self, now_us: int) -> list[int]:
+        rows = await self._fetch(
+            "SELECT DISTINCT ledger FROM ledger_hold WHERE expires_at_us <= ? ORDER BY ledger", (now_us,)
+        )
+        return [r[0] for r in rows]
 
     async def totals(self, ledger: int) -> dict[str, int]:
         rows = await self._fetch(
@@ -272,9 +298,31 @@ class SQLiteStore:
         )
         return {kind: int(total) for kind, total in rows}
 
-    async def head(self) -> tuple[int, str]:
-        rows = await self._fetch("SELECT seq, hash FROM ledger_transfer ORDER BY seq DESC LIMIT 1")
+    async def head(self, ledger: int | None = None) -> tuple[int, str]:
+        if ledger is not None:
+            rows = await self._fetch(
+                "SELECT head_seq, head_hash FROM ledger_chain WHERE ledger = ?", (ledger,)
+            )
+        else:
+            rows = await self._fetch("SELECT seq, hash FROM ledger_transfer ORDER BY seq DESC LIMIT 1")
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
+
+    async def chain_heads(self) -> list[ChainHead]:
+        rows = await self._fetch("SELECT ledger, head_seq, head_hash FROM ledger_chain ORDER BY ledger")
+        return [ChainHead(*r) for r in rows]
+
+
+def _atomically(con: sqlite3.Connection, work: Callable[[], T]) -> T:
+    """``work`` in one write transaction on ``con`` (``BEGIN IMMEDIATE``: it will write)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        result = work()
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    return result
 
 
 def apply_on(con: sqlite3.Connection, requests: list[Request], now_us: int) -> list[Row | LedgerError]:
@@ -285,27 +333,6 @@ def apply_on(con: sqlite3.Connection, requests: list[Request], now_us: int) -> l
     # The caller's connection may hand rows back as dicts; the ledger reads tuples.
     row_factory, con.row_factory = con.row_factory, None
     try:
-        steps = procedure(requests, now_us)
-        answer = None
-        while True:
-            try:
-                query = steps.send(answer)
-            except StopIteration as done:
-                return done.value
-            answer = _answer(con, query)
+        return drive_now(procedure(requests, now_us), lambda query: _answer(con, query))
     finally:
         con.row_factory = row_factory
-
-
-def _in_transaction(
-    con: sqlite3.Connection, requests: list[Request], now_us: int
-) -> list[Row | LedgerError]:
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        outcomes = apply_on(con, requests, now_us)
-        con.execute("COMMIT")
-    except BaseException:
-        if con.in_transaction:
-            con.execute("ROLLBACK")
-        raise
-    return outcomes

@@ -84,9 +84,9 @@ class LedgerController(Controller):
     tags = ("points",)
     guards = (requires_role(ADMIN),)
 
-    @get("/verify", summary="Check the hash chain, every balance and the zero sum")
-    async def verify(self, ledger: NamedDependency[Ledger]) -> VerifyResult:
-        return await service.verify(ledger)
+    @get("/verify", summary="Check the community's hash chain, every balance and the zero sum")
+    async def verify(self, ledger: NamedDependency[Ledger], me: NamedDependency[Principal]) -> VerifyResult:
+        return await service.verify(ledger, me.community_id)
 
 
 class TransparencyController(Controller):

@@ -218,8 +218,9 @@ async def person_entries(
     return EntriesPage(items=items, next_cursor=None if next_before is None else str(next_before))
 
 
-async def verify(ledger: Ledger) -> VerifyResult:
-    report = await ledger.verify()
+async def verify(ledger: Ledger, community_id: int) -> VerifyResult:
+    """The community's chain and books (the admin's check: another community's are not theirs)."""
+    report = await ledger.verify(community_id)
     problem = report.problem
     return VerifyResult(
         ok=report.ok, entries=report.entries, head=report.head, accounts=report.accounts,
@@ -243,7 +244,7 @@ async def transparency(ledger: Ledger, community_id: int | None) -> Transparency
     if community is None:
         raise NotFound(field="community")
     totals = await ledger.totals(community.id)
-    count, head = await ledger.head()
+    count, head = await ledger.head(community.id)
     return Transparency(
         community_id=community.id, community=community.name, head=head, entries=count,
         issued=points(-totals["issuance"]), redeemed=points(totals["shop"]),

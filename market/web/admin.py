@@ -108,16 +108,18 @@ class _Verified:
     result: points.VerifyResult
 
 
-_verified: "weakref.WeakKeyDictionary[Ledger, _Verified]" = weakref.WeakKeyDictionary()
+#: Per ledger (the app's), per community: the last check of that community's chain and books.
+_verified: "weakref.WeakKeyDictionary[Ledger, dict[int, _Verified]]" = weakref.WeakKeyDictionary()
 
 
-async def _verification(ledger: Ledger, fresh: bool) -> _Verified:
-    """The ledger's last verification if recent, else a new one (``fresh``: always new)."""
-    known = _verified.get(ledger)
+async def _verification(ledger: Ledger, community_id: int, fresh: bool) -> _Verified:
+    """The community's last verification if recent, else a new one (``fresh``: always new)."""
+    checks = _verified.setdefault(ledger, {})
+    known = checks.get(community_id)
     if fresh or known is None or time.monotonic() - known.monotonic > VERIFY_FRESH_SECONDS:
-        result = await points.verify(ledger)
+        result = await points.verify(ledger, community_id)
         known = _Verified(at=datetime.now(UTC), monotonic=time.monotonic(), result=result)
-        _verified[ledger] = known
+        checks[community_id] = known
     return known
 
 
@@ -125,7 +127,7 @@ async def _verification(ledger: Ledger, fresh: bool) -> _Verified:
 async def dashboard(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
     me = page_member(request, ADMIN)
     fresh = request.query_params.get("verify") == "now"
-    verified = await _verification(ledger, fresh)
+    verified = await _verification(ledger, me.community_id, fresh)
     totals = await points.transparency(ledger, me.community_id)
     return page(request, "admin/dashboard.html", verified=verified, totals=totals, fresh=fresh)
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 from ledger import Ledger
-from tests.ledger.support import ENGINE, Books, drop_database, install, new_database
+from tests.ledger.support import Books, drop_database, install, new_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIVES = 8
@@ -39,13 +39,11 @@ def live_and_die(url: str, life: int, accounts: list[int], acks_before_kill: int
 
 async def check(url: str, acked: list[str]) -> int:
     async with Ledger.from_url(url) as ledger:
-        found = {row.id for row in await ledger.store.scan(0, 10**9)} if ENGINE == "sqlite" else None
-        if found is None:
-            found = set()
-            after = 0
-            while rows := await ledger.store.scan(after, 10_000):
-                found.update(r.id for r in rows)
-                after = rows[-1].seq
+        found: set[str] = set()
+        after = 0
+        while rows := await ledger.store.scan_chain(1, after, 10_000):  # the one community's chain
+            found.update(r.id for r in rows)
+            after = rows[-1].number
         missing = [tid for tid in acked if tid not in found]
         assert not missing, f"acknowledged but lost: {missing[:5]}"
         report = await ledger.verify()

@@ -34,9 +34,9 @@ async def tamper(ledger, sql: str) -> None:
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
-        ("UPDATE ledger_transfer SET amount = 900 WHERE seq = 3", "hash"),
-        ("UPDATE ledger_transfer SET memo = '改过' WHERE seq = 3", "hash"),
-        ("UPDATE ledger_transfer SET credit = debit + 1 WHERE seq = 3", "hash"),
+        ("UPDATE ledger_transfer SET amount = 900 WHERE number = 3", "hash"),
+        ("UPDATE ledger_transfer SET memo = '改过' WHERE number = 3", "hash"),
+        ("UPDATE ledger_transfer SET credit = debit + 1 WHERE number = 3", "hash"),
     ],
 )
 async def test_verify_names_the_first_altered_transfer(ledger, books, sql, message):
@@ -52,18 +52,18 @@ async def test_verify_names_the_first_altered_transfer(ledger, books, sql, messa
 
 async def test_verify_finds_a_rehashed_forgery_by_its_balances(ledger, books):
     """A forger who also recomputes the hashes still cannot make the balances replay."""
-    from ledger.chain import GENESIS, link
+    from ledger.chain import link
 
     for i in range(4):
         await ledger.transfer(f"t{i}", books.issuance, books.wallets[0], 10, "earn")
-    rows = await ledger.store.scan(0, 100)
+    rows = await ledger.store.scan_chain(books.community, 0, 100)
     rows[1].amount = 90_000
-    previous = GENESIS
+    ((_, previous, *_),) = await ledger.store.chains(books.community)  # the chain's genesis
     for row in rows:
         row.hash = previous = link(previous, row)
     for row in rows[1:]:
         await tamper(ledger, f"UPDATE ledger_transfer SET amount = {row.amount}, hash = '{row.hash}' "
-                             f"WHERE seq = {row.seq}")
+                             f"WHERE number = {row.number}")
     report = await ledger.verify()
     assert not report.ok and report.problem.seq == 2
     assert "balances" in report.problem.message

@@ -74,15 +74,26 @@ def test_ledger_verify_passes_on_a_good_database(capsys: pytest.CaptureFixture[s
     assert run("ledger", "verify") == 0
     out = capsys.readouterr().out
     assert "ledger OK" in out
-    assert "entries:" in out and "accounts:" in out and "head:" in out
+    assert "entries:" in out and "accounts:" in out and ", head " in out
     assert "total:    0.00" in out
+
+
+def test_ledger_verify_checks_one_community(capsys: pytest.CaptureFixture[str]) -> None:
+    community = f"CLI 社区 {secrets.token_hex(4)}"
+    assert run("admin", "create", "--name", "管理员", "--phone", random_phone(),
+               "--password", "a long admin password", "--community", community) == 0
+    capsys.readouterr()
+    assert run("ledger", "verify", "--community", community) == 0
+    out = capsys.readouterr().out
+    assert community in out and "entries:  0" in out and "ledger OK" in out
+    assert run("ledger", "verify", "--community", "没有这个社区") == 1
 
 
 def test_ledger_verify_names_the_first_bad_transfer(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The database refuses to be tampered with, so the report is staged.
-    async def broken(self: Ledger) -> VerifyReport:
+    async def broken(self: Ledger, ledger: int | None = None) -> VerifyReport:
         return VerifyReport(
             ok=False, entries=9, head="ab" * 32, accounts=4, total=Decimal("0.00"),
             problem=Problem(seq=7, transfer_id="adj:1:k", message="hash does not match"),
@@ -91,7 +102,7 @@ def test_ledger_verify_names_the_first_bad_transfer(
     monkeypatch.setattr(Ledger, "verify", broken)
     assert run("ledger", "verify") == 1
     err = capsys.readouterr().err
-    assert "seq 7" in err and "adj:1:k" in err and "hash does not match" in err
+    assert "entry 7" in err and "adj:1:k" in err and "hash does not match" in err
 
 
 def test_reports_check_compares_the_tallies_with_the_rows(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,7 @@ async def tamper_postgres(url: str) -> None:
     con = await asyncpg.connect(url)
     try:
         await con.execute("ALTER TABLE ledger_transfer DISABLE TRIGGER USER")
-        await con.execute("UPDATE ledger_transfer SET amount = 25000 WHERE seq = 4")
+        await con.execute("UPDATE ledger_transfer SET amount = 25000 WHERE number = 4")
         await con.execute("ALTER TABLE ledger_transfer ENABLE TRIGGER USER")
     finally:
         await con.close()
@@ -50,7 +50,7 @@ def tamper_sqlite(path: str) -> None:
             "SELECT sql FROM sqlite_master WHERE name = 'ledger_transfer_no_update'"
         ).fetchone()
         con.execute("DROP TRIGGER ledger_transfer_no_update")
-        con.execute("UPDATE ledger_transfer SET amount = 25000 WHERE seq = 4")
+        con.execute("UPDATE ledger_transfer SET amount = 25000 WHERE number = 4")
         con.execute(trigger)
     finally:
         con.close()
@@ -79,7 +79,7 @@ def test_verify_exits_1_and_names_the_changed_transfer(tmp_path):
 
         bad = market(url, "ledger", "verify")
         assert bad.returncode == 1
-        assert "seq 4 (id earn-3)" in bad.stderr
+        assert "community 1 at entry 4 (id earn-3)" in bad.stderr
         assert "hash does not match" in bad.stderr
     finally:
         if ENGINE == "postgres":
