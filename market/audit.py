@@ -7,6 +7,7 @@ can be kept after a person's data is erased.
 from datetime import UTC, datetime
 
 from market.tables import AuditEntry
+from market.writes import Statement
 
 
 def person_subject(person_id: int) -> str:
@@ -21,3 +22,11 @@ async def record_person_action(
         community=community_id, actor=actor_id, action=action,
         subject=person_subject(person_id), at=at or datetime.now(UTC),
     ))
+
+
+def entry(community_id: int, actor_id: int | None, action: str, subject: str) -> Statement:
+    """One audit entry as a statement of a write unit (``market.writes``)."""
+    return (
+        "INSERT INTO audit_log (community, actor, action, subject, at) VALUES ({}, {}, {}, {}, {})",
+        (community_id, actor_id, action, subject, datetime.now(UTC)),
+    )

@@ -10,9 +10,8 @@ import functools
 import io
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Generator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
@@ -22,11 +21,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import TransactionType
 from piccolo.querystring import QueryString
 
-from ledger import Ledger
-from ledger.model import Request
-from market.pg_writer import PostgresWriter
+from market.pg_writer import SERVER_SETTINGS, PostgresWriter
 from market.settings import EngineName
-from market.sqlite_pool import Lease
 
 T = TypeVar("T")
 
@@ -52,7 +48,9 @@ _sqlite_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lo
 
 @contextlib.asynccontextmanager
 async def write_transaction() -> AsyncIterator[None]:
-    """A transaction for work that reads and then writes.
+    """A Piccolo transaction for the office's writes that move no points, stock or attendance
+    (people, roles, cards, rules, photos, checkpoints); everything that does is a unit of
+    ``market.writes``.
 
     On SQLite it must be BEGIN IMMEDIATE: a DEFERRED transaction that reads
     first fails with "database is locked" when it tries to write while another
@@ -87,128 +85,16 @@ async def fetch(sql: str, *args: object) -> list[dict]:
     return await engine().run_querystring(QueryString(sql, *args))
 
 
-#: Hand-written SQL (``{}`` marks each argument) and its arguments.
-Statement = tuple[str, tuple]
-
-
-@dataclass(frozen=True)
-class LedgerStep:
-    """A step that moves points: the ledger's batch, inside the same transaction (its answer
-    is the list of transfers; a refusal is raised and rolls everything back)."""
-
-    ledger: Ledger
-    requests: list[Request]
-
-
-#: A transaction as a generator: it yields statements (sent back their rows) and ledger steps.
-Steps = Generator[Statement | LedgerStep, Any, T]
-
-
-async def run_steps(steps: Steps[T]) -> T:
-    """Run ``steps`` one statement at a time in the transaction already open, if any."""
-    answer: Any = None  # a generator's first send must be None
-    while True:
-        try:
-            step = steps.send(answer)
-        except StopIteration as done:
-            return done.value
-        if isinstance(step, LedgerStep):
-            answer = await step.ledger.apply_within(transaction_connection(), step.requests)
-        else:
-            answer = await fetch(step[0], *step[1])
-
-
-async def write_steps(steps: Steps[T]) -> T:
-    """Run a write transaction whose statements ``steps`` yields, deciding between them in Python.
-
-    On SQLite with the app's pool the whole transaction — BEGIN IMMEDIATE,
-    every statement, the ledger's batch, COMMIT — is one hop to the pool's
-    writer thread, instead of one hop per statement each waiting behind every
-    other ready request on the event loop (the check-in benchmark's loop sat
-    idle 32 % of the time in that queue, docs/PERFORMANCE.md). The writer runs
-    the transactions queued for it back to back: a lock taken and handed on by
-    the event loop was held 0.8 ms longer per redemption than its transaction
-    ran (the loop's own latency, twice), and every redemption waited for it.
-    A ``write_transaction()`` elsewhere meets the writer at SQLite's file lock
-    (BEGIN IMMEDIATE, the busy timeout), as the ledger's own writer does. On
-    PostgreSQL the app's ``market.pg_writer`` runs them, for the same reason
-    (its docstring has the measurement). Without either (a CLI, a test's own
-    loop) each statement is awaited in ``write_transaction()``; inside an open
-    transaction the steps join it.
-    """
-    db = engine()
-    if not db.transaction_exists():
-        if db.engine_type == "sqlite":
-            writer = db.writer()  # type: ignore[attr-defined]
-            if writer is not None:
-                return await writer.run(lambda con: _steps_in_thread(con, steps))
-        elif (pg_writer := _pg_writer_here()) is not None:
-            return await pg_writer.run(lambda con: _steps_on_postgres(con, steps))
-    async with write_transaction():
-        return await run_steps(steps)
-
-
-def _numbered(sql: str) -> str:
-    """``{}`` placeholders as PostgreSQL's ``$1``, ``$2``, …"""
-    parts = sql.split("{}")
-    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
-
-
-async def _steps_on_postgres(con: asyncpg.Connection, steps: Steps[T]) -> T:
-    """The steps in the transaction ``PostgresWriter`` has open on ``con``, on its loop."""
-    answer: Any = None
-    while True:
-        try:
-            step = steps.send(answer)
-        except StopIteration as done:
-            return done.value
-        if isinstance(step, LedgerStep):
-            answer = await step.ledger.apply_within(con, step.requests)
-        else:
-            answer = [dict(row) for row in await con.fetch(_numbered(step[0]), *step[1])]
-
-
-def _steps_in_thread(con: sqlite3.Connection, steps: Steps[T]) -> T:
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        answer: Any = None
-        while True:
-            try:
-                step = steps.send(answer)
-            except StopIteration as done:
-                con.execute("COMMIT")
-                return done.value
-            if isinstance(step, LedgerStep):
-                answer = step.ledger.apply_on_sqlite(con, step.requests)
-            else:
-                answer = con.execute(step[0].replace("{}", "?"), step[1]).fetchall()
-    except BaseException:
-        if con.in_transaction:
-            con.execute("ROLLBACK")
-        raise
-
-
-def transaction_connection() -> Any:
-    """The connection of the write transaction in progress, for ``Ledger.apply_within``:
-    the ledger's rows then commit or roll back with the caller's (a redemption's
-    points, stock and receipt together)."""
-    db = engine()
-    transaction = db.current_transaction.get()
-    if transaction is None:
-        raise RuntimeError("transaction_connection() is for use inside write_transaction()")
-    connection = transaction.connection
-    if db.engine_type == "sqlite" and not isinstance(connection, Lease):
-        # Piccolo's own aiosqlite connection cannot run the ledger's batch in one hop.
-        raise RuntimeError("the ledger joins a transaction only on the app's connection pool")
-    return connection
-
-
 def is_unique_violation(error: BaseException) -> bool:
     """Did an insert break a UNIQUE constraint or index (on either engine)?"""
     if isinstance(error, asyncpg.UniqueViolationError):
         return True
     return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
 
+
+#: Every PostgreSQL connection of the app's: plan each statement for its own arguments (see
+#: ``market.pg_writer``).
+PG_SERVER_SETTINGS = SERVER_SETTINGS
 
 #: SQLite: writers queue on one lock anyway; the rest serve reads side by side.
 SQLITE_POOL_SIZE = 4
@@ -282,6 +168,7 @@ async def _close_pg_writer() -> None:
         await entry[0].close()
 
 
-def _pg_writer_here() -> PostgresWriter | None:
+def pg_writer_here() -> PostgresWriter | None:
+    """The app's PostgreSQL writer on this event loop, if the app's pools are open here."""
     entry = _pg_writers.get(asyncio.get_running_loop())
     return None if entry is None else entry[0]

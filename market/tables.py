@@ -141,6 +141,8 @@ class Activity(Table, tablename="activity"):
     #: Hundredths of an hour; NULL: no cap beyond the activity's window.
     max_hours = BigInt(null=True, default=None)
     capacity = Integer(null=True, default=None)
+    #: Stays made; kept only while there is a capacity, which can be set only before anyone came.
+    taken = Integer(default=0)
     requires_approval = Boolean(default=False)
     #: Who may check in: members of ``team`` or residents of ``grids``/``buildings``
     #: (comma-joined ids); none of them set: every resident of the community.

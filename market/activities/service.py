@@ -6,12 +6,18 @@ Rules decided here:
   check-out until ``CHECKOUT_LATE`` (2 h) after the end (hours only count inside
   the window anyway). Outside: 409 ``not_open``. A repeat of a scan that already
   succeeded answers ``duplicate`` even after the window closed.
-- One stay per (activity, person), enforced by a unique index; the stay row is
-  written in a write transaction that first locks the activity (BEGIN IMMEDIATE
-  on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL), so capacity and duplicates
-  are decided one at a time. The credit follows the commit, with a transfer id
-  derived from the stay (``checkin:{stay}:in`` / ``:out``): the ledger makes it
-  at most once, and a repeat scan re-issues a missing credit.
+- One stay per (activity, person), enforced by a unique index. A scan is one write
+  unit (``market.writes``): it shares the activity's row (``FOR KEY SHARE``: scans run
+  side by side; an edit, a cancellation or an approval waits for them, and they for
+  it), takes a place of a capped activity with a guarded update of its ``taken``
+  count, writes the stay and the scan's log, and credits the ledger last, in the same
+  transaction, with a transfer id derived from the stay (``checkin:{stay}:in`` /
+  ``:out``): the ledger makes it at most once. A repeat scan re-issues a credit a
+  stay from an earlier release may lack.
+- Cancelling, approving, rejecting and setting hours by hand each lock the activity
+  (``FOR UPDATE``) and move their points in their own transaction: a cancellation
+  that commits first leaves nothing for a later approval to credit, and one that
+  commits after reverses what the approval credited.
 - Every scan is logged in ``activity_scan`` with its outcome.
 - With ``requires_approval`` a stay is "pending": nothing is credited (and its
   hours do not count) until the organizer approves it; a rejection keeps a reason.
@@ -35,9 +41,10 @@ import msgspec
 from ledger import (
     InvalidAmount,
     Ledger,
-    LedgerError,
     Transfer,
+    TransferNotFound,
     format_points,
+    reversal,
     single,
     to_decimal,
     to_hundredths,
@@ -46,21 +53,13 @@ from market.activities import earning
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.cards.service import ROTATION, resolve_member_code, signer_for
-from market.db import (
-    LedgerStep,
-    Statement,
-    Steps,
-    engine_name,
-    fetch,
-    is_unique_violation,
-    write_steps,
-    write_transaction,
-)
+from market.db import fetch
 from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_phone
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
 from market.tables import Activity, Building, Grid, Stay, Team
+from market.writes import LedgerStep, Statement, Steps, on_postgres, write
 from qr import ExpiredToken, Kind, Signer, TokenError
 
 log = logging.getLogger(__name__)
@@ -332,11 +331,13 @@ async def _activity(community_id: int, activity_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
-async def _locked_activity(community_id: int, activity_id: int) -> dict | None:
-    """The activity, row-locked for the rest of the write transaction (PostgreSQL);
-    SQLite's BEGIN IMMEDIATE already serialises writers."""
-    lock = " FOR UPDATE" if engine_name() == "postgres" else ""
-    rows = await fetch(_ACTIVITY + lock, activity_id, community_id)
+def _locked_activity(
+    community_id: int, activity_id: int, mode: str = "FOR UPDATE"
+) -> Generator[Statement, list[dict], dict | None]:
+    """The activity, row-locked to the end of the unit on PostgreSQL (SQLite's one writer
+    already serialises units): ``FOR UPDATE`` to change it or what hangs on it (waits for
+    the scans in flight), ``FOR KEY SHARE`` for a scan (scans do not wait for each other)."""
+    rows = yield (_ACTIVITY + (f" {mode}" if on_postgres() else ""), (activity_id, community_id))
     return rows[0] if rows else None
 
 
@@ -417,21 +418,25 @@ async def get_managed(me: Principal, activity_id: int) -> ActivityView:
 
 async def update(me: Principal, activity_id: int, changes: ActivityChanges) -> ActivityView:
     values = _columns(changes) | await _audience(me.community_id, changes)
-    async with write_transaction():
-        row = await _locked_activity(me.community_id, activity_id)
-        if row is None or not _may_manage(me, row):
-            raise NotFound()
-        if row["status"] != "scheduled":
-            raise Conflict("activity_cancelled")
-        started = await Stay.exists().where(Stay.activity == activity_id)
-        if now() >= row["starts_at"] or started:
-            raise Conflict("already_started")
-        _check_window(values.get("starts_at", row["starts_at"]), values.get("ends_at", row["ends_at"]))
-        if values:
-            await Activity.update(values).where(Activity.id == activity_id)
+    await write(_update_steps, me, activity_id, values, now())
     found = await _activity(me.community_id, activity_id)
     assert found is not None
     return _view(found)
+
+
+def _update_steps(me: Principal, activity_id: int, values: dict, at: datetime) -> Steps[None]:
+    row = yield from _locked_activity(me.community_id, activity_id)
+    if row is None or not _may_manage(me, row):
+        raise NotFound()
+    if row["status"] != "scheduled":
+        raise Conflict("activity_cancelled")
+    started = yield ("SELECT 1 AS yes FROM activity_stay WHERE activity = {} LIMIT 1", (activity_id,))
+    if at >= row["starts_at"] or started:
+        raise Conflict("already_started")
+    _check_window(values.get("starts_at", row["starts_at"]), values.get("ends_at", row["ends_at"]))
+    if values:
+        assignments = ", ".join(f"{column} = {{}}" for column in values)
+        yield (f"UPDATE activity SET {assignments} WHERE id = {{}}", (*values.values(), activity_id))
 
 
 def _transfer_ids(stay_id: int) -> tuple[str, str]:
@@ -439,49 +444,49 @@ def _transfer_ids(stay_id: int) -> tuple[str, str]:
 
 
 async def cancel(ledger: Ledger, me: Principal, activity_id: int, reason: str) -> CancelResult:
-    """Cancel the activity and reverse every credit it made, with the reason.
+    """Cancel the activity and reverse every credit it made, with the reason, in one transaction.
 
     Safe to repeat: reversal ids are derived from the credits' ids. A credit
     whose points were already spent cannot be reversed (wallets never go
     negative): it is counted in ``not_reversed`` and logged.
     """
     reason = _text(reason, "reason", "invalid_reason", 1, MAX_REASON_LENGTH)
-    async with write_transaction():
-        row = await _locked_activity(me.community_id, activity_id)
-        if row is None or not _may_manage(me, row):
-            raise NotFound()
-        if row["status"] == "cancelled":
-            reason = row["cancel_reason"] or reason
-        else:
-            await Activity.update({
-                Activity.status: "cancelled", Activity.cancel_reason: reason,
-                Activity.cancelled_at: now(),
-            }).where(Activity.id == activity_id)
-        stays = await Stay.select(Stay.id).where(Stay.activity == activity_id)
-        await Stay.update({Stay.status: "cancelled"}).where(Stay.activity == activity_id)
+    result = await write(_cancel_steps, ledger, me, activity_id, reason, now())
+    log.info("activity %s cancelled: %s credits reversed, %s not", activity_id, result.reversed,
+             result.not_reversed)
+    return result
+
+
+def _cancel_steps(
+    ledger: Ledger, me: Principal, activity_id: int, reason: str, at: datetime
+) -> Steps[CancelResult]:
+    row = yield from _locked_activity(me.community_id, activity_id)
+    if row is None or not _may_manage(me, row):
+        raise NotFound()
+    if row["status"] == "cancelled":
+        reason = row["cancel_reason"] or reason
+    else:
+        yield ("UPDATE activity SET status = 'cancelled', cancel_reason = {}, cancelled_at = {}"
+               " WHERE id = {}", (reason, at, activity_id))
+    stays = yield ("SELECT id FROM activity_stay WHERE activity = {} ORDER BY id", (activity_id,))
+    yield ("UPDATE activity_stay SET status = 'cancelled' WHERE activity = {} AND status <> 'cancelled'",
+           (activity_id,))
+    credits = [transfer_id for stay in stays for transfer_id in _transfer_ids(stay["id"])]
     done = failed = 0
-    for stay in stays:
-        for transfer_id in _transfer_ids(stay["id"]):
-            outcome = await _reverse(ledger, transfer_id, reason)
-            done += outcome is True
-            failed += outcome is False
-    log.info("activity %s cancelled: %s credits reversed, %s not", activity_id, done, failed)
+    if credits:
+        outcomes = yield LedgerStep(ledger, [
+            reversal(f"{transfer_id}:rev", transfer_id, reason, ledger=me.community_id)
+            for transfer_id in credits
+        ], each=True)
+        for transfer_id, outcome in zip(credits, outcomes, strict=True):
+            if isinstance(outcome, Transfer):
+                done += 1
+            elif not isinstance(outcome, TransferNotFound):  # not found: nothing was credited
+                failed += 1  # spent already (wallets never go negative), or not reversible
+                log.warning("credit %s not reversed: %s", transfer_id, outcome.reason)
     return CancelResult(
-        id=activity_id, status="cancelled", cancel_reason=reason, reversed=done,
-        not_reversed=failed,
+        id=activity_id, status="cancelled", cancel_reason=reason, reversed=done, not_reversed=failed,
     )
-
-
-async def _reverse(ledger: Ledger, transfer_id: str, reason: str) -> bool | None:
-    """True if reversed, False if it could not be, None if there was nothing to reverse."""
-    if await ledger.get(transfer_id) is None:
-        return None
-    try:
-        await ledger.reverse(f"{transfer_id}:rev", transfer_id, reason)
-    except LedgerError as error:
-        log.warning("credit %s not reversed: %s", transfer_id, error.reason)
-        return False
-    return True
 
 
 # -- codes -----------------------------------------------------------------------------------
@@ -550,11 +555,9 @@ async def _log_scan(
     community_id: int, activity_id: int | None, person_id: int | None, scanner_id: int | None,
     direction: str, outcome: str,
 ) -> None:
-    await fetch(
-        "INSERT INTO activity_scan (community, activity, person, scanner, direction, outcome, at)"
-        " VALUES ({}, {}, {}, {}, {}, {}, {})",
-        community_id, activity_id, person_id, scanner_id, direction, outcome, now(),
-    )
+    """A refused scan's log line, written on its own (the refused unit rolled back)."""
+    sql, args = _scan_logged(community_id, activity_id, person_id, scanner_id, direction, outcome, now())
+    await fetch(sql, *args)
 
 
 SCAN_REASONS = frozenset({
@@ -568,26 +571,6 @@ async def _refused(
 ) -> None:
     if error.reason in SCAN_REASONS:
         await _log_scan(community_id, activity_id, person_id, scanner_id, direction, error.reason)
-
-
-async def _credit(
-    ledger: Ledger, community_id: int, person_id: int, transfer_id: str, hundredths: int,
-    kind: str, memo: str, *, repair: bool,
-) -> Transfer | None:
-    """Credit the wallet once (the ledger refuses a second transfer with this id).
-
-    ``repair``: a repeat scan re-issues the credit only if it is missing (a
-    crash between the stay's commit and the credit)."""
-    if hundredths <= 0:
-        return None
-    if repair and await ledger.get(transfer_id) is not None:
-        return None
-    issuance = await account_id(ledger, community_id, "issuance")
-    wallet = await wallet_id(ledger, community_id, person_id)
-    return await ledger.transfer(
-        transfer_id, debit=issuance, credit=wallet, amount=to_decimal(hundredths), kind=kind,
-        memo=memo,
-    )
 
 
 async def _balance(ledger: Ledger, community_id: int, person_id: int) -> str:
@@ -612,18 +595,23 @@ def _check_open(row: dict, at: datetime, direction: str) -> None:
 def _activity_and_stay(
     community_id: int, activity_id: int, person_id: int
 ) -> Generator[Statement, list[dict], tuple[dict, dict | None]]:
-    """The open activity (row-locked on PostgreSQL) and the person's stay, if any."""
-    lock = " FOR UPDATE" if engine_name() == "postgres" else ""
-    rows = yield (_ACTIVITY + lock, (activity_id, community_id))
-    if not rows:
+    """The open activity (shared on PostgreSQL: see ``_locked_activity``) and the person's stay."""
+    row = yield from _locked_activity(community_id, activity_id, "FOR KEY SHARE")
+    if row is None:
         raise InvalidInput("invalid", field="token")
-    row = rows[0]
     if row["status"] != "scheduled":
         raise Conflict("not_open")
     stays = yield (
         "SELECT * FROM activity_stay WHERE activity = {} AND person = {}", (activity_id, person_id)
     )
     return row, (stays[0] if stays else None)
+
+
+def _stay(activity_id: int, person_id: int) -> Generator[Statement, list[dict], dict]:
+    (stay,) = yield (
+        "SELECT * FROM activity_stay WHERE activity = {} AND person = {}", (activity_id, person_id)
+    )
+    return stay
 
 
 def _eligible_steps(row: dict, person_id: int) -> Generator[Statement, list[dict], bool]:
@@ -645,34 +633,44 @@ def _eligible_steps(row: dict, person_id: int) -> Generator[Statement, list[dict
 
 
 def _scan_logged(
-    community_id: int, activity_id: int, person_id: int, scanner_id: int | None, direction: str,
-    outcome: str,
+    community_id: int, activity_id: int | None, person_id: int | None, scanner_id: int | None,
+    direction: str, outcome: str, at: datetime,
 ) -> Statement:
     return (
         "INSERT INTO activity_scan (community, activity, person, scanner, direction, outcome, at)"
         " VALUES ({}, {}, {}, {}, {}, {}, {})",
-        (community_id, activity_id, person_id, scanner_id, direction, outcome, now()),
+        (community_id, activity_id, person_id, scanner_id, direction, outcome, at),
     )
 
 
 @dataclass(frozen=True)
 class _Wallet:
-    """Where a scan's points come from and go to: the ledger joins the scan's transaction."""
+    """Where a scan's points come from and go to: the ledger joins the scan's unit."""
 
     ledger: Ledger
+    community_id: int
     issuance: int
     wallet: int
 
     def credit(self, transfer_id: str, hundredths: int, kind: str, memo: str) -> LedgerStep:
         return LedgerStep(self.ledger, [single(
             transfer_id, self.issuance, self.wallet, to_decimal(hundredths), kind, memo=memo,
+            ledger=self.community_id,
         )])
 
 
+def _repaired(pay: _Wallet, transfer_id: str, hundredths: int, kind: str, memo: str) -> Steps[None]:
+    """A repeat scan of a stay whose credit is missing (written by a release that credited after
+    the commit, and interrupted between the two) issues it; otherwise nothing."""
+    if hundredths <= 0:
+        return
+    if not (yield ("SELECT 1 AS yes FROM ledger_transfer WHERE id = {}", (transfer_id,))):
+        yield pay.credit(transfer_id, hundredths, kind, memo)
+
+
 def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
-              pay: _Wallet) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
+              pay: _Wallet, at: datetime) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
     """(activity, stay, duplicate, credit) after recording the check-in and crediting it."""
-    at = now()
     credit = None
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
     duplicate = stay is not None
@@ -681,30 +679,40 @@ def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: i
         if not (yield from _eligible_steps(row, person_id)):
             raise Conflict("not_eligible")
         if row["capacity"] is not None:
-            taken = yield ("SELECT count(*) AS n FROM activity_stay WHERE activity = {}", (activity_id,))
-            if taken[0]["n"] >= row["capacity"]:
+            # Queues only this activity's scans, until each commits.
+            placed = yield ("UPDATE activity SET taken = taken + 1 WHERE id = {} AND taken < capacity"
+                            " RETURNING taken", (activity_id,))
+            if not placed:
                 raise Conflict("full")
-        (stay,) = yield (
+        made = yield (
             "INSERT INTO activity_stay (community, activity, person, in_at, points_in, status, approval)"
-            " VALUES ({}, {}, {}, {}, {}, 'in', {}) RETURNING *",
+            " VALUES ({}, {}, {}, {}, {}, 'in', {}) ON CONFLICT (activity, person) DO NOTHING RETURNING *",
             (community_id, activity_id, person_id, at, row["points_per_checkin"],
              "pending" if row["requires_approval"] else None),
         )
+        if made:
+            stay = made[0]
+        else:  # the same person's other scan made it a moment ago (it waited for that one's commit)
+            if row["capacity"] is not None:
+                yield ("UPDATE activity SET taken = taken - 1 WHERE id = {}", (activity_id,))
+            stay, duplicate = (yield from _stay(activity_id, person_id)), True
     elif stay["status"] == "cancelled":
         raise Conflict("not_open")
     yield _scan_logged(community_id, activity_id, person_id, scanner_id, "in",
-                       "duplicate" if duplicate else "ok")
-    # The credit last: on PostgreSQL it takes the ledger's lock, held until the commit.
-    if not duplicate and stay["approval"] is None and stay["points_in"] > 0:
-        (credit,) = yield pay.credit(_transfer_ids(stay["id"])[0], stay["points_in"], "checkin",
-                                     row["title"])
+                       "duplicate" if duplicate else "ok", at)
     assert stay is not None
+    memo = row["title"]
+    if duplicate:
+        if stay["approval"] in (None, "approved"):
+            yield from _repaired(pay, _transfer_ids(stay["id"])[0], stay["points_in"], "checkin", memo)
+    elif stay["approval"] is None and stay["points_in"] > 0:
+        # The credit last: on PostgreSQL it takes the community's ledger chain, held to the commit.
+        (credit,) = yield pay.credit(_transfer_ids(stay["id"])[0], stay["points_in"], "checkin", memo)
     return row, stay, duplicate, credit
 
 
 def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
-               pay: _Wallet) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
-    at = now()
+               pay: _Wallet, at: datetime) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
     credit = None
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
     if stay is None or stay["status"] == "cancelled":
@@ -716,18 +724,27 @@ def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: 
         _check_open(row, at, "out")
         hours = earning.hours(stay["in_at"], at, row["starts_at"], row["ends_at"], row["max_hours"])
         points = earning.checkout_points(row["points_per_hour"], hours)
-        yield (
+        done = yield (
             "UPDATE activity_stay SET out_at = {}, hours = {}, points_out = {}, status = 'out'"
-            " WHERE id = {} AND status = 'in'",
+            " WHERE id = {} AND status = 'in' RETURNING id",
             (at, hours, points, stay["id"]),
         )
-        stay = {**stay, "out_at": at, "hours": hours, "points_out": points, "status": "out"}
+        if done:
+            stay = {**stay, "out_at": at, "hours": hours, "points_out": points, "status": "out"}
+        else:  # the same person's other scan checked out a moment ago (this one waited for it)
+            stay, duplicate = (yield from _stay(activity_id, person_id)), True
+            if stay["status"] != "out":
+                raise Conflict("not_open")
     yield _scan_logged(community_id, activity_id, person_id, scanner_id, "out",
-                       "duplicate" if duplicate else "ok")
-    # The credit last: on PostgreSQL it takes the ledger's lock, held until the commit.
-    if not duplicate and stay["approval"] in (None, "approved") and stay["points_out"] > 0:
-        (credit,) = yield pay.credit(_transfer_ids(stay["id"])[1], stay["points_out"], "checkout",
-                                     row["title"])
+                       "duplicate" if duplicate else "ok", at)
+    memo = row["title"]
+    due = stay["approval"] in (None, "approved")
+    if duplicate:
+        if due:
+            yield from _repaired(pay, _transfer_ids(stay["id"])[1], stay["points_out"] or 0, "checkout", memo)
+    elif due and stay["points_out"] > 0:
+        # The credit last: on PostgreSQL it takes the community's ledger chain, held to the commit.
+        (credit,) = yield pay.credit(_transfer_ids(stay["id"])[1], stay["points_out"], "checkout", memo)
     return row, stay, duplicate, credit
 
 
@@ -737,35 +754,21 @@ async def _scan(
 ) -> CheckinResult:
     if direction not in ("in", "out"):
         raise InvalidInput("invalid_direction", field="direction")
-    # Known before the transaction (and remembered by the ledger): opening an account is
-    # the ledger's own write, which would wait behind ours on SQLite's one write lock.
-    pay = _Wallet(ledger, await account_id(ledger, community_id, "issuance"),
+    # Known before the unit (and remembered by the ledger): opening an account is the
+    # ledger's own write, which would wait behind ours on SQLite's one write lock.
+    pay = _Wallet(ledger, community_id, await account_id(ledger, community_id, "issuance"),
                   await wallet_id(ledger, community_id, person_id))
+    step = _check_in if direction == "in" else _check_out
     try:
-        step = _check_in if direction == "in" else _check_out
-        try:
-            row, stay, duplicate, credit = await write_steps(
-                step(community_id, activity_id, person_id, scanner_id, pay))
-        except Exception as error:
-            if not is_unique_violation(error):
-                raise
-            # Lost a race for the (activity, person) row: the other scan made the stay.
-            row, stay, duplicate, credit = await write_steps(
-                step(community_id, activity_id, person_id, scanner_id, pay))
+        _, stay, duplicate, credit = await write(
+            step, community_id, activity_id, person_id, scanner_id, pay, now())
     except MarketError as error:
         await _refused(error, community_id, activity_id, person_id, scanner_id, direction)
         raise
-    in_id, out_id = _transfer_ids(stay["id"])
     if direction == "in":
-        transfer_id, kind, hundredths, at = in_id, "checkin", stay["points_in"], stay["in_at"]
+        hundredths, at = stay["points_in"], stay["in_at"]
     else:
-        transfer_id, kind, hundredths, at = out_id, "checkout", stay["points_out"] or 0, stay["out_at"]
-    # The credit committed with the stay, so a cancellation (which reverses what is credited,
-    # in a transaction of its own) sees both or neither. A repeat scan of a stay written
-    # before credits joined the scan's transaction re-issues a credit that is missing.
-    if duplicate and stay["approval"] in (None, "approved"):
-        await _credit(ledger, community_id, person_id, transfer_id, hundredths, kind, row["title"],
-                      repair=True)
+        hundredths, at = stay["points_out"] or 0, stay["out_at"]
     if credit is not None:
         # The wallet's balance right after this credit: saves two reads on the busy path.
         balance = format_points(to_hundredths(credit.credit_balance_after))
@@ -845,24 +848,36 @@ async def attendance(me: Principal, activity_id: int) -> AttendanceList:
 async def close_unfinished(activity: dict | None = None) -> int:
     """Close stays that can no longer check out (``CHECKOUT_LATE`` after the end) for review.
 
-    For one activity (a row), or for every activity when None. Returns how many."""
+    For one activity (a row), or for every activity when None; each activity in a unit of
+    its own that locks it first, as every unit that changes many of its stays does.
+    Returns how many were closed."""
     cutoff = now() - CHECKOUT_LATE
     if activity is not None:
         if activity["ends_at"] >= cutoff:
             return 0
-        ids = [activity["id"]]
+        due = [(activity["community"], activity["id"])]
     else:
-        found = await Stay.select(Stay.activity).where(
-            (Stay.status == "in") & (Stay.activity.ends_at < cutoff)
-        ).distinct()
-        ids = [row["activity"] for row in found]
-    if not ids:
-        return 0
-    closed = await Stay.update({
-        Stay.status: "closed", Stay.hours: 0, Stay.points_out: 0,
-    }).where((Stay.status == "in") & Stay.activity.is_in(ids)).returning(Stay.id)
+        found = await fetch(
+            "SELECT DISTINCT a.community, a.id FROM activity a JOIN activity_stay s ON s.activity = a.id"
+            " WHERE s.status = 'in' AND a.ends_at < {} ORDER BY a.id", cutoff,
+        )
+        due = [(row["community"], row["id"]) for row in found]
+    closed = 0
+    for community_id, activity_id in due:
+        closed += await write(_close_steps, community_id, activity_id, cutoff)
     if closed:
-        log.info("%s unfinished stays closed for review", len(closed))
+        log.info("%s unfinished stays closed for review", closed)
+    return closed
+
+
+def _close_steps(community_id: int, activity_id: int, cutoff: datetime) -> Steps[int]:
+    row = yield from _locked_activity(community_id, activity_id)
+    if row is None or row["ends_at"] >= cutoff:
+        return 0
+    closed = yield (
+        "UPDATE activity_stay SET status = 'closed', hours = 0, points_out = 0"
+        " WHERE activity = {} AND status = 'in' RETURNING id", (activity_id,),
+    )
     return len(closed)
 
 
@@ -885,32 +900,60 @@ def _due(stay: dict) -> list[tuple[str, str, int]]:
     return due
 
 
+def _managed_steps(me: Principal, activity_id: int, *, scheduled: bool) -> Steps[dict]:
+    """The activity, locked (``FOR UPDATE``), if ``me`` may manage it (404 otherwise); with
+    ``scheduled``, 409 ``activity_cancelled`` once it is cancelled."""
+    row = yield from _locked_activity(me.community_id, activity_id)
+    if row is None or not _may_manage(me, row):
+        raise NotFound()
+    if scheduled and row["status"] != "scheduled":
+        raise Conflict("activity_cancelled")
+    return row
+
+
+def _pending_where(activity_id: int, person_ids: list[int] | None) -> tuple[str, tuple]:
+    """The pending stays of the activity (of some people, or all): a WHERE clause and its args."""
+    where, args = "activity = {} AND approval = 'pending'", (activity_id,)
+    if person_ids is not None:
+        ids = person_ids or [0]
+        where += f" AND person IN ({', '.join('{}' for _ in ids)})"
+        args += tuple(ids)
+    return where, args
+
+
 async def approve(
     ledger: Ledger, me: Principal, activity_id: int, person_ids: list[int] | None
 ) -> ApprovalResult:
-    """Approve pending stays (some people, or all) and credit what they earned."""
-    async with write_transaction():
-        row = await _locked_activity(me.community_id, activity_id)
-        if row is None or not _may_manage(me, row):
-            raise NotFound()
-        if row["status"] != "scheduled":
-            raise Conflict("activity_cancelled")
-        where = (Stay.activity == activity_id) & (Stay.approval == "pending")
-        if person_ids is not None:
-            where &= Stay.person.is_in(person_ids or [0])
-        approved = await Stay.update({Stay.approval: "approved"}).where(where).returning(Stay.id)
-    credited = 0
-    # Every approved stay of the activity: also repairs a credit an earlier approval lost.
-    stays = await Stay.select().where(
-        (Stay.activity == activity_id) & (Stay.approval == "approved")
-    )
-    for stay in stays:
+    """Approve pending stays (some people, or all) and credit what they earned, together."""
+    _check_ids(person_ids)
+    issuance = await account_id(ledger, me.community_id, "issuance")
+    # Whose stays wait: their wallets are looked up before the unit (opening one is the ledger's
+    # own write). Someone who checks in after this stays pending, for the next approval.
+    waiting = await fetch("SELECT DISTINCT person FROM activity_stay WHERE activity = {}"
+                          " AND approval = 'pending' AND community = {}", activity_id, me.community_id)
+    chosen = [row["person"] for row in waiting if person_ids is None or row["person"] in person_ids]
+    wallets = {person: await wallet_id(ledger, me.community_id, person) for person in chosen}
+    result = await write(_approve_steps, ledger, me, activity_id, issuance, wallets)
+    log.info("activity %s: %s stays approved by person %s", activity_id, result.count, me.id)
+    return result
+
+
+def _approve_steps(
+    ledger: Ledger, me: Principal, activity_id: int, issuance: int, wallets: dict[int, int],
+) -> Steps[ApprovalResult]:
+    row = yield from _managed_steps(me, activity_id, scheduled=True)
+    where, args = _pending_where(activity_id, list(wallets))
+    approved = yield (f"UPDATE activity_stay SET approval = 'approved' WHERE {where} RETURNING *", args)
+    requests, credited = [], 0
+    for stay in approved:
+        wallet = wallets[stay["person"]]
         for transfer_id, kind, hundredths in _due(stay):
-            if hundredths > 0 and await ledger.get(transfer_id) is None:
-                await _credit(ledger, me.community_id, stay["person"], transfer_id, hundredths,
-                              kind, row["title"], repair=False)
+            if hundredths > 0:
+                requests.append(single(transfer_id, issuance, wallet, to_decimal(hundredths), kind,
+                                       memo=row["title"], ledger=me.community_id))
                 credited += hundredths
-    log.info("activity %s: %s stays approved by person %s", activity_id, len(approved), me.id)
+    if requests:
+        yield LedgerStep(ledger, requests)
     return ApprovalResult(count=len(approved), credited=format_points(credited))
 
 
@@ -919,17 +962,26 @@ async def reject(
 ) -> ApprovalResult:
     """Reject pending stays with a reason: nothing is credited, their hours do not count."""
     reason = _text(reason, "reason", "invalid_reason", 1, MAX_REASON_LENGTH)
-    async with write_transaction():
-        row = await _locked_activity(me.community_id, activity_id)
-        if row is None or not _may_manage(me, row):
-            raise NotFound()
-        where = (Stay.activity == activity_id) & (Stay.approval == "pending")
-        if person_ids is not None:
-            where &= Stay.person.is_in(person_ids or [0])
-        rejected = await Stay.update(
-            {Stay.approval: "rejected", Stay.review_reason: reason}
-        ).where(where).returning(Stay.id)
-    return ApprovalResult(count=len(rejected), credited="0.00")
+    _check_ids(person_ids)
+    rejected = await write(_reject_steps, me, activity_id, person_ids, reason)
+    return ApprovalResult(count=rejected, credited="0.00")
+
+
+def _reject_steps(
+    me: Principal, activity_id: int, person_ids: list[int] | None, reason: str
+) -> Steps[int]:
+    yield from _managed_steps(me, activity_id, scheduled=False)
+    where, args = _pending_where(activity_id, person_ids)
+    rejected = yield (f"UPDATE activity_stay SET approval = 'rejected', review_reason = {{}} WHERE {where}"
+                      " RETURNING id", (reason, *args))
+    return len(rejected)
+
+
+def _check_ids(person_ids: list[int] | None) -> None:
+    if person_ids is not None and (len(person_ids) > 1000 or any(
+        isinstance(i, bool) or not 1 <= i <= 2**31 - 1 for i in person_ids
+    )):
+        raise InvalidInput("invalid_input", field="person_ids")
 
 
 async def set_hours(
@@ -938,38 +990,38 @@ async def set_hours(
     """The organizer sets the real hours of a stay closed for review (it never checked out).
 
     Capped like a check-out (the window's length, ``max_hours``); credited as the
-    check-out would have been (unless the stay awaits approval or was rejected)."""
+    check-out would have been (unless the stay awaits approval or was rejected), in the
+    same transaction."""
     wanted = _amount(hours, "hours")
     reason = _text(reason, "reason", "invalid_reason", 1, MAX_REASON_LENGTH)
     row = await _managed(me, activity_id)
     await close_unfinished(row)
-    async with write_transaction():
-        row = await _locked_activity(me.community_id, activity_id)
-        if row is None:
-            raise NotFound()
-        if row["status"] != "scheduled":
-            raise Conflict("activity_cancelled")
-        stay = await Stay.select().where(
-            (Stay.activity == activity_id) & (Stay.person == person_id)
-        ).first()
-        if stay is None:
-            raise NotFound(field="person_id")
-        if stay["status"] != "closed":
-            raise Conflict("not_closed")
-        window = earning.hours(row["starts_at"], row["ends_at"], row["starts_at"],
-                               row["ends_at"], row["max_hours"])
-        counted = min(wanted, window)
-        points = earning.checkout_points(row["points_per_hour"], counted)
-        await Stay.update({
-            Stay.status: "out", Stay.hours: counted, Stay.points_out: points,
-            Stay.review_reason: reason,
-        }).where((Stay.id == stay["id"]) & (Stay.status == "closed"))
-        stay = {**stay, "status": "out", "hours": counted, "points_out": points,
-                "review_reason": reason}
-    if stay["approval"] in (None, "approved") and points > 0:
-        await _credit(ledger, me.community_id, person_id, _transfer_ids(stay["id"])[1], points,
-                      "checkout", row["title"], repair=True)
-    log.info("hours of stay %s set by person %s", stay["id"], me.id)
+    pay = _Wallet(ledger, me.community_id, await account_id(ledger, me.community_id, "issuance"),
+                  await wallet_id(ledger, me.community_id, person_id))
+    stay_id = await write(_hours_steps, me, activity_id, person_id, wanted, reason, pay)
+    log.info("hours of stay %s set by person %s", stay_id, me.id)
     listed = await attendance(me, activity_id)
     return next(item for item in listed.items if item.person_id == person_id)
 
+
+def _hours_steps(
+    me: Principal, activity_id: int, person_id: int, wanted: int, reason: str, pay: _Wallet
+) -> Steps[int]:
+    row = yield from _managed_steps(me, activity_id, scheduled=True)
+    found = yield (
+        "SELECT * FROM activity_stay WHERE activity = {} AND person = {}", (activity_id, person_id)
+    )
+    if not found:
+        raise NotFound(field="person_id")
+    stay = found[0]
+    if stay["status"] != "closed":
+        raise Conflict("not_closed")
+    window = earning.hours(row["starts_at"], row["ends_at"], row["starts_at"], row["ends_at"],
+                           row["max_hours"])
+    counted = min(wanted, window)
+    points = earning.checkout_points(row["points_per_hour"], counted)
+    yield ("UPDATE activity_stay SET status = 'out', hours = {}, points_out = {}, review_reason = {}"
+           " WHERE id = {} AND status = 'closed'", (counted, points, reason, stay["id"]))
+    if stay["approval"] in (None, "approved") and points > 0:
+        yield pay.credit(_transfer_ids(stay["id"])[1], points, "checkout", row["title"])
+    return stay["id"]

@@ -12,12 +12,13 @@ from decimal import Decimal
 
 import msgspec
 
-from ledger import InvalidAmount, Ledger, format_points, to_decimal, to_hundredths
+from ledger import InvalidAmount, Ledger, Transfer, format_points, single, to_decimal, to_hundredths
 from market.activities.hours import hours_and_stars
 from market.auth.sessions import Principal
 from market.community import service as communities
 from market.errors import InvalidInput, NotFound
 from market.people.service import community_of
+from market.writes import LedgerStep, Steps, write
 
 log = logging.getLogger(__name__)
 
@@ -129,20 +130,26 @@ async def adjust(
     issuance = await account_id(ledger, admin.community_id, "issuance")
     wallet = await wallet_id(ledger, admin.community_id, person_id)
     credit = hundredths > 0
-    transfer = await ledger.transfer(
+    (transfer,) = await write(_moved, LedgerStep(ledger, [single(
         f"adj:{admin.id}:{key}",
         debit=issuance if credit else wallet,
         credit=wallet if credit else issuance,
         amount=to_decimal(abs(hundredths)),
         kind="adjustment",
         memo=memo,
-    )
+        ledger=admin.community_id,
+    )]))
     log.info("adjustment %s by admin %s for person %s", transfer.seq, admin.id, person_id)
     after = transfer.credit_balance_after if credit else transfer.debit_balance_after
     return Adjustment(
         id=transfer.id, person_id=person_id, amount=format_points(hundredths),
         balance_after=points(after),
     )
+
+
+def _moved(step: LedgerStep) -> Steps[list[Transfer]]:
+    """A unit that only moves points."""
+    return (yield step)
 
 
 async def balance(ledger: Ledger, me: Principal) -> WalletBalance:

@@ -3,7 +3,7 @@
 Shared by redemptions at the counter and reservations online. A basket is a
 short list of (product, quantity); each product at most once, each quantity a
 whole number of items. Pricing reads the products inside the caller's write
-transaction, so the price charged is the price of the moment of the commit.
+unit, so the price charged is the price of the moment of the commit.
 """
 
 from collections.abc import Sequence
@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from market.db import Steps, run_steps
 from market.errors import Conflict, InvalidInput
 from market.messages import Language
+from market.writes import Steps
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
@@ -86,13 +86,10 @@ def check_lines(lines: Sequence[Line]) -> list[Line]:
     return list(lines)
 
 
-async def price(community_id: int, lines: Sequence[Line]) -> list[PricedLine]:
-    """The lines with today's prices; 409 ``product_unavailable`` for an unknown or inactive product."""
-    return await run_steps(price_steps(community_id, lines))
-
-
 def price_steps(community_id: int, lines: Sequence[Line]) -> Steps[list[PricedLine]]:
-    """``price`` as steps of the caller's transaction."""
+    """The lines with today's prices, read in the caller's write unit (the price charged is the
+    price of the moment of the commit); 409 ``product_unavailable`` for an unknown or inactive
+    product."""
     ids = [line.product_id for line in lines]
     marks = ", ".join("{}" for _ in ids)
     rows = yield (
@@ -129,19 +126,14 @@ def period_start(period: str, at: datetime) -> datetime:
     raise ValueError(f"unknown period {period!r}")
 
 
-async def check_limits(community_id: int, person_id: int, lines: Sequence[PricedLine], at: datetime) -> None:
+def limits_steps(community_id: int, person_id: int, lines: Sequence[PricedLine], at: datetime) -> Steps[None]:
     """409 ``limit_exceeded`` if a line would take the person past a product's limit for the period.
 
     Counts what the person redeemed in the period, less what was refunded, and
-    what they have reserved and not yet collected. Run it inside the write
-    transaction that records the new redemption, so two baskets at two
+    what they have reserved and not yet collected. Run it in the write unit that
+    records the new redemption, after locking the person, so two baskets at two
     counters cannot both pass the same remaining allowance.
     """
-    await run_steps(limits_steps(community_id, person_id, lines, at))
-
-
-def limits_steps(community_id: int, person_id: int, lines: Sequence[PricedLine], at: datetime) -> Steps[None]:
-    """``check_limits`` as steps of the caller's transaction."""
     for line in lines:
         if line.limit_per_person is None or line.limit_period is None:
             continue

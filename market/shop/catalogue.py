@@ -11,7 +11,7 @@ Rules decided here:
   both or neither.
 - Stock is never edited directly: creation writes an "initial" movement and
   ``add_stock`` a donation, purchase or adjustment, all through
-  ``market.shop.stock.move``.
+  ``market.shop.stock.move_steps`` in a write unit.
 - Residents and organizers see active products only; shop keepers and admins
   may ask for inactive ones too.
 - Creating and editing a product is written to the audit log (``product:{id}``);
@@ -26,13 +26,14 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from ledger import InvalidAmount, format_points, to_hundredths
+from market import audit
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
-from market.db import engine_name, fetch, is_unique_violation, write_transaction
+from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
 from market.people.service import parse_cursor
 from market.shop import stock
-from market.tables import AuditEntry
+from market.writes import Steps, on_postgres, write
 
 log = logging.getLogger(__name__)
 
@@ -221,77 +222,70 @@ async def visible(me: Principal, product_id: int) -> bool:
 # -- writing -----------------------------------------------------------------------------------
 
 
-async def _audit(me: Principal, action: str, product_id: int) -> None:
-    await AuditEntry.insert(AuditEntry(
-        community=me.community_id, actor=me.id, action=action, subject=f"product:{product_id}",
-    ))
-
-
 async def create(me: Principal, data: NewProduct) -> ProductView:
     values = _columns(data)
     per_person, period = _limits(data.limit_per_person, data.limit_period)
     if not 0 <= data.stock <= stock.MAX_STOCK:
         raise InvalidInput("invalid_stock", field="stock", max_stock=stock.MAX_STOCK)
-    async with write_transaction():
-        try:
-            rows = await fetch(
-                "INSERT INTO product (community, name, category, price, stock, limit_per_person,"
-                " limit_period, active, has_photo, created_at)"
-                " VALUES ({}, {}, {}, {}, 0, {}, {}, {}, {}, {}) RETURNING id",
-                me.community_id, values["name"], values.get("category", ""), values["price"],
-                per_person, period, values.get("active", True), False, datetime.now(UTC),
-            )
-        except Exception as error:
-            if is_unique_violation(error):
-                raise Conflict("product_exists", field="name") from None
-            raise
-        product_id = rows[0]["id"]
-        if data.stock:
-            await stock.move(me.community_id, product_id, data.stock, "initial", actor_id=me.id)
-        await _audit(me, "product_created", product_id)
+    try:
+        product_id = await write(_create_steps, me, values, per_person, period, data.stock)
+    except Exception as error:
+        if is_unique_violation(error):
+            raise Conflict("product_exists", field="name") from None
+        raise
     log.info("product %s created by person %s", product_id, me.id)
     found = await _product(me.community_id, product_id)
     assert found is not None
     return _view(found)
 
 
-async def _locked(community_id: int, product_id: int) -> dict | None:
-    """The product row, locked for the rest of the write transaction on PostgreSQL
-    (SQLite's BEGIN IMMEDIATE already serialises writers)."""
-    lock = " FOR UPDATE" if engine_name() == "postgres" else ""
-    rows = await fetch(
-        "SELECT * FROM product WHERE id = {} AND community = {}" + lock, product_id, community_id
+def _create_steps(
+    me: Principal, values: dict, per_person: int | None, period: str | None, initial: int
+) -> Steps[int]:
+    (row,) = yield (
+        "INSERT INTO product (community, name, category, price, stock, limit_per_person,"
+        " limit_period, active, has_photo, created_at)"
+        " VALUES ({}, {}, {}, {}, 0, {}, {}, {}, {}, {}) RETURNING id",
+        (me.community_id, values["name"], values.get("category", ""), values["price"],
+         per_person, period, values.get("active", True), False, datetime.now(UTC)),
     )
-    return rows[0] if rows else None
+    if initial:
+        yield from stock.move_steps(me.community_id, row["id"], initial, "initial", actor_id=me.id)
+    yield audit.entry(me.community_id, me.id, "product_created", f"product:{row['id']}")
+    return row["id"]
 
 
 async def update(me: Principal, product_id: int, changes: ProductChanges) -> ProductView:
     values = _columns(changes)
-    async with write_transaction():
-        row = await _locked(me.community_id, product_id)
-        if row is None:
-            raise NotFound()
-        per_person = row["limit_per_person"] if changes.limit_per_person is UNSET else (
-            changes.limit_per_person)
-        period = row["limit_period"] if changes.limit_period is UNSET else changes.limit_period
-        if changes.limit_per_person is not UNSET or changes.limit_period is not UNSET:
-            values["limit_per_person"], values["limit_period"] = _limits(
-                per_person, period  # type: ignore[arg-type]
-            )
-        if values:
-            assignments = ", ".join(f"{column} = {{}}" for column in values)
-            try:
-                await fetch(
-                    f"UPDATE product SET {assignments} WHERE id = {{}}", *values.values(), product_id
-                )
-            except Exception as error:
-                if is_unique_violation(error):
-                    raise Conflict("product_exists", field="name") from None
-                raise
-            await _audit(me, "product_changed", product_id)
+    try:
+        await write(_update_steps, me, product_id, changes, values)
+    except Exception as error:
+        if is_unique_violation(error):
+            raise Conflict("product_exists", field="name") from None
+        raise
     found = await _product(me.community_id, product_id)
     assert found is not None
     return _view(found)
+
+
+def _update_steps(me: Principal, product_id: int, changes: ProductChanges, values: dict) -> Steps[None]:
+    lock = " FOR UPDATE" if on_postgres() else ""
+    rows = yield ("SELECT * FROM product WHERE id = {} AND community = {}" + lock,
+                  (product_id, me.community_id))
+    if not rows:
+        raise NotFound()
+    row = rows[0]
+    per_person = row["limit_per_person"] if changes.limit_per_person is UNSET else (
+        changes.limit_per_person)
+    period = row["limit_period"] if changes.limit_period is UNSET else changes.limit_period
+    if changes.limit_per_person is not UNSET or changes.limit_period is not UNSET:
+        values["limit_per_person"], values["limit_period"] = _limits(
+            per_person, period  # type: ignore[arg-type]
+        )
+    if values:
+        assignments = ", ".join(f"{column} = {{}}" for column in values)
+        yield (f"UPDATE product SET {assignments} WHERE id = {{}}", (*values.values(), product_id))
+        yield audit.entry(me.community_id, me.id, "product_changed", f"product:{product_id}")
 
 
 async def add_stock(me: Principal, product_id: int, change: StockChange) -> StockLevel:
@@ -312,11 +306,10 @@ async def add_stock(me: Principal, product_id: int, change: StockChange) -> Stoc
         if change.kind != "donation":
             raise InvalidInput("invalid_donor", field="donor")
         donor = _text(change.donor, "donor", "invalid_donor", 1, stock.MAX_DONOR)
-    async with write_transaction():
-        after = await stock.move(
-            me.community_id, product_id, change.delta, change.kind,
-            reason=reason, donor=donor, actor_id=me.id,
-        )
+    after = await write(
+        stock.move_steps, me.community_id, product_id, change.delta, change.kind,
+        reason=reason, donor=donor, actor_id=me.id,
+    )
     log.info("stock of product %s moved by %s (%s) by person %s",
              product_id, change.delta, change.kind, me.id)
     return StockLevel(product_id=product_id, stock=after)

@@ -1,11 +1,12 @@
 """The shop counter: a resident's goods handed out for points, and taken back.
 
-A redemption is one write transaction holding everything it changes: the
-redemption and its lines, one stock movement per line, and the ledger's
-transfer from the resident's wallet to the community's shop account (the
-ledger joins the transaction through ``Ledger.apply_within``). Any refusal —
+A redemption is one write unit (``market.writes``) holding everything it changes:
+the redemption and its lines, one stock movement per line, and the ledger's
+transfer from the resident's wallet to the community's shop account. Any refusal —
 not enough points, not enough stock, a limit reached — rolls all of it back,
-so a refused or interrupted redemption leaves no trace anywhere.
+so a refused or interrupted redemption leaves no trace anywhere. Its locks, in the
+order every unit takes them: the resident, the products (in id order), the
+community's ledger chain.
 
 The shop keeper's Idempotency-Key names the redemption: the same key with the
 same basket answers with the first redemption; with another basket, 422.
@@ -17,7 +18,6 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 
@@ -27,22 +27,13 @@ from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.cards.service import check_counter_pin, resolve_member_code
-from market.db import (
-    LedgerStep,
-    Steps,
-    engine_name,
-    fetch,
-    is_unique_violation,
-    run_steps,
-    transaction_connection,
-    write_steps,
-    write_transaction,
-)
+from market.db import fetch, is_unique_violation
 from market.errors import InvalidInput, NotFound, Unprocessable
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
 from market.shop import basket, rules, stock
 from market.shop.basket import CHINA, Line
+from market.writes import LedgerStep, Steps, on_postgres, write
 
 log = logging.getLogger(__name__)
 
@@ -199,10 +190,10 @@ async def redeem(
     shop = await account_id(ledger, me.community_id, "shop")
     transfer_id = _transfer_id(me.id, key)
     try:
-        view = await write_steps(_redeem_steps(
-            ledger, me, PersonRef(id=member.person_id, name=member.name), lines, key, request_hash,
-            transfer_id, wallet, shop, at,
-        ))
+        view = await write(
+            _redeem_steps, ledger, me, PersonRef(id=member.person_id, name=member.name), lines, key,
+            request_hash, transfer_id, wallet, shop, at,
+        )
     except Exception as error:
         if not is_unique_violation(error):
             raise
@@ -219,7 +210,7 @@ def _redeem_steps(
     ledger: Ledger, me: Principal, person: PersonRef, lines: list[Line], key: str, request_hash: str,
     transfer_id: str, wallet: int, shop: int, at: datetime,
 ) -> Steps[RedemptionView]:
-    """The redemption's write transaction: everything or nothing (on SQLite, one hop).
+    """The redemption's write unit: everything or nothing.
     Its answer is made from what the transaction wrote, without reading it back."""
     person_id = person.id
     yield from lock_row_steps(me.community_id, "person", person_id)
@@ -242,6 +233,7 @@ def _redeem_steps(
     (transfer,) = yield LedgerStep(ledger, [single(
         transfer_id, wallet, shop, format_points(total), "redemption",
         memo=receipt_no(redemption_id, at), reference=f"redemption:{redemption_id}",
+        ledger=me.community_id,
     )])
     balance_after = to_hundredths(transfer.debit_balance_after)
     yield ("UPDATE redemption SET balance_after = {} WHERE id = {}", (balance_after, redemption_id))
@@ -253,15 +245,11 @@ def _redeem_steps(
     )
 
 
-async def record_redemption(**fields: Any) -> int:
-    """Inside a write transaction: the redemption and its (product, quantity, unit price) lines."""
-    return await run_steps(record_redemption_steps(**fields))
-
-
 def record_redemption_steps(
     *, community_id: int, person_id: int, keeper_id: int, key: str, request_hash: str, total: int,
     transfer_id: str, balance_after: int, lines: list[tuple[int, int, int]], at: datetime,
 ) -> Steps[int]:
+    """The redemption and its (product, quantity, unit price) lines, as steps of a unit."""
     redemption_id = yield from redemption_header_steps(
         community_id=community_id, person_id=person_id, keeper_id=keeper_id, key=key,
         request_hash=request_hash, total=total, transfer_id=transfer_id, balance_after=balance_after, at=at,
@@ -387,8 +375,16 @@ async def refund(
     request_hash = _refund_hash(redemption_id, asked, reason) if key is not None else None
     if key is not None and (found := await _earlier_refund(ledger, me, key, request_hash)):
         return found
+    # The wallet that paid exists (the redemption debited it): looked up before the unit.
+    sold = await fetch("SELECT person FROM redemption WHERE id = {} AND community = {}",
+                       redemption_id, me.community_id)
+    if not sold:
+        raise NotFound()
+    wallet = await _wallet_of(ledger, me.community_id, sold[0]["person"])
+    shop = await account_id(ledger, me.community_id, "shop")
     try:
-        return await _refund(ledger, me, redemption_id, asked, reason, key, request_hash)
+        view = await write(_refund_steps, ledger, me, redemption_id, asked, reason, key, request_hash,
+                           wallet, shop, datetime.now(UTC))
     except Exception as error:
         if key is None or not (isinstance(error, _KeyUsed) or is_unique_violation(error)):
             raise
@@ -397,65 +393,67 @@ async def refund(
         if found is None:
             raise
         return found
+    log.info("refund %s of redemption %s", view.id, redemption_id)
+    return view
 
 
 class _KeyUsed(Exception):
-    """Found inside the refund's transaction: a request with the same key got there first."""
+    """Found inside the refund's unit: a request with the same key got there first."""
 
 
-async def _refund(
+def _refund_steps(
     ledger: Ledger, me: Principal, redemption_id: int, asked: list[Line] | None, reason: str,
-    key: str | None, request_hash: str | None,
-) -> RefundView:
-    shop = await account_id(ledger, me.community_id, "shop")
-    at = datetime.now(UTC)
-    async with write_transaction():
-        redemption = await lock_row(me.community_id, "redemption", redemption_id)
-        # Checked again under the redemption's lock: a twin sent at the same instant waited here.
-        if key is not None and await fetch(
-            "SELECT id FROM refund WHERE keeper = {} AND idempotency_key = {}", me.id, key
-        ):
-            raise _KeyUsed()
-        left = await _left(redemption_id)
-        if asked is None:
-            taking = {product: (quantity, price) for product, (quantity, price) in left.items() if quantity}
-        else:
-            taking = {}
-            for line in asked:
-                quantity, price = left.get(line.product_id, (0, 0))
-                if line.quantity > quantity:
-                    raise InvalidInput("refund_too_much", field="items", product_id=line.product_id,
-                                       remaining=quantity)
-                taking[line.product_id] = (line.quantity, price)
-        if not taking:
-            raise InvalidInput("already_refunded", field="items")
-        total = sum(quantity * price for quantity, price in taking.values())
-        wallet = await _wallet_of(ledger, me.community_id, redemption["person"])
-        earlier = await fetch("SELECT count(*) AS n FROM refund WHERE redemption = {}", redemption_id)
-        transfer_id = f"refund-{redemption_id}-{int(earlier[0]['n']) + 1}"
-        (row,) = await fetch(
-            "INSERT INTO refund (community, redemption, keeper, total, reason, transfer_id, created_at,"
-            " idempotency_key, request_hash) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
-            me.community_id, redemption_id, me.id, total, reason, transfer_id, at, key, request_hash,
-        )
-        for product_id, (quantity, _) in sorted(taking.items()):
-            # The goods first, then the line (its goods tally): the order a redemption locks them.
-            await stock.move(me.community_id, product_id, quantity, "refund",
-                             reason=reason, ref=f"refund:{row['id']}", actor_id=me.id)
-            await fetch(
-                "INSERT INTO refund_line (refund, product, quantity) VALUES ({}, {}, {})",
-                row["id"], product_id, quantity,
-            )
-        (transfer,) = await ledger.apply_within(transaction_connection(), [single(
-            transfer_id, shop, wallet, format_points(total), "refund", memo=reason,
-            reference=redemption["transfer_id"],
-        )])
-        names = await fetch(
-            "SELECT id, name FROM product WHERE id IN ({})".format(", ".join("{}" for _ in taking)),
-            *taking,
-        )
+    key: str | None, request_hash: str | None, wallet: int, shop: int, at: datetime,
+) -> Steps[RefundView]:
+    """The refund's unit: the redemption row locked (its refunds one at a time), then the goods
+    back on the shelf in product order, the refund's lines, and the points back last."""
+    redemption = yield from lock_row_steps(me.community_id, "redemption", redemption_id)
+    # Checked again under the redemption's lock: a twin sent at the same instant waited here.
+    if key is not None and (yield (
+        "SELECT id FROM refund WHERE keeper = {} AND idempotency_key = {}", (me.id, key)
+    )):
+        raise _KeyUsed()
+    left = yield from _left_steps(redemption_id)
+    if asked is None:
+        taking = {product: (quantity, price) for product, (quantity, price) in left.items() if quantity}
+    else:
+        taking = {}
+        for line in asked:
+            quantity, price = left.get(line.product_id, (0, 0))
+            if line.quantity > quantity:
+                raise InvalidInput("refund_too_much", field="items", product_id=line.product_id,
+                                   remaining=quantity)
+            taking[line.product_id] = (line.quantity, price)
+    if not taking:
+        raise InvalidInput("already_refunded", field="items")
+    total = sum(quantity * price for quantity, price in taking.values())
+    earlier = yield ("SELECT count(*) AS n FROM refund WHERE redemption = {}", (redemption_id,))
+    transfer_id = f"refund-{redemption_id}-{int(earlier[0]['n']) + 1}"
+    (row,) = yield (
+        "INSERT INTO refund (community, redemption, keeper, total, reason, transfer_id, created_at,"
+        " idempotency_key, request_hash) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+        (me.community_id, redemption_id, me.id, total, reason, transfer_id, at, key, request_hash),
+    )
+    products = sorted(taking)
+    # The goods first, then the lines (their goods tallies): the order a redemption locks them.
+    yield from stock.move_many_steps(
+        me.community_id, [(p, taking[p][0]) for p in products], "refund", reason=reason,
+        ref=f"refund:{row['id']}", actor_id=me.id,
+    )
+    yield (
+        "INSERT INTO refund_line (refund, product, quantity) VALUES "
+        + ", ".join("({}, {}, {})" for _ in products),
+        tuple(v for p in products for v in (row["id"], p, taking[p][0])),
+    )
+    names = yield (
+        "SELECT id, name FROM product WHERE id IN ({})".format(", ".join("{}" for _ in products)),
+        tuple(products),
+    )
+    (transfer,) = yield LedgerStep(ledger, [single(
+        transfer_id, shop, wallet, format_points(total), "refund", memo=reason,
+        reference=redemption["transfer_id"], ledger=me.community_id,
+    )])
     name_of = {n["id"]: n["name"] for n in names}
-    log.info("refund %s of redemption %s", row["id"], redemption_id)
     return RefundView(
         id=row["id"], redemption_id=redemption_id, total=format_points(total),
         balance_after=format_points(to_hundredths(transfer.credit_balance_after)),
@@ -464,15 +462,11 @@ async def _refund(
     )
 
 
-async def lock_row(community_id: int, table: str, row_id: int) -> dict:
-    """The community's row, locked to the end of the write transaction on PostgreSQL (SQLite's
-    BEGIN IMMEDIATE already serialises writers): one person's baskets, or one redemption's
-    refunds, are decided one after another, so limits and refunds cannot be exceeded by a race."""
-    return await run_steps(lock_row_steps(community_id, table, row_id))
-
-
 def lock_row_steps(community_id: int, table: str, row_id: int) -> Steps[dict]:
-    lock = " FOR UPDATE" if engine_name() == "postgres" else ""
+    """The community's row, locked to the end of the unit on PostgreSQL (SQLite's one writer
+    already serialises units): one person's baskets, or one redemption's refunds, are decided
+    one after another, so limits and refunds cannot be exceeded by a race. 404 if absent."""
+    lock = " FOR UPDATE" if on_postgres() else ""
     rows = yield (f"SELECT * FROM {table} WHERE id = {{}} AND community = {{}}{lock}", (row_id, community_id))
     if not rows:
         raise NotFound()
@@ -487,15 +481,15 @@ async def _wallet_of(ledger: Ledger, community_id: int, person_id: int) -> int:
     return account.id
 
 
-async def _left(redemption_id: int) -> dict[int, tuple[int, int]]:
+def _left_steps(redemption_id: int) -> Steps[dict[int, tuple[int, int]]]:
     """product → (quantity not yet refunded, unit price) of a redemption."""
-    lines = await fetch(
-        "SELECT product, quantity, unit_price FROM redemption_line WHERE redemption = {}", redemption_id
+    lines = yield (
+        "SELECT product, quantity, unit_price FROM redemption_line WHERE redemption = {}", (redemption_id,)
     )
-    back = await fetch(
+    back = yield (
         "SELECT f.product, SUM(f.quantity) AS n FROM refund_line f JOIN refund d ON d.id = f.refund"
         " WHERE d.redemption = {} GROUP BY f.product",
-        redemption_id,
+        (redemption_id,),
     )
     returned = {row["product"]: int(row["n"]) for row in back}
     return {

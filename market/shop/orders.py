@@ -9,11 +9,11 @@ order. Then exactly one of:
 - the resident or a shop keeper cancels it, or its deadline passes: the hold
   is voided and the stock released ("release" movements).
 
-Each is one transaction with the ledger's part in it (``Ledger.apply_within``).
+Each is one write unit (``market.writes``) with the ledger's part in it, last.
 The ledger's own timeout on the hold is a day later than the order's deadline:
 the market's sweeper settles an expired order (points and stock together)
 long before; if the server was down for longer and the ledger voided the hold
-by itself, the sweeper still releases the stock.
+by itself, the order is still settled and its stock released.
 """
 
 import asyncio
@@ -28,13 +28,20 @@ import msgspec
 from ledger import Ledger, LedgerError, format_points, pending, posting, to_hundredths, voiding
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
-from market.db import fetch, is_unique_violation, transaction_connection, write_transaction
+from market.db import fetch, is_unique_violation
 from market.errors import Conflict, NotFound, Unprocessable
 from market.people.rules import mask_phone
 from market.points.service import account_id, wallet_id
 from market.shop import basket, rules, stock
 from market.shop.basket import Line
-from market.shop.counter import ItemView, by_product, item_view, lock_row, record_redemption
+from market.shop.counter import (
+    ItemView,
+    by_product,
+    item_view,
+    lock_row_steps,
+    record_redemption_steps,
+)
+from market.writes import LedgerStep, Steps, write
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +112,7 @@ async def _views(rows: list[dict]) -> list[OrderView]:
     ]
 
 
-async def _order(community_id: int, order_id: int, *, lock: bool = False) -> dict:
-    if lock:
-        return await lock_row(community_id, "shop_order", order_id)
+async def _order(community_id: int, order_id: int) -> dict:
     rows = await fetch("SELECT * FROM shop_order WHERE id = {} AND community = {}", order_id, community_id)
     if not rows:
         raise NotFound()
@@ -118,9 +123,9 @@ def _is_staff(me: Principal) -> bool:
     return bool(me.roles & {SHOPKEEPER, ADMIN})
 
 
-async def _visible(me: Principal, order_id: int, *, lock: bool = False) -> dict:
+async def _visible(me: Principal, order_id: int) -> dict:
     """The order, if ``me`` placed it or keeps the shop; 404 otherwise (as if absent)."""
-    row = await _order(me.community_id, order_id, lock=lock)
+    row = await _order(me.community_id, order_id)
     if row["person"] != me.id and not _is_staff(me):
         raise NotFound()
     return row
@@ -137,31 +142,8 @@ async def reserve(ledger: Ledger, me: Principal, data: NewOrder, key: str | None
     await rules.check_may_redeem(me.community_id, me.id, at, opening_hours=False)
     wallet = await wallet_id(ledger, me.community_id, me.id)
     shop = await account_id(ledger, me.community_id, "shop")
-    expires_at = at + DEADLINE
     try:
-        async with write_transaction():
-            await lock_row(me.community_id, "person", me.id)
-            priced = await basket.price(me.community_id, lines)
-            await basket.check_limits(me.community_id, me.id, priced, at)
-            total = sum(line.amount for line in priced)
-            hold_id = f"order-{secrets.token_hex(12)}"
-            (row,) = await fetch(
-                "INSERT INTO shop_order (community, person, status, total, hold_id, key, request_hash,"
-                " expires_at, created_at) VALUES ({}, {}, 'reserved', {}, {}, {}, {}, {}, {}) RETURNING *",
-                me.community_id, me.id, total, hold_id, key, request_hash, expires_at, at,
-            )
-            for line in sorted(priced, key=by_product):
-                await fetch(
-                    "INSERT INTO shop_order_line (\"order\", product, quantity, unit_price)"
-                    " VALUES ({}, {}, {}, {})",
-                    row["id"], line.product_id, line.quantity, line.unit_price,
-                )
-                await stock.move(me.community_id, line.product_id, -line.quantity, "reservation",
-                                 ref=f"order:{row['id']}", actor_id=me.id)
-            await ledger.apply_within(transaction_connection(), [pending(
-                hold_id, wallet, shop, format_points(total), "order", memo=f"order {row['id']}",
-                expires_in=DEADLINE + LEDGER_GRACE,
-            )])
+        row = await write(_reserve_steps, ledger, me, lines, key, request_hash, wallet, shop, at)
     except Exception as error:
         if key is None or not is_unique_violation(error):
             raise
@@ -171,6 +153,39 @@ async def reserve(ledger: Ledger, me: Principal, data: NewOrder, key: str | None
         return found, False
     log.info("order %s reserved by person %s", row["id"], me.id)
     return await get(me, row["id"]), True
+
+
+def _reserve_steps(
+    ledger: Ledger, me: Principal, lines: list[Line], key: str | None, request_hash: str,
+    wallet: int, shop: int, at: datetime,
+) -> Steps[dict]:
+    """The reservation's unit: the resident locked (their limits), the goods set aside in product
+    order, the points held last."""
+    yield from lock_row_steps(me.community_id, "person", me.id)
+    priced = yield from basket.price_steps(me.community_id, lines)
+    yield from basket.limits_steps(me.community_id, me.id, priced, at)
+    total = sum(line.amount for line in priced)
+    hold_id = f"order-{secrets.token_hex(12)}"
+    (row,) = yield (
+        "INSERT INTO shop_order (community, person, status, total, hold_id, key, request_hash,"
+        " expires_at, created_at) VALUES ({}, {}, 'reserved', {}, {}, {}, {}, {}, {}) RETURNING *",
+        (me.community_id, me.id, total, hold_id, key, request_hash, at + DEADLINE, at),
+    )
+    goods = sorted(priced, key=by_product)
+    yield (
+        "INSERT INTO shop_order_line (\"order\", product, quantity, unit_price) VALUES "
+        + ", ".join("({}, {}, {}, {})" for _ in goods),
+        tuple(v for line in goods for v in (row["id"], line.product_id, line.quantity, line.unit_price)),
+    )
+    yield from stock.move_many_steps(
+        me.community_id, [(line.product_id, -line.quantity) for line in goods], "reservation",
+        ref=f"order:{row['id']}", actor_id=me.id,
+    )
+    yield LedgerStep(ledger, [pending(
+        hold_id, wallet, shop, format_points(total), "order", memo=f"order {row['id']}",
+        expires_in=DEADLINE + LEDGER_GRACE, ledger=me.community_id,
+    )])
+    return row
 
 
 async def _earlier(me: Principal, key: str, request_hash: str) -> OrderView | None:
@@ -228,75 +243,85 @@ def _check_open(row: dict, at: datetime) -> None:
 
 async def fulfil(ledger: Ledger, me: Principal, order_id: int) -> OrderView:
     """The resident collected the goods: post the hold, write the redemption."""
-    at = datetime.now(UTC)
-    async with write_transaction():
-        row = await _order(me.community_id, order_id, lock=True)
-        _check_open(row, at)
-        lines = await fetch(
-            "SELECT product, quantity, unit_price FROM shop_order_line WHERE \"order\" = {}", order_id
-        )
-        post_id = f"{row['hold_id']}-post"
-        # The redemption first, the ledger last (as at the counter): its lines add to the goods'
-        # tallies, whose row locks must come before the ledger's lock on PostgreSQL.
-        redemption_id = await record_redemption(
-            community_id=me.community_id, person_id=row["person"], keeper_id=me.id,
-            key=f"order-{order_id}", request_hash=row["request_hash"], total=row["total"],
-            transfer_id=post_id, balance_after=0,
-            lines=[(line["product"], line["quantity"], line["unit_price"]) for line in lines], at=at,
-        )
-        (transfer,) = await ledger.apply_within(transaction_connection(), [posting(
-            post_id, row["hold_id"], memo=f"order {order_id} collected",
-        )])
-        await fetch("UPDATE redemption SET balance_after = {} WHERE id = {}",
-                    to_hundredths(transfer.debit_balance_after), redemption_id)
-        await fetch(
-            "UPDATE shop_order SET status = 'fulfilled', closed_at = {}, closed_by = {}, redemption = {}"
-            " WHERE id = {}",
-            at, me.id, redemption_id, order_id,
-        )
+    await write(_fulfil_steps, ledger, me, order_id, datetime.now(UTC))
     log.info("order %s fulfilled by %s", order_id, me.id)
     return await get(me, order_id)
 
 
+def _fulfil_steps(ledger: Ledger, me: Principal, order_id: int, at: datetime) -> Steps[None]:
+    row = yield from lock_row_steps(me.community_id, "shop_order", order_id)
+    _check_open(row, at)
+    lines = yield (
+        "SELECT product, quantity, unit_price FROM shop_order_line WHERE \"order\" = {}", (order_id,)
+    )
+    post_id = f"{row['hold_id']}-post"
+    # The redemption first, the ledger last (as at the counter): its lines add to the goods'
+    # tallies, whose row locks come before the ledger's chain.
+    redemption_id = yield from record_redemption_steps(
+        community_id=me.community_id, person_id=row["person"], keeper_id=me.id,
+        key=f"order-{order_id}", request_hash=row["request_hash"], total=row["total"],
+        transfer_id=post_id, balance_after=0,
+        lines=[(line["product"], line["quantity"], line["unit_price"]) for line in lines], at=at,
+    )
+    (transfer,) = yield LedgerStep(ledger, [posting(
+        post_id, row["hold_id"], memo=f"order {order_id} collected", ledger=me.community_id,
+    )])
+    yield ("UPDATE redemption SET balance_after = {} WHERE id = {}",
+           (to_hundredths(transfer.debit_balance_after), redemption_id))
+    yield (
+        "UPDATE shop_order SET status = 'fulfilled', closed_at = {}, closed_by = {}, redemption = {}"
+        " WHERE id = {}",
+        (at, me.id, redemption_id, order_id),
+    )
+
+
 async def cancel(ledger: Ledger, me: Principal, order_id: int) -> OrderView:
     """The resident (their own order) or a shop keeper calls it off: points and stock come back."""
-    at = datetime.now(UTC)
-    async with write_transaction():
-        row = await _visible(me, order_id, lock=True)
-        if row["status"] != "reserved":
-            raise Conflict("order_closed", status=row["status"])
-        await _release(ledger, row, "cancelled", at, me.id, void=True)
+    await write(_close_steps, ledger, me.community_id, order_id, "cancelled", datetime.now(UTC), me)
     log.info("order %s cancelled by %s", order_id, me.id)
     return await get(me, order_id)
 
 
-async def _release(
-    ledger: Ledger, row: dict, status: str, at: datetime, actor_id: int | None, *, void: bool
-) -> None:
-    """Inside a write transaction: put the goods back, void the hold (unless the ledger already did).
-
-    Products before the ledger, as in every shop transaction: the same lock order everywhere."""
-    lines = await fetch(
-        "SELECT product, quantity FROM shop_order_line WHERE \"order\" = {} ORDER BY product", row["id"]
+def _close_steps(
+    ledger: Ledger, community_id: int, order_id: int, status: str, at: datetime, me: Principal | None,
+) -> Steps[bool]:
+    """Call the order off (``me``: who asks; None: its deadline passed): the goods back in product
+    order, then the hold voided. False if it was no longer reserved (an expiry that came late)."""
+    row = yield from lock_row_steps(community_id, "shop_order", order_id)
+    if me is not None and row["person"] != me.id and not _is_staff(me):
+        raise NotFound()
+    if row["status"] != "reserved":
+        if me is None:
+            return False
+        raise Conflict("order_closed", status=row["status"])
+    lines = yield (
+        "SELECT product, quantity FROM shop_order_line WHERE \"order\" = {} ORDER BY product", (row["id"],)
     )
-    for line in lines:
-        await stock.move(row["community"], line["product"], line["quantity"], "release",
-                         ref=f"order:{row['id']}", actor_id=actor_id)
-    if void:
-        await ledger.apply_within(transaction_connection(), [voiding(
-            f"{row['hold_id']}-void", row["hold_id"], memo=f"order {row['id']} {status}",
-        )])
-    await fetch(
+    yield from stock.move_many_steps(
+        community_id, [(line["product"], line["quantity"]) for line in lines], "release",
+        ref=f"order:{row['id']}", actor_id=None if me is None else me.id,
+    )
+    # If the ledger's own timeout voided the hold already (the server was down for a day), the
+    # refusal is all there is to it: the order is settled and its goods back all the same.
+    (outcome,) = yield LedgerStep(ledger, [voiding(
+        f"{row['hold_id']}-void", row["hold_id"], memo=f"order {row['id']} {status}", ledger=community_id,
+    )], each=True)
+    if isinstance(outcome, LedgerError) and outcome.reason not in ("hold_expired", "hold_not_pending"):
+        raise outcome
+    yield (
         "UPDATE shop_order SET status = {}, closed_at = {}, closed_by = {} WHERE id = {}",
-        status, at, actor_id, row["id"],
+        (status, at, None if me is None else me.id, row["id"]),
     )
+    return True
 
 
 async def expire_overdue(ledger: Ledger, now: datetime | None = None) -> int:
     """Settle every reserved order past its deadline; returns how many were settled.
 
-    One order that cannot be settled is logged and left for the next sweep; it
-    does not hold up the others."""
+    Each order is a unit of its own that locks it and settles it only if it is still
+    reserved, so however many workers sweep at once, each order is settled once. One
+    that cannot be settled is logged and left for the next sweep; it does not hold up
+    the others."""
     at = now or datetime.now(UTC)
     due = await fetch(
         "SELECT id, community FROM shop_order WHERE status = 'reserved' AND expires_at <= {} ORDER BY id", at
@@ -304,26 +329,10 @@ async def expire_overdue(ledger: Ledger, now: datetime | None = None) -> int:
     settled = 0
     for order in due:
         try:
-            await _expire(ledger, order["community"], order["id"], at)
-            settled += 1
+            settled += await write(_close_steps, ledger, order["community"], order["id"], "expired", at, None)
         except Exception:
             log.exception("order %s could not be expired; trying again at the next sweep", order["id"])
     return settled
-
-
-async def _expire(ledger: Ledger, community_id: int, order_id: int, at: datetime) -> None:
-    for void in (True, False):
-        try:
-            async with write_transaction():
-                row = await _order(community_id, order_id, lock=True)
-                if row["status"] == "reserved":
-                    await _release(ledger, row, "expired", at, None, void=void)
-            return
-        except LedgerError as error:
-            # The ledger's own timeout voided the hold (the server was down a long time):
-            # only the stock is left to release.
-            if not void or error.reason not in ("hold_expired", "hold_not_pending"):
-                raise
 
 
 async def keep_expiring(ledger: Ledger, every: float = SWEEP_EVERY) -> None:

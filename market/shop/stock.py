@@ -1,11 +1,11 @@
 """The one mechanism every change of stock goes through, and the record it keeps.
 
-``move`` changes a product's stock with a single guarded UPDATE and appends a
-``stock_movement`` row with the stock after it, inside the caller's write
-transaction, so the stock and its record commit (or roll back) together with
-whatever caused the change (a redemption, an order, a donation). The guard
-(``stock + delta >= 0`` in the WHERE clause, backed by a CHECK) decides on the
-row itself: concurrent moves cannot oversell on either engine, and on
+``move_steps`` (and ``move_many_steps`` for a basket) change a product's stock with a
+single guarded UPDATE and append a ``stock_movement`` row with the stock after it, as
+steps of the caller's write unit (``market.writes``), so the stock and its record commit
+(or roll back) together with whatever caused the change (a redemption, an order, a
+donation). The guard (``stock + delta >= 0`` in the WHERE clause, backed by a CHECK)
+decides on the row itself: concurrent moves cannot oversell on either engine, and on
 PostgreSQL the UPDATE also locks the row until the transaction ends.
 
 Invariant, checked by ``reconcile``: a product's stock equals the sum of its
@@ -17,9 +17,10 @@ from typing import Any
 
 import msgspec
 
-from market.db import Steps, engine, fetch, run_steps
+from market.db import fetch
 from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
+from market.writes import Steps
 
 #: Every reason stock may change; the migration's CHECK lists the same.
 KINDS = frozenset({
@@ -79,33 +80,6 @@ _RECORD = (
 )
 
 
-async def move(
-    community_id: int,
-    product_id: int,
-    delta: int,
-    kind: str,
-    *,
-    reason: str | None = None,
-    donor: str | None = None,
-    ref: str | None = None,
-    actor_id: int | None = None,
-) -> int:
-    """Add ``delta`` (negative: take away) to the product's stock and record it; the new stock.
-
-    Must run inside the caller's ``market.db.write_transaction()``. Raises
-    ``OutOfStock`` (409) if the stock would go below zero, ``NotFound`` (404)
-    if the product is not the community's, ``Conflict("stock_too_high")`` above
-    ``MAX_STOCK``, and ``InvalidInput`` for a zero or non-integer delta. On any
-    of these nothing has changed; the caller's transaction is left to the caller.
-    """
-    if not engine().transaction_exists():
-        # Outside a transaction the UPDATE and the INSERT would commit apart.
-        raise RuntimeError("stock.move must run inside market.db.write_transaction()")
-    return await run_steps(move_steps(
-        community_id, product_id, delta, kind, reason=reason, donor=donor, ref=ref, actor_id=actor_id
-    ))
-
-
 def move_steps(
     community_id: int,
     product_id: int,
@@ -117,7 +91,12 @@ def move_steps(
     ref: str | None = None,
     actor_id: int | None = None,
 ) -> Steps[int]:
-    """``move`` as steps of the caller's transaction (``market.db.write_steps``, ``run_steps``)."""
+    """Add ``delta`` (negative: take away) to the product's stock and record it; the new stock.
+
+    Raises ``OutOfStock`` (409) if the stock would go below zero, ``NotFound`` (404)
+    if the product is not the community's, ``Conflict("stock_too_high")`` above
+    ``MAX_STOCK``, and ``InvalidInput`` for a zero or non-integer delta; the unit then
+    rolls back, so nothing has changed."""
     (after,) = yield from move_many_steps(
         community_id, [(product_id, delta)], kind, reason=reason, donor=donor, ref=ref, actor_id=actor_id
     )

@@ -35,6 +35,7 @@ from market.shop.orders import NewOrder, OrderView
 from market.shop.rules import WEEKDAY_NAMES, ShopRules
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member
+from market.writes import read
 
 PAGE = {"include_in_schema": False}
 #: How many of my past activities the activities page lists.
@@ -64,7 +65,7 @@ def _problem(language: str, error: Exception) -> tuple[int, str, str]:
 async def _allowance_left(me: Principal, product: ProductView, at: datetime) -> int | None:
     """How many more of a limited product I may take this period; None when it has no limit.
 
-    The counter's own rule decides (``basket.check_limits``: redeemed, less refunded, plus
+    The counter's own rule decides (``basket.limits_steps``: redeemed, less refunded, plus
     reserved): asking it for one more than the limit always exceeds the limit, so its
     refusal says exactly what is left.
     """
@@ -75,7 +76,7 @@ async def _allowance_left(me: Principal, product: ProductView, at: datetime) -> 
         limit_per_person=product.limit_per_person, limit_period=product.limit_period,
     )
     try:
-        await basket.check_limits(me.community_id, me.id, [probe], at)
+        await read(basket.limits_steps, me.community_id, me.id, [probe], at)
     except LimitExceeded as refusal:
         return refusal.remaining
     return product.limit_per_person  # pragma: no cover - the probe always exceeds the limit

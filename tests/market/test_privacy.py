@@ -16,6 +16,7 @@ from tests.market.support import Enrol, Member, adjust, good_pin, random_phone
 
 #: A mainland mobile number not embedded in a longer run of digits.
 PHONE_PATTERN = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+HEX_HASH = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 #: The two answers that show a full phone on purpose: an admin's unmask, one's own export.
 SHOWS_FULL_PHONE = (re.compile(r"/api/people/\d+/phone$"), re.compile(r"/api/me/export$"))
 
@@ -72,7 +73,8 @@ async def test_no_response_shows_a_full_phone(
         if "json" not in response.headers.get("content-type", ""):
             continue
         scanned += 1
-        text = response.text
+        # A SHA-256 in hex (a ledger head) holds a run of eleven digits now and then: not a phone.
+        text = HEX_HASH.sub("", response.text)
         assert not PHONE_PATTERN.search(text), (response.url, text)
         assert not any(p in text for p in phones), response.url
     assert scanned >= 15

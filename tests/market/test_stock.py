@@ -12,10 +12,11 @@ import asyncpg
 import pytest
 
 from market.community import service as communities
-from market.db import fetch, write_transaction
+from market.db import fetch
 from market.errors import Conflict, InvalidInput, NotFound
 from market.shop import stock
 from market.tables import Product, StockMovement
+from market.writes import write
 from tests.conftest import db_engine as engine_under_test
 from tests.market.support import Enrol, Member
 from tests.market.test_products import make, snapshot
@@ -162,17 +163,26 @@ async def _product(community_id: int, stock_level: int = 0) -> int:
     row = Product(community=community_id, name=f"测试品{secrets.token_hex(4)}", price=150)
     await row.save()
     if stock_level:
-        async with write_transaction():
-            await stock.move(community_id, row.id, stock_level, "initial")
+        await write(stock.move_steps, community_id, row.id, stock_level, "initial")
     return row.id
+
+
+def _moves(community_id: int, moves: list[tuple[int, int, str, dict]], fail: str = ""):
+    """Steps: each (product, delta, kind, options) moved in turn; the stocks after; maybe a failure."""
+    afters = []
+    for product_id, delta, kind, options in moves:
+        afters.append((yield from stock.move_steps(community_id, product_id, delta, kind, **options)))
+    if fail:
+        raise RuntimeError(fail)
+    return afters
 
 
 async def test_move_records_what_caused_it(app, community, shopkeeper: Member) -> None:
     pid = await _product(community.id, 5)
-    async with write_transaction():
-        assert await stock.move(community.id, pid, -2, "redemption", ref="r:42",
-                                actor_id=shopkeeper.id) == 3
-        assert await stock.move(community.id, pid, 2, "refund", ref="r:42", reason="退货") == 5
+    assert await write(_moves, community.id, [
+        (pid, -2, "redemption", {"ref": "r:42", "actor_id": shopkeeper.id}),
+        (pid, 2, "refund", {"ref": "r:42", "reason": "退货"}),
+    ]) == [3, 5]
     moves = await StockMovement.select().where(StockMovement.product == pid).order_by(StockMovement.id)
     assert [(m["kind"], m["delta"], m["stock_after"], m["ref"]) for m in moves] == [
         ("initial", 5, 5, None), ("redemption", -2, 3, "r:42"), ("refund", 2, 5, "r:42"),
@@ -185,15 +195,11 @@ async def test_move_rolls_back_with_its_caller(app, community) -> None:
     pid, other = await _product(community.id, 4), await _product(community.id, 1)
     before = await snapshot(community.id)
     with pytest.raises(RuntimeError, match="points refused"):
-        async with write_transaction():
-            assert await stock.move(community.id, pid, -3, "redemption", ref="r:1") == 1
-            raise RuntimeError("points refused")
+        await write(_moves, community.id, [(pid, -3, "redemption", {"ref": "r:1"})], fail="points refused")
     assert await snapshot(community.id) == before
     # a refused move in a basket takes the basket's earlier moves back with it
     with pytest.raises(stock.OutOfStock):
-        async with write_transaction():
-            await stock.move(community.id, pid, -1, "redemption")
-            await stock.move(community.id, other, -2, "redemption")
+        await write(_moves, community.id, [(pid, -1, "redemption", {}), (other, -2, "redemption", {})])
     assert await snapshot(community.id) == before
     assert await stock.reconcile(community.id) == []
 
@@ -201,25 +207,26 @@ async def test_move_rolls_back_with_its_caller(app, community) -> None:
 async def test_move_refusals(app, community, ledger) -> None:
     pid = await _product(community.id, 2)
     other = await communities.get_or_create(ledger, f"别的社区-{secrets.token_hex(4)}")
-    with pytest.raises(RuntimeError, match="write_transaction"):
-        await stock.move(community.id, pid, -1, "redemption")  # not inside a transaction
-    async with write_transaction():
-        with pytest.raises(NotFound):
-            await stock.move(other.id, pid, -1, "redemption")  # not that community's product
-        with pytest.raises(NotFound):
-            await stock.move(community.id, 10**9, 1, "refund")
-        with pytest.raises(stock.OutOfStock) as refused:
-            await stock.move(community.id, pid, -3, "redemption")
-        assert (refused.value.product_id, refused.value.available) == (pid, 2)
-        assert refused.value.status == 409 and refused.value.reason == "out_of_stock"
-        for delta in (0, True, 1.0, stock.MAX_STOCK + 1):
-            with pytest.raises(InvalidInput):
-                await stock.move(community.id, pid, delta, "adjustment", reason="x")  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match="kind"):
-            await stock.move(community.id, pid, 1, "theft")
-        with pytest.raises(Conflict) as too_high:
-            await stock.move(community.id, pid, stock.MAX_STOCK, "purchase")
-        assert too_high.value.reason == "stock_too_high"
+
+    async def refused(community_id: int, product_id: int, delta, kind: str, **options):
+        return await write(_moves, community_id, [(product_id, delta, kind, options)])
+
+    with pytest.raises(NotFound):
+        await refused(other.id, pid, -1, "redemption")  # not that community's product
+    with pytest.raises(NotFound):
+        await refused(community.id, 10**9, 1, "refund")
+    with pytest.raises(stock.OutOfStock) as out:
+        await refused(community.id, pid, -3, "redemption")
+    assert (out.value.product_id, out.value.available) == (pid, 2)
+    assert out.value.status == 409 and out.value.reason == "out_of_stock"
+    for delta in (0, True, 1.0, stock.MAX_STOCK + 1):
+        with pytest.raises(InvalidInput):
+            await refused(community.id, pid, delta, "adjustment", reason="x")
+    with pytest.raises(ValueError, match="kind"):
+        await refused(community.id, pid, 1, "theft")
+    with pytest.raises(Conflict) as too_high:
+        await refused(community.id, pid, stock.MAX_STOCK, "purchase")
+    assert too_high.value.reason == "stock_too_high"
     rows = await fetch("SELECT stock FROM product WHERE id = {}", pid)
     assert rows[0]["stock"] == 2
     assert await stock.reconcile(community.id) == []
