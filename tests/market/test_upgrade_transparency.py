@@ -37,7 +37,7 @@ from market.reports.checkpoint_verify import (
 )
 from market.settings import Settings
 from tests.market.test_counter_crash import server_env, start_server
-from tests.market.test_upgrade import LEGACY_ENTRIES, SECRET, market, release_copy
+from tests.market.test_upgrade import LEGACY_ENTRIES, MARKET, SECRET, market, release_copy
 
 __all__ = ["release_copy"]  # the fixture, shared with test_upgrade
 
@@ -174,6 +174,10 @@ async def _check_community(
     assert done.returncode == 0, done.stderr
     assert f"legacy chain: {LEGACY_ENTRIES} transfers checked" in done.stdout
     assert f"transfer {mine_before[1]} is entry {mine_before[0]}, covered by the checkpoint of" in done.stdout
+    command = await asyncio.to_thread(
+        subprocess.run, [MARKET, "transparency", "verify", history_file, "--public-key", key, "--legacy",
+                         legacy_file], capture_output=True, text=True, timeout=60)
+    assert command.returncode == 0 and "legacy chain:" in command.stdout, command.stderr
     alone = await asyncio.to_thread(_check, history_file, "--public-key", key, cwd=tmp_path)
     assert alone.returncode == 0 and "check them with --legacy FILE" in alone.stdout, alone.stderr
     # The legacy file alone checks as a history of the old release always did.
