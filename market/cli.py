@@ -141,7 +141,8 @@ async def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
     else:
         made = await checkpoint_service.checkpoint_all(settings)
     for checkpoint in made:
-        print(f"community {checkpoint.community_id}  {checkpoint.day}  head {checkpoint.head_seq} "
+        chain = "entry" if checkpoint.version >= 2 else "legacy entry"
+        print(f"community {checkpoint.community_id}  {checkpoint.day}  {chain} {checkpoint.head} "
               f"{checkpoint.head_hash}  checkpoint {checkpoint.hash}")
         print(f"  public key {checkpoint.public_key}")
     return 0
@@ -160,7 +161,8 @@ def cmd_transparency_verify(args: argparse.Namespace) -> int:
     from market.reports import checkpoint_verify
 
     argv = [args.file, "--public-key", args.public_key]
-    return checkpoint_verify.main(argv + (["--transfer", args.transfer] if args.transfer else []))
+    argv += ["--transfer", args.transfer] if args.transfer else []
+    return checkpoint_verify.main(argv + (["--legacy", args.legacy] if args.legacy else []))
 
 
 async def _tallies(args: argparse.Namespace) -> int:
@@ -333,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="checkpoints.json or a proof file")
     check.add_argument("--public-key", required=True, help="the community's public key (64 hex digits)")
     check.add_argument("--transfer", help="also confirm that this transfer id is in the signed chain")
+    check.add_argument("--legacy", help="the community's legacy.json: also check where its chain began")
     check.set_defaults(run=cmd_transparency_verify)
 
     reports = commands.add_parser("reports", help="the sums behind the leaderboards and dashboards")

@@ -348,6 +348,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "已有 {day} 之后的存证，不能再为 {day} 存证（请检查服务器时间）",
         "A checkpoint after {day} exists already, so none can be made for {day} (check the server's clock)",
     ),
+    "no_legacy_chain": (
+        "本社区的账本链不是从升级前的共用账本链开始的，没有旧账本链可下载",
+        "This community's chain did not start from the shared chain of before the upgrade: "
+        "there is no legacy chain to download",
+    ),
 }
 
 

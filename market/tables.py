@@ -360,10 +360,13 @@ TABLES = (*TABLES, ShopRules)
 class Checkpoint(Table, tablename="transparency_checkpoint"):
     """A community's signed daily checkpoint of the ledger (阳光积分), append-only (triggers).
 
-    ``head_seq``/``head_hash``: the ledger's head when it was made; the totals are
-    hundredths; ``previous`` is the hash of the community's checkpoint before it;
-    ``hash`` and ``signature`` cover the canonical text (``market.reports.checkpoint_verify``).
-    One per community per Beijing ``day`` (a unique index made by the migration)."""
+    ``version`` 2 signs the community's own chain: its head (``head_number``, ``head_hash``)
+    and its ``genesis``. Version 1 (made before chains per community) signed the legacy,
+    installation-wide chain's head (``head_seq``, ``head_hash``); in version 2 ``head_seq``
+    is 0. The totals are hundredths; ``previous`` is the hash of the community's checkpoint
+    before it, of either version; ``hash`` and ``signature`` cover the canonical text
+    (``market.reports.checkpoint_verify``). One per community per Beijing ``day`` (a unique
+    index made by the migration)."""
 
     community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
     day = Varchar(length=10)
@@ -378,6 +381,9 @@ class Checkpoint(Table, tablename="transparency_checkpoint"):
     hash = Varchar(length=64, unique=True)
     signature = Varchar(length=128)
     public_key = Varchar(length=64)
+    version = Integer(default=1)
+    head_number = BigInt(null=True, default=None)
+    genesis = Varchar(length=64, null=True, default=None)
 
 
 TABLES = (*TABLES, Checkpoint)

@@ -1,44 +1,37 @@
-"""Signed daily checkpoints of the ledger (阳光积分): making them, listing them, the downloadable
-history and one entry's proof.
+"""Signed daily checkpoints of the ledger (阳光积分): making them, listing them, and what the page
+says of the newest one.
 
-A checkpoint fixes, for one community and one Beijing day, the ledger's head (seq and hash),
-the community's totals and the hash of the community's previous checkpoint, and signs that
-with the community's Ed25519 key (``market.reports.keys``). The canonical text and the
-offline check live in ``market.reports.checkpoint_verify``, which needs nothing of this
-project, so what the server signs and what a resident checks cannot drift apart.
+A checkpoint fixes, for one community and one Beijing day, the head of the community's own
+hash chain (its number and hash), the chain's genesis, the community's totals and the hash of
+the community's previous checkpoint, and signs that with the community's Ed25519 key
+(``market.reports.keys``). The canonical text and the offline check live in
+``market.reports.checkpoint_verify``, which needs nothing of this project, so what the server
+signs and what a resident checks cannot drift apart. The files to download and the proofs
+are ``market.reports.checkpoint_files``.
 
-The ledger is one hash chain for the whole database (every community's transfers, in
-order), so a community's history carries every transfer up to its newest checkpoint: the
-chain cannot be recomputed with gaps. Account ids are numbers, never names.
+Checkpoints made before each community had a chain of its own (version 1) signed the legacy,
+installation-wide chain; they stay as they were, and the first checkpoint of version 2 names
+the newest of them as its ``previous``: one chain of checkpoints per community, across both.
 """
 
 import asyncio
 import hashlib
-import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
 
-from ledger.model import ROW_COLUMNS
+from ledger.chain import genesis_of, new_origin, parse_origin
 from market.community import service as communities
 from market.community.service import CommunityView
 from market.db import fetch, write_transaction
 from market.errors import Conflict, InvalidInput, NotFound
 from market.reports import keys
-from market.reports.checkpoint_verify import (
-    GENESIS,
-    HISTORY_FORMAT,
-    PROOF_FORMAT,
-    VERSION,
-    Invalid,
-    checkpoint_text,
-    hundredths_text,
-    verify_proof,
-)
+from market.reports.checkpoint_verify import GENESIS, VERSION, checkpoint_text, hundredths_text
 from market.settings import Settings
 from market.tables import Community
 
@@ -46,30 +39,29 @@ log = logging.getLogger(__name__)
 
 CHINA = ZoneInfo("Asia/Shanghai")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: Longest proof served: transfers from the entry to the covering checkpoint's head. Beyond
-#: it the whole history is the proof (a hash chain has no shorter one).
-MAX_PROOF = 500
-#: Transfers read per query while streaming a history: bounded memory whatever its length.
-STREAM_PAGE = 5000
 #: How often the sweeper looks whether today's checkpoint is made.
 SWEEP_EVERY = 600.0
 
-_COLUMNS = ", ".join(ROW_COLUMNS)
-_CHECKPOINT_COLUMNS = (
-    "id, community, day, at_us, head_seq, head_hash, issued, redeemed, outstanding, expired, "
-    "previous, hash, signature, public_key"
+CHECKPOINT_COLUMNS = (
+    "id, community, day, at_us, version, head_seq, head_number, head_hash, genesis, issued, redeemed, "
+    "outstanding, expired, previous, hash, signature, public_key"
 )
 
 
-class CheckpointView(msgspec.Struct):
-    """A checkpoint as published: the signed fields, its hash and its signature."""
+class CheckpointView(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A checkpoint as published: the signed fields, its hash and its signature.
+
+    Version 2 names the head of the community's chain (``head_number``) and its ``genesis``;
+    version 1 (before chains per community) the legacy chain's head (``head_seq``)."""
 
     version: int
     community_id: int
     day: str
     at: str
-    head_seq: int
+    head_number: int | None = None
+    head_seq: int | None = None
     head_hash: str
+    genesis: str | None = None
     issued: str
     redeemed: str
     outstanding: str
@@ -83,6 +75,11 @@ class CheckpointView(msgspec.Struct):
     def signed(self) -> dict:
         return msgspec.to_builtins(self)
 
+    @property
+    def head(self) -> int:
+        """The head's place in the chain this checkpoint signed (see ``version``)."""
+        return self.head_number if self.version >= 2 else self.head_seq  # type: ignore[return-value]
+
 
 class CheckpointPage(msgspec.Struct):
     community_id: int
@@ -92,19 +89,16 @@ class CheckpointPage(msgspec.Struct):
     next_cursor: str | None
 
 
-class Proof(msgspec.Struct):
-    """One entry's proof; ``status``: ``ok`` (complete, check it offline), ``not_yet`` (in the
-    ledger but after the newest checkpoint) or ``too_long`` (check the whole history)."""
+@dataclass(frozen=True)
+class Chain:
+    """A community's hash chain: where it starts (origin, genesis; ``legacy`` is the legacy
+    chain's (seq, hash) it follows, if any) and its head."""
 
-    format: str
-    status: str
-    community_id: int
-    public_key: str
-    transfer_id: str
-    seq: int
-    checkpoint: CheckpointView | None
-    previous_hash: str | None
-    transfers: list[list]
+    origin: str
+    genesis: str
+    head_number: int
+    head_hash: str
+    legacy: tuple[int, str] | None
 
 
 def iso_utc(at_us: int) -> str:
@@ -116,21 +110,18 @@ def beijing_day(moment: datetime) -> str:
     return moment.astimezone(CHINA).date().isoformat()
 
 
-def _view(row: dict) -> CheckpointView:
+def view(row: dict) -> CheckpointView:
+    """A stored checkpoint as published."""
+    version = int(row["version"])
     return CheckpointView(
-        version=VERSION, community_id=int(row["community"]), day=row["day"], at=iso_utc(int(row["at_us"])),
-        head_seq=int(row["head_seq"]), head_hash=row["head_hash"], issued=hundredths_text(int(row["issued"])),
-        redeemed=hundredths_text(int(row["redeemed"])), outstanding=hundredths_text(int(row["outstanding"])),
-        expired=hundredths_text(int(row["expired"])), previous=row["previous"], hash=row["hash"],
-        signature=row["signature"], public_key=row["public_key"],
+        version=version, community_id=int(row["community"]), day=row["day"], at=iso_utc(int(row["at_us"])),
+        head_number=int(row["head_number"]) if version >= 2 else None,
+        head_seq=int(row["head_seq"]) if version == 1 else None,
+        head_hash=row["head_hash"], genesis=row["genesis"] if version >= 2 else None,
+        issued=hundredths_text(int(row["issued"])), redeemed=hundredths_text(int(row["redeemed"])),
+        outstanding=hundredths_text(int(row["outstanding"])), expired=hundredths_text(int(row["expired"])),
+        previous=row["previous"], hash=row["hash"], signature=row["signature"], public_key=row["public_key"],
     )
-
-
-def _row(values: list | tuple | dict) -> list:
-    """A transfer row as plain JSON values, in the ledger's column order."""
-    if isinstance(values, dict):
-        values = [values[name] for name in ROW_COLUMNS]
-    return [int(v) if isinstance(v, int) else v for v in values]
 
 
 async def community_or_404(community_id: int | None) -> CommunityView:
@@ -141,17 +132,33 @@ async def community_or_404(community_id: int | None) -> CommunityView:
     return community
 
 
+def _chain(community_id: int, row: dict | None) -> Chain:
+    if row is None or row.get("origin") is None:
+        # No account was ever opened for it, so no chain row yet: its chain will start from this
+        # origin (a community founded now has no legacy).
+        origin = new_origin(community_id)
+        return Chain(origin, genesis_of(origin), 0, genesis_of(origin), None)
+    return Chain(row["origin"], row["genesis"], int(row["head_seq"]), row["head_hash"],
+                 parse_origin(row["origin"])["legacy"])
+
+
+async def chain_of(community_id: int) -> Chain:
+    rows = await fetch(
+        "SELECT origin, genesis, head_seq, head_hash FROM ledger_chain WHERE ledger = {}", community_id)
+    return _chain(community_id, rows[0] if rows else None)
+
+
 # -- making a checkpoint ----------------------------------------------------------------------------
 
-# One statement, so one snapshot on both engines: the head and the balances agree (the ledger
-# updates account rows in the transaction that appends the transfers).
+# One statement, so one snapshot on both engines: the chain's head and the balances agree (the
+# ledger updates the chain row and the account rows in the transaction that appends transfers).
 _SUM = "(SELECT COALESCE(SUM(balance), 0) FROM ledger_account WHERE ledger = {{}} AND kind = '{kind}')"
 _SNAPSHOT = f"""
 SELECT
-    (SELECT seq FROM ledger_transfer ORDER BY seq DESC LIMIT 1) AS head_seq,
-    (SELECT hash FROM ledger_transfer ORDER BY seq DESC LIMIT 1) AS head_hash,
+    chain.origin, chain.genesis, chain.head_seq, chain.head_hash,
     {_SUM.format(kind="issuance")} AS issuance, {_SUM.format(kind="shop")} AS shop,
     {_SUM.format(kind="wallet")} AS wallet, {_SUM.format(kind="expiry")} AS expiry
+FROM (SELECT 1 AS here) AS one LEFT JOIN ledger_chain AS chain ON chain.ledger = {{}}
 """
 
 
@@ -160,8 +167,9 @@ async def make_checkpoint(
 ) -> CheckpointView:
     """Today's checkpoint of the community (Beijing day of ``now``), made if it does not exist.
 
-    Idempotent per community per day: a second call that day returns the first checkpoint.
-    A day before the newest checkpoint's (a clock set back) is refused: the chain runs forward.
+    Idempotent per community per day: a second call that day returns the first checkpoint
+    (which, on the day of the upgrade, may be one of version 1). A day before the newest
+    checkpoint's (a clock set back) is refused: the chain runs forward.
     """
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
@@ -172,39 +180,42 @@ async def make_checkpoint(
     public_key = keys.public_key_hex(settings, community_id)
     async with write_transaction():
         latest = await fetch(
-            f"SELECT {_CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} "
+            f"SELECT {CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} "
             "ORDER BY day DESC LIMIT 1", community_id,
         )
         if latest and latest[0]["day"] == day:
-            return _view(latest[0])
+            return view(latest[0])
         if latest and latest[0]["day"] > day:
             raise Conflict("checkpoint_day_passed", day=day)
-        (snap,) = await fetch(_SNAPSHOT, community_id, community_id, community_id, community_id)
+        (snap,) = await fetch(_SNAPSHOT, *[community_id] * 5)
+        chain = _chain(community_id, snap)
         issued = -int(snap["issuance"])
-        view = CheckpointView(
+        made = CheckpointView(
             version=VERSION, community_id=community_id, day=day, at=iso_utc(at_us),
-            head_seq=int(snap["head_seq"] or 0), head_hash=snap["head_hash"] or GENESIS,
+            head_number=chain.head_number, head_hash=chain.head_hash, genesis=chain.genesis,
             issued=hundredths_text(issued), redeemed=hundredths_text(int(snap["shop"])),
             outstanding=hundredths_text(int(snap["wallet"])), expired=hundredths_text(int(snap["expiry"])),
             previous=latest[0]["hash"] if latest else GENESIS, hash="", signature="", public_key=public_key,
         )
-        text = checkpoint_text(view.signed())
-        view.hash = hashlib.sha256(text).hexdigest()
-        view.signature = signer.sign(text).hex()
+        text = checkpoint_text(made.signed())
+        made.hash = hashlib.sha256(text).hexdigest()
+        made.signature = signer.sign(text).hex()
         await fetch(
-            "INSERT INTO transparency_checkpoint (community, day, at_us, head_seq, head_hash, issued, "
-            "redeemed, outstanding, expired, previous, hash, signature, public_key) "
-            "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) "
+            "INSERT INTO transparency_checkpoint (community, day, at_us, version, head_seq, head_number, "
+            "head_hash, genesis, issued, redeemed, outstanding, expired, previous, hash, signature, "
+            "public_key) "
+            "VALUES ({}, {}, {}, {}, 0, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) "
             "ON CONFLICT (community, day) DO NOTHING",
-            community_id, day, at_us, view.head_seq, view.head_hash, issued, int(snap["shop"]),
-            int(snap["wallet"]), int(snap["expiry"]), view.previous, view.hash, view.signature, public_key,
+            community_id, day, at_us, VERSION, chain.head_number, chain.head_hash, chain.genesis, issued,
+            int(snap["shop"]), int(snap["wallet"]), int(snap["expiry"]), made.previous, made.hash,
+            made.signature, public_key,
         )
-        made = await fetch(
-            f"SELECT {_CHECKPOINT_COLUMNS} FROM transparency_checkpoint "
+        stored = await fetch(
+            f"SELECT {CHECKPOINT_COLUMNS} FROM transparency_checkpoint "
             "WHERE community = {} AND day = {}", community_id, day,
         )
-    log.info("checkpoint %s of community %s at head %s", day, community_id, view.head_seq)
-    return _view(made[0])
+    log.info("checkpoint %s of community %s at entry %s", day, community_id, chain.head_number)
+    return view(stored[0])
 
 
 async def checkpoint_all(settings: Settings, now: datetime | None = None) -> list[CheckpointView]:
@@ -253,15 +264,15 @@ async def history_page(
     before = _parse_cursor(cursor)
     if before is None:
         rows = await fetch(
-            f"SELECT {_CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} "
+            f"SELECT {CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} "
             "ORDER BY id DESC LIMIT {}", community.id, limit + 1,
         )
     else:
         rows = await fetch(
-            f"SELECT {_CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} AND id < {{}} "
+            f"SELECT {CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} AND id < {{}} "
             "ORDER BY id DESC LIMIT {}", community.id, min(before, 2**31 - 1), limit + 1,
         )
-    items = [_view(row) for row in rows[:limit]]
+    items = [view(row) for row in rows[:limit]]
     next_cursor = str(rows[limit - 1]["id"]) if len(rows) > limit else None
     return CheckpointPage(
         community_id=community.id, community=community.name,
@@ -271,10 +282,10 @@ async def history_page(
 
 async def latest(community_id: int) -> CheckpointView | None:
     rows = await fetch(
-        f"SELECT {_CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} "
+        f"SELECT {CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} "
         "ORDER BY id DESC LIMIT 1", community_id,
     )
-    return _view(rows[0]) if rows else None
+    return view(rows[0]) if rows else None
 
 
 class Status(msgspec.Struct):
@@ -285,6 +296,24 @@ class Status(msgspec.Struct):
     head_still_matches: bool
 
 
+async def _head_hash(checkpoint: CheckpointView) -> str | None:
+    """The hash the ledger holds now at the place ``checkpoint`` signed, in the chain it signed."""
+    if checkpoint.version >= 2:
+        chain = await chain_of(checkpoint.community_id)
+        if checkpoint.genesis != chain.genesis:
+            return None
+        if checkpoint.head == 0:
+            return chain.genesis
+        rows = await fetch("SELECT hash FROM ledger_transfer WHERE ledger = {} AND number = {}",
+                           checkpoint.community_id, checkpoint.head)
+    else:
+        if checkpoint.head == 0:
+            return GENESIS
+        rows = await fetch("SELECT hash FROM ledger_transfer WHERE number IS NULL AND seq = {}",
+                           checkpoint.head)
+    return rows[0]["hash"] if rows else None
+
+
 async def status_of(settings: Settings, checkpoint: CheckpointView) -> Status:
     key = keys.public_key(settings, checkpoint.community_id)
     text = checkpoint_text(checkpoint.signed())
@@ -293,101 +322,5 @@ async def status_of(settings: Settings, checkpoint: CheckpointView) -> Status:
         signature_ok = hashlib.sha256(text).hexdigest() == checkpoint.hash
     except (InvalidSignature, ValueError):
         signature_ok = False
-    if checkpoint.head_seq == 0:
-        matches = checkpoint.head_hash == GENESIS
-    else:
-        rows = await fetch("SELECT hash FROM ledger_transfer WHERE seq = {}", checkpoint.head_seq)
-        matches = bool(rows) and rows[0]["hash"] == checkpoint.head_hash
-    return Status(signature_ok=signature_ok, head_still_matches=matches)
-
-
-async def _accounts(community_id: int) -> dict[str, int]:
-    rows = await fetch(
-        "SELECT kind, id FROM ledger_account WHERE ledger = {} AND kind IN ('issuance', 'shop', 'expiry')",
-        community_id,
-    )
-    return {row["kind"]: int(row["id"]) for row in rows}
-
-
-async def history_document(settings: Settings, community: CommunityView) -> AsyncIterator[bytes]:
-    """The whole history as one JSON file, streamed: header, checkpoints oldest first, then every
-    transfer up to the newest checkpoint's head, one per line, read ``STREAM_PAGE`` at a time."""
-    rows = await fetch(
-        f"SELECT {_CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} ORDER BY id",
-        community.id,
-    )
-    checkpoints = [_view(row).signed() for row in rows]
-    head = checkpoints[-1]["head_seq"] if checkpoints else 0
-    header = {
-        "format": HISTORY_FORMAT, "community_id": community.id, "community": community.name,
-        "public_key": keys.public_key_hex(settings, community.id),
-        "check": "python -m market.reports.checkpoint_verify FILE --public-key KEY",
-        "accounts": await _accounts(community.id),
-    }
-
-    def dumps(value: object) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-    yield (dumps(header)[:-1] + ',\n"checkpoints":[').encode()
-    yield ",\n".join(dumps(c) for c in checkpoints).encode()
-    yield b'],\n"transfers":[\n'
-    after, first = 0, True
-    while after < head:
-        page = await fetch(
-            f"SELECT {_COLUMNS} FROM ledger_transfer "
-            "WHERE seq > {} AND seq <= {} ORDER BY seq LIMIT {}", after, head, STREAM_PAGE,
-        )
-        if not page:
-            break
-        chunk = ",\n".join(dumps(_row(row)) for row in page)
-        yield ((",\n" if not first else "") + chunk).encode()
-        first, after = False, int(page[-1]["seq"])
-    yield b"\n]}\n"
-
-
-async def proof(settings: Settings, community_id: int | None, transfer_id: str) -> Proof:
-    """The proof that ``transfer_id`` (of this community) is in the chain a checkpoint signed."""
-    community = await community_or_404(community_id)
-    transfer_id = transfer_id.strip()
-    if not 1 <= len(transfer_id) <= 200:
-        raise InvalidInput(field="transfer")
-    found = await fetch(f"SELECT {_COLUMNS} FROM ledger_transfer WHERE id = {{}}", transfer_id)
-    if not found or int(found[0]["ledger"]) != community.id:
-        raise NotFound(field="transfer")
-    row = _row(found[0])
-    seq = row[0]
-    covering = await fetch(
-        f"SELECT {_CHECKPOINT_COLUMNS} FROM transparency_checkpoint "
-        "WHERE community = {} AND head_seq >= {} ORDER BY head_seq, id LIMIT 1", community.id, seq,
-    )
-    public_key = keys.public_key_hex(settings, community.id)
-    answer = Proof(format=PROOF_FORMAT, status="not_yet", community_id=community.id, public_key=public_key,
-                   transfer_id=transfer_id, seq=seq, checkpoint=None, previous_hash=None, transfers=[row])
-    if not covering:
-        return answer
-    answer.checkpoint = checkpoint = _view(covering[0])
-    if checkpoint.head_seq - seq + 1 > MAX_PROOF:
-        answer.status = "too_long"
-        return answer
-    if seq > 1:
-        before = await fetch("SELECT hash FROM ledger_transfer WHERE seq = {}", seq - 1)
-        answer.previous_hash = before[0]["hash"] if before else None
-    else:
-        answer.previous_hash = GENESIS
-    segment = await fetch(
-        f"SELECT {_COLUMNS} FROM ledger_transfer WHERE seq >= {{}} AND seq <= {{}} ORDER BY seq",
-        seq, checkpoint.head_seq,
-    )
-    answer.transfers = [_row(r) for r in segment]
-    answer.status = "ok"
-    return answer
-
-
-def check_proof(answer: Proof) -> str | None:
-    """The offline checker's verdict on a proof, run here for the page: None when it holds."""
-    try:
-        verify_proof(msgspec.to_builtins(answer), answer.public_key)
-    except Invalid as problem:
-        return str(problem)
-    return None
-
+    held = await _head_hash(checkpoint)
+    return Status(signature_ok=signature_ok, head_still_matches=held == checkpoint.head_hash)

@@ -1,11 +1,14 @@
-"""The public transparency page (阳光积分): totals, the ledger's head, daily checkpoints signed with
-the community's Ed25519 key, their history, and a resident's proof that an entry is in the chain.
+"""The public transparency page (阳光积分): a community's totals, the head of its chain, daily
+checkpoints signed with the community's Ed25519 key, their history, and a resident's proof that an
+entry is in the chain.
 
 API (public unless said): ``GET /api/transparency/checkpoints`` (history, newest first, paged),
-``GET /api/transparency/checkpoints.json`` (the whole history as one file, for the offline
-check), ``GET /api/transparency/proof`` (one entry's proof), ``POST /api/transparency/checkpoints``
-(admin: today's checkpoint now). The page is ``/transparency?community=<id>``. The work is done
-in ``market.reports.checkpoint_service``; the offline check is ``checkpoint_verify``.
+``GET /api/transparency/checkpoints.json`` (the community's whole history as one file, for the
+offline check), ``GET /api/transparency/legacy.json`` (the chain of before chains per community,
+for a community whose chain grew from it), ``GET /api/transparency/proof`` (one entry's proof),
+``POST /api/transparency/checkpoints`` (admin: today's checkpoint now). The page is
+``/transparency?community=<id>``. The work is done in ``market.reports.checkpoint_service`` and
+``checkpoint_files``; the offline check is ``checkpoint_verify``.
 """
 
 from datetime import datetime
@@ -22,9 +25,11 @@ from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.errors import InvalidInput, NotFound
 from market.points import service as points
+from market.reports import checkpoint_files as files
 from market.reports import checkpoint_service as checkpoints
 from market.reports import keys
-from market.reports.checkpoint_service import CheckpointPage, CheckpointView, Proof, keep_checkpointing
+from market.reports.checkpoint_files import Proof
+from market.reports.checkpoint_service import CheckpointPage, CheckpointView, keep_checkpointing
 from market.settings import Settings
 from market.web.forms import page
 
@@ -34,7 +39,15 @@ PUBLIC = {"public": True}
 CommunityParam = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
 #: Checkpoints per page of the history on the page and by default in the API.
 PAGE_SIZE = 10
-OFFLINE_COMMAND = "python -m market.reports.checkpoint_verify {file} --public-key {key}"
+
+
+def _attachment(name: str, body) -> Stream:
+    return Stream(body, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+def _file_name(kind: str, community_id: int) -> str:
+    return f"{kind}-{community_id}-{datetime.now().strftime('%Y%m%d')}.json"
 
 
 class CheckpointController(Controller):
@@ -53,15 +66,23 @@ class CheckpointController(Controller):
 
     @get(
         "/checkpoints.json", opt=PUBLIC,
-        summary="The whole history with every transfer it covers, for the offline check",
+        summary="The community's whole history: its chain's origin, its checkpoints and its own "
+                "transfers up to the newest checkpoint, for the offline check",
     )
     async def download(self, settings: NamedDependency[Settings], community: CommunityParam = None) -> Stream:
         found = await checkpoints.community_or_404(community)
-        name = f"transparency-{found.id}-{datetime.now().strftime('%Y%m%d')}.json"
-        return Stream(
-            checkpoints.history_document(settings, found), media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-        )
+        document = await files.history_document(settings, found)
+        return _attachment(_file_name("transparency", found.id), document)
+
+    @get(
+        "/legacy.json", opt=PUBLIC,
+        summary="The installation-wide chain of before chains per community, up to where the "
+                "community's chain begins (it holds every community's transfers of then)",
+    )
+    async def legacy(self, settings: NamedDependency[Settings], community: CommunityParam = None) -> Stream:
+        found = await checkpoints.community_or_404(community)
+        document = await files.legacy_document(settings, found)
+        return _attachment(_file_name("legacy", found.id), document)
 
     @post(
         "/checkpoints", guards=[requires_role(ADMIN)],
@@ -79,7 +100,7 @@ class CheckpointController(Controller):
         transfer: Annotated[str, QueryParameter(min_length=1, max_length=200)],
         community: CommunityParam = None,
     ) -> Proof:
-        return await checkpoints.proof(settings, community, transfer)
+        return await files.proof(settings, community, transfer)
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -109,20 +130,26 @@ async def transparency_page(
     lookup = None
     if transfer:
         try:
-            proof = await checkpoints.proof(settings, totals.community_id, transfer)
+            proof = await files.proof(settings, totals.community_id, transfer)
         except NotFound:
             lookup = {"state": "unknown", "transfer": transfer}
         else:
-            problem = checkpoints.check_proof(proof) if proof.status == "ok" else None
+            problem = files.check_proof(proof) if proof.status == "ok" else None
             state = proof.status if problem is None else "broken"
             lookup = {"state": state, "transfer": transfer, "proof": proof, "problem": problem}
-    key = keys.public_key_hex(settings, totals.community_id)
-    base = f"/api/transparency/checkpoints.json?community={totals.community_id}"
+    community = totals.community_id
+    key = keys.public_key_hex(settings, community)
+    chain = await checkpoints.chain_of(community)
+    command = files.CHECK.format(file=f"transparency-{community}.json", key=key)
+    legacy = None
+    if chain.legacy:
+        legacy = {"seq": chain.legacy[0], "download": files.LEGACY_URL.format(community=community)}
+        command += f" --legacy legacy-{community}.json"
     return page(
         request, "reports/transparency/page.html", totals=totals, newest=newest, verdict=verdict,
-        history=history, first_page=cursor is None, public_key=key, download=base, lookup=lookup,
-        command=OFFLINE_COMMAND.format(file=f"transparency-{totals.community_id}.json", key=key),
-        proof_command=OFFLINE_COMMAND.format(file="proof.json", key=key),
+        history=history, first_page=cursor is None, public_key=key, genesis=chain.genesis,
+        download=f"/api/transparency/checkpoints.json?community={community}", legacy=legacy,
+        lookup=lookup, command=command, proof_command=files.CHECK.format(file="proof.json", key=key),
     )
 
 

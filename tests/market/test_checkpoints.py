@@ -3,8 +3,12 @@
 Hand-computed figures on a small fixed data set: the resident gets +30.00, +12.50 and −5.25
 by adjustment (issued 37.25) and redeems 7.75 at the shop (outstanding 29.50). Checkpoints
 are made for three past Beijing days through the service (``now=``), today's through the
-API. The database is the test session's shared one, so a tampered transfer is put back in a
-``finally`` (the triggers dropped and recreated around both changes, as an attacker would).
+API. Each community's history holds its own chain only: a test has two communities write in
+turns and looks for the other's entries in the file. The database is the test session's
+shared one, so a tampered transfer or balance is put back in a ``finally`` (the triggers
+dropped and recreated around both changes, as an attacker would). Checkpoints of version 1
+and the legacy chain are tested on a database made by the release before chains per
+community (``test_upgrade_transparency.py``).
 """
 
 import asyncio
@@ -12,6 +16,7 @@ import copy
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -26,8 +31,9 @@ from ledger.model import Row
 from market.community import service as communities
 from market.community.service import CommunityView
 from market.db import engine_name, fetch
+from market.reports import checkpoint_files as files
 from market.reports import checkpoint_service as service
-from market.reports import keys
+from market.reports import checkpoint_verify, keys
 from market.reports.checkpoint_verify import (
     GENESIS,
     SIGNED_FIELDS,
@@ -70,17 +76,20 @@ def _settings(app: Litestar):
     return app.state.settings
 
 
-async def test_a_checkpoint_signs_what_it_says_and_is_made_once_a_day(
+async def test_a_checkpoint_signs_its_communitys_chain_and_is_made_once_a_day(
     app: Litestar, ledger: Ledger, community: CommunityView, admin: Member, resident: Member
 ) -> None:
     await _fill(admin, resident, ledger, community)
     made = await service.make_checkpoint(_settings(app), community.id, DAYS[0])
-    head_seq, head_hash = await ledger.head()
-    assert (made.head_seq, made.head_hash) == (head_seq, head_hash)
+    entries, head_hash = await ledger.head(community.id)
+    chain = await service.chain_of(community.id)
+    assert made.version == 2 and (made.head_number, made.head_hash) == (entries, head_hash) == (4, head_hash)
+    assert made.genesis == chain.genesis and chain.legacy is None and made.head_seq is None
     assert (made.issued, made.redeemed, made.outstanding, made.expired) == ("37.25", "7.75", "29.50", "0.00")
     assert made.previous == GENESIS and made.community_id == community.id
     assert made.day == (DAYS[0] + timedelta(hours=8)).date().isoformat()  # Beijing is UTC+8
     text = checkpoint_text(made.signed())
+    assert set(json.loads(text)) == set(SIGNED_FIELDS[2])
     assert made.hash == hashlib.sha256(text).hexdigest()
     keys.public_key(_settings(app), community.id).verify(bytes.fromhex(made.signature), text)
     assert made.public_key == keys.public_key_hex(_settings(app), community.id)
@@ -90,13 +99,20 @@ async def test_a_checkpoint_signs_what_it_says_and_is_made_once_a_day(
     again = await service.make_checkpoint(_settings(app), community.id, DAYS[0] + timedelta(minutes=5))
     assert again == made
     following = await service.make_checkpoint(_settings(app), community.id, DAYS[1])
-    assert following.previous == made.hash and following.issued == "38.25"
+    assert following.previous == made.hash and following.issued == "38.25" and following.head_number == 5
     # A day before the newest is refused (a clock set back), and nothing is stored.
     with pytest.raises(Exception) as refused:
         await service.make_checkpoint(_settings(app), community.id, DAYS[0] - timedelta(days=1))
     assert getattr(refused.value, "reason", "") == "checkpoint_day_passed"
     page = await service.history_page(_settings(app), community.id)
     assert [c.day for c in page.items] == [following.day, made.day]
+
+
+async def test_a_community_without_entries_signs_its_genesis(app: Litestar, community: CommunityView) -> None:
+    made = await service.make_checkpoint(_settings(app), community.id, DAYS[0])
+    chain = await service.chain_of(community.id)
+    assert made.head_number == 0 and made.head_hash == made.genesis == chain.genesis
+    assert (await service.status_of(_settings(app), made)).head_still_matches
 
 
 async def test_checkpoints_are_append_only(app: Litestar, community: CommunityView) -> None:
@@ -117,31 +133,88 @@ async def test_the_history_file_checks_out_offline(
         await adjust(admin, resident.id, "2")
     key = keys.public_key_hex(_settings(app), community.id)
     document = await _history(anon, community)
+    chain = await service.chain_of(community.id)
     assert document["public_key"] == key and len(document["checkpoints"]) == 3
+    assert (document["origin"], document["genesis"]) == (chain.origin, chain.genesis)
+    assert "legacy_download" not in document and "--legacy" not in document["check"]
     outcome = verify_history(document, key, transfer_id=ids[0])
-    assert outcome.checkpoints == 3 and outcome.head_seq == document["checkpoints"][-1]["head_seq"]
-    assert outcome.transfers == outcome.head_seq  # every transfer up to the newest head
+    assert outcome.checkpoints == 3 and outcome.head == document["checkpoints"][-1]["head_number"] == 6
+    # The community's own entries, numbered from 1, up to the newest head (not the one after it).
+    assert [row[0] for row in document["transfers"]] == [1, 2, 3, 4, 5, 6]
+    assert {row[2] for row in document["transfers"]} == {community.id}
     assert [c["issued"] for c in document["checkpoints"]] == ["37.25", "39.25", "41.25"]
     assert [c["outstanding"] for c in document["checkpoints"]] == ["29.50", "31.50", "33.50"]
 
-    # The documented command, in a subprocess: standalone, and as `market transparency verify`.
+    # The documented command, in a subprocess: as the module, as `market transparency verify`,
+    # and as the one file copied elsewhere and run on its own.
     path = tmp_path / "history.json"
     path.write_bytes(json.dumps(document).encode())
+    alone = tmp_path / "elsewhere"
+    alone.mkdir()
+    shutil.copy(checkpoint_verify.__file__, alone / "checkpoint_verify.py")
     commands = ([sys.executable, "-m", "market.reports.checkpoint_verify"],
-                [MARKET, "transparency", "verify"])
+                [MARKET, "transparency", "verify"],
+                [sys.executable, "-I", str(alone / "checkpoint_verify.py")])
     for command in commands:
         done = await asyncio.to_thread(
             subprocess.run, [*command, str(path), "--public-key", key, "--transfer", ids[0]],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True, text=True, timeout=60, cwd=alone,
         )
         assert done.returncode == 0, done.stderr
-        assert "OK:" in done.stdout and f"transfer {ids[0]} is entry" in done.stdout
+        assert "OK:" in done.stdout and f"transfer {ids[0]} is entry 1" in done.stdout
     other_key = keys.public_key_hex(_settings(app), community.id + 1)
     done = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "market.reports.checkpoint_verify", str(path),
                          "--public-key", other_key], capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 1 and "FAILED" in done.stderr
+    # --legacy goes only with a chain that grew from the legacy one.
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "market.reports.checkpoint_verify", str(path),
+                         "--public-key", key, "--legacy", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1 and "did not start from the legacy chain" in done.stderr
+
+
+async def test_a_communitys_history_holds_none_of_another_communitys_entries(
+    app: Litestar, ledger: Ledger, community: CommunityView, admin: Member, resident: Member, anon
+) -> None:
+    other = await communities.get_or_create(ledger, f"{community.name}-邻居")
+    theirs = await ledger.open_account(other.id, "wallet", "8888")
+    their_issuance = await ledger.account_id(other.id, "issuance")
+    mine, their_ids = [], []
+    for turn in range(4):  # the two communities write in turns
+        made = await adjust(admin, resident.id, f"{turn + 1}", reason=f"本社区-{turn}")
+        assert made.status_code == 201, made.text
+        mine.append(made.json()["id"])
+        moved = await ledger.transfer(f"their-{other.id}-{turn}", their_issuance, theirs.id, "3",
+                                      "adjustment", memo=f"邻居的秘密备注-{turn}", ledger=other.id)
+        their_ids.append(moved.id)
+    for town in (community, other):
+        await service.make_checkpoint(_settings(app), town.id, DAYS[0])
+
+    response = await anon.get("/api/transparency/checkpoints.json", params={"community": community.id})
+    text = response.content.decode()
+    document = json.loads(text)
+    assert [row[1] for row in document["transfers"]] == mine
+    assert [row[0] for row in document["transfers"]] == [1, 2, 3, 4]
+    for their_id in their_ids:
+        assert their_id not in text
+    assert "邻居的秘密备注" not in text and other.name not in text
+    their_accounts = {theirs.id, their_issuance}
+    assert not their_accounts & {a for row in document["transfers"] for a in (row[5], row[6])}
+    assert not their_accounts & {int(a) for a in json.loads(document["origin"]).get("accounts", {})}
+    verify_history(document, keys.public_key_hex(_settings(app), community.id))
+
+    # And the other way round; each checks with its own key.
+    their_document = await _history(anon, other)
+    assert [row[1] for row in their_document["transfers"]] == their_ids
+    assert not any(id_ in json.dumps(their_document, ensure_ascii=False) for id_ in mine)
+    outcome = verify_history(their_document, keys.public_key_hex(_settings(app), other.id))
+    assert outcome.head == 4
+    with pytest.raises(Invalid):
+        verify_history(their_document, keys.public_key_hex(_settings(app), community.id))
 
 
 def _altered(document: dict, change) -> dict:
@@ -150,7 +223,7 @@ def _altered(document: dict, change) -> dict:
     return copied
 
 
-async def test_the_checker_fails_on_any_altered_checkpoint(
+async def test_the_checker_fails_on_any_altered_checkpoint_or_origin(
     app: Litestar, ledger: Ledger, community: CommunityView, admin: Member, resident: Member, anon
 ) -> None:
     await _fill(admin, resident, ledger, community)
@@ -162,17 +235,19 @@ async def test_the_checker_fails_on_any_altered_checkpoint(
     verify_history(document, key)
 
     replacements = {
-        "version": 2, "community_id": community.id + 1, "day": "2020-01-01",
-        "at": "2020-01-01T00:00:00.000000Z",
-        "head_seq": 1, "head_hash": "f" * 64, "issued": "99.00", "redeemed": "0.01",
-        "outstanding": "1.00", "expired": "0.01", "previous": "e" * 64, "hash": "d" * 64,
-        "signature": "00" * 64,
+        "version": 1, "community_id": community.id + 1, "day": "2020-01-01",
+        "at": "2020-01-01T00:00:00.000000Z", "head_number": 1, "head_hash": "f" * 64, "genesis": "c" * 64,
+        "issued": "99.00", "redeemed": "0.01", "outstanding": "1.00", "expired": "0.01",
+        "previous": "e" * 64, "hash": "d" * 64, "signature": "00" * 64,
     }
-    assert set(replacements) == {*SIGNED_FIELDS, "hash", "signature"}
+    assert set(replacements) == {*SIGNED_FIELDS[2], "hash", "signature"}
     for name, value in replacements.items():
         bad = _altered(document, lambda d, n=name, v=value: d["checkpoints"][1].__setitem__(n, v))
         with pytest.raises(Invalid):
             verify_history(bad, key)
+    # A total altered in the file: the signed text no longer has that hash.
+    with pytest.raises(Invalid, match=r"checkpoint 2 .*its hash does not match"):
+        verify_history(_altered(document, lambda d: d["checkpoints"][1].__setitem__("issued", "38.26")), key)
 
     # Re-signing with another key does not help: the checker holds the community's public key.
     with pytest.raises(Invalid, match="public key"):
@@ -186,11 +261,29 @@ async def test_the_checker_fails_on_any_altered_checkpoint(
     with pytest.raises(Invalid, match="stop at"):
         verify_history(_altered(document, lambda d: d["transfers"].pop()), key)
 
+    # The origin changed (opening balances given to someone), alone or with its genesis.
+    def richer(d: dict) -> None:
+        d["origin"] = d["origin"][:-1] + ',"accounts":{"1":[100000,0]}}'
+
+    with pytest.raises(Invalid, match="origin's hash is not the chain's genesis"):
+        verify_history(_altered(document, richer), key)
+
+    def rebased(d: dict) -> None:
+        richer(d)
+        d["genesis"] = hashlib.sha256(d["origin"].encode()).hexdigest()
+
+    with pytest.raises(Invalid, match="signed another chain's genesis"):
+        verify_history(_altered(document, rebased), key)
+    with pytest.raises(Invalid, match="not this community's chain's"):
+        verify_history(_altered(document, lambda d: (d.__setitem__("origin", d["origin"].replace(
+            f'"ledger":{community.id}', f'"ledger":{community.id + 1}')), d.__setitem__(
+            "genesis", hashlib.sha256(d["origin"].encode()).hexdigest()))), key)
+
 
 def _recompute_from(document: dict, index: int) -> None:
     """What a forger would do: rewrite every hash from the changed transfer on."""
     rows = document["transfers"]
-    previous = rows[index - 1][16] if index else GENESIS
+    previous = rows[index - 1][16] if index else document["genesis"]
     for row in rows[index:]:
         row[16] = transfer_hash(previous, row)
         previous = row[16]
@@ -204,49 +297,82 @@ async def test_the_checker_fails_when_a_transfer_is_altered(
     key = keys.public_key_hex(_settings(app), community.id)
     document = await _history(anon, community)
     index = next(i for i, row in enumerate(document["transfers"]) if row[1] == ids[1])
+    number = document["transfers"][index][0]
 
     # In the file: the amount changed (its hash then fails), or changed with every hash after
-    # it recomputed (the chain then no longer reaches the signed head).
+    # it recomputed (its recorded balances then disagree with the replay), or with the balances
+    # it records changed too (the chain then no longer reaches the signed head).
     amount_changed = _altered(document, lambda d: d["transfers"][index].__setitem__(7, 125000))
-    with pytest.raises(Invalid, match=f"id {ids[1]}"):
+    with pytest.raises(Invalid, match=f"transfer {number} \\(id {ids[1]}\\): its hash"):
         verify_history(amount_changed, key)
 
     def forge(d: dict) -> None:
         d["transfers"][index][7] = 125000
         _recompute_from(d, index)
 
-    with pytest.raises(Invalid, match="another hash"):
+    with pytest.raises(Invalid, match="balances it records"):
         verify_history(_altered(document, forge), key)
 
+    def forge_memo(d: dict) -> None:
+        d["transfers"][index][8] = "改过的"
+        _recompute_from(d, index)
+
+    with pytest.raises(Invalid, match="another hash"):
+        verify_history(_altered(document, forge_memo), key)
+    # A transfer of another community slipped in.
+    with pytest.raises(Invalid, match="belongs to another community"):
+        verify_history(_altered(document, lambda d: (d["transfers"][index].__setitem__(2, community.id + 1),
+                                                     _recompute_from(d, index))), key)
+
     # In the database, behind the append-only triggers' back: the next download fails the check.
-    seq = document["transfers"][index][0]
-    await _tamper(seq, "memo = '改过的'")
+    (stored,) = await fetch("SELECT seq FROM ledger_transfer WHERE id = {}", ids[1])
+    await _tamper("ledger_transfer", f"seq = {stored['seq']}", "memo = '改过的'")
     try:
-        with pytest.raises(Invalid, match=f"transfer {seq} \\(id {ids[1]}\\)"):
+        with pytest.raises(Invalid, match=f"transfer {number} \\(id {ids[1]}\\)"):
             verify_history(await _history(anon, community), key)
         page = await anon.get("/api/transparency/proof",
                               params={"community": community.id, "transfer": ids[1]})
         with pytest.raises(Invalid):
             verify_proof(page.json(), key)
     finally:
-        await _tamper(seq, f"memo = '{document['transfers'][index][8]}'")
+        await _tamper("ledger_transfer", f"seq = {stored['seq']}",
+                      f"memo = '{document['transfers'][index][8]}'")
     verify_history(await _history(anon, community), key)
 
 
-async def _tamper(seq: int, assignment: str) -> None:
-    """UPDATE one transfer with the append-only triggers out of the way, then put them back."""
-    update = f"UPDATE ledger_transfer SET {assignment} WHERE seq = {seq}"
+async def test_the_checker_fails_when_a_signed_total_is_not_the_ledgers(
+    app: Litestar, ledger: Ledger, community: CommunityView, admin: Member, resident: Member, anon
+) -> None:
+    """A balance changed in the database (the account row, not the log) is signed as it is;
+    the checker replays the log and names the total that differs."""
+    await _fill(admin, resident, ledger, community)
+    shop = await ledger.account_id(community.id, "shop")
+    await _tamper("ledger_account", f"id = {shop}", "balance = balance + 100")
+    try:
+        await service.make_checkpoint(_settings(app), community.id, DAYS[0])
+    finally:
+        await _tamper("ledger_account", f"id = {shop}", "balance = balance - 100")
+    with pytest.raises(Invalid, match=r"signed redeemed 8\.75, the transfers give 7\.75"):
+        verify_history(await _history(anon, community), keys.public_key_hex(_settings(app), community.id))
+
+
+async def _tamper(table: str, where: str, assignment: str) -> None:
+    """UPDATE one row with the append-only triggers out of the way, then put them back."""
+    update = f"UPDATE {table} SET {assignment} WHERE {where}"
     if engine_name() == "postgres":
-        for sql in ("ALTER TABLE ledger_transfer DISABLE TRIGGER USER", update,
-                    "ALTER TABLE ledger_transfer ENABLE TRIGGER USER"):
+        for sql in (f"ALTER TABLE {table} DISABLE TRIGGER USER", update,
+                    f"ALTER TABLE {table} ENABLE TRIGGER USER"):
             await fetch(sql)
         return
-    (trigger,) = await fetch("SELECT sql FROM sqlite_master WHERE name = 'ledger_transfer_no_update'")
-    await fetch("DROP TRIGGER ledger_transfer_no_update")
+    triggers = await fetch("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = {} "
+                           "AND name LIKE '%no_update'", table)
+    for trigger in triggers:
+        await fetch(f"DROP TRIGGER {trigger['name']}")
     try:
         await fetch(update)
     finally:
-        await fetch(trigger["sql"])
+        for trigger in triggers:
+            await fetch(trigger["sql"])
 
 
 async def test_an_entrys_proof_checks_out_offline_and_a_forged_one_does_not(
@@ -258,7 +384,7 @@ async def test_an_entrys_proof_checks_out_offline_and_a_forged_one_does_not(
     params = {"community": community.id, "transfer": ids[1]}
 
     pending = (await anon.get("/api/transparency/proof", params=params)).json()
-    assert pending["status"] == "not_yet" and pending["checkpoint"] is None
+    assert pending["status"] == "not_yet" and pending["checkpoint"] is None and pending["number"] == 2
     with pytest.raises(Invalid, match="not complete"):
         verify_proof(pending, key)
 
@@ -267,9 +393,16 @@ async def test_an_entrys_proof_checks_out_offline_and_a_forged_one_does_not(
     assert answer.status_code == 200, answer.text
     proof = answer.json()
     assert proof["status"] == "ok" and proof["checkpoint"]["hash"] == made.hash
-    assert proof["transfers"][0][1] == ids[1] and proof["transfers"][-1][0] == made.head_seq
+    assert proof["transfers"][0][1] == ids[1] and proof["transfers"][-1][0] == made.head_number == 4
+    assert [row[0] for row in proof["transfers"]] == [2, 3, 4]
     outcome = verify_proof(proof, key)
-    assert f"transfer {ids[1]} is entry {proof['seq']}" in outcome.notes[0]
+    assert f"transfer {ids[1]} is entry 2" in outcome.notes[0]
+    # The first entry follows the chain's genesis, which the checkpoint signs.
+    first = (await anon.get("/api/transparency/proof", params={**params, "transfer": ids[0]})).json()
+    assert first["previous_hash"] == made.genesis and first["number"] == 1
+    verify_proof(first, key)
+    with pytest.raises(Invalid, match="genesis"):
+        verify_proof(_altered(first, lambda d: d.__setitem__("previous_hash", GENESIS)), key)
 
     forgeries = {
         "amount": lambda d: d["transfers"][0].__setitem__(7, 1),
@@ -278,6 +411,7 @@ async def test_an_entrys_proof_checks_out_offline_and_a_forged_one_does_not(
         "previous hash": lambda d: d.__setitem__("previous_hash", "a" * 64),
         "a link dropped": lambda d: d["transfers"].pop(),
         "head": lambda d: d["checkpoint"].__setitem__("head_hash", "b" * 64),
+        "status": lambda d: d.__setitem__("status", "legacy"),
     }
     for name, change in forgeries.items():
         with pytest.raises(Invalid):
@@ -294,7 +428,7 @@ async def test_an_entrys_proof_checks_out_offline_and_a_forged_one_does_not(
     with pytest.raises(Invalid, match="signed checkpoint's head"):
         verify_proof(_altered(proof, rehash), key)
 
-    monkeypatch.setattr(service, "MAX_PROOF", 1)
+    monkeypatch.setattr(files, "MAX_PROOF", 1)
     long = (await anon.get("/api/transparency/proof", params={**params, "transfer": ids[0]})).json()
     assert long["status"] == "too_long" and long["checkpoint"]["hash"] == made.hash
 
@@ -316,6 +450,18 @@ async def test_an_entry_of_another_community_is_not_found(
     assert response.status_code == 404
 
 
+async def test_a_community_founded_after_the_upgrade_has_no_legacy_file(
+    app: Litestar, community: CommunityView, anon
+) -> None:
+    for language, text in (("zh", "没有旧账本链"), ("en", "no legacy chain")):
+        response = await anon.get("/api/transparency/legacy.json", params={"community": community.id},
+                                  headers={"Accept-Language": language})
+        assert response.status_code == 404
+        assert response.json()["reason"] == "no_legacy_chain" and text in response.json()["detail"]
+    unknown = await anon.get("/api/transparency/legacy.json", params={"community": 999999999})
+    assert unknown.status_code == 404 and unknown.json()["reason"] == "not_found"
+
+
 async def test_who_may_do_what(
     app: Litestar, community: CommunityView, admin: Member, resident: Member, anon
 ) -> None:
@@ -325,7 +471,8 @@ async def test_who_may_do_what(
     assert made.status_code == 201, made.text
     again = await admin.client.post("/api/transparency/checkpoints")
     assert again.json()["hash"] == made.json()["hash"]  # once a day
-    assert made.json()["community_id"] == community.id
+    assert made.json()["community_id"] == community.id and made.json()["version"] == 2
+    assert "head_seq" not in made.json() and made.json()["head_number"] == 0
 
     listed = await anon.get("/api/transparency/checkpoints", params={"community": community.id})
     assert listed.status_code == 200
@@ -377,7 +524,7 @@ async def test_the_command_makes_todays_checkpoint(app: Litestar, community: Com
     )
     assert done.returncode == 0, done.stderr
     newest = await service.latest(community.id)
-    assert newest is not None and newest.hash in done.stdout
+    assert newest is not None and newest.hash in done.stdout and f"entry {newest.head_number} " in done.stdout
     unknown = await asyncio.to_thread(
         subprocess.run, [MARKET, "transparency", "checkpoint", "--community", "没有这个社区"],
         env={**env, "LANG": "en_US.UTF-8"}, capture_output=True, text=True, timeout=120,
@@ -389,5 +536,11 @@ def test_the_checker_hashes_transfers_exactly_as_the_ledger() -> None:
     row = [7, "adj:1:k", 3, "adjustment", "single", 11, 12, 1250, "补发 “积分”", None, None, None, None,
            1_700_000_000_123_456, -1250, 1250]
     previous = "ab" * 32
-    expected = link(previous, Row(*row, hash=""))
+    # In a community's chain the first value is the row's number; the table's seq is not hashed.
+    expected = link(previous, Row(seq=99, id=row[1], ledger=3, kind=row[3], phase=row[4], debit=11, credit=12,
+                                  amount=1250, memo=row[8], reference=None, pending_id=None, reverses=None,
+                                  timeout_ms=None, at_us=row[13], debit_after=-1250, credit_after=1250,
+                                  hash="", number=7))
     assert transfer_hash(previous, [*row, expected]) == expected
+    legacy = link(previous, Row(*row, hash=""))  # in the legacy chain, the seq
+    assert transfer_hash(previous, [*row, legacy]) == legacy

@@ -172,6 +172,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     # -- reports: transparency
     ("GET", "/api/transparency/checkpoints"): public(),
     ("GET", "/api/transparency/checkpoints.json"): public(),
+    ("GET", "/api/transparency/legacy.json"): public(),
     ("POST", "/api/transparency/checkpoints"): ADMIN,
     ("GET", "/api/transparency/proof"): public(),
 }

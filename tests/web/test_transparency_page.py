@@ -33,9 +33,10 @@ async def _transfer(admin: Member, resident: Member, amount: str) -> str:
 
 @pytest.mark.parametrize(("language", "marks"), [
     ("zh", ['lang="zh-CN"', "阳光积分", "累计发放", "累计兑换", "居民持有", "签名有效", "下载完整历史",
-            "社区公钥"]),
+            "社区公钥", "其中只有本社区自己的记录", "账本记录：2 笔", "截至第 2 笔"]),
     ("en", ['lang="en"', "Open points", "Points issued in total", "Points held by residents",
-            "Signature valid", "Download the whole history", "public key"]),
+            "Signature valid", "Download the whole history", "public key",
+            "this community's own entries only", "Ledger entries: 2", "at entry 2"]),
 ])
 async def test_the_page_in_both_languages(
     app: Litestar, community: CommunityView, admin: Member, resident: Member, language: str, marks: list[str]
@@ -53,10 +54,12 @@ async def test_the_page_in_both_languages(
     assert size < MAX_PAGE_BYTES, size
     for mark in marks:
         assert mark in html
-    assert "42.50" in html and made.hash in html and made.head_hash in html
+    assert "42.50" in html and made.hash in html and made.head_hash in html and made.genesis in html
     assert keys.public_key_hex(app.state.settings, community.id) in html
     assert f"/api/transparency/checkpoints.json?community={community.id}" in html
     assert "python -m market.reports.checkpoint_verify" in html
+    # A community founded with its own chain has no earlier shared chain to download.
+    assert "legacy.json" not in html and "--legacy" not in html
     assert resident.phone not in html and resident.name not in html
     assert asset("transparency.css") in html
 
@@ -70,7 +73,8 @@ async def test_a_resident_checks_an_entry(
     async with browser(app) as client:
         signed = await client.get("/transparency", params={"community": community.id, "transfer": first})
         assert signed.status_code == 200
-        assert "签名的账本链中" in signed.text and "下载证明文件" in signed.text
+        assert "第 1 笔记录在" in signed.text and "签名的账本链中" in signed.text
+        assert "下载证明文件" in signed.text
         waiting = await client.get("/transparency", params={"community": community.id, "transfer": later})
         assert "将由下一次每日存证签名" in waiting.text
         unknown = await client.get("/transparency", params={"community": community.id, "transfer": "nope"})
