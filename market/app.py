@@ -1,7 +1,8 @@
 """create_app(): the one place where the web application is assembled.
 
 Lifespan: migrate the database, open the PostgreSQL pool, start the ledger's
-writer; everything is closed in reverse at shutdown. The /api router carries
+writer and the background sweeps (``market.background``: each run by one worker
+at a time); everything is closed in reverse at shutdown. The /api router carries
 authentication (middleware) and the signed-in guard; every error leaves
 through ``market.errors.problem_response``.
 """
@@ -21,19 +22,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from ledger import Ledger
-from market import db
+from market import background, db
 from market.activities import service as activities
 from market.activities.controllers import ActivityController, CheckinController
 from market.auth.controllers import SessionController
 from market.auth.guards import signed_in
 from market.auth.hashing import SecretHasher
-from market.auth.limiter import LoginLimiter, limiter_from_url
+from market.auth.limiter import DatabaseLoginLimiter, LoginLimiter, limiter_from_url
 from market.auth.middleware import SessionAuthMiddleware
 from market.cards.controllers import CardAdminController, MemberCodeController, MyCodeController
 from market.community.controllers import STRUCTURE_CONTROLLERS
 from market.dependencies import DEPENDENCIES
 from market.errors import problem_response
 from market.health import health
+from market.people import import_jobs
 from market.people.controllers import MeController, PeopleController
 from market.people.import_controller import RosterImportController
 from market.people.roles_controller import RolesController
@@ -45,7 +47,7 @@ from market.points.controllers import (
 )
 from market.privacy import redaction
 from market.privacy.controllers import MyDataController, PersonalDataController
-from market.reports import certificates, dashboards, exports, leaderboards, transparency
+from market.reports import certificates, checkpoint_service, dashboards, exports, leaderboards, transparency
 from market.settings import Settings, SettingsError, get_settings, sqlite_path
 from market.shop import orders
 from market.shop.controllers import ProductController
@@ -76,6 +78,33 @@ def _check_same_database(settings: Settings) -> None:
 
 GIL_SWITCH_INTERVAL = 0.0005
 
+#: How often unfinished stays are closed for review (``activities.keep_closing_unfinished``'s).
+CLOSE_STAYS_EVERY = 300.0
+#: How often old import jobs and quiet lock-out counts are pruned.
+HOUSEKEEPING_EVERY = 3600.0
+
+
+def _background_jobs(
+    settings: Settings, ledger: Ledger, limiter: LoginLimiter
+) -> list[background.Periodic]:
+    """The periodic work of the installation, each run by one worker at a time."""
+    every = settings.sweep_seconds
+
+    async def housekeeping() -> None:
+        await import_jobs.prune()
+        if isinstance(limiter, DatabaseLoginLimiter):
+            await limiter.prune()
+
+    return [
+        background.Periodic("close_unfinished_stays", every or CLOSE_STAYS_EVERY,
+                            activities.close_unfinished),
+        background.Periodic("expire_orders", every or orders.SWEEP_EVERY,
+                            lambda: orders.expire_overdue(ledger)),
+        background.Periodic("daily_checkpoints", every or checkpoint_service.SWEEP_EVERY,
+                            lambda: checkpoint_service.checkpoint_all(settings)),
+        background.Periodic("housekeeping", HOUSEKEEPING_EVERY, housekeeping),
+    ]
+
 
 def _lifespan(
     settings: Settings, owned_limiter: LoginLimiter | None = None
@@ -93,10 +122,12 @@ def _lifespan(
             await ledger.start()
             app.state.ledger = ledger
             log.info("market started on %s", settings.engine)
+            # Each sweep is done by one worker at a time, whatever the number of workers
+            # and hosts: the one that takes its lease in the database.
+            holder = background.holder_name()
             sweepers = [
-                asyncio.create_task(activities.keep_closing_unfinished()),
-                asyncio.create_task(orders.keep_expiring(ledger)),
-                asyncio.create_task(transparency.keep_checkpointing(settings)),
+                asyncio.create_task(background.keep(job, holder), name=f"background-{job.name}")
+                for job in _background_jobs(settings, ledger, app.state.limiter)
             ]
             try:
                 yield
@@ -120,7 +151,8 @@ def create_app(
     for name in PARAMETER_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
     redaction.install()
-    # Several workers must share lock-outs: Redis when REDIS_URL is set.
+    # Every worker and host shares the lock-outs: in Redis when REDIS_URL is set, else in
+    # the database.
     owned_limiter = None if limiter else limiter_from_url(settings.redis_url)
     api = Router(
         path="/api",

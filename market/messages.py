@@ -96,6 +96,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Someone registered a phone of the roster during the import; nothing was imported, "
         "import it again",
     ),
+    "import_interrupted": (
+        "处理这份台账的服务器中途停止了，导入没有完成。请点击“重新开始”：已导入的人员不会重复导入",
+        "The server working on this roster stopped before it finished. Start it again: "
+        "nobody already imported is imported twice",
+    ),
     "no_community": (
         "还没有社区，请先用 market admin create 创建",
         "There is no community yet; create one with market admin create",

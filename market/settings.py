@@ -90,6 +90,9 @@ class Settings:
     session_hours: float = 12.0
     #: Believe ``X-Forwarded-Proto`` (set only behind a reverse proxy that sets it).
     trust_proxy: bool = False
+    #: Run every sweep (stays, orders, checkpoints) this often instead of at its own
+    #: interval: for tests and demonstrations (``MARKET_SWEEP_SECONDS``).
+    sweep_seconds: float | None = None
 
     @property
     def engine(self) -> EngineName:
@@ -120,6 +123,13 @@ class Settings:
             hours = 0.0
         if not 0 < hours <= 24 * 90:
             raise SettingsError("MARKET_SESSION_HOURS must be a number of hours, up to 2160")
+        sweep = os.environ.get("MARKET_SWEEP_SECONDS", "").strip()
+        try:
+            sweep_seconds = float(sweep) if sweep else None
+        except ValueError:
+            sweep_seconds = 0.0
+        if sweep_seconds is not None and not 0.1 <= sweep_seconds <= 86400:
+            raise SettingsError("MARKET_SWEEP_SECONDS must be a number of seconds, 0.1 to 86400")
         return cls(
             database_url=database_url,
             secret_key=secret_key,
@@ -128,6 +138,7 @@ class Settings:
             debug=_flag("MARKET_DEBUG"),
             session_hours=hours,
             trust_proxy=_flag("MARKET_TRUST_PROXY"),
+            sweep_seconds=sweep_seconds,
         )
 
 

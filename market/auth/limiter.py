@@ -1,8 +1,11 @@
 """Lock-out after repeated failed sign-ins, counted per login (not per IP).
 
-``LoginLimiter`` is the interface. ``MemoryLoginLimiter`` keeps the counts in
-this process, which is right for one worker; ``RedisLoginLimiter`` keeps them
-in Redis, shared by every worker and server (used when ``REDIS_URL`` is set).
+``LoginLimiter`` is the interface. ``DatabaseLoginLimiter`` keeps the counts in
+the market's database, shared by every worker and host: the default. With
+``REDIS_URL`` set, ``RedisLoginLimiter`` keeps them in Redis instead (one round
+trip to Redis instead of a database write per attempt). ``MemoryLoginLimiter``
+keeps them in this process only, for unit tests: with several workers each
+would count on its own (2 workers allowed 10 wrong PINs instead of 5).
 
 An attempt is counted *before* the secret is checked (``acquire``) and
 forgotten on success (``reset``). So a burst of a thousand concurrent guesses
@@ -14,10 +17,11 @@ the login, so no phone number sits in the limiter's store.
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from market.db import fetch
 from market.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -252,8 +256,123 @@ class RedisLoginLimiter:
             raise Unavailable() from error
 
 
+#: Runs hand-written SQL (``{}`` marks each argument) and returns its rows: ``market.db.fetch``.
+Fetch = Callable[..., Awaitable[list[dict]]]
+
+
+class DatabaseLoginLimiter:
+    """The shared limiter without Redis: a row per login key in the market's database.
+
+    Each attempt is one statement, an upsert whose update decides everything from the row
+    as it was (in an UPDATE every expression reads the old row): refuse while locked, else
+    count the failure and lock at ``max_failures``, a longer lock each time. The database
+    applies it atomically whatever the number of workers and hosts (PostgreSQL locks the
+    row, SQLite the file), so concurrent guesses cannot overshoot the limit; ``admitted``
+    says which way this attempt went. Times are the clients' wall clocks in whole ms, as
+    for Redis. The database being down makes sign-in fail (closed), as any query would.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_failures: int = MAX_FAILURES,
+        lockout_seconds: tuple[int, ...] = LOCKOUT_SECONDS,
+        clock: Callable[[], float] = time.time,
+        forget_after: int = FORGET_AFTER_SECONDS,
+        fetch: Fetch | None = None,
+    ) -> None:
+        if max_failures < 1 or not lockout_seconds:
+            raise ValueError("a limiter needs max_failures >= 1 and at least one lock-out step")
+        self.max_failures = max_failures
+        self.lockout_seconds = tuple(int(s) for s in lockout_seconds)
+        self.clock = clock
+        self.forget_after = forget_after
+        self._fetch = fetch
+        self._acquire = self._upsert(check_lock=True)
+        self._failure = self._upsert(check_lock=False)
+
+    def _upsert(self, *, check_lock: bool) -> str:
+        """The one statement of an attempt. The limits are integers of this limiter written
+        into the text (one prepared statement per limiter); the key and the time are bound."""
+        row, now = "login_limit", "excluded.last_seen_ms"
+        refuse = f"{row}.locked_until_ms > {now}" if check_lock else "1 = 0"
+        # A key quiet for ``forget_after`` (and not locked) starts again from nothing.
+        fresh = (f"({row}.last_seen_ms < {now} - {int(self.forget_after) * 1000}"
+                 f" AND {row}.locked_until_ms <= {now})")
+        failures = f"(CASE WHEN {fresh} THEN 0 ELSE {row}.failures END)"
+        lockouts = f"(CASE WHEN {fresh} THEN 0 ELSE {row}.lockouts END)"
+        hit = f"{failures} + 1 >= {int(self.max_failures)}"
+        steps = " ".join(f"WHEN {n} THEN {seconds * 1000}"
+                         for n, seconds in enumerate(self.lockout_seconds[:-1]))
+        lock_ms = f"(CASE {lockouts} {steps} ELSE {self.lockout_seconds[-1] * 1000} END)"
+        return (
+            "INSERT INTO login_limit (login_key, failures, lockouts, locked_until_ms, last_seen_ms,"
+            " admitted) VALUES ({}, {}, {}, {}, {}, 1)"
+            " ON CONFLICT (login_key) DO UPDATE SET"
+            f" failures = CASE WHEN {refuse} THEN {row}.failures WHEN {hit} THEN 0"
+            f" ELSE {failures} + 1 END,"
+            f" lockouts = CASE WHEN {refuse} THEN {row}.lockouts WHEN {hit} THEN {lockouts} + 1"
+            f" ELSE {lockouts} END,"
+            f" locked_until_ms = CASE WHEN {refuse} THEN {row}.locked_until_ms"
+            f" WHEN {hit} THEN {now} + {lock_ms} ELSE {row}.locked_until_ms END,"
+            f" last_seen_ms = CASE WHEN {refuse} THEN {row}.last_seen_ms ELSE {now} END,"
+            f" admitted = CASE WHEN {refuse} THEN 0 ELSE 1 END"
+            " RETURNING admitted, locked_until_ms, last_seen_ms"
+        )
+
+    async def _run(self, sql: str, *args: object) -> list[dict]:
+        return await (self._fetch or fetch)(sql, *args)
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def _attempt(self, sql: str, key: str) -> int | None:
+        now = self._now_ms()
+        # The first attempt on a key inserts its row: one failure, or a lock at once
+        # when a single failure is the limit.
+        first_locks = self.max_failures <= 1
+        rows = await self._run(
+            sql, key, 0 if first_locks else 1, 1 if first_locks else 0,
+            now + self.lockout_seconds[0] * 1000 if first_locks else 0, now,
+        )
+        row = rows[0]
+        if row["admitted"]:
+            return None
+        # Counted from the locking attempt's time if that is later than ours (it read the
+        # clock after us but reached the row first), so a lock of 60 s never says 61.
+        since = max(now, row["last_seen_ms"])
+        return max(1, math.ceil((row["locked_until_ms"] - since) / 1000))
+
+    async def acquire(self, key: str) -> int | None:
+        return await self._attempt(self._acquire, key)
+
+    async def record_failure(self, key: str) -> None:
+        await self._attempt(self._failure, key)
+
+    async def retry_after(self, key: str) -> int | None:
+        rows = await self._run("SELECT locked_until_ms FROM login_limit WHERE login_key = {}", key)
+        if not rows:
+            return None
+        remaining = rows[0]["locked_until_ms"] - self._now_ms()
+        return math.ceil(remaining / 1000) if remaining > 0 else None
+
+    async def reset(self, key: str) -> None:
+        await self._run("DELETE FROM login_limit WHERE login_key = {}", key)
+
+    async def prune(self) -> int:
+        """Forget keys quiet for ``forget_after`` and not locked (they would start afresh
+        anyway); returns how many. The background housekeeping calls it."""
+        now = self._now_ms()
+        gone = await self._run(
+            "DELETE FROM login_limit WHERE last_seen_ms < {} AND locked_until_ms <= {}"
+            " RETURNING login_key", now - self.forget_after * 1000, now,
+        )
+        return len(gone)
+
+
 def limiter_from_url(redis_url: str | None) -> LoginLimiter:
-    """Redis when a URL is configured (several workers), else this process's memory."""
+    """Redis when a URL is configured, else the database: either way every worker and host
+    counts together."""
     if redis_url:
         return RedisLoginLimiter.from_url(redis_url)
-    return MemoryLoginLimiter()
+    return DatabaseLoginLimiter()

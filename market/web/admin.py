@@ -12,6 +12,7 @@ import secrets
 import time
 import unicodedata
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -425,16 +426,16 @@ async def upload_roster(request: Request, ledger: NamedDependency[Ledger]) -> Te
         roster.file_kind(data, upload.filename)
     except InvalidInput as error:
         return _import_form(request, status=400, problem=_say(request, error))
-    job = import_jobs.check(me.community_id, me.id, data, upload.filename, ledger=ledger)
+    job = await import_jobs.check(me.community_id, me.id, data, upload.filename, ledger=ledger)
     # A small roster is checked in a moment: show its result straight away, not a progress bar.
-    await import_jobs.settle(job, 2)
+    await import_jobs.settle(job.id, 2)
     return Redirect(f"/admin/import/{job.id}", status_code=303)
 
 
 @get("/admin/import/{job_id:str}", name="web:admin-import-job", **PAGE)
 async def import_job(request: Request, job_id: FromPath[str]) -> Template | Redirect:
     me = page_member(request, ADMIN)
-    job = import_jobs.get(me.community_id, job_id)
+    job = await import_jobs.get(me.community_id, job_id)
     language = i18n.language_of(request)
     bad = [(b.row, b.detail(language)) for b in job.bad]
     problem = None if job.reason is None else i18n.error_text(language, job.reason, **job.params)
@@ -448,19 +449,35 @@ async def import_status(request: Request, job_id: FromPath[str]) -> dict[str, An
     me = signed_in(request)
     if me is None or not me.has_role(ADMIN):
         raise NotFound()
-    return import_jobs.get(me.community_id, job_id).status()
+    return (await import_jobs.get(me.community_id, job_id)).status()
+
+
+async def _next_step(
+    request: Request, job_id: str, ledger: Ledger,
+    step: Callable[..., Awaitable[import_jobs.ImportJob]],
+) -> Redirect:
+    """Confirm a checked roster, or start a stopped job again, then show its page (its
+    result straight away when the step is over in a moment, as for the upload)."""
+    me = page_member(request, ADMIN)
+    check_csrf(request, await form_fields(request))
+    job = await step(me.community_id, job_id, ledger=ledger)
+    await import_jobs.settle(job.id, 2)
+    return Redirect(f"/admin/import/{job.id}", status_code=303)
 
 
 @post("/admin/import/{job_id:str}", status_code=303, **PAGE)
 async def confirm_import(
     request: Request, job_id: FromPath[str], ledger: NamedDependency[Ledger]
 ) -> Redirect:
-    me = page_member(request, ADMIN)
-    check_csrf(request, await form_fields(request))
-    job = import_jobs.get(me.community_id, job_id)
-    import_jobs.confirm(job, ledger=ledger)
-    await import_jobs.settle(job, 2)
-    return Redirect(f"/admin/import/{job.id}", status_code=303)
+    return await _next_step(request, job_id, ledger, import_jobs.confirm)
+
+
+@post("/admin/import/{job_id:str}/again", status_code=303, **PAGE)
+async def restart_import(
+    request: Request, job_id: FromPath[str], ledger: NamedDependency[Ledger]
+) -> Redirect:
+    """Start again a job whose worker stopped (its page offers it), from the kept file."""
+    return await _next_step(request, job_id, ledger, import_jobs.restart)
 
 
 # -- printable member cards ---------------------------------------------------------------------
@@ -626,5 +643,6 @@ async def save_rules(request: Request) -> Template | Redirect:
 PAGES = [
     dashboard, structure_page, add_to_structure, people_page, new_person_form, create_person,
     person_page, change_roles, reissue_card, set_pin, import_form, upload_roster, import_job,
-    import_status, confirm_import, card_sheet, adjustments_page, adjust, rules_page, save_rules,
+    import_status, confirm_import, restart_import, card_sheet, adjustments_page, adjust, rules_page,
+    save_rules,
 ]

@@ -106,3 +106,13 @@ def test_postgres_needs_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MARKET_SECRET_KEY")
     with pytest.raises(SettingsError, match="MARKET_SECRET_KEY"):
         Settings.from_env()
+
+
+def test_the_sweep_interval_is_a_sane_number_of_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_env().sweep_seconds is None  # each sweep its own interval
+    monkeypatch.setenv("MARKET_SWEEP_SECONDS", "2.5")
+    assert Settings.from_env().sweep_seconds == 2.5
+    for wrong in ("0", "-1", "nan", "inf", "soon", "100000"):
+        monkeypatch.setenv("MARKET_SWEEP_SECONDS", wrong)
+        with pytest.raises(SettingsError, match="MARKET_SWEEP_SECONDS"):
+            Settings.from_env()
