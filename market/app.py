@@ -78,7 +78,7 @@ def _check_same_database(settings: Settings) -> None:
 
 GIL_SWITCH_INTERVAL = 0.0005
 
-#: How often unfinished stays are closed for review (``activities.keep_closing_unfinished``'s).
+#: How often unfinished stays are closed for review.
 CLOSE_STAYS_EVERY = 300.0
 #: How often old import jobs and quiet lock-out counts are pruned.
 HOUSEKEEPING_EVERY = 3600.0

@@ -29,7 +29,6 @@ Rules decided here:
 - The clock is ``clock`` (module attribute), so tests can move time.
 """
 
-import asyncio
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -879,16 +878,6 @@ def _close_steps(community_id: int, activity_id: int, cutoff: datetime) -> Steps
         " WHERE activity = {} AND status = 'in' RETURNING id", (activity_id,),
     )
     return len(closed)
-
-
-async def keep_closing_unfinished(every: float = 300.0) -> None:
-    """Run ``close_unfinished`` every ``every`` seconds (the app's lifespan runs this task)."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await close_unfinished()
-        except Exception:
-            log.exception("closing unfinished stays failed; trying again later")
 
 
 def _due(stay: dict) -> list[tuple[str, str, int]]:

@@ -14,10 +14,8 @@ installation-wide chain; they stay as they were, and the first checkpoint of ver
 the newest of them as its ``previous``: one chain of checkpoints per community, across both.
 """
 
-import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -228,21 +226,6 @@ async def checkpoint_all(settings: Settings, now: datetime | None = None) -> lis
         except Conflict:
             log.warning("no checkpoint for community %s: a later day is checkpointed already", row["id"])
     return made
-
-
-async def keep_checkpointing(
-    settings: Settings, every: float = SWEEP_EVERY, clock: Callable[[], datetime] | None = None
-) -> None:
-    """Make each community's checkpoint once a Beijing day (the app's lifespan runs this task).
-
-    It looks every ``every`` seconds and makes only what is missing, so several workers or a
-    restart make no duplicates (one per community per day, by a unique index)."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await checkpoint_all(settings, clock() if clock else None)
-        except Exception:
-            log.exception("making the daily checkpoints failed; trying again later")
 
 
 # -- reading them ----------------------------------------------------------------------------------

@@ -29,11 +29,11 @@ from market.reports import checkpoint_files as files
 from market.reports import checkpoint_service as checkpoints
 from market.reports import keys
 from market.reports.checkpoint_files import Proof
-from market.reports.checkpoint_service import CheckpointPage, CheckpointView, keep_checkpointing
+from market.reports.checkpoint_service import CheckpointPage, CheckpointView
 from market.settings import Settings
 from market.web.forms import page
 
-__all__ = ["API", "PAGES", "keep_checkpointing"]
+__all__ = ["API", "PAGES"]
 
 PUBLIC = {"public": True}
 CommunityParam = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]

@@ -16,7 +16,6 @@ long before; if the server was down for longer and the ledger voided the hold
 by itself, the order is still settled and its stock released.
 """
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -333,13 +332,3 @@ async def expire_overdue(ledger: Ledger, now: datetime | None = None) -> int:
         except Exception:
             log.exception("order %s could not be expired; trying again at the next sweep", order["id"])
     return settled
-
-
-async def keep_expiring(ledger: Ledger, every: float = SWEEP_EVERY) -> None:
-    """Run ``expire_overdue`` every ``every`` seconds (the app's lifespan runs this task)."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await expire_overdue(ledger)
-        except Exception:
-            log.exception("expiring overdue orders failed; trying again later")
