@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -99,14 +100,22 @@ class Server:
 
 
 @contextmanager
-def market_serve(database_url: str, workdir: Path, create_admin: bool = True):
+def market_serve(database_url: str, workdir: Path, create_admin: bool = True,
+                 environment: Mapping[str, str | None] | None = None):
     """``market admin create`` (unless the database has its admin), then ``market serve`` on a free
-    port; stopped (SIGINT) afterwards."""
+    port; stopped (SIGINT) afterwards. ``environment`` overrides the server's variables; ``None``
+    unsets one (without ``MARKET_SECRET_KEY`` an SQLite server keeps its key beside the database)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MARKET_BASE_URL")}
     env |= {"DATABASE_URL": database_url, "MARKET_SECRET_KEY": SECRET_KEY, "LANG": "en_US.UTF-8"}
     # The repository first on the path: an editable install made before qr/ had an __init__.py
     # maps ``qr`` as a namespace package, and ``market`` then fails to import it from elsewhere.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["MARKET_BASE_URL"] = BASE_URL
+    for name, value in (environment or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     if create_admin:
         subprocess.run(
             [*market_command(), "admin", "create", "--name", "管理员", "--phone", ADMIN_PHONE,
@@ -115,7 +124,6 @@ def market_serve(database_url: str, workdir: Path, create_admin: bool = True):
         )
     port = free_port()
     log = workdir / "server.log"
-    env["MARKET_BASE_URL"] = BASE_URL
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [*market_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -1,5 +1,5 @@
 """The ``market`` command: serve, migrate, create an admin, import residents, verify the ledger,
-make and check the transparency checkpoints, check the reports' tallies.
+make and check the transparency checkpoints, check the reports' tallies, back up and restore.
 
 Configuration comes from the environment (see ``market.settings``). Each
 command runs its async work with ``asyncio.run`` and exits non-zero on failure.
@@ -11,6 +11,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -18,7 +19,13 @@ import asyncpg
 from ledger import Ledger
 from market.errors import MarketError
 from market.messages import Language, message, preferred_language
-from market.settings import Settings, SettingsError, get_settings
+from market.settings import (
+    Settings,
+    SettingsError,
+    database_url_from_env,
+    get_settings,
+    secret_key_from_env,
+)
 
 if TYPE_CHECKING:
     from market.people.roster import Roster
@@ -125,6 +132,36 @@ async def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     return asyncio.run(_verify(get_settings(), args))
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    # Not get_settings(): on SQLite it would make up a key file beside a database that may not exist.
+    from market import backups
+
+    language = _language()
+    try:
+        notes = backups.backup(database_url_from_env(), Path(args.file), force=args.force)
+    except MarketError as error:
+        return _fail(message(error.reason, language, **error.params))
+    for note in notes:
+        print(message(note.reason, language, **note.params))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from market import backups
+
+    language = _language()
+    url = database_url_from_env()  # the ledger's URL too: absolute for SQLite, as is for PostgreSQL
+    try:
+        notes = asyncio.run(backups.restore(url, Path(args.file), force=args.force))
+    except MarketError as error:
+        return _fail(message(error.reason, language, **error.params))
+    for note in notes:
+        print(message(note.reason, language, **note.params))
+    # A backup of an older release is brought up to date, then every chain is checked as by
+    # `market ledger verify`; the signing key plays no part in that.
+    return asyncio.run(_verify(Settings(database_url=url, secret_key=secret_key_from_env()), args))
 
 
 async def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
@@ -337,6 +374,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--transfer", help="also confirm that this transfer id is in the signed chain")
     check.add_argument("--legacy", help="the community's legacy.json: also check where its chain began")
     check.set_defaults(run=cmd_transparency_verify)
+
+    backup = commands.add_parser(
+        "backup", help="copy the database (consistent, while the server runs) and, on SQLite, its key"
+    )
+    backup.add_argument("file", help="the backup file to write")
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    backup.set_defaults(run=cmd_backup)
+    restore = commands.add_parser(
+        "restore", help="put a backup into an empty database (stop the server first), then verify"
+    )
+    restore.add_argument("file", help="a file made by market backup")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds data")
+    restore.set_defaults(run=cmd_restore, community=None)
 
     reports = commands.add_parser("reports", help="the sums behind the leaderboards and dashboards")
     reports_commands = reports.add_subparsers(dest="tallies_command", required=True)

@@ -343,6 +343,109 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "certificate_bad_period": (
         "开始日期不能晚于结束日期", "The start date cannot be after the end date",
     ),
+    # -- operations: market backup and market restore ----------------------------------
+    "backup_written": (
+        "备份完成：{path}（{size} MB），是一份一致的快照，服务照常运行、写入也不受影响",
+        "Backup written: {path} ({size} MB), a consistent snapshot; the server may keep running and writing",
+    ),
+    "backup_pg_schema": (
+        "内容：数据库 {database} 的模式 {schema}", "Contents: schema {schema} of database {database}",
+    ),
+    "backup_pg_database": ("内容：整个数据库 {database}", "Contents: the whole database {database}"),
+    "backup_key_copied": (
+        "签名密钥已复制到 {path}。它是机密：有了它就能伪造会员卡、活动二维码和存证签名。请像备份本身一样"
+        "妥善保管（只许管理员读取）；恢复时它会被放回数据库旁",
+        "The signing key was copied to {path}. It is SECRET: with it anyone can forge member cards, "
+        "activity codes and checkpoint signatures. Keep it as safe as the backup itself (readable by the "
+        "administrator only); a restore puts it back beside the database",
+    ),
+    "backup_key_in_environment": (
+        "签名密钥是环境变量 MARKET_SECRET_KEY 的值，不在备份里：请另行保管它（机密）。"
+        "恢复后的系统必须用同一个值，否则已打印的会员卡、海报二维码和已公布的存证公钥都会失效",
+        "The signing key is the value of MARKET_SECRET_KEY and is not in the backup: keep it safe on its "
+        "own (it is secret). The restored installation must use the same value, or printed member cards, "
+        "poster codes and the published checkpoint keys stop working",
+    ),
+    "backup_key_missing": (
+        "数据库旁没有签名密钥文件 {path}，所以备份里没有密钥",
+        "There is no key file at {path}, so the backup holds no signing key",
+    ),
+    "backup_exists": (
+        "{path} 已存在，未做任何改动；请换个文件名，或加 --force 覆盖它",
+        "{path} exists already and nothing was changed; choose another name or add --force to overwrite it",
+    ),
+    "backup_no_database": (
+        "找不到数据库文件 {path}（DATABASE_URL 所指的文件）",
+        "There is no database file at {path} (the one DATABASE_URL names)",
+    ),
+    "backup_is_database": (
+        "备份不能写在数据库本身或它的密钥文件上：{path}",
+        "A backup cannot be written over the database or its key file: {path}",
+    ),
+    "backup_write_failed": ("无法写入 {path}：{detail}", "Cannot write {path}: {detail}"),
+    "backup_not_found": ("找不到备份文件 {path}", "There is no backup file at {path}"),
+    "backup_unrecognised": (
+        "{path} 不是 market backup 做的备份（既不是 SQLite 数据库文件，也不是 pg_dump 的 custom 格式）",
+        "{path} is not a backup made by market backup (neither an SQLite database nor a pg_dump "
+        "custom-format archive)",
+    ),
+    "backup_wrong_engine": (
+        "{path} 是 {found} 的备份，而 DATABASE_URL 指向 {engine}；"
+        "请把 DATABASE_URL 设为要恢复到的 {found} 数据库",
+        "{path} is a {found} backup but DATABASE_URL points at {engine}; set DATABASE_URL to the {found} "
+        "database to restore into",
+    ),
+    "backup_not_market": (
+        "{path} 里没有积分超市的数据（没有 community 表）",
+        "{path} holds no points market data (it has no community table)",
+    ),
+    "backup_damaged": (
+        "备份文件 {path} 已损坏或不完整，未做任何改动：{detail}",
+        "The backup {path} is damaged or incomplete and nothing was changed: {detail}",
+    ),
+    "restore_onto_itself": (
+        "{path} 就是 DATABASE_URL 所指的数据库本身", "{path} is the very database DATABASE_URL names",
+    ),
+    "restore_not_empty": (
+        "目标数据库 {target} 里已有数据，未做任何改动；确定要用备份替换它时加 --force",
+        "The target database {target} holds data, so nothing was changed; add --force to replace it "
+        "with the backup",
+    ),
+    "restore_schema_mismatch": (
+        "备份里是模式 {found}，而 DATABASE_URL 选的是模式 {wanted}；模式随备份以原名恢复，"
+        "请在 DATABASE_URL 里写 ?search_path={found}",
+        "The backup holds schema {found} but DATABASE_URL selects schema {wanted}; the schema is restored "
+        "under its own name, so put ?search_path={found} in DATABASE_URL",
+    ),
+    "pg_tool_missing": (
+        "找不到 {tool}：请安装 PostgreSQL 客户端工具，版本不低于服务器"
+        "（Debian：apt-get install postgresql-client）",
+        "{tool} was not found: install the PostgreSQL client tools, no older than the server "
+        "(Debian: apt-get install postgresql-client)",
+    ),
+    "pg_tool_failed": ("{tool} 失败，未完成：{detail}", "{tool} failed: {detail}"),
+    "restore_done": ("已把 {path} 恢复到 {target}", "Restored {path} into {target}"),
+    "restore_key_installed": (
+        "签名密钥已放回 {path}（机密，只许管理员读取）",
+        "The signing key was put back at {path} (secret, readable by the administrator only)",
+    ),
+    "restore_key_environment": (
+        "签名密钥用环境变量 MARKET_SECRET_KEY，与备份旁的密钥相同",
+        "The signing key is MARKET_SECRET_KEY, the same as the key saved beside the backup",
+    ),
+    "restore_key_not_in_backup": (
+        "备份里没有签名密钥：MARKET_SECRET_KEY 必须是原系统的值，否则已打印的会员卡、海报二维码和"
+        "已公布的存证公钥都会失效",
+        "The backup holds no signing key: MARKET_SECRET_KEY must be the old installation's value, or "
+        "printed member cards, poster codes and the published checkpoint keys stop working",
+    ),
+    "restore_key_differs": (
+        "注意：MARKET_SECRET_KEY 与备份旁的密钥 {path} 不同；系统会用 MARKET_SECRET_KEY，"
+        "已打印的会员卡、海报二维码和已公布的存证公钥将失效",
+        "Warning: MARKET_SECRET_KEY differs from the key saved beside the backup ({path}); the "
+        "installation uses MARKET_SECRET_KEY, so printed member cards, poster codes and the published "
+        "checkpoint keys stop working",
+    ),
     # -- reports: leaderboards and dashboards -------------------------------------------
     "invalid_period": (
         "统计周期无效：period 须为 month、quarter 或 year，at 如 2026-11、2026-Q4 或 2026",

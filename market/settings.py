@@ -54,9 +54,19 @@ def database_url_from_env() -> str:
     return url
 
 
+def secret_file(db_file: Path) -> Path:
+    """The key file kept beside an SQLite database: ``market.db`` → ``market.db.secret``."""
+    return db_file.with_name(db_file.name + ".secret")
+
+
+def secret_key_from_env() -> str:
+    """``MARKET_SECRET_KEY``, or ``""`` when it is not set."""
+    return os.environ.get("MARKET_SECRET_KEY", "").strip()
+
+
 def _secret_beside(db_file: Path) -> str:
     """Read, or create with mode 0600, the key file next to the SQLite database."""
-    key_file = db_file.with_name(db_file.name + ".secret")
+    key_file = secret_file(db_file)
     try:
         return key_file.read_text(encoding="ascii").strip()
     except FileNotFoundError:
@@ -109,7 +119,7 @@ class Settings:
     def from_env(cls) -> "Settings":
         database_url = database_url_from_env()
         engine = engine_of(database_url)
-        secret_key = os.environ.get("MARKET_SECRET_KEY", "").strip()
+        secret_key = secret_key_from_env()
         if not secret_key:
             if engine == "postgres":
                 # Several servers share one PostgreSQL; a key made up by each
