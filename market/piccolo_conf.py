@@ -13,11 +13,11 @@ from market.settings import database_url_from_env, engine_of, sqlite_path
 DATABASE_URL = database_url_from_env()
 
 if engine_of(DATABASE_URL) == "postgres":
-    from piccolo.engine.postgres import PostgresEngine
+    from market.pg_engine import BoundedPostgresEngine
 
     # asyncpg passes unknown DSN query parameters as server settings, so
     # ``?search_path=schema`` selects a schema (the tests rely on it).
-    DB = PostgresEngine(config={"dsn": DATABASE_URL})
+    DB = BoundedPostgresEngine(config={"dsn": DATABASE_URL})
 else:
     from market.sqlite_pool import PooledSQLiteEngine
 
