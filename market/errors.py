@@ -109,6 +109,13 @@ class Unavailable(MarketError):
         return {"Retry-After": str(RETRY_AFTER)}
 
 
+class DatabaseUnavailable(Unavailable):
+    """503: the app gave up waiting for the database (see ``database_unavailable`` for the
+    driver's own errors that mean the same)."""
+
+    reason = "database_unavailable"
+
+
 class DependenciesDown(Unavailable):
     """503 from ``/health``: which of the services the app needs cannot be reached."""
 
@@ -235,7 +242,7 @@ def _raised_in_asyncpg(traceback: TracebackType | None) -> bool:
 
 
 def _unreachable(exc: BaseException) -> bool:
-    if isinstance(exc, _PG_UNREACHABLE):
+    if isinstance(exc, (*_PG_UNREACHABLE, DatabaseUnavailable)):
         return True
     if isinstance(exc, asyncpg.InterfaceError):
         # "the underlying connection is closed", "connection is closed": a dead connection;

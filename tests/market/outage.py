@@ -2,8 +2,8 @@
 steady load of reads and writes from a few clients that records every answer, and the checks
 that what was acknowledged is there afterwards.
 
-The load: two clients make adjustments (the ledger's pool), one adds stock (a Piccolo
-transaction), one checks residents in with posters' codes (the write executor), two read a
+The load: two clients make adjustments (the ledger's pool), two add stock (a Piccolo
+transaction), two check residents in with posters' codes (the write executor), two read a
 resident's balance, one reads the home page (HTML), and one asks ``/health``. Each answer is
 kept with when it was sent and received, its status, ``reason`` and ``Retry-After``.
 """
@@ -137,11 +137,14 @@ class Load:
     async def run(self) -> None:
         async with httpx.AsyncClient(base_url=self.world.url, timeout=60, cookies=no_cookies(),
                                      limits=httpx.Limits(max_connections=20)) as client:
+            check_in = self._check_in()
             await asyncio.gather(
                 self._loop(client, "adjustment", self._adjust),
                 self._loop(client, "adjustment", self._adjust),
                 self._loop(client, "stock", self._add_stock),
-                self._loop(client, "checkin", self._check_in()),
+                self._loop(client, "stock", self._add_stock),
+                self._loop(client, "checkin", check_in),
+                self._loop(client, "checkin", check_in),
                 self._loop(client, "balance", self._balance),
                 self._loop(client, "balance", self._balance),
                 self._loop(client, "page", self._page),

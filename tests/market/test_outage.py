@@ -4,19 +4,21 @@ reads and writes (``tests/market/outage.py``), and the database taken from under
 PostgreSQL (``MARKET_TEST_DB=postgres``): a cluster of the test's own (``pg_createcluster`` on a
 port of ``MARKET_TEST_CLUSTER_PORTS``, default 5441–5449; dropped afterwards — the shared one is
 never touched) is stopped for 10 s, started, and later frozen (SIGSTOP: it accepts connections
-but answers nothing, as a hung server or a cut network) for 8 s, then thawed. Proven:
+but answers nothing, as a hung server or a cut network) for 14 s, then thawed. Proven:
 
 - while it is stopped or frozen every answer is 503 — ``database_unavailable`` with
   ``Retry-After`` from the API, the readable error page for the browser — and at no time a 500;
 - no request takes longer than the stated bound (``ledger.stores.pg_pool.WAIT_BOUND``), frozen
-  server included;
+  server included, and ``/health`` answers within its own two seconds;
 - ``/health`` answers 503 naming the database meanwhile, and 200 by itself within a few seconds
   of the server coming back, after which nothing fails: the pools hand out no dead connection;
 - every write acknowledged is there (adjustments, check-ins, stock) and ``market ledger verify``
   passes.
 
-SQLite (``MARKET_TEST_DB=sqlite``): another connection holds the write lock past the busy
-timeout; writes answer 503 within the bound while reads go on (WAL), and then all is well again.
+SQLite (``MARKET_TEST_DB=sqlite``): another connection holds the write lock (``BEGIN
+IMMEDIATE``, as a stuck job or a forgotten ``sqlite3`` shell would) for three busy timeouts;
+every write answers 503 within the bound — queued ones too — while reads go on (WAL), and
+then writes succeed at once again; nothing acknowledged is lost, the ledger verifies.
 
 Both: with ``REDIS_URL`` pointing at a closed port, ``/health`` names Redis and sign-in answers 503.
 """
@@ -27,6 +29,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,6 +40,7 @@ import asyncpg
 import httpx
 
 from ledger.stores.pg_pool import WAIT_BOUND
+from ledger.stores.sqlite import BUSY_TIMEOUT
 from market.health import CHECK_TIMEOUT
 from tests.conftest import PG_URL, db_engine, run_on_postgres
 from tests.market.outage import (
@@ -57,6 +61,10 @@ from tests.market.outage import (
 STEADY = 4.0
 STOPPED = 10.0
 FROZEN = 14.0
+#: Long enough for every write path to give up once, and for queued writes to meet the lock.
+LOCKED = 3 * BUSY_TIMEOUT
+#: A write waits for this process's other writers, then for the file lock (market.db._held).
+SQLITE_BOUND = 2 * BUSY_TIMEOUT
 #: How soon after the database is back /health must say 200 (measured: within a second).
 RECOVERY = 5.0
 #: The client's own overhead on top of the server's bound.
@@ -227,8 +235,59 @@ if db_engine() == "postgres":
 # -- SQLite: the write lock held past the busy timeout --------------------------------------------
 
 
+WRITES = ("adjustment", "stock", "checkin")
+READS = ("balance", "page", "health")
+
+
 if db_engine() == "sqlite":
-    pass
+
+    async def test_sqlite_write_lock_held_past_the_busy_timeout(tmp_path: Path) -> None:
+        database = tmp_path / "market.db"
+        env = server_env(f"sqlite:///{database}")
+        with serving(env, tmp_path) as url:
+            load = Load(await set_up(url))
+            running = asyncio.create_task(load.run())
+            holder = sqlite3.connect(database, isolation_level=None, timeout=BUSY_TIMEOUT,
+                                     check_same_thread=False)
+            try:
+                await asyncio.sleep(STEADY)
+                # As a stuck job or a forgotten sqlite3 shell would: BEGIN IMMEDIATE, and wait.
+                await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
+                locked = time.monotonic()
+                await asyncio.sleep(LOCKED)
+                holder.execute("ROLLBACK")
+                unlocked = time.monotonic()
+                await asyncio.sleep(STEADY)
+            finally:
+                holder.close()
+                load.stop()
+                await running
+            verify = market(env, tmp_path, "ledger", "verify")
+
+        async def rows(sql: str) -> list[dict]:
+            with contextlib.closing(sqlite3.connect(database)) as connection:
+                connection.row_factory = sqlite3.Row
+                return [dict(row) for row in connection.execute(sql)]
+
+        await acknowledged_writes_are_there(load, rows)
+        answers = load.answers
+        assert unexpected(answers, 200, 201, 503) == []
+        assert unavailable_but_not_503(answers) == []
+        assert [str(a) for a in answers if a.seconds > SQLITE_BOUND + SLACK] == []
+        # While the lock is held no write can commit: each gives up with a 503 ...
+        blocked = load.during(locked, unlocked, *WRITES)
+        assert len(blocked) >= 6, "no write was answered while the file was locked"
+        assert unexpected(blocked, 503) == []
+        # ... and reads go on (WAL: readers do not wait for the writer).
+        assert unexpected(load.during(locked, unlocked, *READS), 200) == []
+        # Then writes succeed again at once, and nothing fails after that.
+        back = min(a.received for a in answers
+                   if a.kind in WRITES and a.sent >= unlocked and a.status < 300)
+        assert back - unlocked < RECOVERY
+        assert unexpected(load.during(back, float("inf")), 200, 201) == []
+        assert load.adjustments and load.checkins and load.stock_acked
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert server_errors(tmp_path) == []
 
 
 # -- Redis set but unreachable -----------------------------------------------------------------------
