@@ -245,9 +245,10 @@ def _unreachable(exc: BaseException) -> bool:
     if isinstance(exc, (*_PG_UNREACHABLE, DatabaseUnavailable)):
         return True
     if isinstance(exc, asyncpg.InterfaceError):
-        # "the underlying connection is closed", "connection is closed": a dead connection;
-        # other interface errors are the app misusing one.
-        return "closed" in str(exc)
+        # A dead connection: "the underlying connection is closed", or "released back to the
+        # pool" — asyncpg (0.32) takes a connection the server closed back at once, so the next
+        # statement of its transaction says that. Other interface errors are the app's misuse.
+        return "closed" in str(exc) or "released" in str(exc)
     if isinstance(exc, sqlite3.Error):
         return (getattr(exc, "sqlite_errorcode", -1) & 0xFF) in _SQLITE_UNUSABLE
     # Refused, reset, no route, a name that does not resolve, and the pools' own time limits

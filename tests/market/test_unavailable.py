@@ -78,6 +78,7 @@ async def test_a_refused_connection_is_the_database_being_away() -> None:
     asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
     asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
     asyncpg.InterfaceError("cannot call Transaction.rollback(): the underlying connection is closed"),
+    asyncpg.InterfaceError("cannot call Connection.fetch(): connection has been released back to the pool"),
     DatabaseUnavailable(),
 ], ids=lambda e: type(e).__name__)
 def test_what_asyncpg_raises_when_the_server_goes(error: BaseException) -> None:
@@ -144,6 +145,28 @@ if db_engine() == "postgres":
         for error in (no_free_connection, slow):
             assert isinstance(error, TimeoutError)
             assert database_unavailable(error)
+
+
+    async def test_a_transaction_the_server_broke_leaves_its_task_usable() -> None:
+        """A sweeper runs in one task for the app's lifetime: after a transaction whose
+        connection the server closed, its next query must not still be inside it."""
+        engine = db.engine()
+        await engine.start_connection_pool(min_size=1, max_size=2)
+        try:
+            with pytest.raises(Exception) as broken:
+                async with engine.transaction():
+                    [row] = await db.fetch("SELECT pg_backend_pid() AS pid")
+                    # What a stop does to every connection: "terminating connection due to
+                    # administrator command".
+                    other = await asyncpg.connect(PG_URL)
+                    await other.execute("SELECT pg_terminate_backend($1)", row["pid"])
+                    await other.close()
+                    await db.fetch("SELECT 1")
+            assert database_unavailable(broken.value)
+            assert engine.current_transaction.get() is None
+            assert (await db.fetch("SELECT 1 AS one"))[0]["one"] == 1
+        finally:
+            await engine.close_connection_pool()
 
 
 # -- what a client sees --------------------------------------------------------------------------
