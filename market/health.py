@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0
 
 
-async def _answers_in_time(check: Coroutine[Any, Any, object]) -> bool:
+async def _answers_in_time(check: Coroutine[Any, Any, bool]) -> bool:
     """Did ``check`` finish within ``CHECK_TIMEOUT``? One still running is left to end on its
     own: a query cut off on a hung server waits for its cancel as long again (asyncpg), and the
     probe must not wait with it."""
@@ -36,7 +36,7 @@ async def _answers_in_time(check: Coroutine[Any, Any, object]) -> bool:
     if not task.done():
         task.cancel()
         return False
-    return task.result() is not False
+    return bool(task.result())
 
 
 async def _database() -> bool:
