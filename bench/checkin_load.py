@@ -145,13 +145,19 @@ def market_serve(database_url: str, workdir: Path, create_admin: bool = True,
             time.sleep(0.1)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_server(process)
+
+
+def stop_server(process: subprocess.Popen, grace: float = 15) -> None:
+    """SIGINT (uvicorn finishes what it is answering and stops its workers), SIGKILL after
+    ``grace`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 # -- setup over the API (not timed) ----------------------------------------------------------------

@@ -117,10 +117,14 @@ class Ledger:
     def __init__(
         self, store: Store, *, max_batch: int = 1000, sweep_every: float | None = 1.0,
         clock: Callable[[], int] = _now_us,
+        unreachable: Callable[[BaseException], bool] = lambda _: False,
     ):
-        """``clock`` gives the time in microseconds since the epoch (tests pass their own)."""
+        """``clock`` gives the time in microseconds since the epoch (tests pass their own);
+        ``unreachable`` tells a failure of the database itself (stopped, locked) from one a
+        request caused (the app passes its classifier)."""
         self.store = store
         self.clock = clock
+        self.unreachable = unreachable
         self.max_batch = max_batch
         self.sweep_every = sweep_every
         self._queue: asyncio.Queue[tuple[Request, asyncio.Future]] | None = None
@@ -188,8 +192,13 @@ class Ledger:
         try:
             outcomes = await self.store.apply(requests, self.clock())
         except Exception as failure:
-            if len(batch) == 1:
-                _settle(batch[0][1], failure)
+            if self.unreachable(failure):
+                # Not the requests' fault: each alone would wait for the database as long
+                # again, one after the other, and so would what is queued behind them.
+                self._fail_queued(failure)
+            if len(batch) == 1 or self.unreachable(failure):
+                for _, future in batch:
+                    _settle(future, failure)
                 return
             # Something the planner did not foresee broke the whole transaction: run
             # each request alone, so only the one at fault fails.
@@ -198,6 +207,14 @@ class Ledger:
             return
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             _settle(future, outcome)
+
+    def _fail_queued(self, failure: BaseException) -> None:
+        queue = self._queue
+        assert queue is not None
+        while not queue.empty():
+            _, future = queue.get_nowait()
+            _settle(future, failure)
+            queue.task_done()
 
     async def _sweep_expired(self) -> None:
         while True:

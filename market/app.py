@@ -33,7 +33,7 @@ from market.auth.middleware import SessionAuthMiddleware
 from market.cards.controllers import CardAdminController, MemberCodeController, MyCodeController
 from market.community.controllers import STRUCTURE_CONTROLLERS
 from market.dependencies import DEPENDENCIES
-from market.errors import problem_response
+from market.errors import database_unavailable, problem_response
 from market.health import health
 from market.people import import_jobs
 from market.people.controllers import MeController, PeopleController
@@ -118,7 +118,8 @@ def _lifespan(
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         await db.migrate()
         async with db.connection_pool():
-            ledger = Ledger.from_url(settings.ledger_url)
+            # A batch that finds the database unreachable fails whole and at once (503).
+            ledger = Ledger.from_url(settings.ledger_url, unreachable=database_unavailable)
             await ledger.start()
             app.state.ledger = ledger
             log.info("market started on %s", settings.engine)

@@ -21,6 +21,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import TransactionType
 from piccolo.querystring import QueryString
 
+from ledger.stores.sqlite import BUSY_TIMEOUT
+from market.errors import DatabaseUnavailable
 from market.pg_writer import SERVER_SETTINGS, PostgresWriter
 from market.settings import EngineName
 
@@ -70,8 +72,23 @@ async def write_transaction() -> AsyncIterator[None]:
         yield
         return
     lock = _sqlite_writers.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-    async with lock, db.transaction(transaction_type=TransactionType.immediate):
+    async with _held(lock), db.transaction(transaction_type=TransactionType.immediate):
         yield
+
+
+@contextlib.asynccontextmanager
+async def _held(lock: asyncio.Lock) -> AsyncIterator[None]:
+    """``lock``, waited for no longer than SQLite waits for another process's writer: behind a
+    writer stuck on a locked file each waiter would otherwise wait as long again, in turn."""
+    try:
+        async with asyncio.timeout(BUSY_TIMEOUT):
+            await lock.acquire()
+    except TimeoutError:
+        raise DatabaseUnavailable() from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 async def fetch(sql: str, *args: object) -> list[dict]:

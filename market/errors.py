@@ -9,9 +9,13 @@ and ``reason``; ``detail`` comes from ``market.messages`` in the caller's langua
 
 import logging
 import re
+import sqlite3
+from collections.abc import Iterator
 from http import HTTPStatus
+from types import TracebackType
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -90,10 +94,42 @@ class Conflict(MarketError):
         self.reason = reason
 
 
+#: Seconds a client is asked to wait after a 503: a database restart takes a few seconds, and
+#: the pools reconnect at the first request after it (measured: 200 again within 1 s).
+RETRY_AFTER = 5
+
+
 class Unavailable(MarketError):
     """503: a service the request needs (Redis, for sign-in lock-outs) cannot be reached."""
 
     status, reason = 503, "unavailable"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER)}
+
+
+class DatabaseUnavailable(Unavailable):
+    """503: the app gave up waiting for the database (see ``database_unavailable`` for the
+    driver's own errors that mean the same)."""
+
+    reason = "database_unavailable"
+
+
+class DependenciesDown(Unavailable):
+    """503 from ``/health``: which of the services the app needs cannot be reached."""
+
+    def __init__(self, down: list[str], **members: Any) -> None:
+        super().__init__()
+        self.reason = "database_unavailable" if "database" in down else f"{down[0]}_unavailable"
+        self.down = down
+        self.extra = members
+
+    def __str__(self) -> str:
+        return "down: " + ", ".join(self.down)
+
+    def members(self, language: Language) -> dict[str, Any]:
+        return {"down": self.down, **self.extra}
 
 
 class Unprocessable(MarketError):
@@ -179,6 +215,68 @@ def _invalid_fields(exc: ValidationException) -> list[dict[str, str]]:
     return fields
 
 
+#: asyncpg's errors that mean the server is gone or cannot serve now, whatever the statement:
+#: 08 connection lost or refused, 57 shut down / starting up / cancelled by an operator,
+#: 53 out of connections, memory or disk.
+_PG_UNREACHABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    # The pool resetting a connection the server was terminating (seen at every stop under load).
+    asyncpg.InternalClientError,
+)
+#: SQLite's result codes that mean the file cannot be used now: locked past the busy timeout,
+#: cannot be opened, I/O failed, disk full, read-only (``sqlite3.Error.sqlite_errorcode``).
+_SQLITE_UNUSABLE = frozenset({
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY,
+})
+
+
+def _raised_in_asyncpg(traceback: TracebackType | None) -> bool:
+    while traceback is not None:
+        if traceback.tb_frame.f_globals.get("__name__", "").startswith("asyncpg"):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def _unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, (*_PG_UNREACHABLE, DatabaseUnavailable)):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        # A dead connection: "the underlying connection is closed", or "released back to the
+        # pool" — asyncpg (0.32) takes a connection the server closed back at once, so the next
+        # statement of its transaction says that. Other interface errors are the app's misuse.
+        return "closed" in str(exc) or "released" in str(exc)
+    if isinstance(exc, sqlite3.Error):
+        return (getattr(exc, "sqlite_errorcode", -1) & 0xFF) in _SQLITE_UNUSABLE
+    # Refused, reset, no route, a name that does not resolve, and the pools' own time limits
+    # (ledger.stores.pg_pool) — but only from the driver: the app's files raise OSError too.
+    return isinstance(exc, OSError | TimeoutError) and _raised_in_asyncpg(exc.__traceback__)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, what it was raised from or while handling, and the members of exception
+    groups, each once: a dead connection often surfaces as a later error about it."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Did ``exc`` happen because the database cannot be reached or used right now (stopped,
+    restarting, out of connections, the SQLite file locked past the busy timeout)?"""
+    return any(_unreachable(cause) for cause in _causes(exc))
+
+
 def _classify(exc: Exception) -> tuple[int, str, dict[str, Any], dict[str, str], dict[str, Any]]:
     """(status, reason, message params, headers, extra members) for any exception."""
     if isinstance(exc, MarketError):
@@ -203,6 +301,8 @@ def _classify(exc: Exception) -> tuple[int, str, dict[str, Any], dict[str, str],
             return 400, "invalid_input", {"field": "body"}, headers, {}
         reason = "too_large" if exc.status_code == 413 else "bad_request"
         return exc.status_code, reason, {}, headers, {}
+    if database_unavailable(exc):
+        return 503, "database_unavailable", {}, {"Retry-After": str(RETRY_AFTER)}, {}
     if isinstance(exc, HTTPException) and exc.status_code == 503:
         return 503, "unavailable", {}, dict(exc.headers or {}), {}
     return 500, "internal", {}, {}, {}
@@ -211,10 +311,7 @@ def _classify(exc: Exception) -> tuple[int, str, dict[str, Any], dict[str, str],
 def problem_response(request: Request, exc: Exception) -> Response:
     """The app's only exception handler: every error leaves as problem+json."""
     status, reason, params, headers, extra = _classify(exc)
-    if status >= 500:
-        # The traceback goes to the log, never to the client. Only method and
-        # path are logged: query strings and bodies may hold phones or secrets.
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log_failure(request, exc, status, reason)
     language = preferred_language(request.headers.get("accept-language"))
     body = {
         "type": "about:blank",
@@ -232,3 +329,16 @@ def problem_response(request: Request, exc: Exception) -> Response:
         "Vary": "Accept-Language",
     }
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def log_failure(request: Request, exc: BaseException, status: int, reason: str) -> None:
+    """Log a request's 5xx (the API's and the pages'): a bug with its traceback, a 503 — the
+    database or Redis unreachable, expected for every request during an outage — in one line.
+    Only method and path are logged: query strings and bodies may hold phones or secrets."""
+    if status == 503:
+        lines = str(exc).strip().splitlines()
+        log.warning("%s on %s %s: %s%s", reason, request.method, request.url.path,
+                    type(exc).__name__, f": {lines[0]}" if lines else "")
+    elif status >= 500:
+        # The traceback goes to the log, never to the client.
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)

@@ -320,6 +320,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # -- the server ----------------------------------------------------------------------
     "internal": ("服务器出错了，请稍后再试", "Something went wrong on our side; please try again later"),
     "unavailable": ("服务暂时不可用，请稍后再试", "The service is temporarily unavailable"),
+    "database_unavailable": (
+        "暂时连不上数据库，请稍后再试",
+        "The database cannot be reached right now; please try again in a moment",
+    ),
+    "redis_unavailable": (
+        "暂时连不上 Redis（登录保护），请稍后再试",
+        "Redis (the sign-in guard) cannot be reached right now; please try again in a moment",
+    ),
     # -- reports: exports (台账) ----------------------------------------------------------------
     "invalid_period_date": (
         "日期格式不正确（{field}），请按 年-月-日 填写，例如 2025-04-01",

@@ -24,10 +24,18 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from ledger.stores.pg_pool import open_pool
+
 T = TypeVar("T")
 
 #: As the ledger's own pool: a generic plan cached while a table was empty scanned it whole later.
 SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
+
+class WriterTimeout(TimeoutError):
+    """A time limit of the writer's pool ran out (``ledger.stores.pg_pool``). A class of its own:
+    asyncio hands a plain ``TimeoutError`` back to the app's loop as a new one, without its
+    cause, and the app could no longer tell that the database did not answer."""
 
 
 class PostgresWriter:
@@ -58,16 +66,20 @@ class PostgresWriter:
         return await asyncio.wrap_future(done)
 
     async def _transaction(self, work: Callable[[asyncpg.Connection], Coroutine[Any, Any, T]]) -> T:
-        pool = self._pool or await self._open()
-        async with pool.acquire() as connection, connection.transaction():
-            return await work(connection)
+        try:
+            pool = self._pool or await self._open()
+            async with pool.acquire() as connection, connection.transaction():
+                return await work(connection)
+        except TimeoutError as error:
+            raise WriterTimeout(*error.args) from error
 
     async def _open(self) -> asyncpg.Pool:
         if self._opening is None:
             self._opening = asyncio.Lock()
         async with self._opening:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(
+                # Bounded waits, as the ledger's pool: an outage fails fast (``pg_pool``).
+                self._pool = await open_pool(
                     self._dsn, min_size=1, max_size=self._size, server_settings=SERVER_SETTINGS,
                 )
         return self._pool

@@ -13,15 +13,16 @@ from market.settings import database_url_from_env, engine_of, sqlite_path
 DATABASE_URL = database_url_from_env()
 
 if engine_of(DATABASE_URL) == "postgres":
-    from piccolo.engine.postgres import PostgresEngine
+    from market.pg_engine import BoundedPostgresEngine
 
     # asyncpg passes unknown DSN query parameters as server settings, so
     # ``?search_path=schema`` selects a schema (the tests rely on it).
-    DB = PostgresEngine(config={"dsn": DATABASE_URL})
+    DB = BoundedPostgresEngine(config={"dsn": DATABASE_URL})
 else:
+    from ledger.stores.sqlite import BUSY_TIMEOUT
     from market.sqlite_pool import PooledSQLiteEngine
 
-    # A 30 s busy timeout: writers wait for each other instead of failing.
-    DB = PooledSQLiteEngine(path=str(sqlite_path(DATABASE_URL)), timeout=30)
+    # Writers wait for each other's lock as the ledger's do, then fail (503).
+    DB = PooledSQLiteEngine(path=str(sqlite_path(DATABASE_URL)), timeout=BUSY_TIMEOUT)
 
 APP_REGISTRY = AppRegistry(apps=["market.piccolo_app", "ledger.piccolo_app"])

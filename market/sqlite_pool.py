@@ -39,6 +39,12 @@ def _settle(future: asyncio.Future, result: Any, error: BaseException | None) ->
         future.set_result(result)
 
 
+def _locked(error: BaseException | None) -> bool:
+    """SQLITE_BUSY: another connection held the write lock past the busy timeout."""
+    return isinstance(error, sqlite3.OperationalError) and (
+        getattr(error, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class Connection:
     """One ``sqlite3`` connection owned by a thread of its own; work is sent to it whole.
 
@@ -49,6 +55,8 @@ class Connection:
     def __init__(self, connection_kwargs: dict[str, Any], name: str = "market-sqlite") -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._con: sqlite3.Connection | None = None  # set by the thread, so before it starts
+        #: It could not open the file: every job fails (set before the first is answered).
+        self.broken = False
         self._thread = threading.Thread(
             target=self._serve, args=(connection_kwargs,), name=name, daemon=True
         )
@@ -64,6 +72,7 @@ class Connection:
             self._con = con
         except Exception as failure:  # every job gets it, instead of waiting forever
             broken = failure
+            self.broken = True
         while True:
             job = self._jobs.get()
             if job is None:
@@ -78,6 +87,22 @@ class Connection:
                 except BaseException as failure:  # handed to the awaiting task
                     error = failure
             future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+            if _locked(error):
+                self._fail_queued(error)
+
+    def _fail_queued(self, error: BaseException) -> None:
+        """The file stayed locked past the busy timeout: the jobs queued meanwhile fail with
+        this one, instead of each waiting as long again in turn (the writer's queue)."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is None:  # closing: after what was queued before it, as ever
+                self._jobs.put(None)
+                return
+            future = job[1]
+            future.get_loop().call_soon_threadsafe(_settle, future, None, error)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         future = asyncio.get_running_loop().create_future()
@@ -92,8 +117,12 @@ class Connection:
         # Read from the loop's thread while no job runs (the connection is lent to one task).
         return self._con is not None and self._con.in_transaction
 
+    def retire(self) -> None:
+        """Stop after the work already queued, without waiting for it."""
+        self._jobs.put(None)
+
     async def close(self) -> None:
-        self._jobs.put(None)  # after the work already queued
+        self.retire()
         await asyncio.to_thread(self._thread.join)
 
 
@@ -113,6 +142,11 @@ class _Pool:
         self.users = 0
 
     def writer(self) -> Connection:
+        # One that could not open the file is replaced: the file may be back.
+        if self._writer is not None and self._writer.broken:
+            self._open.discard(self._writer)
+            self._writer.retire()
+            self._writer = None
         if self._writer is None:
             self._writer = Connection(self._kwargs, name="market-sqlite-writer")
             self._open.add(self._writer)
@@ -128,7 +162,7 @@ class _Pool:
 
     async def release(self, connection: Connection) -> None:
         try:
-            if self._closed or connection.in_transaction:
+            if self._closed or connection.in_transaction or connection.broken:
                 self._open.discard(connection)
                 await connection.close()
             else:

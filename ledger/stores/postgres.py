@@ -19,6 +19,7 @@ from ledger.errors import LedgerError
 from ledger.model import ROW_COLUMNS, Account, AccountState, ChainHead, Request, Row
 from ledger.planner import Plan, procedure
 from ledger.schema import INSERT_CHAIN, install_steps
+from ledger.stores.pg_pool import open_pool
 from ledger.stores.sql import ACCOUNT_COLUMNS, CHAIN_COLUMNS, COLUMNS, HISTORY
 
 
@@ -171,7 +172,8 @@ class PostgresStore:
             # on a generic plan chosen while the table was small: a sequential scan for
             # `id = ANY($1)` or for a quiet wallet's history, kept as the table grows
             # (measured: 11k → 1.5k transfers/s over 60k rows). Plan each run instead.
-            self._pool = await asyncpg.create_pool(
+            # Its waits for the server are bounded (``pg_pool``): an outage fails fast.
+            self._pool = await open_pool(
                 self.url, min_size=1, max_size=4,
                 server_settings={"plan_cache_mode": "force_custom_plan"},
             )

@@ -24,7 +24,13 @@ from litestar.template import TemplateConfig
 
 from ledger import LedgerError
 from market.auth.middleware import SessionAuthMiddleware
-from market.errors import LEDGER_STATUS, MarketError
+from market.errors import (
+    LEDGER_STATUS,
+    RETRY_AFTER,
+    MarketError,
+    database_unavailable,
+    log_failure,
+)
 from market.reports import certificates, dashboards, exports, leaderboards, transparency
 from market.web import admin, i18n, organizer, pages, shop, shopkeeper
 from market.web.forms import page, to_sign_in
@@ -75,11 +81,13 @@ def static_files() -> Router:
 
 def page_error(request: Request, exc: Exception) -> Response:
     """Any error on a page: the reason's message in the reader's language, on a page."""
+    headers: dict[str, str] = {}
     if isinstance(exc, LedgerError):  # a refusal by the ledger a page did not catch itself
         status, reason, params = LEDGER_STATUS.get(exc.reason, 409), exc.reason, {}
     elif isinstance(exc, MarketError):
         # As the API's problem details: a text may name the field ("{field}").
         status, reason, params = exc.status, exc.reason, {"field": exc.field or "", **exc.params}
+        headers = exc.headers
         if reason == "not_signed_in":
             return to_sign_in(request)
     elif isinstance(exc, HTTPException) and exc.status_code < 500:
@@ -89,14 +97,19 @@ def page_error(request: Request, exc: Exception) -> Response:
         }.get(exc.status_code, "bad_request")
         if isinstance(exc, NotFoundException | PermissionDeniedException):
             reason = "not_found" if isinstance(exc, NotFoundException) else "forbidden"
+    elif database_unavailable(exc):  # as the API says it: wait a moment and try again
+        status, reason, params = 503, "database_unavailable", {}
+        headers = {"Retry-After": str(RETRY_AFTER)}
     else:
-        log.error("unhandled error on page %s %s", request.method, request.url.path, exc_info=exc)
         status, reason, params = 500, "internal", {}
+    log_failure(request, exc, status, reason)
     language = i18n.language_of(request)
-    return page(
+    response = page(
         request, "error.html", status=status, reason=reason,
         detail=i18n.error_text(language, reason, **params), title_code=HTTPStatus(status).phrase,
     )
+    response.headers.update(headers)
+    return response
 
 
 def web_router() -> Router:
