@@ -43,8 +43,8 @@ import asyncpg
 
 from ledger import Ledger
 from ledger.drive import drive
-from ledger.stores.pg_pool import COMMAND_TIMEOUT, CONNECT_TIMEOUT
 from ledger.model import Request
+from ledger.stores.pg_pool import COMMAND_TIMEOUT, CONNECT_TIMEOUT
 from market import db
 from market.errors import MarketError
 from market.sqlite_pool import Connection
