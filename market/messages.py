@@ -432,6 +432,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "(Debian: apt-get install postgresql-client)",
     ),
     "pg_tool_failed": ("{tool} 失败，未完成：{detail}", "{tool} failed: {detail}"),
+    "backup_through_pgbouncer": (
+        "备份和恢复必须直连 PostgreSQL，不能经过 PgBouncer（pg_dump 和 pg_restore 需要自己的会话），"
+        "未做任何改动；请用指向数据库服务器本身端口、不带 ?pgbouncer=1 的 DATABASE_URL 运行",
+        "Backups and restores connect to PostgreSQL itself, not through PgBouncer (pg_dump and "
+        "pg_restore need a session of their own); nothing was done. Run them with a DATABASE_URL that "
+        "names the database server's own port, without ?pgbouncer=1",
+    ),
     "restore_done": ("已把 {path} 恢复到 {target}", "Restored {path} into {target}"),
     "restore_key_installed": (
         "签名密钥已放回 {path}（机密，只许管理员读取）",

@@ -1,6 +1,7 @@
-"""Piccolo's PostgreSQL engine, made to survive the server going away and coming back.
+"""Piccolo's PostgreSQL engine, made to survive the server going away and coming back, and to
+connect through PgBouncer when ``DATABASE_URL`` says ``?pgbouncer=1``.
 
-Two changes to ``PostgresEngine``, both for outages:
+Two changes to ``PostgresEngine`` for outages:
 
 - its pool is the ledger's ``BoundedPool`` (``ledger.stores.pg_pool``): connecting, waiting for
   a free connection and each statement have limits, so a request fails within a known time
@@ -10,6 +11,9 @@ Two changes to ``PostgresEngine``, both for outages:
   the task then carries the dead transaction for good: found with the server stopped under
   load, a sweeper's every later query failed with "connection has been released" long after
   the server was back.
+
+Its connections, pooled or not (commands without a pool open one per query or transaction), are
+made by ``ledger.stores.pg_pool``, which fits them to PgBouncer when the URL says so.
 """
 
 from typing import Any
@@ -18,7 +22,7 @@ import asyncpg
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.utils.warnings import colored_warning
 
-from ledger.stores.pg_pool import open_pool
+from ledger.stores.pg_pool import connect, open_pool
 
 
 def _open(connection: Any) -> bool:
@@ -66,6 +70,10 @@ class BoundedPostgresEngine(PostgresEngine):
             config.pop("dsn"), min_size=config.pop("min_size", 1),
             max_size=config.pop("max_size", 10), **config,
         )
+
+    async def get_new_connection(self) -> asyncpg.Connection:
+        config = dict(self.config)
+        return await connect(config.pop("dsn"), **config)
 
     def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
         return _Transaction(engine=self, allow_nested=allow_nested)

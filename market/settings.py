@@ -47,10 +47,18 @@ def sqlite_path(database_url: str) -> Path:
 
 
 def database_url_from_env() -> str:
-    """``DATABASE_URL`` with SQLite paths made absolute; what piccolo_conf and Settings use."""
+    """``DATABASE_URL`` with SQLite paths made absolute; what piccolo_conf and Settings use.
+    A PostgreSQL URL may end in ``?pgbouncer=1`` (it names a PgBouncer in transaction mode:
+    ``ledger.stores.pg_pool``); a value other than 1 or 0 there is refused here."""
     url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     if engine_of(url) == "sqlite":
         return _SQLITE_PREFIX + str(sqlite_path(url))
+    from ledger.stores.pg_pool import behind_pgbouncer
+
+    try:
+        behind_pgbouncer(url)
+    except ValueError as error:
+        raise SettingsError(f"DATABASE_URL: {error}") from None
     return url
 
 

@@ -8,9 +8,13 @@ a statement cut off by ``COMMAND_TIMEOUT`` is cancelled on the server, and the p
 ``COMMAND_TIMEOUT`` again for that cancel before giving the connection up (asyncpg 0.32,
 measured with the server stopped by SIGSTOP: 4.0 s with a 2 s limit, 6.0 s with 3 s).
 A connection the server closed is replaced by the pool at its next ``acquire``.
+
+A URL ending in ``?pgbouncer=1`` names a PgBouncer in transaction-pooling mode rather than
+PostgreSQL itself: every connection made here then fits it (``asyncpg_arguments``).
 """
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import asyncpg
 
@@ -39,9 +43,74 @@ class BoundedPool(asyncpg.Pool):
         return super().acquire(timeout=ACQUIRE_TIMEOUT if timeout is None else timeout)
 
 
+#: The URL's query parameter that says it names a PgBouncer in transaction-pooling mode.
+PGBOUNCER = "pgbouncer"
+_YES, _NO = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def behind_pgbouncer(url: str) -> bool:
+    """Whether ``url`` carries ``?pgbouncer=1`` (``true``, ``yes``, ``on``; ``0`` and the like
+    say no). Any other value is a ``ValueError``: a typo must not quietly mean "no"."""
+    values = [value.strip().lower() for key, value in
+              parse_qsl(urlsplit(url).query, keep_blank_values=True) if key == PGBOUNCER]
+    if not values:
+        return False
+    if values[-1] not in _YES | _NO:
+        raise ValueError(f"?{PGBOUNCER}= takes 1 or 0, not {values[-1]!r}")
+    return values[-1] in _YES
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """No reset query when a connection goes back to the pool (asyncpg still rolls back a
+    transaction left open)."""
+
+
+def asyncpg_arguments(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The DSN and keyword options asyncpg gets for ``url``: as given, unless ``url`` says
+    ``?pgbouncer=1``. Then, for transaction pooling, where consecutive transactions of one
+    connection run on different server connections of PgBouncer's:
+
+    - the option itself is taken out of the DSN (asyncpg would send it to the server as a setting);
+    - no statement cache (``statement_cache_size=0``): a named prepared statement lives on one
+      server connection, and the next transaction may land on another ("prepared statement
+      "__asyncpg_stmt_1__" does not exist"). Without the cache asyncpg (0.32, as pinned; its
+      pull request #1065) uses the unnamed statement and sends its Parse again with the Bind, so
+      a statement outside a transaction is whole on whichever server connection runs it: reads
+      need no transaction around them (``tests/deploy/test_pgbouncer.py`` shows it under
+      concurrency). It costs a round trip per statement: 2 instead of 1 for one the cache knew;
+    - no ``plan_cache_mode`` at start-up: PgBouncer refuses start-up parameters it does not know
+      ("unsupported startup parameter"). It is not needed either: the setting keeps PostgreSQL from
+      switching a prepared statement to a generic plan after five runs, and an unnamed statement
+      parsed again for each run is planned for its own arguments every time (measured with
+      auto_explain; the same test);
+    - no reset query on release (``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+      ALL``): it would run on whichever server connection PgBouncer picks, one more round trip for
+      a session that is not ours. The app keeps no session state (docs/DEPLOY.md, "PgBouncer").
+    """
+    if not behind_pgbouncer(url):
+        return url, options
+    parts = urlsplit(url)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)
+             if key != PGBOUNCER]
+    dsn = parts._replace(query=urlencode(query)).geturl()
+    settings = {k: v for k, v in (options.get("server_settings") or {}).items() if k != "plan_cache_mode"}
+    options = {**options, "statement_cache_size": 0, "server_settings": settings or None}
+    return dsn, options
+
+
+async def connect(url: str, **options: Any) -> asyncpg.Connection:
+    """One connection (``asyncpg.connect``'s options), fitting PgBouncer when ``url`` says so."""
+    dsn, options = asyncpg_arguments(url, options)
+    return await asyncpg.connect(dsn, **options)
+
+
 async def open_pool(dsn: str, *, min_size: int, max_size: int, **options: Any) -> asyncpg.Pool:
     """A started ``BoundedPool`` with the timeouts above; ``options`` as asyncpg's
-    ``create_pool`` takes them (``server_settings``…)."""
+    ``create_pool`` takes them (``server_settings``…), fitting PgBouncer when ``dsn`` says
+    ``?pgbouncer=1`` (``asyncpg_arguments``)."""
+    if behind_pgbouncer(dsn):
+        options.setdefault("reset", _keep_session)
+    dsn, options = asyncpg_arguments(dsn, options)
     options.setdefault("timeout", CONNECT_TIMEOUT)
     options.setdefault("command_timeout", COMMAND_TIMEOUT)
     # The keyword arguments asyncpg.create_pool passes to its Pool, with its defaults.

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
+from ledger.stores.pg_pool import behind_pgbouncer
 from market.backups import BackupRefused, Note, partial_path, publish, size_mb
 
 #: Tables a restore does not count as data: Piccolo's record of the migrations run.
@@ -43,6 +44,11 @@ class Connection:
 
     @classmethod
     def from_url(cls, url: str) -> "Connection":
+        if behind_pgbouncer(url):
+            # The tools set session settings (pg_dump an empty search_path) before their
+            # transaction: through transaction pooling those would land on a server connection
+            # the app gets next, and the transaction itself on another one without them.
+            raise BackupRefused("backup_through_pgbouncer")
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
         path = [value for key, value in query if key == "search_path"]

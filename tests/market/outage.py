@@ -167,15 +167,18 @@ class Load:
                 self.answers.append(Answer(kind, sent, time.monotonic(), 0, type(error).__name__))
                 await asyncio.sleep(PAUSE)
                 continue
-            received = time.monotonic()
-            content_type = response.headers.get("content-type", "")
-            body = response.json() if "json" in content_type else None
-            self.answers.append(Answer(
-                kind, sent, received, response.status_code,
-                (body or {}).get("reason", "") if response.status_code >= 400 else "",
-                response.headers.get("retry-after"), content_type.split(";")[0], body,
-            ))
+            self.record(kind, sent, response)
             await asyncio.sleep(PAUSE)
+
+    def record(self, kind: str, sent: float, response: httpx.Response) -> None:
+        """Keep the answer to a request of ``kind`` sent at ``sent``."""
+        content_type = response.headers.get("content-type", "")
+        body = response.json() if "json" in content_type else None
+        self.answers.append(Answer(
+            kind, sent, time.monotonic(), response.status_code,
+            (body or {}).get("reason", "") if response.status_code >= 400 else "",
+            response.headers.get("retry-after"), content_type.split(";")[0], body,
+        ))
 
     async def _adjust(self, client: httpx.AsyncClient) -> httpx.Response:
         person, _ = self.world.residents[0]
