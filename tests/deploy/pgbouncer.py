@@ -140,20 +140,26 @@ def _start(directory: Path, port: int, dbname: str, pool_size: int) -> Bouncer |
             os.chown(path, user.pw_uid, user.pw_gid)
         # setpriv execs PgBouncer itself: the process started here is PgBouncer.
         command = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *command]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # In the foreground it logs to stderr too (its log file is not there when the file is refused).
+    with (directory / "stderr.log").open("wb") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
     pidfile = directory / "pgbouncer.pid"
     deadline = time.monotonic() + 10
     # Listening, and it is ours that listens: its pid file names it.
     while not (_taken(port) and pidfile.exists() and pidfile.read_text().strip() == str(process.pid)):
         if process.poll() is not None:
-            log = (directory / "pgbouncer.log").read_text(errors="replace")
-            assert "Address already in use" in log, log[-2000:]
+            said = (directory / "stderr.log").read_text(errors="replace")
+            assert "Address already in use" in said, said[-2000:]
             return None
         if time.monotonic() > deadline:
             _stop(process)
             raise AssertionError("PgBouncer did not listen within 10 s")
         time.sleep(0.05)
-    return Bouncer(port, pool_size, directory, process)
+    bouncer = Bouncer(port, pool_size, directory, process)
+    # A setting it does not know or a value it does not take is a warning at start, not a failure.
+    started = bouncer.log().split("process up")[0]
+    assert " WARNING " not in started and " ERROR " not in started, started
+    return bouncer
 
 
 def _stop(process: subprocess.Popen) -> None:

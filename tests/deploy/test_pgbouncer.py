@@ -6,7 +6,8 @@ PostgreSQL only: PgBouncer pools PostgreSQL's connections, there is nothing to p
 with SQLite (``MARKET_TEST_DB=sqlite`` skips this module, saying so).
 
 - asyncpg's pool with the option: statements with arguments, outside any transaction, from 24
-  connections at once through 4 server connections — every answer right, no error. Without the
+  connections at once through 4 server connections — every answer right, no error, and one
+  transaction a statement (no reset query on release). Without the
   option the same PgBouncer refuses ``plan_cache_mode`` at start-up, and with asyncpg's statement
   cache statements fail ("prepared statement … does not exist"): the option is what makes it work.
 - Without ``plan_cache_mode`` the statements are still planned for their own arguments
@@ -119,12 +120,16 @@ async def test_statements_outside_transactions_share_few_server_connections(data
     bouncer = database.bouncer
     pool = await open_pool(bouncer.url(), min_size=CLIENTS, max_size=CLIENTS, server_settings=PLAN)
     try:
+        before = await asyncio.to_thread(bouncer.stats)
         errors, wrong = await ask_at_once(pool)
+        after = await asyncio.to_thread(bouncer.stats)
         shared = await asyncio.to_thread(bouncer.pool)
     finally:
         await pool.close()
     assert errors == [] and wrong == [], (errors[:5], wrong[:5])
     assert client_connections(shared) >= CLIENTS and server_connections(shared) <= POOL_SIZE, shared
+    # One transaction a statement: no reset query when a connection goes back to asyncpg's pool.
+    assert int(after["total_xact_count"]) - int(before["total_xact_count"]) == CLIENTS * ROUNDS
 
     # Without the option, as asyncpg connects to PostgreSQL itself: refused at start-up ...
     refused = "unsupported startup parameter: plan_cache_mode"
