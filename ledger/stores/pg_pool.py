@@ -85,7 +85,8 @@ def asyncpg_arguments(url: str, options: dict[str, Any]) -> tuple[str, dict[str,
       auto_explain; the same test);
     - no reset query on release (``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
       ALL``): it would run on whichever server connection PgBouncer picks, one more round trip for
-      a session that is not ours. The app keeps no session state (docs/DEPLOY.md, "PgBouncer").
+      a session that is not ours. The app keeps no session state (docs/DEPLOY.md, "PgBouncer",
+      also on the one thing asyncpg does to a session by itself: ``jit`` around a type look-up).
     """
     if not behind_pgbouncer(url):
         return url, options

@@ -7,18 +7,19 @@ with SQLite (``MARKET_TEST_DB=sqlite`` skips this module, saying so).
 
 - asyncpg's pool with the option: statements with arguments, outside any transaction, from 24
   connections at once through 4 server connections — every answer right, no error, and one
-  transaction a statement (no reset query on release). Without the
-  option the same PgBouncer refuses ``plan_cache_mode`` at start-up, and with asyncpg's statement
-  cache statements fail ("prepared statement … does not exist"): the option is what makes it work.
+  transaction a statement (no reset query on release). Without the option the same PgBouncer
+  refuses ``plan_cache_mode`` at start-up, and with asyncpg's statement cache statements fail
+  ("prepared statement … does not exist"): the option is what makes it work.
 - Without ``plan_cache_mode`` the statements are still planned for their own arguments
   (auto_explain's plans show the values, never ``$1``), while the statement cache of a direct
   connection does switch to generic plans: the check sees one when there is one.
 - The app: ``market migrate`` and ``market serve --workers 2`` through PgBouncer with 4 server
   connections, a mixed load for 12 s (check-ins, redemptions under an Idempotency-Key and some sent
-  again, reservations cancelled or handed out, adjustments, stock, sign-ins, reads): no 5xx and
-  nothing left unanswered, every acknowledged write there, ``market ledger verify`` and ``market
-  reports check`` pass through PgBouncer, and PostgreSQL never had more than 4 connections to the
-  database (``pg_stat_activity``, and PgBouncer's ``SHOW POOLS``) while the workers had more open.
+  again, reservations cancelled or handed out, adjustments, stock, sign-ins, reads; every sweep
+  each second, under its lease): no 5xx and nothing left unanswered, no sweep failed, every
+  acknowledged write there, ``market ledger verify`` and ``market reports check`` pass through
+  PgBouncer, and PostgreSQL never had more than 4 connections to the database
+  (``pg_stat_activity``, and PgBouncer's ``SHOW POOLS``) while the workers had more open.
 """
 
 import asyncio
@@ -59,6 +60,7 @@ ROUNDS = 30
 #: What the app's pools ask for at start-up (``ledger.stores.postgres``, ``market.pg_writer``).
 PLAN = {"plan_cache_mode": "force_custom_plan"}
 LOAD_SECONDS = 12.0
+SWEEPS = ("close_unfinished_stays", "expire_orders", "daily_checkpoints")
 
 
 @dataclass
@@ -315,7 +317,8 @@ async def rows_of(database: str, sql: str) -> list[dict]:
 async def test_market_serve_with_two_workers_through_four_server_connections(
     database: Database, tmp_path: Path
 ) -> None:
-    env = server_env(database.bouncer.url())
+    # Every sweep each second: their leases are taken and given back through PgBouncer too.
+    env = server_env(database.bouncer.url(), MARKET_SWEEP_SECONDS="1")
     migrated = market(env, tmp_path, "migrate")
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     with serving(env, tmp_path, workers=2) as url:
@@ -344,6 +347,10 @@ async def test_market_serve_with_two_workers_through_four_server_connections(
                      "sign-in", "balance", "products", "page", "health"}, kinds
     assert load.replays_wrong == []
     assert server_errors(tmp_path) == []
+    assert "background job" not in (tmp_path / "server.log").read_text()  # no sweep failed
+    leases = await rows_of(database.name, "SELECT name, runs FROM background_lease")
+    runs = {r["name"]: r["runs"] for r in leases}
+    assert all(runs.get(job, 0) >= 2 for job in SWEEPS), runs
     # Every acknowledged write is there.
     transfers = {r["id"] for r in await rows_of(database.name, "SELECT id FROM ledger_transfer")}
     assert set(load.adjustments) <= transfers
