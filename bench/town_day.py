@@ -2,7 +2,7 @@
 sends it over one keep-alive connection (``bench.checkin_load.Connection``), records the answer and
 remembers every acknowledged write in the model (``bench.town_model``).
 
-What the clients do, by weight (``OPERATIONS``): residents scan an activity's rotating code to check
+What the clients do, by weight (``MIX``): residents scan an activity's rotating code to check
 in and out (the code fetched by the organizer's screen, ``GET /api/activities/{id}/code``, and shown
 until it refreshes), scan again by mistake, and the organizer approves stays of activities that
 require it (creating a new activity when everybody has been to all); the shop keeper scans a
@@ -47,7 +47,14 @@ REQUEST_TIMEOUT = 30.0
 BASKET_REFUSALS = frozenset({(409, "insufficient_points"), (409, "out_of_stock"), (409, "limit_exceeded")})
 #: A basket that must be refused: more than the stock, or more points than anyone has.
 MUST_REFUSE = frozenset({(409, "insufficient_points"), (409, "out_of_stock")})
-SAMPLES = 5
+#: What the clients do, and how often (weights).
+MIX = {
+    "check-in": 18, "check-out": 9, "scan again": 2, "approve": 2,
+    "redeem": 15, "redeem, must be refused": 2, "refund": 4,
+    "reserve": 6, "cancel order": 3, "fulfil order": 3,
+    "adjust": 5,
+    "balance": 9, "entries": 6, "products": 6, "activities": 4, "health": 6,
+}
 
 
 @dataclass
@@ -130,24 +137,14 @@ class Day:
         self.recorder = Recorder()
         self.keys = itertools.count(1)
         self.resent = 0
-        self.operations: list[tuple[str, int, Callable[[Connection, Community], Awaitable[None]]]] = [
-            ("check-in", 18, self.check_in),
-            ("check-out", 9, self.check_out),
-            ("scan again", 2, self.scan_again),
-            ("approve", 2, self.approve),
-            ("redeem", 15, self.redeem),
-            ("redeem, must be refused", 2, self.redeem_refused),
-            ("refund", 4, self.refund),
-            ("reserve", 6, self.reserve),
-            ("cancel order", 3, self.cancel_order),
-            ("fulfil order", 3, self.fulfil_order),
-            ("adjust", 5, self.adjust),
-            ("balance", 9, self.read_balance),
-            ("entries", 6, self.read_entries),
-            ("products", 6, self.read_products),
-            ("activities", 4, self.read_activities),
-            ("health", 6, self.health),
-        ]
+        self.operations: dict[str, Callable[[Connection, Community], Awaitable[None]]] = {
+            "check-in": self.check_in, "check-out": self.check_out, "scan again": self.scan_again,
+            "approve": self.approve, "redeem": self.redeem, "redeem, must be refused": self.redeem_refused,
+            "refund": self.refund, "reserve": self.reserve, "cancel order": self.cancel_order,
+            "fulfil order": self.fulfil_order, "adjust": self.adjust, "balance": self.read_balance,
+            "entries": self.read_entries, "products": self.read_products,
+            "activities": self.read_activities, "health": self.health,
+        }
 
     # -- the phases ---------------------------------------------------------------------------------
 
@@ -166,8 +163,8 @@ class Day:
     async def mix(self, clients: int, seconds: float) -> float:
         """The mixed day for ``seconds``; returns the wall time from the first request to the last
         answer (requests in flight at the deadline are waited for)."""
-        operations = [operation for _, _, operation in self.operations]
-        weights = [weight for _, weight, _ in self.operations]
+        operations = [self.operations[name] for name in MIX]
+        weights = list(MIX.values())
 
         async def one(conn: Connection) -> None:
             community = self.rng.choice(self.communities)

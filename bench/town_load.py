@@ -54,7 +54,7 @@ from bench.checkin_load import (
 )
 from bench.common import PG_URL, median, percentile, pg_schema, pg_version, print_machine, table
 from bench.town_audit import Check, audit
-from bench.town_day import Day, Recorder, activity_body
+from bench.town_day import MIX, Day, Recorder, activity_body
 from bench.town_model import Activity, Community, Product, Resident
 from ledger import to_hundredths
 
@@ -244,8 +244,11 @@ async def run_trial(options: Options, say=print) -> Trial:
                 trial.recorder = day.recorder
                 trial.resent = day.resent
                 say("  auditing …")
-                trial.checks = _answer_checks(day.recorder) + await audit(
-                    server.url, trial.communities, database_url, workdir)
+                trial.checks = _answer_checks(day.recorder)
+                try:
+                    trial.checks += await audit(server.url, trial.communities, database_url, workdir)
+                except (httpx.HTTPError, OSError, subprocess.SubprocessError) as error:
+                    trial.checks.append(Check("the audit could run", False, repr(error)[:600]))
         trial.server_log = server_log_errors(server.log)
         if options.keep:
             say(f"kept: DATABASE_URL={database_url}  server log {server.log}")
@@ -305,6 +308,7 @@ def report(trial: Trial) -> str:
     every = [x for tally in recorder.tallies.values() for x in tally.latencies]
     rows.append(["all", total["requests"], total["requests"] / seconds, total["2xx"], total["4xx"],
                  total["5xx"], total["none"], median(every) * 1000, percentile(every, 99) * 1000])
+    lines.append("the mix (weights): " + ", ".join(f"{name} {weight}" for name, weight in MIX.items()))
     lines.append(f"the mixed day: {trial.mix_seconds:.1f} s, {trial.options.clients} clients, "
                  f"{trial.options.communities} communities, load average {trial.load_before} before, "
                  f"{trial.load_after} after")
