@@ -243,7 +243,7 @@ async def _stock(get: Get, communities: list[Community]) -> Check:
             continue
         stock = {p["id"]: p["stock"] for p in listed["items"]}
         for product in c.products.values():
-            if product.id in c.unsure:
+            if c.unsure[product.id] > 0:
                 found.skipped += 1
                 continue
             left = product.stock - c.units_out[product.id]

@@ -12,9 +12,12 @@ baskets that must be refused (more than the stock, or more points than anyone ha
 part of an earlier sale; residents reserve goods, cancel some, the shop hands out others; admins
 adjust wallets; everyone reads balances, histories, the goods, the activities and ``/health``.
 
-Every answer is recorded per operation. A refusal the rules allow (409 ``insufficient_points``,
-``out_of_stock``, ``limit_exceeded``; 410 ``expired`` for a stale code, fetched again and sent again)
-is not a fault; any other 4xx, any 5xx and any request left without an answer is.
+Every answer is recorded per operation (``bench.town_answers``). A refusal the rules allow (409
+``insufficient_points``, ``out_of_stock``, ``limit_exceeded``; 410 ``expired`` for a stale code,
+fetched again and sent again) is not a fault; any other 4xx, any 5xx and any request left without an
+answer is. A write left without a clear answer is settled after the day (``Day.settle``): a keyed
+one is sent again with the same key and body (the first outcome comes back, or it is done now, as a
+client retrying would), a scan, an approval or an order's end is read back.
 """
 
 import asyncio
@@ -22,14 +25,13 @@ import itertools
 import json
 import random
 import time
-from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from bench.checkin_load import Connection
+from bench.town_answers import Answer, Recorder
 from bench.town_model import (
     Activity,
     Community,
@@ -38,6 +40,7 @@ from bench.town_model import (
     Sale,
     Shown,
     Stay,
+    Unsettled,
 )
 from ledger import format_points, to_hundredths
 
@@ -47,6 +50,8 @@ REQUEST_TIMEOUT = 30.0
 BASKET_REFUSALS = frozenset({(409, "insufficient_points"), (409, "out_of_stock"), (409, "limit_exceeded")})
 #: A basket that must be refused: more than the stock, or more points than anyone has.
 MUST_REFUSE = frozenset({(409, "insufficient_points"), (409, "out_of_stock")})
+#: A keyed request sent again after the day with a member code that went stale meanwhile: not done.
+STALE = (410, "expired")
 #: What the clients do, and how often (weights).
 MIX = {
     "check-in": 18, "check-out": 9, "scan again": 2, "approve": 2,
@@ -56,77 +61,11 @@ MIX = {
     "balance": 9, "entries": 6, "products": 6, "activities": 4, "health": 6,
 }
 
-
-@dataclass
-class Answer:
-    status: int  # 0: no answer (connection dropped or timed out)
-    body: bytes
-
-    def json(self) -> dict:
-        return json.loads(self.body)
-
-    @property
-    def reason(self) -> str:
-        """The problem's ``reason``, or what went wrong when there was no answer."""
-        if self.status == 0:
-            return self.body.decode("utf-8", "replace")
-        if self.status < 300:
-            return ""
-        try:
-            return str(json.loads(self.body).get("reason", ""))
-        except (ValueError, AttributeError):
-            return ""
-
-    @property
-    def clear(self) -> bool:
-        """Whether what the request did is known: any answer below 500."""
-        return 0 < self.status < 500
-
-
-@dataclass
-class Tally:
-    statuses: Counter = field(default_factory=Counter)
-    reasons: Counter = field(default_factory=Counter)  # "409 out_of_stock" for every non-2xx
-    latencies: list[float] = field(default_factory=list)
-
-
-@dataclass
-class Fault:
-    op: str
-    status: int
-    reason: str
-    what: str
-    body: str
-
-
-class Recorder:
-    """Every answer, per operation; the faults (5xx, no answer, unexpected answers) with samples."""
-
-    def __init__(self) -> None:
-        self.tallies: defaultdict[str, Tally] = defaultdict(Tally)
-        self.server_errors: list[Fault] = []
-        self.no_answers: list[Fault] = []
-        self.unexpected: list[Fault] = []
-
-    def record(self, op: str, answer: Answer, seconds: float) -> None:
-        tally = self.tallies[op]
-        tally.statuses[answer.status] += 1
-        tally.latencies.append(seconds)
-        if not 200 <= answer.status < 300:
-            tally.reasons[f"{answer.status} {answer.reason}".strip()] += 1
-        body = answer.body[:400].decode("utf-8", "replace")
-        if answer.status >= 500:
-            self.server_errors.append(Fault(op, answer.status, answer.reason, "server error", body))
-        elif answer.status == 0:
-            self.no_answers.append(Fault(op, 0, answer.reason, "no answer", body))
-
-    def wrong(self, op: str, answer: Answer, what: str) -> None:
-        self.unexpected.append(Fault(op, answer.status, answer.reason, what,
-                                     answer.body[:400].decode("utf-8", "replace")))
+Refusals = frozenset[tuple[int, str]]
 
 
 class Day:
-    """The clients' day over one server: ``health_alone`` for the baseline, then ``mix``."""
+    """The clients' day over one server: ``health_alone`` for the baseline, ``mix``, then ``settle``."""
 
     def __init__(self, url: str, communities: list[Community], run: str, seed: int) -> None:
         address = httpx.URL(url)
@@ -137,6 +76,7 @@ class Day:
         self.recorder = Recorder()
         self.keys = itertools.count(1)
         self.resent = 0
+        self.unsettled: list[Unsettled] = []
         self.operations: dict[str, Callable[[Connection, Community], Awaitable[None]]] = {
             "check-in": self.check_in, "check-out": self.check_out, "scan again": self.scan_again,
             "approve": self.approve, "redeem": self.redeem, "redeem, must be refused": self.redeem_refused,
@@ -155,10 +95,8 @@ class Day:
             wall = await self._clients(clients, seconds, lambda conn: self.health(conn, None))
             return sum(self.recorder.tallies["health"].statuses.values()), wall
         finally:
-            alone, self.recorder = self.recorder, recorder
-            self.recorder.server_errors += alone.server_errors
-            self.recorder.no_answers += alone.no_answers
-            self.recorder.unexpected += alone.unexpected
+            recorder.faults_of(self.recorder)
+            self.recorder = recorder
 
     async def mix(self, clients: int, seconds: float) -> float:
         """The mixed day for ``seconds``; returns the wall time from the first request to the last
@@ -171,6 +109,26 @@ class Day:
             await self.rng.choices(operations, weights)[0](conn, community)
 
         return await self._clients(clients, seconds, one)
+
+    async def settle(self) -> tuple[Recorder, int]:
+        """After the day, find out what each write without a clear answer did (three tries each, a
+        second apart). Its requests are recorded apart (their faults count as the day's); returns
+        that record and how many writes are still unsettled."""
+        recorder, self.recorder = self.recorder, Recorder()
+        conn = Connection(self.host, self.port)
+        try:
+            for write in self.unsettled:
+                for attempt in range(3):
+                    if attempt:
+                        await asyncio.sleep(1)
+                    if await write.settle(conn):
+                        write.unmark()
+                        break
+            return self.recorder, sum(not write.settled for write in self.unsettled)
+        finally:
+            conn.close()
+            recorder.faults_of(self.recorder)
+            self.recorder = recorder
 
     async def _clients(self, clients: int, seconds: float,
                        one: Callable[[Connection], Awaitable[None]]) -> float:
@@ -207,7 +165,7 @@ class Day:
         return answer
 
     def judge(self, op: str, answer: Answer, ok: tuple[int, ...] = (200, 201),
-              refusals: frozenset[tuple[int, str]] = frozenset()) -> str:
+              refusals: Refusals = frozenset()) -> str:
         """"ok", "refused" (a refusal the rules allow), "unclear" (5xx or no answer: recorded as
         such) or "wrong" (any other answer: recorded as unexpected)."""
         if answer.status in ok:
@@ -221,6 +179,37 @@ class Day:
 
     def key(self, what: str) -> str:
         return f"town-{self.run}-{what}-{next(self.keys)}"
+
+    def unclear(self, what: str, answer: Answer, settle: Callable[[Connection], Awaitable[bool]],
+                c: Community, residents: list[Resident], products=()) -> None:
+        """A write without a clear answer: its wallets and goods are not compared until ``settle``
+        finds out what it did."""
+        write = Unsettled(f"{what}: {answer.status} {answer.reason}", settle, c, residents, list(products))
+        write.mark()
+        self.unsettled.append(write)
+
+    async def keyed(self, conn: Connection, op: str, path: str, token: str, body: dict, key: str,
+                    refusals: Refusals, done: Callable[[Answer], object], c: Community,
+                    residents: list[Resident], products=(),
+                    answer: Answer | None = None) -> tuple[str, object]:
+        """A write under an Idempotency-Key (``answer``: its answer when already sent): the verdict,
+        and ``done(answer)`` when acknowledged. Without a clear answer, it is settled after the day
+        by sending the same key and body again: the first outcome, or done now."""
+        if answer is None:
+            answer = await self.call(conn, op, "POST", path, token, body, key)
+        verdict = self.judge(op, answer, ok=(201,), refusals=refusals)
+        if verdict == "ok":
+            return verdict, done(answer)
+        if verdict == "unclear":
+            async def settle(conn: Connection) -> bool:
+                again = await self.call(conn, f"{op} (settling)", "POST", path, token, body, key)
+                verdict = self.judge(f"{op} (settling)", again, ok=(201,), refusals=refusals | {STALE})
+                if verdict == "ok":
+                    done(again)
+                return verdict in ("ok", "refused")
+
+            self.unclear(f"{op} {key}", answer, settle, c, residents, products)
+        return verdict, None
 
     # -- codes on screens ------------------------------------------------------------------------------
 
@@ -257,10 +246,18 @@ class Day:
                 return None
             answer = await self.call(conn, op, "POST", "/api/checkins", resident.token,
                                      {"token": code, "direction": direction})
-            if answer.status != 410 or answer.reason != "expired":
+            if (answer.status, answer.reason) != STALE:
                 break
             activity.code.until = 0.0
         return answer
+
+    async def attendance(self, conn: Connection, c: Community, activity: Activity) -> dict[int, dict] | None:
+        """The activity's stays by person, as the organizer reads them (None: no clear answer)."""
+        op = "attendance (settling)"
+        answer = await self.call(conn, op, "GET", f"/api/activities/{activity.id}/attendance", c.organizer)
+        if self.judge(op, answer, ok=(200,)) != "ok":
+            return None
+        return {row["person_id"]: row for row in answer.json()["items"]}
 
     async def check_in(self, conn: Connection, c: Community) -> None:
         resident = self.rng.choice(c.residents)
@@ -279,17 +276,28 @@ class Day:
         if answer is None:
             return
         verdict = self.judge("check-in", answer)
-        if verdict == "unclear":
+        if verdict == "ok":
+            body = answer.json()
+            if body.get("duplicate") and conn.resent == resent:
+                self.recorder.wrong("check-in", answer, "a first check-in answered as a repeat")
+            self._checked_in(c, activity, resident, to_hundredths(body["points"]),
+                             body.get("approval") == "pending")
+        elif verdict == "unclear":
             c.lost_pairs.add((activity.id, resident.id))
-            resident.unsure.append(f"check-in at activity {activity.id}: {answer.status} {answer.reason}")
-            return
-        if verdict != "ok":
-            return
-        body = answer.json()
-        if body.get("duplicate") and conn.resent == resent:
-            self.recorder.wrong("check-in", answer, "a first check-in answered as a repeat")
-        stay = Stay(activity, resident, to_hundredths(body["points"]),
-                    pending=body.get("approval") == "pending")
+
+            async def settle(conn: Connection) -> bool:
+                rows = await self.attendance(conn, c, activity)
+                if rows is not None and (row := rows.get(resident.id)) is not None:
+                    self._checked_in(c, activity, resident, to_hundredths(row["points"]),
+                                     row["approval"] == "pending")
+                return rows is not None
+
+            self.unclear(f"check-in at activity {activity.id}", answer, settle, c, [resident])
+
+    @staticmethod
+    def _checked_in(c: Community, activity: Activity, resident: Resident, points_in: int,
+                    pending: bool) -> None:
+        stay = Stay(activity, resident, points_in, pending=pending)
         c.stays[(activity.id, resident.id)] = stay
         c.checked_in.append(stay)
         if stay.pending:
@@ -309,11 +317,22 @@ class Day:
             c.checked_in.append(stay)
             return
         verdict = self.judge("check-out", answer)
-        if verdict == "unclear":
-            stay.unsure = f"check-out {answer.status} {answer.reason}"
-            stay.resident.unsure.append(f"check-out at activity {stay.activity.id}: {stay.unsure}")
-        elif verdict == "ok":
+        if verdict == "ok":
             stay.out, stay.points_out = True, to_hundredths(answer.json()["points"])
+        elif verdict == "unclear":
+            stay.unsure = f"check-out {answer.status} {answer.reason}"
+
+            async def settle(conn: Connection) -> bool:
+                rows = await self.attendance(conn, c, stay.activity)
+                if rows is None:
+                    return False
+                row = rows[stay.resident.id]
+                if row["status"] == "out":
+                    stay.out, stay.points_out = True, to_hundredths(row["points"]) - stay.points_in
+                stay.unsure = ""
+                return True
+
+            self.unclear(f"check-out at activity {stay.activity.id}", answer, settle, c, [stay.resident])
 
     async def scan_again(self, conn: Connection, c: Community) -> None:
         """A resident scans a code they already scanned: a repeat, nothing credited again."""
@@ -347,7 +366,17 @@ class Day:
         elif verdict == "unclear":
             for stay in batch:
                 stay.unsure = f"approval {answer.status} {answer.reason}"
-                stay.resident.unsure.append(f"approval at activity {activity.id}: {stay.unsure}")
+
+            async def settle(conn: Connection) -> bool:
+                rows = await self.attendance(conn, c, activity)
+                if rows is None:
+                    return False
+                for stay in batch:
+                    stay.approved, stay.unsure = rows[stay.resident.id]["approval"] == "approved", ""
+                return True
+
+            self.unclear(f"approval at activity {activity.id}", answer, settle, c,
+                         [s.resident for s in batch])
         else:
             c.waiting.extend(batch)
 
@@ -379,44 +408,47 @@ class Day:
         return {p.id: self.rng.randint(1, 2) for p in chosen}
 
     async def sell(self, conn: Connection, c: Community, resident: Resident, lines: dict[int, int],
-                   op: str, refusals: frozenset[tuple[int, str]]) -> tuple[str, Sale | None, dict]:
-        """One redemption at the counter under a new key: (verdict, the sale, the body last sent)."""
+                   op: str, refusals: Refusals) -> tuple[Sale | None, dict]:
+        """One redemption at the counter under a new key: (the sale if acknowledged, the body sent)."""
         key = self.key("sale")
         body: dict = {}
         answer = None
         for _ in range(3):
             code = await self.member_code(conn, resident)
             if code is None:
-                return "wrong", None, body
+                return None, body
             body = {"member_code": code,
                     "items": [{"product_id": p, "quantity": q} for p, q in lines.items()]}
             answer = await self.call(conn, op, "POST", "/api/redemptions", c.keeper, body, key)
-            if answer.status != 410 or answer.reason != "expired":
+            if (answer.status, answer.reason) != STALE:
                 break
             resident.code.until = 0.0  # the code went stale at the counter: the phone shows the new one
         assert answer is not None
-        verdict = self.judge(op, answer, ok=(201,), refusals=refusals)
-        if verdict == "unclear":
-            resident.unsure.append(f"redemption {key}: {answer.status} {answer.reason}")
-            c.unsure_stock(lines, f"redemption {key}: {answer.status} {answer.reason}")
-        if verdict != "ok":
-            return verdict, None, body
-        view = answer.json()
-        total = to_hundredths(view["total"])
-        expected = sum(c.products[p].price * q for p, q in lines.items())
-        answered = {x["product_id"]: x["quantity"] for x in view["items"]}
-        if total != expected or answered != lines or view["person"]["id"] != resident.id:
-            self.recorder.wrong(op, answer,
-                                f"sold {lines} for {format_points(expected)} to person {resident.id}")
-        sale = Sale(view["id"], key, resident, total, dict(lines), dict(lines))
-        c.sales.append(sale)
-        resident.spent += total
-        c.units_out.update(lines)
-        return verdict, sale, body
+
+        def sold(answer: Answer) -> Sale:
+            view = answer.json()
+            total = to_hundredths(view["total"])
+            expected = sum(c.products[p].price * q for p, q in lines.items())
+            answered = {x["product_id"]: x["quantity"] for x in view["items"]}
+            if total != expected or answered != lines or view["person"]["id"] != resident.id:
+                self.recorder.wrong(op, answer,
+                                    f"sold {lines} for {format_points(expected)} to person {resident.id}")
+            if refusals is MUST_REFUSE:
+                self.recorder.wrong(op, answer, f"sold {lines}: more than the stock or more points than "
+                                                "anyone has")
+            sale = Sale(view["id"], key, resident, total, dict(lines), dict(lines))
+            c.sales.append(sale)
+            resident.spent += total
+            c.units_out.update(lines)
+            return sale
+
+        _, sale = await self.keyed(conn, op, "/api/redemptions", c.keeper, body, key, refusals, sold, c,
+                                   [resident], lines, answer=answer)
+        return sale if isinstance(sale, Sale) else None, body
 
     async def redeem(self, conn: Connection, c: Community) -> None:
         resident = self.rng.choice(c.residents)
-        _, sale, body = await self.sell(conn, c, resident, self.basket(c), "redeem", BASKET_REFUSALS)
+        sale, body = await self.sell(conn, c, resident, self.basket(c), "redeem", BASKET_REFUSALS)
         if sale is not None and self.rng.random() < 0.05:
             # The counter's tablet lost the answer and sends the same request again.
             answer = await self.call(conn, "redeem again (same key)", "POST", "/api/redemptions",
@@ -435,11 +467,7 @@ class Day:
         else:
             lines = {c.products_of("dear")[0].id: 1}
         lines[self.rng.choice(c.products_of("shelf")).id] = 1
-        op = "redeem, must be refused"
-        _, sale, _ = await self.sell(conn, c, resident, lines, op, MUST_REFUSE)
-        if sale is not None:
-            self.recorder.wrong(op, Answer(201, str(sale.id).encode()),
-                                f"sold {lines}: more than the stock or more points than anyone has")
+        await self.sell(conn, c, resident, lines, "redeem, must be refused", MUST_REFUSE)
 
     async def refund(self, conn: Connection, c: Community) -> None:
         sales = [s for s in c.sales if not s.busy and not s.unsure and any(s.left.values())]
@@ -449,20 +477,9 @@ class Day:
         sale = self.rng.choice(sales)
         product = self.rng.choice([p for p, q in sale.left.items() if q])
         quantity = self.rng.randint(1, sale.left[product])
-        sale.busy = True
-        try:
-            answer = await self.call(conn, "refund", "POST", f"/api/redemptions/{sale.id}/refund", c.keeper,
-                                     {"reason": "质量问题退货",
-                                      "items": [{"product_id": product, "quantity": quantity}]},
-                                     self.key("refund"))
-        finally:
-            sale.busy = False
-        verdict = self.judge("refund", answer, ok=(201,))
-        if verdict == "unclear":
-            sale.unsure = f"refund {answer.status} {answer.reason}"
-            sale.resident.unsure.append(f"refund of redemption {sale.id}: {sale.unsure}")
-            c.unsure_stock({product: quantity}, f"refund of redemption {sale.id}: {sale.unsure}")
-        elif verdict == "ok":
+        body = {"reason": "质量问题退货", "items": [{"product_id": product, "quantity": quantity}]}
+
+        def refunded(answer: Answer) -> None:
             view = answer.json()
             total = to_hundredths(view["total"])
             if total != c.products[product].price * quantity or view["redemption_id"] != sale.id:
@@ -471,31 +488,38 @@ class Day:
             sale.refunded += total
             sale.resident.spent -= total
             c.units_out[product] -= quantity
+            sale.unsure = ""
+
+        sale.busy = True
+        try:
+            verdict, _ = await self.keyed(conn, "refund", f"/api/redemptions/{sale.id}/refund", c.keeper,
+                                          body, self.key("refund"), frozenset(), refunded, c,
+                                          [sale.resident], [product])
+        finally:
+            sale.busy = False
+        if verdict == "unclear":
+            sale.unsure = "a refund without a clear answer"  # cleared when it is settled as done
 
     # -- reservations ----------------------------------------------------------------------------------
 
     async def reserve(self, conn: Connection, c: Community) -> None:
         resident = self.rng.choice(c.residents)
         lines = self.basket(c, most=3)
-        key = self.key("order")
-        answer = await self.call(conn, "reserve", "POST", "/api/orders", resident.token,
-                                 {"items": [{"product_id": p, "quantity": q} for p, q in lines.items()]},
-                                 key)
-        verdict = self.judge("reserve", answer, ok=(201,), refusals=BASKET_REFUSALS)
-        if verdict == "unclear":
-            resident.unsure.append(f"reservation {key}: {answer.status} {answer.reason}")
-            c.unsure_stock(lines, f"reservation {key}: {answer.status} {answer.reason}")
-        if verdict != "ok":
-            return
-        view = answer.json()
-        order = Order(view["id"], resident, to_hundredths(view["total"]), lines)
-        expected = sum(c.products[p].price * q for p, q in lines.items())
-        if view["status"] != "reserved" or order.total != expected:
-            self.recorder.wrong("reserve", answer, f"reserved {lines} for {format_points(expected)}")
-        c.orders.append(order)
-        c.reserved.append(order)
-        resident.held += order.total
-        c.units_out.update(lines)
+        body = {"items": [{"product_id": p, "quantity": q} for p, q in lines.items()]}
+
+        def reserved(answer: Answer) -> None:
+            view = answer.json()
+            order = Order(view["id"], resident, to_hundredths(view["total"]), lines)
+            expected = sum(c.products[p].price * q for p, q in lines.items())
+            if view["status"] != "reserved" or order.total != expected:
+                self.recorder.wrong("reserve", answer, f"reserved {lines} for {format_points(expected)}")
+            c.orders.append(order)
+            c.reserved.append(order)
+            resident.held += order.total
+            c.units_out.update(lines)
+
+        await self.keyed(conn, "reserve", "/api/orders", resident.token, body, self.key("order"),
+                         BASKET_REFUSALS, reserved, c, [resident], lines)
 
     async def cancel_order(self, conn: Connection, c: Community) -> None:
         await self._close_order(conn, c, "cancel")
@@ -509,6 +533,7 @@ class Day:
             return
         order = _take(c.reserved, self.rng)
         op = f"{action} order"
+        status = "cancelled" if action == "cancel" else "fulfilled"
         # The resident calls their own order off; the shop keeper hands goods out.
         token = order.resident.token if action == "cancel" else c.keeper
         order.busy = True
@@ -517,17 +542,29 @@ class Day:
         finally:
             order.busy = False
         verdict = self.judge(op, answer, ok=(200,))
-        if verdict == "unclear":
+        if verdict == "ok":
+            if answer.json().get("status") != status:
+                self.recorder.wrong(op, answer, f"order {order.id} should be {status}")
+            self._closed(c, order, status)
+        elif verdict == "unclear":
             order.unsure = f"{action} {answer.status} {answer.reason}"
-            order.resident.unsure.append(f"order {order.id}: {order.unsure}")
-            c.unsure_stock(order.lines, f"order {order.id}: {order.unsure}")
-        if verdict != "ok":
-            return
-        order.status = "cancelled" if action == "cancel" else "fulfilled"
-        if answer.json().get("status") != order.status:
-            self.recorder.wrong(op, answer, f"order {order.id} should be {order.status}")
+
+            async def settle(conn: Connection) -> bool:
+                again = await self.call(conn, "order (settling)", "GET", f"/api/orders/{order.id}", c.keeper)
+                if self.judge("order (settling)", again, ok=(200,)) != "ok":
+                    return False
+                if again.json()["status"] == status:
+                    self._closed(c, order, status)
+                order.unsure = ""
+                return True
+
+            self.unclear(f"{op} {order.id}", answer, settle, c, [order.resident], order.lines)
+
+    @staticmethod
+    def _closed(c: Community, order: Order, status: str) -> None:
+        order.status = status
         order.resident.held -= order.total
-        if action == "cancel":
+        if status == "cancelled":
             c.units_out.subtract(order.lines)
         else:
             order.resident.spent += order.total
@@ -538,21 +575,19 @@ class Day:
         resident = self.rng.choice(c.residents)
         debit = self.rng.random() < 0.2
         amount = -self.rng.randint(100, 1000) if debit else self.rng.randint(100, 2000)
-        key = self.key("adjust")
-        answer = await self.call(conn, "adjust", "POST", "/api/adjustments", c.admin, {
-            "person_id": resident.id, "amount": format_points(amount),
-            "reason": "扣减更正" if debit else "社区表彰",
-        }, key)
-        refusals = frozenset({(409, "insufficient_points")}) if debit else frozenset()
-        verdict = self.judge("adjust", answer, ok=(201,), refusals=refusals)
-        if verdict == "unclear":
-            resident.unsure.append(f"adjustment {key}: {answer.status} {answer.reason}")
-        elif verdict == "ok":
+        body = {"person_id": resident.id, "amount": format_points(amount),
+                "reason": "扣减更正" if debit else "社区表彰"}
+
+        def adjusted(answer: Answer) -> None:
             view = answer.json()
             if to_hundredths(view["amount"]) != amount or view["person_id"] != resident.id:
                 self.recorder.wrong("adjust", answer,
                                     f"adjusted person {resident.id} by {format_points(amount)}")
             resident.adjustments[view["id"]] = amount
+
+        refusals = frozenset({(409, "insufficient_points")}) if debit else frozenset()
+        await self.keyed(conn, "adjust", "/api/adjustments", c.admin, body, self.key("adjust"), refusals,
+                         adjusted, c, [resident])
 
     # -- reads ---------------------------------------------------------------------------------------
 

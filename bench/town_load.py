@@ -53,8 +53,9 @@ from bench.checkin_load import (
     no_cookies,
 )
 from bench.common import PG_URL, median, percentile, pg_schema, pg_version, print_machine, table
+from bench.town_answers import Recorder
 from bench.town_audit import Check, audit
-from bench.town_day import MIX, Day, Recorder, activity_body
+from bench.town_day import MIX, Day, activity_body
 from bench.town_model import Activity, Community, Product, Resident
 from ledger import to_hundredths
 
@@ -100,6 +101,10 @@ class Trial:
     server_log: Counter = field(default_factory=Counter)
     communities: list[Community] = field(default_factory=list)
     resent: int = 0
+    #: Writes without a clear answer found out after the day, those still not, and the requests made.
+    settled: int = 0
+    unsettled: int = 0
+    settling: Recorder = field(default_factory=Recorder)
     load_before: str = ""
     load_after: str = ""
     database_url: str = ""
@@ -241,8 +246,11 @@ async def run_trial(options: Options, say=print) -> Trial:
                 say(f"  the mixed day: {options.clients} clients for {options.seconds:g} s …")
                 trial.mix_seconds = await day.mix(options.clients, options.seconds)
                 trial.load_after = load_average()
-                trial.recorder = day.recorder
                 trial.resent = day.resent
+                if day.unsettled:
+                    say(f"  settling {len(day.unsettled)} writes without a clear answer …")
+                    trial.settling, trial.unsettled = await day.settle()
+                trial.settled = sum(write.settled for write in day.unsettled)
                 say("  auditing …")
                 trial.checks = _answer_checks(day.recorder)
                 try:
@@ -341,6 +349,11 @@ def report(trial: Trial) -> str:
               f"{rate / health_rate:.3f} × /health"]
     acknowledged = _acknowledged(trial.communities)
     lines += ["", "acknowledged writes: " + ", ".join(f"{n} {what}" for what, n in acknowledged.items())]
+    if trial.settled or trial.unsettled:
+        asked = sum(sum(t.statuses.values()) for t in trial.settling.tallies.values())
+        lines.append(f"writes without a clear answer: {trial.settled + trial.unsettled}; found out after the "
+                     f"day (the same key sent again, or read back; {asked} requests): {trial.settled}; "
+                     f"still unknown: {trial.unsettled} (their wallets and goods are not compared)")
     if trial.resent:
         lines.append(f"requests sent again on a fresh connection (the server had closed an idle one): "
                      f"{trial.resent}")

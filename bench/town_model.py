@@ -4,13 +4,16 @@
 compares it with what the server has afterwards. Amounts are integer hundredths, as in the ledger.
 
 A write that got no clear answer (a 5xx, a dropped connection, a timeout) may or may not have
-happened: the wallet, redemption or community it touched is marked ``unsure`` with the reason, and
-the audit compares only what the model can still tell for certain (presence of what *was*
-acknowledged is always checked).
+happened: it is ``Unsettled`` until, after the day, the client finds out (sending a keyed request
+again, or reading back a stay or an order); until then the wallets, stays, sales, orders and goods
+it touched are ``unsure`` and the audit compares only what the model can tell for certain (that
+what *was* acknowledged is there is always checked).
 """
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(eq=False)
@@ -125,12 +128,32 @@ class Community:
     #: Units out of stock by acknowledged redemptions and reservations (not cancelled), less refunds.
     units_out: Counter = field(default_factory=Counter)
     creating_activity: bool = False
-    #: Products whose stock can no longer be told for certain, and why.
-    unsure: dict[int, str] = field(default_factory=dict)
+    #: Per product, the unsettled writes that may have moved its stock.
+    unsure: Counter = field(default_factory=Counter)
 
     def products_of(self, kind: str) -> list[Product]:
         return [p for p in self.products.values() if p.kind == kind]
 
-    def unsure_stock(self, lines: dict[int, int], why: str) -> None:
-        for product in lines:
-            self.unsure.setdefault(product, why)
+
+@dataclass(eq=False)
+class Unsettled:
+    """A write nobody was told the outcome of. ``settle(connection)`` finds it out and applies it to
+    the model (True), or cannot yet (False)."""
+
+    what: str
+    settle: Callable[[Any], Awaitable[bool]]
+    community: Community
+    residents: list[Resident]
+    products: list[int] = field(default_factory=list)
+    settled: bool = False
+
+    def mark(self) -> None:
+        for resident in self.residents:
+            resident.unsure.append(self.what)
+        self.community.unsure.update(self.products)
+
+    def unmark(self) -> None:
+        self.settled = True
+        for resident in self.residents:
+            resident.unsure.remove(self.what)
+        self.community.unsure.subtract(self.products)

@@ -16,8 +16,8 @@ from collections import Counter
 import httpx
 import pytest
 
+from bench.town_answers import Answer, Recorder
 from bench.town_audit import _redemptions, _wallets
-from bench.town_day import Answer, Recorder
 from bench.town_load import Options, _acknowledged, _answer_checks, report, run_trial
 from bench.town_model import Community, Resident, Sale
 from tests.conftest import PG_URL, db_engine
