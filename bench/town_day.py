@@ -326,8 +326,8 @@ class Day:
                 rows = await self.attendance(conn, c, stay.activity)
                 if rows is None:
                     return False
-                row = rows[stay.resident.id]
-                if row["status"] == "out":
+                row = rows.get(stay.resident.id, {})  # a stay gone missing: the audit says so
+                if row.get("status") == "out":
                     stay.out, stay.points_out = True, to_hundredths(row["points"]) - stay.points_in
                 stay.unsure = ""
                 return True
@@ -372,7 +372,8 @@ class Day:
                 if rows is None:
                     return False
                 for stay in batch:
-                    stay.approved, stay.unsure = rows[stay.resident.id]["approval"] == "approved", ""
+                    row = rows.get(stay.resident.id, {})  # a stay gone missing: the audit says so
+                    stay.approved, stay.unsure = row.get("approval") == "approved", ""
                 return True
 
             self.unclear(f"approval at activity {activity.id}", answer, settle, c,
