@@ -99,18 +99,27 @@ class Server:
     log: Path
 
 
-@contextmanager
-def market_serve(database_url: str, workdir: Path, create_admin: bool = True,
-                 environment: Mapping[str, str | None] | None = None):
-    """``market admin create`` (unless the database has its admin), then ``market serve`` on a free
-    port; stopped (SIGINT) afterwards. ``environment`` overrides the server's variables; ``None``
-    unsets one (without ``MARKET_SECRET_KEY`` an SQLite server keeps its key beside the database)."""
+def market_env(database_url: str) -> dict[str, str]:
+    """The environment of a ``market`` command on ``database_url`` (no Redis unless asked for)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MARKET_BASE_URL")}
     env |= {"DATABASE_URL": database_url, "MARKET_SECRET_KEY": SECRET_KEY, "LANG": "en_US.UTF-8"}
     # The repository first on the path: an editable install made before qr/ had an __init__.py
     # maps ``qr`` as a namespace package, and ``market`` then fails to import it from elsewhere.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+@contextmanager
+def market_serve(database_url: str, workdir: Path, create_admin: bool = True, workers: int = 1,
+                 redis_url: str | None = None, environment: Mapping[str, str | None] | None = None):
+    """``market admin create`` (unless the database has its admin), then ``market serve
+    --workers N`` on a free port (with ``REDIS_URL`` when given); stopped (SIGINT) afterwards.
+    ``environment`` overrides the server's variables; ``None`` unsets one (without
+    ``MARKET_SECRET_KEY`` an SQLite server keeps its key beside the database)."""
+    env = market_env(database_url)
     env["MARKET_BASE_URL"] = BASE_URL
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     for name, value in (environment or {}).items():
         if value is None:
             env.pop(name, None)
@@ -126,7 +135,8 @@ def market_serve(database_url: str, workdir: Path, create_admin: bool = True,
     log = workdir / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [*market_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*market_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
             env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
         )
     server = Server(f"http://127.0.0.1:{port}", process.pid, log)
@@ -183,6 +193,24 @@ async def sign_in(client: httpx.AsyncClient, login: str, secret: str) -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class SetupClient:
+    """Set-up requests (not timed): at most ``SETUP_CONCURRENCY`` at once; an answer other than
+    the expected one stops the run."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.slots = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+    async def post(self, path: str, token: str, body: dict, key: str | None = None) -> dict:
+        headers = bearer(token) | ({"Idempotency-Key": key} if key else {})
+        async with self.slots:
+            return _check(await self.client.post(path, headers=headers, json=body), 201)
+
+    async def sign_in(self, login: str, secret: str) -> str:
+        async with self.slots:
+            return await sign_in(self.client, login, secret)
 
 
 def resident_phone(i: int) -> str:
@@ -258,10 +286,12 @@ class Connection:
         self.resent = 0
 
     async def request(self, method: str, path: str, token: str | None = None,
-                      body: bytes = b"") -> tuple[int, bytes]:
+                      body: bytes = b"", headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
         if token:
             head += f"Authorization: Bearer {token}\r\n"
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
         if body or method == "POST":
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         message = (head + "\r\n").encode("ascii") + body

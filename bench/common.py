@@ -64,8 +64,9 @@ async def sqlite_dir():
 
 
 @asynccontextmanager
-async def pg_schema(base_url: str = PG_URL):
-    """A new, empty PostgreSQL schema; yields (schema name, URL selecting it); dropped afterwards."""
+async def pg_schema(base_url: str = PG_URL, keep: bool = False):
+    """A new, empty PostgreSQL schema; yields (schema name, URL selecting it); dropped afterwards
+    unless ``keep``."""
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     con = await asyncpg.connect(base_url)
     try:
@@ -76,11 +77,12 @@ async def pg_schema(base_url: str = PG_URL):
     try:
         yield schema, f"{base_url}{joiner}search_path={schema}"
     finally:
-        con = await asyncpg.connect(base_url)
-        try:
-            await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        finally:
-            await con.close()
+        if not keep:
+            con = await asyncpg.connect(base_url)
+            try:
+                await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            finally:
+                await con.close()
 
 
 async def installed_ledger(url: str, **options) -> Ledger:

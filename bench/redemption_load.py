@@ -64,6 +64,7 @@ from bench.checkin_load import (
     SETUP_CONCURRENCY,
     Connection,
     Phase,
+    SetupClient,
     _check,
     _phase,
     bearer,
@@ -116,16 +117,12 @@ class Setup:
 async def set_up(url: str, counters: int, residents: int) -> Setup:
     async with httpx.AsyncClient(base_url=url, timeout=120, cookies=no_cookies()) as client:
         admin = await sign_in(client, ADMIN_PHONE, ADMIN_PASSWORD)
-        slots = asyncio.Semaphore(SETUP_CONCURRENCY)
+        api = SetupClient(client)
 
         async def post(path: str, body: dict, key: str | None = None) -> dict:
-            headers = bearer(admin) | ({"Idempotency-Key": key} if key else {})
-            async with slots:
-                return _check(await client.post(path, headers=headers, json=body), 201)
+            return await api.post(path, admin, body, key)
 
-        async def signed_in(login: str, secret: str) -> str:
-            async with slots:
-                return await sign_in(client, login, secret)
+        signed_in = api.sign_in
 
         await asyncio.gather(*(post("/api/people", {
             "name": f"收银员{k}", "phone": keeper_phone(k), "roles": ["shopkeeper"],

@@ -133,8 +133,10 @@ class Ledger:
         self._account_ids: dict[tuple[int, str, str], int] = {}
 
     @classmethod
-    def from_url(cls, url: str, **options) -> "Ledger":
-        return cls(store_for_url(url), **options)
+    def from_url(cls, url: str, *, pool: Any = None, **options) -> "Ledger":
+        """The ledger of the database at ``url``; on PostgreSQL, ``pool`` (an asyncpg pool the
+        caller keeps open to it) spares the ledger a pool of its own."""
+        return cls(store_for_url(url, pool), **options)
 
     @property
     def engine(self) -> str:

@@ -119,7 +119,9 @@ def _lifespan(
         await db.migrate()
         async with db.connection_pool():
             # A batch that finds the database unreachable fails whole and at once (503).
-            ledger = Ledger.from_url(settings.ledger_url, unreachable=database_unavailable)
+            # On PostgreSQL the ledger reads through the app's pool: fewer connections per worker.
+            shared = db.engine().pool if settings.engine == "postgres" else None  # type: ignore[attr-defined]
+            ledger = Ledger.from_url(settings.ledger_url, pool=shared, unreachable=database_unavailable)
             await ledger.start()
             app.state.ledger = ledger
             log.info("market started on %s", settings.engine)

@@ -143,12 +143,13 @@ async def migrate() -> None:
 
 @contextlib.asynccontextmanager
 async def connection_pool(max_size: int = 10) -> AsyncIterator[None]:
-    """Connections kept open for the app's lifetime: asyncpg's pool on PostgreSQL,
+    """Connections kept open for the app's lifetime: asyncpg's pool on PostgreSQL (the ledger
+    reads through it too) and the writer's few on their own thread (``market.pg_writer``),
     ``market.sqlite_pool`` on SQLite (one writer at a time, a few readers)."""
     db = engine()
     if db.engine_type == "postgres":
         # Fails loudly if the server is unreachable: better not to start at all.
-        await db.start_connection_pool(min_size=1, max_size=max_size)
+        await db.start_connection_pool(min_size=1, max_size=max_size, server_settings=PG_SERVER_SETTINGS)
         _open_pg_writer(db.config["dsn"])  # type: ignore[attr-defined]
     else:
         await db.start_connection_pool(max_size=SQLITE_POOL_SIZE)

@@ -15,14 +15,15 @@ serialised (40001), as its documentation says it may under load; ``write`` then 
 the unit again, at most ``ATTEMPTS`` times in all, and answers 503 ``busy`` if it never
 gets through. Deadlocks stay rare because every unit takes its locks in one order:
 
-1. the resident (``person`` row, ``FOR UPDATE``): one person's baskets and reservations are
-   decided one after another, so a limit cannot be passed twice;
+1. the resident (``person`` row, ``FOR NO KEY UPDATE``), only for a basket with a limited good:
+   one person's baskets and reservations are then decided one after another, so a limit
+   cannot be passed twice;
 2. the activity: ``FOR KEY SHARE`` by scans, which run side by side and only wait for
    what changes the activity; ``FOR UPDATE`` by edits, cancellations, approvals,
    rejections, hours set by hand and closing unfinished stays, which wait for the scans
    in flight and make later ones wait; a capped activity's ``taken`` counter (a guarded
    ``UPDATE``) by its scans, one at a time;
-3. the order or redemption row (``FOR UPDATE``): fulfilment, cancellation, expiry; refunds;
+3. the order or redemption row (``FOR NO KEY UPDATE``): fulfilment, cancellation, expiry; refunds;
 4. stays, by the statement that changes them (one activity's at a time);
 5. products, in id order (``market.shop.stock``), then the rows whose triggers add to the
    goods tallies (lines), which take those tallies' rows in key order;
@@ -30,11 +31,19 @@ gets through. Deadlocks stay rare because every unit takes its locks in one orde
    the one lock every points movement of the community waits for, so nothing else is
    done while it is held.
 
+A row another unit only points at (a foreign key: a new order line at its product, a stay at
+its person) is share-locked for the key by that insert (``FOR KEY SHARE``). So rows are locked
+``FOR NO KEY UPDATE`` where a unit changes them, which lets those inserts through; ``FOR
+UPDATE`` would wait for them, and two units each holding one share and wanting the other's
+update deadlock (found with sixteen reservations of one good at once).
+
 On SQLite one writer at a time makes the order moot; the units are the same.
 """
 
+import asyncio
 import logging
 import sqlite3
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -42,7 +51,7 @@ from typing import Any, ParamSpec, TypeVar
 import asyncpg
 
 from ledger import Ledger
-from ledger.drive import drive
+from ledger.drive import drive, drive_now
 from ledger.model import Request
 from ledger.stores.pg_pool import COMMAND_TIMEOUT, CONNECT_TIMEOUT, connect
 from market import db
@@ -115,13 +124,17 @@ async def _run(engine: Any, steps: Steps[T]) -> T:
     if engine.engine_type == "sqlite":
         writer = engine.writer()
         if writer is not None:
-            return await writer.run(lambda con: _on_sqlite(con, steps))
+            batches = _batches.get(writer)
+            if batches is None:
+                batches = _batches[writer] = _Batches(writer)
+            return await batches.run(steps)
         # No pool on this event loop (a command, a test's own loop): a connection for this unit.
         connection = Connection(engine.connection_kwargs, name="market-write")
         try:
-            return await connection.run(lambda con: _on_sqlite(con, steps))
+            (outcome,) = await connection.run(lambda con: _batch_on_sqlite(con, [steps]))
         finally:
             await connection.close()
+        return outcome.result()
     pg_writer = db.pg_writer_here()
     if pg_writer is not None:
         return await pg_writer.run(lambda con: _on_postgres(con, steps))
@@ -151,25 +164,93 @@ async def _on_postgres(con: asyncpg.Connection, steps: Steps[T]) -> T:
     return await drive(steps, answer)
 
 
-def _on_sqlite(con: sqlite3.Connection, steps: Steps[T]) -> T:
-    """The unit from ``BEGIN IMMEDIATE`` to ``COMMIT``, in the connection's thread."""
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one unit of a batch came to: its answer, or what it raised."""
+
+    value: Any = None
+    error: BaseException | None = None
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+#: Units per SQLite transaction at the most (a burst of scans waits for one commit, not a queue).
+MAX_BATCH = 64
+
+
+class _Batches:
+    """SQLite: the units of this event loop waiting for the writer, sent to its thread together.
+
+    They run one after another in one transaction, each inside a savepoint of its own — a unit
+    that raises is rolled back to its savepoint, and only it fails — and commit together: one
+    fsync and one hop to the thread for a burst of scans instead of one each (issue 13: a
+    check-in was one fsync and two loop hops). A unit is answered only after the commit.
+    """
+
+    def __init__(self, writer: Connection) -> None:
+        self.writer = writer
+        self.waiting: list[tuple[Steps, asyncio.Future]] = []
+        self.draining: asyncio.Task | None = None
+
+    async def run(self, steps: Steps[T]) -> T:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((steps, future))
+        if self.draining is None:
+            self.draining = asyncio.get_running_loop().create_task(self._drain())
+        return (await future).result()
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                units = [steps for steps, _ in batch]
+                try:
+                    outcomes = await self.writer.run(lambda con, units=units: _batch_on_sqlite(con, units))
+                except Exception as failure:  # the transaction as a whole (a locked file): all fail
+                    outcomes = [_Outcome(error=failure)] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(outcome)
+        finally:
+            self.draining = None
+
+
+#: The batches of each writer connection (a broken writer is replaced by a new one).
+_batches: "weakref.WeakKeyDictionary[Connection, _Batches]" = weakref.WeakKeyDictionary()
+
+
+def _batch_on_sqlite(con: sqlite3.Connection, units: list[Steps]) -> list[_Outcome]:
+    """The units from ``BEGIN IMMEDIATE`` to ``COMMIT``, each in its savepoint, in the
+    connection's thread."""
+    outcomes: list[_Outcome] = []
     con.execute("BEGIN IMMEDIATE")
     try:
-        answer: Any = None
-        while True:
+        for steps in units:
+            con.execute("SAVEPOINT unit")
             try:
-                step = steps.send(answer)
-            except StopIteration as done:
-                con.execute("COMMIT")
-                return done.value
-            if isinstance(step, LedgerStep):
-                answer = step.ledger.apply_on_sqlite(con, step.requests, each=step.each)
+                value = drive_now(steps, lambda step: _answer_sqlite(con, step))
+            except Exception as error:
+                con.execute("ROLLBACK TO unit")
+                con.execute("RELEASE unit")
+                outcomes.append(_Outcome(error=error))
             else:
-                answer = con.execute(step[0].replace("{}", "?"), step[1]).fetchall()
+                con.execute("RELEASE unit")
+                outcomes.append(_Outcome(value=value))
+        con.execute("COMMIT")
     except BaseException:
         if con.in_transaction:
             con.execute("ROLLBACK")
         raise
+    return outcomes
+
+
+def _answer_sqlite(con: sqlite3.Connection, step: Statement | LedgerStep) -> Any:
+    if isinstance(step, LedgerStep):
+        return step.ledger.apply_on_sqlite(con, step.requests, each=step.each)
+    return con.execute(step[0].replace("{}", "?"), step[1]).fetchall()
 
 
 async def read(unit: Callable[P, Steps[T]], *args: P.args, **kwargs: P.kwargs) -> T:

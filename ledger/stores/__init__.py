@@ -41,12 +41,13 @@ class Store(Protocol):
     async def chain_heads(self) -> list[ChainHead]: ...
 
 
-def store_for_url(url: str) -> Store:
-    """``sqlite:///path/to/file.db`` or ``postgresql://…`` (``postgres://`` too)."""
+def store_for_url(url: str, pool: object | None = None) -> Store:
+    """``sqlite:///path/to/file.db`` or ``postgresql://…`` (``postgres://`` too); on PostgreSQL
+    ``pool`` may be an asyncpg pool of the caller's to share."""
     if url.startswith(("postgresql://", "postgres://")):
         from ledger.stores.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, pool)  # type: ignore[arg-type]
     if url.startswith("sqlite:///"):
         from ledger.stores.sqlite import SQLiteStore
 

@@ -35,6 +35,15 @@ ACQUIRE_TIMEOUT = 5.0
 WAIT_BOUND = ACQUIRE_TIMEOUT + 2 * COMMAND_TIMEOUT
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What a connection needs when it goes back to the pool: nothing more than asyncpg does
+    anyway (rolling back a transaction left open). Its default also runs ``SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` — one more round trip after
+    every query outside a transaction, for session state nobody here keeps: no session
+    advisory locks, cursors, LISTEN or SET (the settings it needs are the connection's own,
+    given when it opens)."""
+
+
 class BoundedPool(asyncpg.Pool):
     """asyncpg's pool whose ``acquire`` (and so ``fetch``, ``execute``…) gives up after
     ``ACQUIRE_TIMEOUT`` unless the caller passes its own timeout."""
@@ -117,7 +126,7 @@ async def open_pool(dsn: str, *, min_size: int, max_size: int, **options: Any) -
     # The keyword arguments asyncpg.create_pool passes to its Pool, with its defaults.
     pool = BoundedPool(
         dsn, min_size=min_size, max_size=max_size, max_queries=50_000,
-        max_inactive_connection_lifetime=300.0, loop=None,
+        max_inactive_connection_lifetime=300.0, loop=None, reset=_keep_session,
         connection_class=asyncpg.Connection, record_class=asyncpg.Record, **options,
     )
     await pool

@@ -22,6 +22,12 @@ from ledger.schema import INSERT_CHAIN, install_steps
 from ledger.stores.pg_pool import open_pool
 from ledger.stores.sql import ACCOUNT_COLUMNS, CHAIN_COLUMNS, COLUMNS, HISTORY
 
+#: asyncpg prepares every statement, and after five runs PostgreSQL may settle on a generic plan
+#: chosen while the table was small: a sequential scan for ``id = ANY($1)`` or for a quiet
+#: wallet's history, kept as the table grows (measured: 11k → 1.5k transfers/s over 60k rows).
+#: Every connection the ledger uses plans each run instead.
+PLAN_EACH_RUN = {"plan_cache_mode": "force_custom_plan"}
+
 
 def _row(record: Any) -> Row:
     return Row(*record)
@@ -156,9 +162,13 @@ async def run_upgrade(con: asyncpg.Connection, steps) -> None:
 class PostgresStore:
     engine = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: asyncpg.Pool | None = None) -> None:
+        """``pool``: connections the caller already keeps to the same database (the app's),
+        used instead of opening more and left open at ``close``; opened with
+        ``PLAN_EACH_RUN`` like the ledger's own."""
         self.url = url
-        self._pool: asyncpg.Pool | None = None
+        self._pool: asyncpg.Pool | None = pool
+        self._owned = pool is None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -168,20 +178,13 @@ class PostgresStore:
 
     async def open(self) -> None:
         if self._pool is None:
-            # asyncpg prepares every statement, and after five runs PostgreSQL may settle
-            # on a generic plan chosen while the table was small: a sequential scan for
-            # `id = ANY($1)` or for a quiet wallet's history, kept as the table grows
-            # (measured: 11k → 1.5k transfers/s over 60k rows). Plan each run instead.
             # Its waits for the server are bounded (``pg_pool``): an outage fails fast.
-            self._pool = await open_pool(
-                self.url, min_size=1, max_size=4,
-                server_settings={"plan_cache_mode": "force_custom_plan"},
-            )
+            self._pool = await open_pool(self.url, min_size=1, max_size=4, server_settings=PLAN_EACH_RUN)
 
     async def close(self) -> None:
-        if self._pool is not None:
+        if self._pool is not None and self._owned:
             await self._pool.close()
-            self._pool = None
+        self._pool = None
 
     async def install(self) -> None:
         async with self.pool.acquire() as con, con.transaction():

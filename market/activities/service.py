@@ -591,19 +591,32 @@ def _check_open(row: dict, at: datetime, direction: str) -> None:
 # A scan's write transaction as steps (``market.db.write_steps``): on SQLite it runs in one hop.
 
 
+#: A stay's columns, as ``_activity_and_stay`` reads them beside its activity's.
+_STAY_COLUMNS = (
+    "id", "community", "activity", "person", "in_at", "out_at", "hours", "points_in", "points_out",
+    "status", "approval", "review_reason",
+)
+_ACTIVITY_AND_STAY = (
+    "SELECT a.*, " + ", ".join(f"s.{c} AS stay_{c}" for c in _STAY_COLUMNS)
+    + " FROM activity a LEFT JOIN activity_stay s ON s.activity = a.id AND s.person = {}"
+    " WHERE a.id = {} AND a.community = {}"
+)
+
+
 def _activity_and_stay(
     community_id: int, activity_id: int, person_id: int
 ) -> Generator[Statement, list[dict], tuple[dict, dict | None]]:
-    """The open activity (shared on PostgreSQL: see ``_locked_activity``) and the person's stay."""
-    row = yield from _locked_activity(community_id, activity_id, "FOR KEY SHARE")
-    if row is None:
+    """The open activity, shared on PostgreSQL (see ``_locked_activity``), and the person's
+    stay, in one statement: every scan runs it."""
+    lock = " FOR KEY SHARE OF a" if on_postgres() else ""
+    rows = yield (_ACTIVITY_AND_STAY + lock, (person_id, activity_id, community_id))
+    if not rows:
         raise InvalidInput("invalid", field="token")
+    row = rows[0]
     if row["status"] != "scheduled":
         raise Conflict("not_open")
-    stays = yield (
-        "SELECT * FROM activity_stay WHERE activity = {} AND person = {}", (activity_id, person_id)
-    )
-    return row, (stays[0] if stays else None)
+    stay = None if row["stay_id"] is None else {c: row[f"stay_{c}"] for c in _STAY_COLUMNS}
+    return row, stay
 
 
 def _stay(activity_id: int, person_id: int) -> Generator[Statement, list[dict], dict]:

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from market.errors import Conflict, InvalidInput
+from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
-from market.writes import Steps
+from market.writes import Steps, on_postgres
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
@@ -126,13 +126,28 @@ def period_start(period: str, at: datetime) -> datetime:
     raise ValueError(f"unknown period {period!r}")
 
 
+def limited_steps(
+    community_id: int, person_id: int, lines: Sequence[PricedLine], at: datetime
+) -> Steps[None]:
+    """A basket's limits in a write unit: when one of its goods has a limit, the resident is
+    locked (``person`` row, first in the lock order) and the limits checked under that lock, so
+    two baskets at two counters cannot both pass the same remaining allowance. A basket of goods
+    without limits locks nothing here."""
+    if not any(line.limit_per_person is not None and line.limit_period for line in lines):
+        return
+    lock = " FOR NO KEY UPDATE" if on_postgres() else ""
+    rows = yield ("SELECT id FROM person WHERE id = {} AND community = {}" + lock, (person_id, community_id))
+    if not rows:
+        raise NotFound()
+    yield from limits_steps(community_id, person_id, lines, at)
+
+
 def limits_steps(community_id: int, person_id: int, lines: Sequence[PricedLine], at: datetime) -> Steps[None]:
     """409 ``limit_exceeded`` if a line would take the person past a product's limit for the period.
 
     Counts what the person redeemed in the period, less what was refunded, and
-    what they have reserved and not yet collected. Run it in the write unit that
-    records the new redemption, after locking the person, so two baskets at two
-    counters cannot both pass the same remaining allowance.
+    what they have reserved and not yet collected (``limited_steps`` runs it under the
+    person's lock; a page reads it to show what is left).
     """
     for line in lines:
         if line.limit_per_person is None or line.limit_period is None:

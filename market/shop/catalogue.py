@@ -269,7 +269,7 @@ async def update(me: Principal, product_id: int, changes: ProductChanges) -> Pro
 
 
 def _update_steps(me: Principal, product_id: int, changes: ProductChanges, values: dict) -> Steps[None]:
-    lock = " FOR UPDATE" if on_postgres() else ""
+    lock = " FOR NO KEY UPDATE" if on_postgres() else ""
     rows = yield ("SELECT * FROM product WHERE id = {} AND community = {}" + lock,
                   (product_id, me.community_id))
     if not rows:

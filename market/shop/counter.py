@@ -213,9 +213,8 @@ def _redeem_steps(
     """The redemption's write unit: everything or nothing.
     Its answer is made from what the transaction wrote, without reading it back."""
     person_id = person.id
-    yield from lock_row_steps(me.community_id, "person", person_id)
     priced = yield from basket.price_steps(me.community_id, lines)
-    yield from basket.limits_steps(me.community_id, person_id, priced, at)
+    yield from basket.limited_steps(me.community_id, person_id, priced, at)
     total = sum(line.amount for line in priced)
     # The balance after is known once the ledger has run, just below.
     redemption_id = yield from redemption_header_steps(
@@ -466,7 +465,7 @@ def lock_row_steps(community_id: int, table: str, row_id: int) -> Steps[dict]:
     """The community's row, locked to the end of the unit on PostgreSQL (SQLite's one writer
     already serialises units): one person's baskets, or one redemption's refunds, are decided
     one after another, so limits and refunds cannot be exceeded by a race. 404 if absent."""
-    lock = " FOR UPDATE" if on_postgres() else ""
+    lock = " FOR NO KEY UPDATE" if on_postgres() else ""
     rows = yield (f"SELECT * FROM {table} WHERE id = {{}} AND community = {{}}{lock}", (row_id, community_id))
     if not rows:
         raise NotFound()

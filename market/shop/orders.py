@@ -158,11 +158,10 @@ def _reserve_steps(
     ledger: Ledger, me: Principal, lines: list[Line], key: str | None, request_hash: str,
     wallet: int, shop: int, at: datetime,
 ) -> Steps[dict]:
-    """The reservation's unit: the resident locked (their limits), the goods set aside in product
-    order, the points held last."""
-    yield from lock_row_steps(me.community_id, "person", me.id)
+    """The reservation's unit: the resident's limits (the resident locked if any), the goods set
+    aside in product order, the points held last."""
     priced = yield from basket.price_steps(me.community_id, lines)
-    yield from basket.limits_steps(me.community_id, me.id, priced, at)
+    yield from basket.limited_steps(me.community_id, me.id, priced, at)
     total = sum(line.amount for line in priced)
     hold_id = f"order-{secrets.token_hex(12)}"
     (row,) = yield (

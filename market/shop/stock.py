@@ -20,7 +20,7 @@ import msgspec
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
-from market.writes import Steps
+from market.writes import Steps, on_postgres
 
 #: Every reason stock may change; the migration's CHECK lists the same.
 KINDS = frozenset({
@@ -74,10 +74,10 @@ _MOVE = (
     "UPDATE product SET stock = stock + {} WHERE id = {} AND community = {}"
     " AND stock + {} >= 0 AND stock + {} <= {} RETURNING stock"
 )
-_RECORD = (
-    "INSERT INTO stock_movement (community, product, delta, stock_after, kind, reason, donor, ref,"
-    " actor, at) VALUES "
+_RECORD_INTO = (
+    "INSERT INTO stock_movement (community, product, delta, stock_after, kind, reason, donor, ref, actor, at)"
 )
+_RECORD = _RECORD_INTO + " VALUES "
 
 
 def move_steps(
@@ -124,18 +124,13 @@ def move_many_steps(
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_STOCK:
             raise InvalidInput("invalid_stock_delta", field="delta", max_stock=MAX_STOCK)
     at = datetime.now(UTC)
+    if on_postgres():
+        return (yield from _moved_at_once(community_id, moves, kind, reason, donor, ref, actor_id, at))
     afters: list[int] = []
     for product_id, delta in moves:
         rows = yield (_MOVE, (delta, product_id, community_id, delta, delta, MAX_STOCK))
         if not rows:
-            found = yield (
-                "SELECT stock FROM product WHERE id = {} AND community = {}", (product_id, community_id)
-            )
-            if not found:
-                raise NotFound(field="product_id")
-            if delta < 0:
-                raise OutOfStock(product_id, found[0]["stock"])
-            raise Conflict("stock_too_high", field="delta", max_stock=MAX_STOCK)
+            yield from _refusal(community_id, product_id, delta)
         afters.append(rows[0]["stock"])
     values = ", ".join("({}, {}, {}, {}, {}, {}, {}, {}, {}, {})" for _ in moves)
     args: list[object] = []
@@ -143,6 +138,55 @@ def move_many_steps(
         args += [community_id, product_id, delta, after, kind, reason, donor, ref, actor_id, at]
     yield (_RECORD + values, tuple(args))
     return afters
+
+
+# PostgreSQL, a basket in one statement: the products locked in id order (the lock order of every
+# unit), each moved by its guarded UPDATE, and their movements recorded. While a basket holds its
+# goods every other basket with one of them waits, so the fewer round trips here, the shorter
+# that wait (five products were five UPDATEs and an INSERT).
+_MOVE_ALL = f"""
+WITH wanted AS (
+    SELECT * FROM unnest({{}}::integer[], {{}}::integer[]) AS w(product, delta)
+), locked AS (
+    SELECT p.id FROM product p WHERE p.id = ANY({{}}::integer[]) AND p.community = {{}}
+    ORDER BY p.id FOR NO KEY UPDATE
+), moved AS (
+    UPDATE product p SET stock = p.stock + w.delta FROM locked l JOIN wanted w ON w.product = l.id
+    WHERE p.id = l.id AND p.stock + w.delta >= 0 AND p.stock + w.delta <= {MAX_STOCK}
+    RETURNING p.id, p.stock, w.delta
+), recorded AS (
+    {_RECORD_INTO} SELECT {{}}::integer, m.id, m.delta, m.stock, {{}}::text, {{}}::text, {{}}::text,
+    {{}}::text, {{}}::integer, {{}}::timestamptz FROM moved m ORDER BY m.id
+)
+SELECT id, stock FROM moved
+"""
+
+
+def _moved_at_once(
+    community_id: int, moves: list[tuple[int, int]], kind: str, reason: str | None, donor: str | None,
+    ref: str | None, actor_id: int | None, at: datetime,
+) -> Steps[list[int]]:
+    products = [product for product, _ in moves]
+    rows = yield (_MOVE_ALL, (
+        products, [delta for _, delta in moves], products, community_id,
+        community_id, kind, reason, donor, ref, actor_id, at,
+    ))
+    after = {row["id"]: row["stock"] for row in rows}
+    for product_id, delta in moves:
+        if product_id not in after:
+            # The whole unit rolls back with this refusal, the moves that did happen included.
+            yield from _refusal(community_id, product_id, delta)
+    return [after[product] for product in products]
+
+
+def _refusal(community_id: int, product_id: int, delta: int) -> Steps[None]:
+    """Why a guarded move did not happen: raised (404, 409 ``out_of_stock``, 409 ``stock_too_high``)."""
+    found = yield ("SELECT stock FROM product WHERE id = {} AND community = {}", (product_id, community_id))
+    if not found:
+        raise NotFound(field="product_id")
+    if delta < 0:
+        raise OutOfStock(product_id, found[0]["stock"])
+    raise Conflict("stock_too_high", field="delta", max_stock=MAX_STOCK)
 
 
 async def movements(
