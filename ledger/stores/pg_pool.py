@@ -69,11 +69,6 @@ def behind_pgbouncer(url: str) -> bool:
     return values[-1] in _YES
 
 
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """No reset query when a connection goes back to the pool (asyncpg still rolls back a
-    transaction left open)."""
-
-
 def asyncpg_arguments(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The DSN and keyword options asyncpg gets for ``url``: as given, unless ``url`` says
     ``?pgbouncer=1``. Then, for transaction pooling, where consecutive transactions of one
@@ -91,11 +86,12 @@ def asyncpg_arguments(url: str, options: dict[str, Any]) -> tuple[str, dict[str,
       ("unsupported startup parameter"). It is not needed either: the setting keeps PostgreSQL from
       switching a prepared statement to a generic plan after five runs, and an unnamed statement
       parsed again for each run is planned for its own arguments every time (measured with
-      auto_explain; the same test);
-    - no reset query on release (``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
-      ALL``): it would run on whichever server connection PgBouncer picks, one more round trip for
-      a session that is not ours. The app keeps no session state (docs/DEPLOY.md, "PgBouncer",
-      also on the one thing asyncpg does to a session by itself: ``jit`` around a type look-up).
+      auto_explain; the same test).
+
+    The pools' release runs no reset query either way (``_keep_session``): through PgBouncer it
+    would reset whichever server connection PgBouncer picks. The app keeps no session state
+    (docs/DEPLOY.md, "PgBouncer", also on the one thing asyncpg does to a session by itself:
+    ``jit`` around a type look-up).
     """
     if not behind_pgbouncer(url):
         return url, options
@@ -118,8 +114,6 @@ async def open_pool(dsn: str, *, min_size: int, max_size: int, **options: Any) -
     """A started ``BoundedPool`` with the timeouts above; ``options`` as asyncpg's
     ``create_pool`` takes them (``server_settings``…), fitting PgBouncer when ``dsn`` says
     ``?pgbouncer=1`` (``asyncpg_arguments``)."""
-    if behind_pgbouncer(dsn):
-        options.setdefault("reset", _keep_session)
     dsn, options = asyncpg_arguments(dsn, options)
     options.setdefault("timeout", CONNECT_TIMEOUT)
     options.setdefault("command_timeout", COMMAND_TIMEOUT)
