@@ -14,9 +14,9 @@ PostgreSQL by copying that file, table by table, into a schema that ``market mig
   TIMESTAMPTZ as the text of the UTC datetime (``2026-11-22 02:00:00+00:00``) and a BOOLEAN as 0/1;
   integers, text and bytes go as they are. Any other type stops the copy (a float must not slip into
   a money column).
-- Every SERIAL sequence is then set to its column's largest value, so the server's new rows do not
-  collide. ``ledger_transfer.seq`` has no sequence: the ledger's writer numbers transfers from the
-  last one (``ledger.stores.postgres``), so the copied chain simply continues.
+- Every SERIAL or identity sequence is then set to its column's largest value, so the server's new
+  rows do not collide (``ledger_transfer.seq`` included); the community's chain continues from the
+  head its ``ledger_chain`` row says.
 - Finally ``VACUUM (ANALYZE)`` of the copied tables: statistics and the visibility map of a
   bulk-loaded table are otherwise whatever autovacuum has reached when the measurement starts.
 """
@@ -120,8 +120,9 @@ async def copy(sqlite_path: str, pg_url: str) -> dict[str, Any]:
                     table, records=_rows(source, table, columns, converters), columns=columns)
                 copied[table] = int(status.split()[-1])
             for table, columns in tables.items():
-                for name, _, default in columns:
-                    if default and default.startswith("nextval("):
+                for name, _, _ in columns:
+                    # A SERIAL column's sequence, or an identity column's (ledger_transfer.seq).
+                    if await con.fetchval("SELECT pg_get_serial_sequence($1, $2)", _quote(table), name):
                         await con.execute(
                             f"SELECT setval(pg_get_serial_sequence($1, $2), COALESCE(MAX({_quote(name)}), 1),"
                             f" MAX({_quote(name)}) IS NOT NULL) FROM {_quote(table)}",

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ledger.chain import GENESIS, link
+from ledger.chain import genesis_of, link, new_origin
 from ledger.model import ROW_COLUMNS, Row
+from ledger.schema import INSERT_CHAIN
 
 CHINA = ZoneInfo("Asia/Shanghai")
 COMMUNITY = "幸福里社区"
@@ -90,6 +91,9 @@ def generate(path: str, sizes: Sizes, seed: int = 7) -> dict[str, float]:
         "INSERT INTO team_member (team, person, is_leader, joined_at) VALUES (?, ?, FALSE, ?)",
         [(teams[n % len(teams)], people[n * 5], created) for n in range(len(people) // 5)],
     )
+    genesis = genesis_of(new_origin(community))
+    con.execute(INSERT_CHAIN.format(p1="?1", p2="?2", p3="?3", p4="0"),
+                (community, genesis, new_origin(community)))
     accounts = {}
     for kind, owner, negative in (("issuance", "", True), ("shop", "", False), ("expiry", "", False)):
         accounts[kind] = con.execute(
@@ -123,7 +127,7 @@ def generate(path: str, sizes: Sizes, seed: int = 7) -> dict[str, float]:
     per_activity = sizes.stays // sizes.activities
     redemption_times = sorted(first + span * rng.random() for _ in range(sizes.redemptions))
     balances: dict[int, int] = {account: 0 for account in [*accounts.values(), *wallets.values()]}
-    state = {"seq": 0, "hash": GENESIS}
+    state = {"seq": 0, "hash": genesis, "at": 0}
     transfers: list[tuple] = []
     stays: list[tuple] = []
     redemptions: list[tuple] = []
@@ -142,10 +146,12 @@ def generate(path: str, sizes: Sizes, seed: int = 7) -> dict[str, float]:
         balances[debit] -= amount
         balances[credit] += amount
         state["seq"] += 1
+        # The one community's chain: its number is the row's seq.
         row = Row(seq=state["seq"], id=id_, ledger=community, kind=kind, phase="single", debit=debit,
                   credit=credit, amount=amount, memo=memo, reference=reference, pending_id=None,
                   reverses=None, timeout_ms=None, at_us=micros(at), debit_after=balances[debit],
-                  credit_after=balances[credit], hash="")
+                  credit_after=balances[credit], hash="", number=state["seq"])
+        state["at"] = row.at_us
         t0 = time.perf_counter()
         row.hash = state["hash"] = link(state["hash"], row)
         hashing += time.perf_counter() - t0
@@ -210,6 +216,8 @@ def generate(path: str, sizes: Sizes, seed: int = 7) -> dict[str, float]:
     con.executemany("UPDATE ledger_account SET balance = ? WHERE id = ?",
                     [(balance, account) for account, balance in balances.items()])
     con.executemany("UPDATE product SET stock = ? WHERE id = ?", [(s, pid) for pid, s in stock.items()])
+    con.execute("UPDATE ledger_chain SET head_seq = ?, head_hash = ?, head_at_us = ? WHERE ledger = ?",
+                (state["seq"], state["hash"], state["at"], community))
     con.execute("COMMIT")
     con.execute("PRAGMA synchronous=FULL")
     con.execute("ANALYZE")

@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from market import db
+from market import writes
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ class Lease:
         self.holder = holder
         self.clock = clock
         self.lease_ms = int(lease_seconds * 1000)
-        self._fetch = fetch or db.fetch
+        # On SQLite its writes go to the writer, not a reader's connection (``writes.statement``).
+        self._fetch = fetch or writes.statement
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

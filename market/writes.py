@@ -253,6 +253,20 @@ def _answer_sqlite(con: sqlite3.Connection, step: Statement | LedgerStep) -> Any
     return con.execute(step[0].replace("{}", "?"), step[1]).fetchall()
 
 
+def _one(sql: str, args: tuple) -> Steps[list[dict]]:
+    return (yield (sql, args))
+
+
+async def statement(sql: str, *args: object) -> list[dict]:
+    """One statement that writes, and its rows: the small writes besides the units (a lease, a
+    lock-out count, a refused scan's log line). On SQLite it is a unit on the writer, so while
+    the file is locked it waits there and never holds one of the readers' connections (a
+    health check or a balance would queue behind it); on PostgreSQL it runs on its own."""
+    if db.engine_name() == "sqlite":
+        return await write(_one, sql, args)
+    return await db.fetch(sql, *args)
+
+
 async def read(unit: Callable[P, Steps[T]], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a unit that only reads (SELECTs, no ledger step) statement by statement, outside any
     transaction: what a page shows of a rule a write unit enforces (a resident's allowance)."""

@@ -58,7 +58,7 @@ from market.people.rules import mask_phone
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
 from market.tables import Activity, Building, Grid, Stay, Team
-from market.writes import LedgerStep, Statement, Steps, on_postgres, write
+from market.writes import LedgerStep, Statement, Steps, on_postgres, statement, write
 from qr import ExpiredToken, Kind, Signer, TokenError
 
 log = logging.getLogger(__name__)
@@ -556,7 +556,7 @@ async def _log_scan(
 ) -> None:
     """A refused scan's log line, written on its own (the refused unit rolled back)."""
     sql, args = _scan_logged(community_id, activity_id, person_id, scanner_id, direction, outcome, now())
-    await fetch(sql, *args)
+    await statement(sql, *args)
 
 
 SCAN_REASONS = frozenset({

@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from market.db import fetch
 from market.errors import Unavailable
+from market.writes import statement
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +321,8 @@ class DatabaseLoginLimiter:
         )
 
     async def _run(self, sql: str, *args: object) -> list[dict]:
-        return await (self._fetch or fetch)(sql, *args)
+        # On SQLite on the writer, like every write (``market.writes.statement``).
+        return await (self._fetch or statement)(sql, *args)
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -274,9 +274,11 @@ if db_engine() == "sqlite":
         assert unexpected(answers, 200, 201, 503) == []
         assert unavailable_but_not_503(answers) == []
         assert [str(a) for a in answers if a.seconds > SQLITE_BOUND + SLACK] == []
-        # While the lock is held no write can commit: each gives up with a 503 ...
+        # While the lock is held no write can commit: each gives up with a 503. (The writer's
+        # units wait for the file together, a batch every BUSY_TIMEOUT, so each client gets an
+        # answer that often; the bound above says none waited longer.)
         blocked = load.during(locked, unlocked, *WRITES)
-        assert len(blocked) >= 6, "no write was answered while the file was locked"
+        assert blocked, "no write was answered while the file was locked"
         assert unexpected(blocked, 503) == []
         # ... and reads go on (WAL: readers do not wait for the writer).
         assert unexpected(load.during(locked, unlocked, *READS), 200) == []

@@ -55,7 +55,8 @@ async def test_two_confirmations_at_once_import_once(
         assert (await job_row(job_id))["content"] is not None  # kept until it is imported
         first, second = await asyncio.gather(*(
             import_jobs.confirm(community.id, job_id, ledger=app.state.ledger) for _ in range(2)))
-        assert {first.state, second.state} == {"importing"}
+        # The second saw the first's claim (or, on a fast machine, its finished import).
+        assert {first.state, second.state} <= {"importing", "done"}
         await import_jobs.settle(job_id)
         assert imports == [True, False]  # one import
         again = await client.post(f"/admin/import/{job_id}", data={"csrf": csrf_of(ready.text)})
