@@ -20,27 +20,31 @@ import asyncio
 import os
 import re
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
 
+from bench.checkin_load import no_cookies
 from bench.common import pg_schema, table
 
 #: What takes a lock that others queue on (see the module's docstring).
 LOCKING = re.compile(
-    r"FOR UPDATE|pg_advisory_xact_lock|UPDATE product SET stock|UPDATE activity SET taken", re.I
+    r"FOR (NO KEY )?UPDATE|pg_advisory_xact_lock|UPDATE product SET stock|UPDATE activity SET taken", re.I
 )
+#: What takes the lock every points movement of the community (before: of the installation) waits for.
+LEDGER_LOCK = re.compile(r"pg_advisory_xact_lock|FROM ledger_chain c .* FOR UPDATE", re.I)
 BASKET = 5
 REPEATS = 5
 
-_seen: list[str] = []
+_seen: list[tuple[str, float, float]] = []
 _guard = threading.Lock()
 
 
-def _record(sql: str) -> None:
+def _record(sql: str, started: float) -> None:
     with _guard:
-        _seen.append(" ".join(sql.split()))
+        _seen.append((" ".join(sql.split()), started, time.perf_counter()))
 
 
 def _count_statements() -> None:
@@ -49,35 +53,43 @@ def _count_statements() -> None:
     execute, inner, many = connection.execute, connection._execute, connection.executemany
 
     async def counted_execute(self, query, *args, **kwargs):
-        if not args:  # with arguments it goes through _execute, counted there
-            _record(query)
-        return await execute(self, query, *args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return await execute(self, query, *args, **kwargs)
+        finally:
+            if not args:  # with arguments it goes through _execute, counted there
+                _record(query, started)
 
     async def counted_inner(self, query, *args, **kwargs):
-        _record(query)
-        return await inner(self, query, *args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return await inner(self, query, *args, **kwargs)
+        finally:
+            _record(query, started)
 
     async def counted_many(self, command, args, **kwargs):
-        _record(command)
-        return await many(self, command, args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return await many(self, command, args, **kwargs)
+        finally:
+            _record(command, started)
 
     connection.execute, connection._execute = counted_execute, counted_inner
     connection.executemany = counted_many
 
 
-def _split(statements: list[str]) -> tuple[int, int]:
-    """(all round trips, those from the first lock others wait for to the commit)."""
+def _held(statements: list[tuple[str, float, float]], lock: re.Pattern) -> tuple[int, float]:
+    """(round trips, milliseconds) from the first statement matching ``lock`` to the commit."""
     total = len(statements)
-    locked = 0
-    for i, sql in enumerate(statements):
-        if LOCKING.search(sql):
-            end = next((j for j in range(i, total) if statements[j].upper().startswith("COMMIT")), total - 1)
-            locked = end - i + 1
-            break
-    return total, locked
+    for i, (sql, started, _) in enumerate(statements):
+        if lock.search(sql):
+            end = next((j for j in range(i, total) if statements[j][0].upper().startswith("COMMIT")),
+                       total - 1)
+            return end - i + 1, (statements[end][2] - started) * 1000
+    return 0, 0.0
 
 
-async def measure(client: httpx.AsyncClient, request) -> tuple[int, int, list[str]]:
+async def measure(client: httpx.AsyncClient, request) -> tuple[int, int, int, float, list[str]]:
     await asyncio.sleep(0.05)  # nothing else in flight (the app's sweepers sleep)
     with _guard:
         _seen.clear()
@@ -86,18 +98,21 @@ async def measure(client: httpx.AsyncClient, request) -> tuple[int, int, list[st
     await asyncio.sleep(0.05)  # the pool's release and reset finish after the answer
     with _guard:
         statements = list(_seen)
-    total, locked = _split(statements)
-    return total, locked, statements
+    locked, _ = _held(statements, LOCKING)
+    ledger_trips, ledger_ms = _held(statements, LEDGER_LOCK)
+    return len(statements), locked, ledger_trips, ledger_ms, [sql for sql, _, _ in statements]
 
 
 async def main() -> None:
     _count_statements()
-    from market.app import create_app  # after the environment is set
+    from market.activities import service as activities  # after the environment is set
+    from market.app import create_app
 
     app = create_app()
     async with app.lifespan():
         transport = httpx.ASGITransport(app=app)
-        http = httpx.AsyncClient(transport=transport, base_url="http://bench")
+        # No cookie jar: each request is signed in by its bearer token alone.
+        http = httpx.AsyncClient(transport=transport, base_url="http://bench", cookies=no_cookies())
         from market.auth.hashing import SecretHasher
         from market.community import service as communities
         from market.people.service import NewPerson, create_person
@@ -114,8 +129,10 @@ async def main() -> None:
             phone = f"1370000{i:04d}"
             made = await http.post("/api/people", headers=staff, json={
                 "name": f"居民{i}", "phone": phone, "roles": ["resident"], "pin": "258036"})
-            resident_token = (await http.post("/api/session", json={"login": phone, "secret": "258036"})
-                              ).json()["token"]
+            assert made.status_code == 201, made.text
+            signed = await http.post("/api/session", json={"login": phone, "secret": "258036"})
+            assert signed.status_code == 200, signed.text
+            resident_token = signed.json()["token"]
             await http.post("/api/adjustments", headers=staff | {"Idempotency-Key": f"fund-{i}"}, json={
                 "person_id": made.json()["id"], "amount": "500", "reason": "开户"})
             residents.append({"Authorization": f"Bearer {resident_token}"})
@@ -136,6 +153,9 @@ async def main() -> None:
                     def request():
                         return http.get("/health")
                 elif kind in ("check-in", "check-out"):
+                    # An hour's stay, so the check-out earns points (and moves them) too.
+                    later = timedelta(hours=1) if kind == "check-out" else timedelta(0)
+                    activities.clock = lambda later=later: datetime.now(UTC) + later
                     code = (await http.get(f"/api/activities/{activity['id']}/code", headers=staff)).json()
 
                     def request(resident=resident, code=code, kind=kind):
@@ -148,17 +168,21 @@ async def main() -> None:
                         return http.post("/api/redemptions", headers=staff | {"Idempotency-Key": f"r{i}"},
                                          json={"member_code": member, "items": [
                                              {"product_id": p, "quantity": 1} for p in products]})
-                total, locked, statements = await measure(http, request)
+                total, locked, ledger_trips, ledger_ms, statements = await measure(http, request)
                 if i:  # the first of each kind is the warm-up
-                    results.append((total, locked))
+                    results.append((total, locked, ledger_trips, ledger_ms))
                 if i == len(residents) - 1 and os.environ.get("ROUND_TRIPS_SHOW"):
                     print(f"-- {kind}:")
                     print("\n".join(f"   {s[:150]}" for s in statements))
-            totals = sorted({t for t, _ in results})
-            locks = sorted({w for _, w in results})
-            rows.append((kind, "/".join(map(str, totals)), "/".join(map(str, locks))))
+
+            def seen(k: int, results: list = results) -> str:
+                return "/".join(str(v) for v in sorted({r[k] for r in results}))
+
+            held = sorted(r[3] for r in results)
+            rows.append((kind, seen(0), seen(1), seen(2), f"{held[len(held) // 2]:.2f}" if held[-1] else "-"))
         await http.aclose()
-    print(table(["request", "round trips", "while a lock others wait for is held"], rows))
+    print(table(["request", "round trips", "while a lock others wait for is held",
+                 "while the ledger's lock is held", "ledger lock held (ms, median)"], rows))
 
 
 async def run() -> None:

@@ -121,7 +121,10 @@ def _lifespan(
             # A batch that finds the database unreachable fails whole and at once (503).
             # On PostgreSQL the ledger reads through the app's pool: fewer connections per worker.
             shared = db.engine().pool if settings.engine == "postgres" else None  # type: ignore[attr-defined]
-            ledger = Ledger.from_url(settings.ledger_url, pool=shared, unreachable=database_unavailable)
+            # No sweeper of the ledger's own in every worker: every batch of a community voids its
+            # expired holds, and the orders' sweep (one worker, under a lease) settles them first.
+            ledger = Ledger.from_url(settings.ledger_url, pool=shared, unreachable=database_unavailable,
+                                     sweep_every=None)
             await ledger.start()
             app.state.ledger = ledger
             log.info("market started on %s", settings.engine)
