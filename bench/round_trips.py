@@ -100,7 +100,8 @@ async def measure(client: httpx.AsyncClient, request) -> tuple[int, int, int, fl
         statements = list(_seen)
     locked, _ = _held(statements, LOCKING)
     ledger_trips, ledger_ms = _held(statements, LEDGER_LOCK)
-    return len(statements), locked, ledger_trips, ledger_ms, [sql for sql, _, _ in statements]
+    return len(statements), locked, ledger_trips, ledger_ms, [
+        f"{(end - started) * 1000:6.2f} ms  {sql}" for sql, started, end in statements]
 
 
 async def main() -> None:
