@@ -680,16 +680,38 @@ def _repaired(pay: _Wallet, transfer_id: str, hundredths: int, kind: str, memo: 
         yield pay.credit(transfer_id, hundredths, kind, memo)
 
 
+def _logged_first(
+    community_id: int, activity_id: int, person_id: int, scanner_id: int | None, direction: str,
+    duplicate: bool, at: datetime,
+) -> Steps[int]:
+    """The scan's log line, written before the stay: the stay's write takes the activity's tally
+    row (``tally_activity``, one per activity: every scan of it queues there until its commit),
+    so the less the unit does after it, the more scans of one activity pass a second. Its id,
+    to correct the outcome if the stay turns out to be another scan's (``_was_duplicate``)."""
+    sql, args = _scan_logged(community_id, activity_id, person_id, scanner_id, direction,
+                             "duplicate" if duplicate else "ok", at)
+    (row,) = yield (sql + " RETURNING id", args)
+    return row["id"]
+
+
+def _was_duplicate(log_id: int) -> Statement:
+    return ("UPDATE activity_scan SET outcome = 'duplicate' WHERE id = {}", (log_id,))
+
+
 def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
               pay: _Wallet, at: datetime) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
     """(activity, stay, duplicate, credit) after recording the check-in and crediting it."""
     credit = None
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
     duplicate = stay is not None
+    if stay is not None and stay["status"] == "cancelled":
+        raise Conflict("not_open")
     if stay is None:
         _check_open(row, at, "in")
         if not (yield from _eligible_steps(row, person_id)):
             raise Conflict("not_eligible")
+    log_id = yield from _logged_first(community_id, activity_id, person_id, scanner_id, "in", duplicate, at)
+    if stay is None:
         if row["capacity"] is not None:
             # Queues only this activity's scans, until each commits.
             placed = yield ("UPDATE activity SET taken = taken + 1 WHERE id = {} AND taken < capacity"
@@ -707,11 +729,8 @@ def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: i
         else:  # the same person's other scan made it a moment ago (it waited for that one's commit)
             if row["capacity"] is not None:
                 yield ("UPDATE activity SET taken = taken - 1 WHERE id = {}", (activity_id,))
+            yield _was_duplicate(log_id)
             stay, duplicate = (yield from _stay(activity_id, person_id)), True
-    elif stay["status"] == "cancelled":
-        raise Conflict("not_open")
-    yield _scan_logged(community_id, activity_id, person_id, scanner_id, "in",
-                       "duplicate" if duplicate else "ok", at)
     assert stay is not None
     memo = row["title"]
     if duplicate:
@@ -734,6 +753,8 @@ def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: 
     duplicate = stay["status"] == "out"
     if not duplicate:
         _check_open(row, at, "out")
+    log_id = yield from _logged_first(community_id, activity_id, person_id, scanner_id, "out", duplicate, at)
+    if not duplicate:
         hours = earning.hours(stay["in_at"], at, row["starts_at"], row["ends_at"], row["max_hours"])
         points = earning.checkout_points(row["points_per_hour"], hours)
         done = yield (
@@ -747,8 +768,7 @@ def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: 
             stay, duplicate = (yield from _stay(activity_id, person_id)), True
             if stay["status"] != "out":
                 raise Conflict("not_open")
-    yield _scan_logged(community_id, activity_id, person_id, scanner_id, "out",
-                       "duplicate" if duplicate else "ok", at)
+            yield _was_duplicate(log_id)
     memo = row["title"]
     due = stay["approval"] in (None, "approved")
     if duplicate:
