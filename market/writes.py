@@ -5,9 +5,11 @@ one statement at a time (``(sql, args)``, ``{}`` marking each argument; it is se
 back the rows) or a ``LedgerStep`` (the ledger's batch, in the same transaction; it is
 sent back the transfers). Python decides between the steps; it never awaits anything
 else, so the whole transaction runs where its connection is — on SQLite in one hop to
-the writer's thread (``market.sqlite_pool``), on PostgreSQL on the writer's own event
-loop (``market.pg_writer``) — and commits when the unit returns. Anything it raises
-rolls all of it back. ``write(unit, *args)`` runs it.
+the writer's thread (``market.sqlite_pool``), together with the units waiting with it
+(one transaction, each unit in a savepoint of its own, one commit: ``_Batches``), on
+PostgreSQL on the writer's own event loop (``market.pg_writer``) — and commits when the
+unit returns. Anything it raises rolls all of it back (on SQLite, back to its savepoint:
+the units beside it are not touched). ``write(unit, *args)`` runs it.
 
 Because a unit is a function of its arguments, it can be run again from its first step.
 PostgreSQL aborts a transaction caught in a deadlock (40P01) or one that cannot be
@@ -24,7 +26,9 @@ gets through. Deadlocks stay rare because every unit takes its locks in one orde
    in flight and make later ones wait; a capped activity's ``taken`` counter (a guarded
    ``UPDATE``) by its scans, one at a time;
 3. the order or redemption row (``FOR NO KEY UPDATE``): fulfilment, cancellation, expiry; refunds;
-4. stays, by the statement that changes them (one activity's at a time);
+4. stays, by the statement that changes them (one activity's at a time), and with them, by
+   their triggers, the activity's tally row and the people's hours rows, in key order (a
+   scan writes its stay after its log line: that tally row is one per activity);
 5. products, in id order (``market.shop.stock``), then the rows whose triggers add to the
    goods tallies (lines), which take those tallies' rows in key order;
 6. the community's ledger chain (``LedgerStep``), always last, held to the commit: it is
