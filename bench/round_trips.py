@@ -8,8 +8,11 @@ transactions' ``BEGIN``/``COMMIT`` and the pool's reset script on release: each 
 from every thread, while exactly one request is in flight, so each request's statements are
 its own. A request is timed after a warm-up (the first of each kind also opens accounts).
 "While a lock is held" counts from the first statement that takes a lock other requests of
-the community queue on — ``FOR UPDATE`` (not ``FOR KEY SHARE``, which scans share), an
-``UPDATE`` of a product's stock, ``pg_advisory_xact_lock`` — to the ``COMMIT``, inclusive.
+the community queue on — ``FOR UPDATE`` or ``FOR NO KEY UPDATE`` (not ``FOR KEY SHARE``, which
+scans share), an ``UPDATE`` of a product's stock, the write of a stay (its trigger updates the
+activity's tally row), ``pg_advisory_xact_lock`` — to the ``COMMIT``, inclusive; and apart,
+from the statement that takes the ledger's lock (the community's chain; before, the one
+advisory lock of the installation) to the ``COMMIT``, with how long that took.
 
 It talks to the app only through its HTTP API (in-process, ``httpx.ASGITransport``), so the
 same script measures an older release: run it with that release's code first on
@@ -29,9 +32,13 @@ import httpx
 from bench.checkin_load import no_cookies
 from bench.common import pg_schema, table
 
-#: What takes a lock that others queue on (see the module's docstring).
+#: What takes a lock that others queue on (see the module's docstring): a row lock, the old global
+#: advisory lock, a product's stock, a capped activity's places, and a stay's write (its trigger
+#: updates the activity's one tally row, which every scan of the activity updates too).
 LOCKING = re.compile(
-    r"FOR (NO KEY )?UPDATE|pg_advisory_xact_lock|UPDATE product SET stock|UPDATE activity SET taken", re.I
+    r"FOR (NO KEY )?UPDATE|pg_advisory_xact_lock|UPDATE product SET stock|UPDATE activity SET taken"
+    r"|INSERT INTO activity_stay|UPDATE activity_stay",
+    re.I,
 )
 #: What takes the lock every points movement of the community (before: of the installation) waits for.
 LEDGER_LOCK = re.compile(r"pg_advisory_xact_lock|FROM ledger_chain c .* FOR UPDATE", re.I)
