@@ -104,7 +104,7 @@ async def test_most_redeemed_goods_and_stock_turnover(
     assert (points["redeemed"], points["outstanding"]) == ("10.00", "153.00")
     last_year = await dashboard(staff, "points", period="year", at="2025")
     assert {m["month"]: m["outstanding"] for m in last_year["months"]}["2025-11"] == "155.00"
-    assert (await ledger.verify()).ok
+    assert (await ledger.verify(data.community_id)).ok
 
 
 async def test_dashboards_are_for_organizers_and_admins(data: BoardData, enrol: Enrol, anon) -> None:

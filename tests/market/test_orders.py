@@ -55,7 +55,7 @@ async def test_reserve_then_collect(
     assert receipt["total"] == "25.00" and receipt["balance_after"] == "75.00"
     again = await shopkeeper.client.post(f"/api/orders/{order['id']}/fulfil")
     assert again.status_code == 409 and again.json()["reason"] == "order_closed"
-    assert await stock.reconcile(community.id) == [] and (await ledger.verify()).ok
+    assert await stock.reconcile(community.id) == [] and (await ledger.verify(community.id)).ok
 
 
 async def test_cancel_gives_everything_back_once(
@@ -76,7 +76,7 @@ async def test_cancel_gives_everything_back_once(
     assert twice.status_code == 409 and twice.json()["reason"] == "order_closed"
     late = await shopkeeper.client.post(f"/api/orders/{order['id']}/fulfil")
     assert late.status_code == 409
-    assert await stock.reconcile(community.id) == [] and (await ledger.verify()).ok
+    assert await stock.reconcile(community.id) == [] and (await ledger.verify(community.id)).ok
 
 
 async def test_an_order_not_collected_expires_by_itself(
@@ -92,7 +92,7 @@ async def test_an_order_not_collected_expires_by_itself(
     assert shown["status"] == "expired"
     assert (await wallet(resident))["available"] == "50.00"
     assert await stock_of(shopkeeper, oil) == 5
-    assert await stock.reconcile(community.id) == [] and (await ledger.verify()).ok
+    assert await stock.reconcile(community.id) == [] and (await ledger.verify(community.id)).ok
 
 
 async def test_collecting_after_the_deadline_is_refused(
@@ -123,7 +123,7 @@ async def test_a_hold_the_ledger_already_voided_still_gets_its_stock_back(
     assert (await resident.client.get(f"/api/orders/{order['id']}")).json()["status"] == "expired"
     assert await stock_of(shopkeeper, oil) == 5
     assert (await wallet(resident))["available"] == "50.00"
-    assert await stock.reconcile(community.id) == [] and (await ledger.verify()).ok
+    assert await stock.reconcile(community.id) == [] and (await ledger.verify(community.id)).ok
 
 
 async def test_refused_reservations_change_nothing(
@@ -154,7 +154,7 @@ async def test_parallel_reservations_hold_exactly_what_the_wallet_has(
     assert {a.json()["reason"] for a in answers if a.status_code != 201} == {"insufficient_points"}
     assert (await wallet(resident))["available"] == "0.00"
     assert await stock_of(shopkeeper, soap) == 990
-    assert await stock.reconcile(community.id) == [] and (await ledger.verify()).ok
+    assert await stock.reconcile(community.id) == [] and (await ledger.verify(community.id)).ok
 
 
 async def test_the_same_key_reserves_once(enrol: Enrol, admin: Member, shopkeeper: Member) -> None:
