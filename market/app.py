@@ -53,6 +53,8 @@ from market.shop import orders
 from market.shop.controllers import ProductController
 from market.shop.counter_controllers import OrderController, RedemptionController
 from market.shop.shop_controllers import ShopController
+from market.storable import check_request
+from market.web.headers import security_headers
 from market.web.site import static_files, template_config, web_router
 
 log = logging.getLogger(__name__)
@@ -198,6 +200,9 @@ def create_app(
         lifespan=[_lifespan(settings, owned_limiter)],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
+        # Ids and text no database here could hold are refused before any handler reads them.
+        before_request=check_request,
+        before_send=[security_headers(settings)],
         template_config=template_config(),
         state=State({
             "settings": settings,

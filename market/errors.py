@@ -277,6 +277,33 @@ def database_unavailable(exc: BaseException) -> bool:
     return any(_unreachable(cause) for cause in _causes(exc))
 
 
+#: asyncpg's refusals of a character (22021 NUL, 22P05 untranslatable), and the message its own
+#: encoder gives a string it cannot send (a lone surrogate); SQLite's driver raises UnicodeEncodeError.
+_PG_CHARACTER = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+    UnicodeEncodeError,
+)
+
+
+def refused_value(exc: BaseException) -> str | None:
+    """The reason to give when a driver refused a value the request carried — a number beyond its
+    column, a character it cannot store — or None. What ``market.storable`` did not catch at the
+    door still leaves as a 400, never a 500: the statement failed, so its transaction rolled back."""
+    for cause in _causes(exc):
+        if isinstance(cause, _PG_CHARACTER) or (
+            isinstance(cause, asyncpg.DataError) and "codec can't encode" in str(cause)
+        ):
+            return "invalid_character"
+        # asyncpg: "value out of int32 range" (its encoder) or 22003 (the server's); SQLite's
+        # driver: "Python int too large to convert to SQLite INTEGER".
+        if isinstance(cause, asyncpg.exceptions.NumericValueOutOfRangeError) or (
+            isinstance(cause, asyncpg.DataError) and "out of int" in str(cause)
+        ) or (isinstance(cause, OverflowError) and "SQLite INTEGER" in str(cause)):
+            return "out_of_range"
+    return None
+
+
 def _classify(exc: Exception) -> tuple[int, str, dict[str, Any], dict[str, str], dict[str, Any]]:
     """(status, reason, message params, headers, extra members) for any exception."""
     if isinstance(exc, MarketError):
@@ -301,6 +328,8 @@ def _classify(exc: Exception) -> tuple[int, str, dict[str, Any], dict[str, str],
             return 400, "invalid_input", {"field": "body"}, headers, {}
         reason = "too_large" if exc.status_code == 413 else "bad_request"
         return exc.status_code, reason, {}, headers, {}
+    if reason := refused_value(exc):
+        return 400, reason, {}, {}, {}
     if database_unavailable(exc):
         return 503, "database_unavailable", {}, {"Retry-After": str(RETRY_AFTER)}, {}
     if isinstance(exc, HTTPException) and exc.status_code == 503:

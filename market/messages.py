@@ -12,6 +12,11 @@ Language = Literal["zh", "en"]
 MESSAGES: dict[str, tuple[str, str]] = {
     # -- requests ------------------------------------------------------------------
     "invalid_input": ("提交的内容有误：{field}", "Invalid input: {field}"),
+    "invalid_character": (
+        "提交的内容含有无法保存的字符（如空字符）：{field}",
+        "The input holds a character that cannot be stored (such as NUL): {field}",
+    ),
+    "out_of_range": ("提交的数值超出了可以保存的范围", "A number in the input is larger than can be stored"),
     "invalid_name": ("姓名须为 1–50 个字", "The name must be 1–50 characters long"),
     "invalid_phone": ("请输入正确的 11 位手机号", "Enter a valid 11-digit mainland mobile number"),
     "invalid_roles": (
@@ -81,6 +86,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The file cannot be read; make sure it is an intact .xlsx or .csv file",
     ),
     "file_too_large": ("文件不能超过 {max_mb} MB", "The file must be at most {max_mb} MB"),
+    "file_unpacks_too_large": (
+        "表格解压后超过 {max_mb} MB，不像是居民名单；请只保留名单所在的工作表后再上传",
+        "The spreadsheet unpacks to more than {max_mb} MB, too much for a roster; keep only the "
+        "roster's sheet and upload it again",
+    ),
     "too_many_rows": ("台账不能超过 {max_rows} 行", "The roster may have at most {max_rows} rows"),
     "empty_roster": ("台账中没有居民数据", "The roster contains no residents"),
     "missing_columns": (

@@ -6,6 +6,7 @@ is generated and kept beside the database file, so restarts keep it.
 """
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -96,6 +97,20 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+#: A source a CSP's ``frame-ancestors`` may name: an origin (a host may start with ``*.``), or 'self'.
+_FRAME_SOURCE = re.compile(r"'self'|https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
+
+
+def frame_ancestors_from_env() -> tuple[str, ...]:
+    sources = tuple(os.environ.get("MARKET_FRAME_ANCESTORS", "").replace(",", " ").split())
+    for source in sources:
+        if not _FRAME_SOURCE.fullmatch(source):
+            raise SettingsError(
+                f"MARKET_FRAME_ANCESTORS: {source!r} is not an origin such as https://servicewechat.com"
+            )
+    return sources
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
@@ -111,6 +126,9 @@ class Settings:
     #: Run every sweep (stays, orders, checkpoints) this often instead of at its own
     #: interval: for tests and demonstrations (``MARKET_SWEEP_SECONDS``).
     sweep_seconds: float | None = None
+    #: Who may show our pages in a frame (``MARKET_FRAME_ANCESTORS``, CSP sources such as
+    #: ``https://servicewechat.com``); nobody by default.
+    frame_ancestors: tuple[str, ...] = ()
 
     @property
     def engine(self) -> EngineName:
@@ -149,6 +167,7 @@ class Settings:
         if sweep_seconds is not None and not 0.1 <= sweep_seconds <= 86400:
             raise SettingsError("MARKET_SWEEP_SECONDS must be a number of seconds, 0.1 to 86400")
         return cls(
+            frame_ancestors=frame_ancestors_from_env(),
             database_url=database_url,
             secret_key=secret_key,
             redis_url=os.environ.get("REDIS_URL", "").strip() or None,

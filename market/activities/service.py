@@ -22,7 +22,11 @@ Rules decided here:
 - With ``requires_approval`` a stay is "pending": nothing is credited (and its
   hours do not count) until the organizer approves it; a rejection keeps a reason.
 - A poster code (``Kind.POSTER``: activity, version 1) never rotates; it is
-  accepted only inside the same scan window as the rotating code.
+  accepted only inside the same scan window as the rotating code. A printed code is a
+  bearer token (a photo of the poster, forwarded, works anywhere), so a check-in by
+  poster is always "pending", as with ``requires_approval``: the organizer, who saw who
+  came, approves it before anything is credited. The rotating code on the screen (30 s)
+  and the organizer's scan of a member code credit at once.
 - Stays still checked in ``CHECKOUT_LATE`` after the end can no longer check
   out: they are closed ("closed", check-in credit only) for review, and the
   organizer may set their real hours with a reason.
@@ -517,8 +521,20 @@ async def poster(
     return ActivityPoster(token=token, url=f"{base}{CHECKIN_PATH}{token}")
 
 
+@dataclass(frozen=True, slots=True)
+class ScannedCode:
+    activity_id: int
+    #: The printed poster's fixed code: its check-ins wait for the organizer's approval.
+    poster: bool
+
+
 def checkin_activity(signer: Signer, text: object, at: datetime) -> int:
-    """The activity id a scanned check-in token (or the whole URL) stands for.
+    """The activity id a scanned check-in token (or the whole URL) stands for."""
+    return scanned_code(signer, text, at).activity_id
+
+
+def scanned_code(signer: Signer, text: object, at: datetime) -> ScannedCode:
+    """The activity a scanned check-in token (or the whole URL) stands for, and its kind.
 
     400 ``invalid`` for anything forged, malformed or of another kind; 410
     ``expired`` for a genuine code older than the previous 30-second step."""
@@ -534,7 +550,7 @@ def checkin_activity(signer: Signer, text: object, at: datetime) -> int:
         activity_id, version = token.fields
         if version != POSTER_VERSION:
             raise Gone("revoked", field="token")
-        return activity_id
+        return ScannedCode(activity_id, poster=True)
     if token.kind != Kind.ACTIVITY_ROTATING:
         raise InvalidInput("invalid", field="token")
     activity_id, step = token.fields
@@ -544,7 +560,7 @@ def checkin_activity(signer: Signer, text: object, at: datetime) -> int:
         raise Gone("expired", field="token") from None
     except TokenError:
         raise InvalidInput("invalid", field="token") from None
-    return activity_id
+    return ScannedCode(activity_id, poster=False)
 
 
 # -- scans -------------------------------------------------------------------------------------
@@ -699,8 +715,10 @@ def _was_duplicate(log_id: int) -> Statement:
 
 
 def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
-              pay: _Wallet, at: datetime) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
-    """(activity, stay, duplicate, credit) after recording the check-in and crediting it."""
+              pay: _Wallet, at: datetime, review: bool = False
+              ) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
+    """(activity, stay, duplicate, credit) after recording the check-in and crediting it — unless
+    the stay is pending: the activity requires approval, or ``review`` (a poster's code)."""
     credit = None
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
     duplicate = stay is not None
@@ -722,7 +740,7 @@ def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: i
             "INSERT INTO activity_stay (community, activity, person, in_at, points_in, status, approval)"
             " VALUES ({}, {}, {}, {}, {}, 'in', {}) ON CONFLICT (activity, person) DO NOTHING RETURNING *",
             (community_id, activity_id, person_id, at, row["points_per_checkin"],
-             "pending" if row["requires_approval"] else None),
+             "pending" if row["requires_approval"] or review else None),
         )
         if made:
             stay = made[0]
@@ -782,7 +800,7 @@ def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: 
 
 async def _scan(
     ledger: Ledger, community_id: int, activity_id: int, person_id: int,
-    scanner_id: int | None, direction: str,
+    scanner_id: int | None, direction: str, review: bool = False,
 ) -> CheckinResult:
     if direction not in ("in", "out"):
         raise InvalidInput("invalid_direction", field="direction")
@@ -790,10 +808,11 @@ async def _scan(
     # ledger's own write, which would wait behind ours on SQLite's one write lock.
     pay = _Wallet(ledger, community_id, await account_id(ledger, community_id, "issuance"),
                   await wallet_id(ledger, community_id, person_id))
-    step = _check_in if direction == "in" else _check_out
+    # Whether a check-out is pending was settled at its check-in.
+    step, options = (_check_in, {"review": review}) if direction == "in" else (_check_out, {})
     try:
         _, stay, duplicate, credit = await write(
-            step, community_id, activity_id, person_id, scanner_id, pay, now())
+            step, community_id, activity_id, person_id, scanner_id, pay, now(), **options)
     except MarketError as error:
         await _refused(error, community_id, activity_id, person_id, scanner_id, direction)
         raise
@@ -818,12 +837,12 @@ async def check_in_by_token(
     """A resident scanned an activity's code."""
     signer = signer_for(settings)
     try:
-        activity_id = checkin_activity(signer, token, now())
+        code = scanned_code(signer, token, now())
     except MarketError as error:
         known = await _genuine_activity(signer, token, me.community_id) if error.status == 410 else None
         await _refused(error, me.community_id, known, me.id, None, _direction(direction))
         raise
-    return await _scan(ledger, me.community_id, activity_id, me.id, None, direction)
+    return await _scan(ledger, me.community_id, code.activity_id, me.id, None, direction, review=code.poster)
 
 
 async def _genuine_activity(signer: Signer, text: str, community_id: int) -> int | None:

@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 from litestar import Controller, Request, Response, delete, post
-from litestar.datastructures import Cookie
+from litestar.datastructures import Cookie, Headers
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
+from litestar.types import Scope
 
 from market.auth import sessions
 from market.auth.hashing import SecretHasher
@@ -36,22 +37,22 @@ class SessionBody(msgspec.Struct):
     person: SessionPerson
 
 
-def served_over_https(request: Request, settings: Settings) -> bool:
+def served_over_https(scope: Scope, settings: Settings) -> bool:
     """Whether the browser reached us over HTTPS.
 
     ``X-Forwarded-Proto`` counts only when ``MARKET_TRUST_PROXY`` says a proxy
     in front of us sets it; otherwise any client could claim it.
     """
-    if request.url.scheme == "https" or (settings.base_url or "").startswith("https://"):
+    if scope.get("scheme") == "https" or (settings.base_url or "").startswith("https://"):
         return True
     if settings.trust_proxy:
-        forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        forwarded = Headers.from_scope(scope).get("x-forwarded-proto", "").split(",")[0].strip().lower()
         return forwarded == "https"
     return False
 
 
 def session_cookies(request: Request, settings: Settings, token: str, csrf: str, max_age: int) -> list:
-    secure = served_over_https(request, settings)
+    secure = served_over_https(request.scope, settings)
     common = {"path": "/", "secure": secure, "samesite": "lax", "max_age": max_age}
     return [
         Cookie(key=SESSION_COOKIE, value=token, httponly=True, **common),

@@ -1,4 +1,8 @@
-"""Lock-out after repeated failed sign-ins, counted per login (not per IP).
+"""Lock-out after repeated failed sign-ins, counted per person (not per IP).
+
+Callers choose the keys: sign-in counts on the person every login names (phone or card number
+alike; ``market.auth.sessions.person_limiter_key``), or on the login itself when it names nobody;
+the counter's card + PIN and a PIN change count on the same person's key.
 
 ``LoginLimiter`` is the interface. ``DatabaseLoginLimiter`` keeps the counts in
 the market's database, shared by every worker and host: the default. With

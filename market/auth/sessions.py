@@ -62,6 +62,12 @@ def _limiter_key(login: str, secret_key: str) -> str:
     return hmac.new(secret_key.encode(), b"login:" + login.encode(), "sha256").hexdigest()
 
 
+def person_limiter_key(person_id: int, secret_key: str) -> str:
+    """The one lock-out counter of a person: every login that names them (phone, card number),
+    the counter's card + PIN and a PIN change count on it together."""
+    return hmac.new(secret_key.encode(), f"person:{person_id}".encode(), "sha256").hexdigest()
+
+
 async def _candidates(login: str) -> list[dict]:
     """People whom ``login`` may name: by phone (11 digits) or card number (10)."""
     if not login.isascii() or not login.isdigit():
@@ -78,6 +84,22 @@ async def _candidates(login: str) -> list[dict]:
             (Person.card_no == login) & Person.erased_at.is_null()
         )
     return []
+
+
+async def _count_attempt(limiter: LoginLimiter, keys: list[str]) -> None:
+    """Count one attempt on every key, before any secret is checked; refuse if one is locked.
+
+    With several keys (a phone of people in two communities) the locks are looked at first, so
+    a locked one does not leave a failure counted on the others."""
+    if len(keys) > 1:
+        waits = [wait for key in keys if (wait := await limiter.retry_after(key)) is not None]
+        if waits:
+            log.info("sign-in refused: login locked")
+            raise TooManyAttempts(max(waits))
+    for key in keys:
+        if (wait := await limiter.acquire(key)) is not None:
+            log.info("sign-in refused: login locked")
+            raise TooManyAttempts(wait)
 
 
 def _stored_secret(candidate: dict, by_card: bool) -> str | None:
@@ -102,16 +124,16 @@ async def sign_in(
     (``TooManyAttempts``) costs no hashing, however many guesses arrive at once.
     """
     login = login.strip()
-    key = _limiter_key(login, secret_key)
-    wait = await limiter.acquire(key)
-    if wait is not None:
-        log.info("sign-in refused: login locked")
-        raise TooManyAttempts(wait)
+    fits = len(login) <= MAX_LOGIN_LENGTH and 0 < len(secret) <= MAX_SECRET_LENGTH
+    candidates = await _candidates(login) if fits else []
+    # Failures count per person, whichever login named them; a login naming nobody has a
+    # counter of its own, so that guessing looks the same whether the login exists or not.
+    keys = [person_limiter_key(c["id"], secret_key) for c in candidates] or [_limiter_key(login, secret_key)]
+    await _count_attempt(limiter, keys)
 
     person: dict | None = None
     matched_hash = ""
-    if len(login) <= MAX_LOGIN_LENGTH and 0 < len(secret) <= MAX_SECRET_LENGTH:
-        candidates = await _candidates(login)
+    if fits:
         if not candidates:
             await hasher.verify_nobody(secret)
         for candidate in candidates:
@@ -125,7 +147,8 @@ async def sign_in(
         log.info("sign-in refused")
         raise BadCredentials()
 
-    await limiter.reset(key)
+    for key in keys:
+        await limiter.reset(key)
     if hasher.needs_rehash(matched_hash):
         await _rehash(person, matched_hash, secret, hasher)
 

@@ -109,8 +109,11 @@ class CardAdminController(Controller):
         data: JSONBody[SetPinRequest],
         me: NamedDependency[Principal],
         hasher: NamedDependency[SecretHasher],
+        limiter: NamedDependency[LoginLimiter],
+        settings: NamedDependency[Settings],
     ) -> None:
-        await service.set_pin(me.community_id, person_id, data.pin, actor_id=me.id, hasher=hasher)
+        await service.set_pin(me.community_id, person_id, data.pin, actor_id=me.id, hasher=hasher,
+                              limiter=limiter, secret_key=settings.secret_key)
 
 
 class MemberCodeController(Controller):

@@ -12,8 +12,6 @@ no longer a resident). 410 for both: the code was genuine once and will never
 work again, which is what a scanner should tell the resident.
 """
 
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +23,7 @@ from market.audit import record_person_action
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.roles import RESIDENT, decode_roles
+from market.auth.sessions import person_limiter_key
 from market.db import fetch, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempts
 from market.people import rules
@@ -227,10 +226,6 @@ async def reissue_card(community_id: int, person_id: int, *, actor_id: int) -> C
 # -- PINs -----------------------------------------------------------------------------------
 
 
-def _pin_limiter_key(person_id: int, secret_key: str) -> str:
-    return hmac.new(secret_key.encode(), f"pin-change:{person_id}".encode(), hashlib.sha256).hexdigest()
-
-
 def _check_new_pin(pin: str, phone: str, field: str) -> str:
     try:
         checked = rules.check_pin(pin, frozenset({RESIDENT}), phone)
@@ -290,7 +285,7 @@ async def _verify_pin(
 ) -> None:
     """The one check of a PIN outside sign-in, counted towards one lock-out per person:
     locked out → 429 before any hashing; wrong → ``reason`` (400) and a failure recorded."""
-    key = _pin_limiter_key(person_id, secret_key)
+    key = person_limiter_key(person_id, secret_key)
     wait = await limiter.retry_after(key)
     if wait is not None:
         raise TooManyAttempts(wait)
@@ -301,9 +296,13 @@ async def _verify_pin(
 
 
 async def set_pin(
-    community_id: int, person_id: int, pin: str, *, actor_id: int, hasher: SecretHasher
+    community_id: int, person_id: int, pin: str, *, actor_id: int, hasher: SecretHasher,
+    limiter: LoginLimiter, secret_key: str,
 ) -> None:
-    """An admin sets or resets a resident's PIN (e.g. forgotten at the counter); logged."""
+    """An admin sets or resets a resident's PIN (forgotten, or guessed at by someone else); logged.
+
+    It also lifts the person's lock-out: the office, which has seen the resident, is the way
+    back in that a guesser does not have."""
     row = await Person.select(Person.phone, Person.roles, Person.erased_at).where(
         (Person.community == community_id) & (Person.id == person_id)
     ).first()
@@ -321,4 +320,5 @@ async def set_pin(
             (Person.id == person_id) & (Person.community == community_id)
         )
         await record_person_action(community_id, actor_id, "pin_set", person_id)
+    await limiter.reset(person_limiter_key(person_id, secret_key))
     log.info("PIN of person %s set by person %s", person_id, actor_id)

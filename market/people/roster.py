@@ -41,6 +41,11 @@ REQUIRED = ("姓名", "手机号")
 MAX_LENGTH = {"name": 50, "compound": 50, "building": 50, "unit": 20, "room": 20, "grid": 50, "teams": 50}
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
+#: What an .xlsx may unpack to, all its parts together: a roster of MAX_ROWS rows written by
+#: openpyxl (inline strings, the largest form) unpacks to 25.7 MB. A "zip bomb" (a 1.5 MB file
+#: holding one 1.5 GB cell) is refused from the zip's directory, before anything is unpacked;
+#: Python's zipfile never unpacks more of a member than the directory declares.
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 #: A title line such as "某某社区居民台账" may sit above the header.
 HEADER_SEARCH = 10
 #: One person may serve in several teams: "银发志愿队、退役军人服务队".
@@ -145,6 +150,7 @@ def file_kind(data: bytes, filename: str | None) -> str:
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
     """Rows of the first sheet that has a header (number, values)."""
+    _check_unpacked_size(data)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as error:
@@ -167,6 +173,16 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
         raise InvalidInput("unreadable_file", field="file") from error
     finally:
         book.close()
+
+
+def _check_unpacked_size(data: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise InvalidInput("unreadable_file", field="file") from error
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise PayloadTooLarge("file_unpacks_too_large", max_mb=MAX_UNPACKED_BYTES // 2**20)
 
 
 def decode_text(data: bytes) -> str:

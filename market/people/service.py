@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 
 import msgspec
+from piccolo.columns.combination import WhereRaw
 
 from ledger import Ledger
 from market.auth.hashing import SecretHasher
@@ -143,15 +144,16 @@ async def list_people(
     where = Person.community == community_id
     if after is not None:
         where &= Person.id > after
-    # LIKE wildcards in the search text are dropped rather than escaped:
-    # Piccolo has no ESCAPE clause, and names and numbers never contain them.
-    text = (q or "").strip().replace("%", "").replace("_", "")[:50]
+    # The text is looked for as it is: "%" and "_" are characters like any other, not LIKE's
+    # wildcards (Piccolo has no ESCAPE clause), so the search is instr/strpos, not LIKE.
+    text = (q or "").strip()[:50]
+    contains = "instr({}, {}) > 0" if engine_name() == "sqlite" else "strpos({}, {}) > 0"
     if text.isascii() and text.isdigit():
-        where &= Person.phone.like(f"%{text}%") | Person.card_no.like(f"{text}%")
+        where &= WhereRaw(contains.format("phone", "{}"), text) | WhereRaw("substr(card_no, 1, {}) = {}",
+                                                                          len(text), text)
     elif text:
-        # SQLite's LIKE already ignores ASCII case (and warns on ILIKE).
-        sqlite = engine_name() == "sqlite"
-        where &= (Person.name.like if sqlite else Person.name.ilike)(f"%{text}%")
+        # lower() on both sides: SQLite's folds ASCII only, as its LIKE did.
+        where &= WhereRaw(contains.format("lower(name)", "lower({})"), text)
     rows = await Person.select(*_VIEW_COLUMNS).where(where).order_by(Person.id).limit(limit + 1)
     items = [_view(row) for row in rows[:limit]]
     next_cursor = str(items[-1].id) if len(rows) > limit else None

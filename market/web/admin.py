@@ -26,6 +26,7 @@ from litestar.response import Redirect, Template
 
 from ledger import Ledger, LedgerError
 from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, RESIDENT, ROLES
 from market.auth.sessions import Principal
 from market.cards import service as cards
@@ -35,6 +36,7 @@ from market.people import import_jobs, roles_service, roster
 from market.people import rules as person_rules
 from market.people import service as people
 from market.points import service as points
+from market.settings import Settings
 from market.shop import rules as shop_rules
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member, signed_in
@@ -377,14 +379,16 @@ async def reissue_card(
 @post("/admin/people/{person_id:int}/pin", status_code=303, **PAGE)
 async def set_pin(
     request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger],
-    hasher: NamedDependency[SecretHasher],
+    hasher: NamedDependency[SecretHasher], limiter: NamedDependency[LoginLimiter],
+    settings: NamedDependency[Settings],
 ) -> Template | Redirect:
     me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
     try:
         await cards.set_pin(me.community_id, person_id, _digits(fields.get("pin", "")),
-                            actor_id=me.id, hasher=hasher)
+                            actor_id=me.id, hasher=hasher, limiter=limiter,
+                            secret_key=settings.secret_key)
     except MarketError as error:
         if isinstance(error, NotFound):
             raise

@@ -100,7 +100,7 @@ async def sign_in(
     max_age = int((signed.expires_at - datetime.now(UTC)).total_seconds())
     cookies = session_cookies(request, settings, signed.token, signed.csrf_token, max_age)
     cookies.append(Cookie(key=FORM_COOKIE, value="", path="/", max_age=0, httponly=True,
-                          secure=served_over_https(request, settings), samesite="lax"))
+                          secure=served_over_https(request.scope, settings), samesite="lax"))
     return Redirect(target, status_code=303, cookies=cookies)
 
 

@@ -30,6 +30,7 @@ from market.errors import (
     MarketError,
     database_unavailable,
     log_failure,
+    refused_value,
 )
 from market.reports import certificates, dashboards, exports, leaderboards, transparency
 from market.web import admin, i18n, organizer, pages, shop, shopkeeper
@@ -97,6 +98,8 @@ def page_error(request: Request, exc: Exception) -> Response:
         }.get(exc.status_code, "bad_request")
         if isinstance(exc, NotFoundException | PermissionDeniedException):
             reason = "not_found" if isinstance(exc, NotFoundException) else "forbidden"
+    elif refused := refused_value(exc):  # a value no database here can hold
+        status, reason, params = 400, refused, {}
     elif database_unavailable(exc):  # as the API says it: wait a moment and try again
         status, reason, params = 503, "database_unavailable", {}
         headers = {"Retry-After": str(RETRY_AFTER)}

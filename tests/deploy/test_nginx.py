@@ -194,6 +194,11 @@ def test_the_shipped_nginx_config_in_front_of_market_serve(tmp_path: Path, worke
             assert straight.status_code == 200
             assert cookies_of(straight).keys() == over_tls.keys()
             assert not any(secure(cookie) for cookie in cookies_of(straight).values())
+            # Over TLS the app adds HSTS (it believes nginx's X-Forwarded-Proto), once; straight, not.
+            page = client.get("/signin")
+            assert page.headers.get_list("strict-transport-security") == ["max-age=31536000"]
+            assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+            assert "strict-transport-security" not in httpx.get(f"{worker}/signin").headers
 
             token = signed_in.json()["token"]
             client.headers["Authorization"] = f"Bearer {token}"

@@ -308,6 +308,27 @@ async def test_capacity(organizer: Member, enrol) -> None:
     assert [row["outcome"] for row in outcomes] == ["ok", "full"]
 
 
+async def test_a_poster_check_in_waits_for_approval_and_a_rejected_one_earns_nothing(
+    organizer: Member, enrol
+) -> None:
+    made = await running_activity(organizer, points_per_checkin="3")
+    poster = (await organizer.client.get(f"/api/activities/{made['id']}/poster")).json()
+    far, near = await enrol("resident"), await enrol("resident")
+    for resident in (far, near):
+        scanned = await resident.client.post("/api/checkins", json={"token": poster["url"]})
+        assert scanned.json()["approval"] == "pending", scanned.text
+    # The screen's code, which rotates every 30 s, is credited at once.
+    at_the_door = await enrol("resident")
+    assert (await scan(organizer, at_the_door, made["id"])).json()["approval"] is None
+    rejected = await organizer.client.post(f"/api/activities/{made['id']}/reject",
+                                           json={"person_ids": [far.id], "reason": "未到场"})
+    assert rejected.status_code == 200, rejected.text
+    assert (await organizer.client.post(f"/api/activities/{made['id']}/approve",
+                                        json={"person_ids": [near.id]})).status_code == 200
+    balances = [(await r.client.get("/api/me/balance")).json()["balance"] for r in (far, near, at_the_door)]
+    assert balances == ["0.00", "3.00", "3.00"]
+
+
 async def test_poster_code_works_only_around_the_window(
     organizer: Member, resident: Member, enrol, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -322,6 +343,13 @@ async def test_poster_code_works_only_around_the_window(
     move_clock(monkeypatch, timedelta(minutes=100))
     ok = await resident.client.post("/api/checkins", json={"token": poster["url"]})
     assert ok.status_code == 201, ok.text
+    # A printed code may be a forwarded photo: the check-in waits for the organizer.
+    assert ok.json()["approval"] == "pending" and ok.json()["balance"] == "0.00", ok.text
+    approved = await organizer.client.post(f"/api/activities/{made['id']}/approve",
+                                           json={"person_ids": [resident.id]})
+    assert approved.status_code == 200, approved.text
+    balance = (await resident.client.get("/api/me/balance")).json()["balance"]
+    assert balance == made["points_per_checkin"]
     # after the window: not open
     move_clock(monkeypatch, timedelta(hours=5))
     late = await enrol("resident")

@@ -24,10 +24,13 @@ from redis.asyncio import Redis
 from market.app import create_app
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import DatabaseLoginLimiter, MemoryLoginLimiter, RedisLoginLimiter
-from market.auth.sessions import _limiter_key
+from market.auth.sessions import person_limiter_key
+from market.cards.service import check_counter_pin
 from market.community import service as communities
+from market.errors import InvalidInput
 from market.people.service import NewPerson, create_person
 from market.settings import Settings
+from market.tables import Person
 from tests.market.support import Member, client_for, good_pin, random_phone, running
 
 #: Two apps in one process share Piccolo's one PostgreSQL pool (workers each have their own).
@@ -120,6 +123,37 @@ async def test_lock_out_answer_does_not_reveal_whether_the_login_exists(
     assert known.json()["reason"] == unknown.json()["reason"] == "too_many_attempts"
     assert known.json().keys() == unknown.json().keys()
     assert abs(int(known.headers["retry-after"]) - int(unknown.headers["retry-after"])) <= 1
+
+
+async def test_every_login_of_a_person_counts_on_one_lock(
+    anon: httpx.AsyncClient, admin: Member, resident: Member
+) -> None:
+    # Three wrong PINs with the phone, two with the card: five for the person, who is locked
+    # whichever login is tried next, the right PIN included.
+    for login in (resident.phone, resident.phone, resident.phone, resident.card_no, resident.card_no):
+        assert (await sign_in(anon, login, wrong_pin(resident.pin))).status_code == 401
+    for login in (resident.phone, resident.card_no):
+        locked = await sign_in(anon, login, resident.pin)
+        assert locked.status_code == 429 and locked.json()["reason"] == "too_many_attempts", locked.text
+    # The office, which sees the resident, sets a new PIN: that lifts the lock for the owner.
+    while (new_pin := good_pin(resident.phone)) == resident.pin:
+        pass
+    reset = await admin.client.post(f"/api/people/{resident.id}/pin", json={"pin": new_pin})
+    assert reset.status_code == 204, reset.text
+    assert (await sign_in(anon, resident.card_no, resident.pin)).status_code == 401  # the old PIN is gone
+    assert (await sign_in(anon, resident.card_no, new_pin)).status_code == 200
+
+
+async def test_the_counter_and_sign_in_count_together(
+    app: Litestar, anon: httpx.AsyncClient, resident: Member
+) -> None:
+    for _ in range(4):
+        assert (await sign_in(anon, resident.phone, wrong_pin(resident.pin))).status_code == 401
+    # The fifth wrong PIN comes with the printed card at the shop counter: the person is locked.
+    with pytest.raises(InvalidInput):
+        await check_counter_pin(resident.id, wrong_pin(resident.pin), hasher=app.state.hasher,
+                                limiter=app.state.limiter, secret_key=app.state.settings.secret_key)
+    assert (await sign_in(anon, resident.phone, resident.pin)).status_code == 429
 
 
 async def test_each_lock_lasts_longer() -> None:
@@ -368,7 +402,8 @@ async def test_two_server_processes_share_the_lock_out(
     app: Litestar, redis_prefix: str, tmp_path: Path
 ) -> None:
     card_no, phone, pin = await enrol_resident(app)
-    key = "market:login:" + _limiter_key(card_no, app.state.settings.secret_key)
+    person = await Person.select(Person.id).where(Person.card_no == card_no).first()
+    key = "market:login:" + person_limiter_key(person["id"], app.state.settings.secret_key)
     redis = Redis.from_url(REDIS_URL)
     try:
         with servers(2, tmp_path) as urls:

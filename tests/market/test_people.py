@@ -162,6 +162,24 @@ async def test_people_search(admin: Member, enrol: Enrol) -> None:
     assert [p["id"] for p in by_phone] == [wang.id]
     by_card = (await admin.client.get("/api/people", params={"q": wang.card_no})).json()["items"]
     assert [p["id"] for p in by_card] == [wang.id]
+    # Part of a phone, a card's start, a name in another case.
+    part = (await admin.client.get("/api/people", params={"q": wang.phone[3:9]})).json()["items"]
+    assert [p["id"] for p in part] == [wang.id]
+    assert [p["id"] for p in (await admin.client.get(
+        "/api/people", params={"q": wang.card_no[:-1]})).json()["items"]] == [wang.id]
+    amy = await enrol("resident", name="Amy Zhang")
+    found = (await admin.client.get("/api/people", params={"q": "aMY"})).json()["items"]
+    assert [p["id"] for p in found] == [amy.id]
+
+
+@pytest.mark.parametrize("q", ["%", "_", "%_%", "小%", "_明"])
+async def test_search_text_is_literal_not_a_pattern(admin: Member, enrol: Enrol, q: str) -> None:
+    await enrol("resident", name="王小明")
+    found = (await admin.client.get("/api/people", params={"q": q})).json()["items"]
+    assert found == []
+    percent = await enrol("resident", name="百分之%百")
+    found = (await admin.client.get("/api/people", params={"q": "%"})).json()["items"]
+    assert [p["id"] for p in found] == [percent.id]
 
 
 async def test_bad_cursor_is_refused(admin: Member) -> None:

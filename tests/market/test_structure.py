@@ -76,11 +76,14 @@ async def test_create_list_rename_archive_restore(admin: Member, path: str) -> N
 async def test_names_are_checked_and_unique(admin: Member, path: str) -> None:
     await make(admin, path, {"name": "阳光"})
     other = await make(admin, path, {"name": "月光"})
-    for bad in ["", "   ", "名" * 51, "换\x00行"]:
+    for bad in ["", "   ", "名" * 51, "换\x07行"]:
         response = await admin.client.post(f"/api/{path}", json={"name": bad})
         assert response.status_code == 400, bad
         assert response.json()["reason"] == "invalid_structure_name"
         assert response.json()["detail"] == "名称须为 1–50 个字"
+    # NUL, which no database here can store, is refused at the door for every field alike.
+    nul = await admin.client.post(f"/api/{path}", json={"name": "换\x00行"})
+    assert nul.status_code == 400 and nul.json()["reason"] == "invalid_character"
     assert (await admin.client.post(f"/api/{path}", json={"name": "名" * 50})).status_code == 201
 
     taken = await admin.client.post(f"/api/{path}", json={"name": " 阳光 "})

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import ConsoleMessage, Request
+from playwright.sync_api import ConsoleMessage, Page, Request
 
 import qr
 from bench.checkin_load import REPO, free_port, market_command
@@ -172,3 +172,16 @@ def code_on_a_phone(code: str) -> Image.Image:
     screen.paste(qr.image(code, box_size=8).convert("RGB"), (22, 40))
     scene.paste(screen, (170, 40))
     return scene
+
+
+def wait_until(page: Page, expression: str, timeout: float = 30.0) -> None:
+    """Poll a JavaScript ``expression`` in ``page`` until it is true.
+
+    Playwright's ``wait_for_function`` builds its predicate with ``eval``, which the pages'
+    Content-Security-Policy (no ``'unsafe-eval'``) refuses, as it should; ``evaluate`` is the
+    browser's own evaluation, which the policy does not govern."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {expression}")
+        page.wait_for_timeout(50)

@@ -27,6 +27,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures, and names other browse
     screenshots,
     server,
     set_up_people,
+    wait_until,
 )
 
 
@@ -65,9 +66,9 @@ def resident_story(page: Page, url: str, lang: str, shots: Path, signed_in: bool
     page.get_by_role("link", name="My member code" if english else "我的会员码").click()
     image = page.locator("#code-image")
     expect(image).to_be_visible()
-    page.wait_for_function("document.getElementById('code-image')?.naturalWidth > 0")
+    wait_until(page, "document.getElementById('code-image')?.naturalWidth > 0")
     start = int(page.locator("#countdown").inner_text())
-    page.wait_for_function(f"Number(document.getElementById('countdown').textContent) !== {start}")
+    wait_until(page, f"Number(document.getElementById('countdown').textContent) !== {start}")
     shot("5-code")
 
     page.goto(page.url.rsplit("/", 1)[0] + "/statement")

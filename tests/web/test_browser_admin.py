@@ -23,6 +23,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     Watch,
     screenshots,
     server,
+    wait_until,
 )
 
 A4_AT_96_DPI = {"width": 794, "height": 1123}
@@ -108,7 +109,7 @@ def admin_story(page: Page, base: str, lang: str, shots: Path, tmp: Path) -> Non
     page.get_by_role("button", name=t("查找", "Search"), exact=True).click()
     page.get_by_role("link", name=re.compile("李阿姨")).click()
     expect(page.locator("#phone")).to_have_text("137****0012")
-    page.wait_for_function("document.querySelector('.member-card img')?.naturalWidth > 0")
+    wait_until(page, "document.querySelector('.member-card img')?.naturalWidth > 0")
     shot("person")
     # Roles: a resident cannot become staff without a password; the page says so.
     page.get_by_label(t("组织者", "Organizer")).check()
@@ -116,7 +117,7 @@ def admin_story(page: Page, base: str, lang: str, shots: Path, tmp: Path) -> Non
     expect(page.locator("#roles-problem")).to_have_text(
         t("工作人员账号需要设置密码", "Staff accounts need a password"))
     expect(page.get_by_label(t("组织者", "Organizer"))).to_be_checked()
-    page.wait_for_function("document.querySelector('.member-card img')?.naturalWidth > 0")
+    wait_until(page, "document.querySelector('.member-card img')?.naturalWidth > 0")
     shot("person-roles-refused")
     page.goto(base + "/admin/people/new")
     page.get_by_label(t("姓名", "Name"), exact=True).fill(t("周师傅", "Mr Zhou"))
@@ -133,7 +134,7 @@ def admin_story(page: Page, base: str, lang: str, shots: Path, tmp: Path) -> Non
     # The card sheet, printed: an A4 PDF and a print-media picture of the first page.
     page.goto(base + "/admin/cards")
     expect(page.locator(".printed-card")).to_have_count(4 if not en else 5)
-    page.wait_for_function("[...document.querySelectorAll('.printed-card')].every(i => i.naturalWidth > 0)")
+    wait_until(page, "[...document.querySelectorAll('.printed-card')].every(i => i.naturalWidth > 0)")
     expect(page.get_by_role("button", name=t("打印", "Print"), exact=True)).to_be_visible()
     shot("cards")
     pdf = page.pdf(path=shots / f"admin-{lang}-cards.pdf", format="A4", print_background=True,

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect, sync_playwright
 
+from tests.web.browser import wait_until
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -126,7 +127,7 @@ def organizer_story(
     # The screen page in a second tab (a projector): checked last, once its code has rotated.
     screen = context.new_page()
     screen.goto(f"{activity}/screen")
-    screen.wait_for_function("document.getElementById('activity-code-image')?.naturalWidth > 0")
+    wait_until(screen, "document.getElementById('activity-code-image')?.naturalWidth > 0")
     first_code = screen.locator("#activity-code").get_attribute("data-token")
     screen.evaluate("window.notReloaded = true")
     shot(screen, "4-screen")
@@ -174,7 +175,7 @@ def organizer_story(
 
     # The poster: on screen, then printed to an A4 PDF.
     page.get_by_role("link", name=say("打印海报", "Print the poster")).click()
-    page.wait_for_function("document.querySelector('.poster-qr')?.naturalWidth > 0")
+    wait_until(page, "document.querySelector('.poster-qr')?.naturalWidth > 0")
     expect(page.locator(".poster-title")).to_have_text(title)
     shot(page, "7-poster")
     print_poster(page, shots / f"organizer-{lang}-8-poster-a4")
@@ -205,12 +206,12 @@ def organizer_story(
     shot(page, "11-my-activities")
 
     # Back to the projector: the code changed, and the page never reloaded.
-    screen.wait_for_function(
+    wait_until(screen,
         f"document.getElementById('activity-code').dataset.token !== undefined"
         f" && !document.getElementById('activity-code-image').src.includes('{first_code}')",
-        timeout=40_000,
+        timeout=40,
     )
-    screen.wait_for_function("document.getElementById('activity-code-image').complete")
+    wait_until(screen, "document.getElementById('activity-code-image').complete")
     assert screen.evaluate("window.notReloaded === true")
     shot(screen, "12-screen-rotated")
     screen.set_viewport_size(PROJECTOR)

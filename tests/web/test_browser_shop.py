@@ -16,6 +16,7 @@ import httpx
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect, sync_playwright
 
+from tests.web.browser import wait_until
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -121,7 +122,7 @@ def shop_story(page: Page, base: str, lang: str, shots: Path, check_in: str | No
     expect(page.locator("#available")).to_have_text(points)
     thumb = page.locator(".product img.thumb")
     expect(thumb).to_have_count(1)
-    page.wait_for_function("document.querySelector('.product img.thumb')?.naturalWidth > 0")
+    wait_until(page, "document.querySelector('.product img.thumb')?.naturalWidth > 0")
     expect(page.locator(".product").filter(has_text="东北大米")).to_contain_text(text("已售完", "Sold out"))
     shot("1-catalogue")
 
@@ -132,7 +133,7 @@ def shop_story(page: Page, base: str, lang: str, shots: Path, check_in: str | No
 
     page.locator(".product").filter(has_text="金龙鱼").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("金龙鱼花生油 1L")
-    page.wait_for_function("document.querySelector('img.photo')?.naturalWidth > 0")
+    wait_until(page, "document.querySelector('img.photo')?.naturalWidth > 0")
     quantity = page.get_by_label(text("要几件？", "How many?"))
     quantity.fill("3")  # more than the limit: refused, with the 3 still typed in
     page.get_by_role("button", name=text("预约", "Reserve")).click()

@@ -151,7 +151,8 @@ async def test_an_admin_may_manage_the_communitys_activities(
             "edit": ["修改活动", "保存修改"],
             "scan": ["扫描居民会员码", "会员码（或会员卡上的码）"],
             "screen": ["用手机相机或微信扫一扫签到", "距离更新还有"],
-            "poster": ["打印海报", "签到得 5.00 积分", "用手机相机或微信扫一扫签到"],
+            "poster": ["打印海报", "签到得 5.00 积分", "用手机相机或微信扫一扫签到",
+                       "经您审核通过后才发放积分"],
             "cancel": ["要取消这个活动吗？", "不能撤销"]}),
     ("en", {"/organizer": ["My activities", "Going on now", "Coming up", "Create an activity"],
             "new": ["Create an activity", "Beijing time", "Points for checking in"],
@@ -159,7 +160,7 @@ async def test_an_admin_may_manage_the_communitys_activities(
             "edit": ["Edit the activity", "Save the changes"],
             "scan": ["Scan residents' codes", "Member code or card code"],
             "screen": ["Scan with your phone camera or WeChat to check in", "New code in"],
-            "poster": ["Print the poster", "5.00 points for checking in"],
+            "poster": ["Print the poster", "5.00 points for checking in", "wait for your approval"],
             "cancel": ["Cancel the activity?", "cannot be undone"]}),
 ])
 async def test_every_page_renders(

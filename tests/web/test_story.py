@@ -30,6 +30,7 @@ from tests.web.browser import (
     Server,
     Watch,
     code_on_a_phone,
+    wait_until,
     write_y4m,
 )
 
@@ -165,7 +166,7 @@ def story(playwright: Playwright, server: Server, lang: str, large: bool, shots:
     expect(organizer).to_have_url(re.compile(r"/organizer/activities/\d+(\?created=1)?$"))
     organizer.locator("#show-code").click()
     expect(organizer).to_have_url(re.compile(r"/screen$"))
-    organizer.wait_for_function("document.getElementById('activity-code-image')?.naturalWidth > 0")
+    wait_until(organizer, "document.getElementById('activity-code-image')?.naturalWidth > 0")
     phones.shot(organizer, "organizer-screen")
     checkin_url = read_qr(organizer, "#activity-code-image")
     assert checkin_url.startswith(base)
