@@ -109,7 +109,7 @@ def _background_jobs(
 
 
 def _lifespan(
-    settings: Settings, owned_limiter: LoginLimiter | None = None
+    settings: Settings, owned_limiters: tuple[LoginLimiter, ...] = ()
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -145,9 +145,10 @@ def _lifespan(
                     with contextlib.suppress(asyncio.CancelledError):
                         await sweeper
                 await ledger.close()
-                # Only a limiter this app made is closed; one passed in is its owner's.
-                if close := getattr(owned_limiter, "close", None):
-                    await close()
+                # Only the limiters this app made are closed; one passed in is its owner's.
+                for owned in owned_limiters:
+                    if close := getattr(owned, "close", None):
+                        await close()
 
     return lifespan
 
@@ -162,6 +163,7 @@ def create_app(
     # Every worker and host shares the lock-outs: in Redis when REDIS_URL is set, else in
     # the database.
     owned_limiter = None if limiter else limiter_from_url(settings.redis_url)
+    source_limiter = limiter_from_url(settings.redis_url, source=True)
     api = Router(
         path="/api",
         route_handlers=[
@@ -197,7 +199,7 @@ def create_app(
     )
     return Litestar(
         route_handlers=[api, health, web_router(), static_files()],
-        lifespan=[_lifespan(settings, owned_limiter)],
+        lifespan=[_lifespan(settings, tuple(x for x in (owned_limiter, source_limiter) if x))],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
         # Ids and text no database here could hold are refused before any handler reads them.
@@ -208,6 +210,7 @@ def create_app(
             "settings": settings,
             "hasher": SecretHasher(),
             "limiter": limiter or owned_limiter,
+            "source_limiter": source_limiter,
         }),
         openapi_config=OpenAPIConfig(
             title="积分超市 API",

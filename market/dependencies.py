@@ -34,6 +34,10 @@ def provide_limiter(state: State) -> LoginLimiter:
     return state.limiter
 
 
+def provide_source_limiter(state: State) -> LoginLimiter:
+    return state.source_limiter
+
+
 def provide_me(request: Request) -> Principal:
     principal = principal_of(request)
     if principal is None:
@@ -46,5 +50,6 @@ DEPENDENCIES = {
     "settings": Provide(provide_settings, sync_to_thread=False),
     "hasher": Provide(provide_hasher, sync_to_thread=False),
     "limiter": Provide(provide_limiter, sync_to_thread=False),
+    "source_limiter": Provide(provide_source_limiter, sync_to_thread=False),
     "me": Provide(provide_me, sync_to_thread=False),
 }

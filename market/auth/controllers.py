@@ -72,12 +72,14 @@ class SessionController(Controller):
         data: JSONBody[SignInRequest],
         hasher: NamedDependency[SecretHasher],
         limiter: NamedDependency[LoginLimiter],
+        source_limiter: NamedDependency[LoginLimiter],
         settings: NamedDependency[Settings],
     ) -> Response[SessionBody]:
         lifetime = timedelta(hours=settings.session_hours)
         signed = await sessions.sign_in(
             data.login, data.secret, hasher=hasher, limiter=limiter,
             secret_key=settings.secret_key, lifetime=lifetime,
+            source=request.client.host if request.client else None, source_limiter=source_limiter,
         )
         # A fresh session at every sign-in; the one this browser held before
         # ends, so a session id planted before sign-in is worth nothing after.

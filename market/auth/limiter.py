@@ -2,7 +2,8 @@
 
 Callers choose the keys: sign-in counts on the person every login names (phone or card number
 alike; ``market.auth.sessions.person_limiter_key``), or on the login itself when it names nobody;
-the counter's card + PIN and a PIN change count on the same person's key.
+the counter's card + PIN and a PIN change count on the same person's key. A second limiter, at
+``SOURCE_MAX_FAILURES``, counts sign-ins per source address whoever they name (spraying).
 
 ``LoginLimiter`` is the interface. ``DatabaseLoginLimiter`` keeps the counts in
 the market's database, shared by every worker and host: the default. With
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 #: Five wrong secrets in a row lock the login; each further lock lasts longer.
 MAX_FAILURES = 5
 LOCKOUT_SECONDS: tuple[int, ...] = (60, 300, 900, 3600)
+#: Failures from one source (an IPv4 address, an IPv6 /64) before it is locked, whoever it
+#: names: above what a community office's shared connection sees from residents' typos, far
+#: below what spraying one common PIN over many logins needs (issue 14: 40 logins × 123456).
+SOURCE_MAX_FAILURES = 20
 #: How long a login's history of lock-outs is remembered after its last attempt.
 FORGET_AFTER_SECONDS = 24 * 3600
 
@@ -375,9 +380,11 @@ class DatabaseLoginLimiter:
         return len(gone)
 
 
-def limiter_from_url(redis_url: str | None) -> LoginLimiter:
+def limiter_from_url(redis_url: str | None, *, source: bool = False) -> LoginLimiter:
     """Redis when a URL is configured, else the database: either way every worker and host
-    counts together."""
+    counts together. ``source``: the limiter of sign-in sources (``SOURCE_MAX_FAILURES``)."""
+    limits = {"max_failures": SOURCE_MAX_FAILURES} if source else {}
     if redis_url:
-        return RedisLoginLimiter.from_url(redis_url)
-    return DatabaseLoginLimiter()
+        return RedisLoginLimiter.from_url(redis_url, prefix="market:source:" if source else "market:login:",
+                                          **limits)
+    return DatabaseLoginLimiter(**limits)

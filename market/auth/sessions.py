@@ -7,6 +7,7 @@ with cookie-authenticated requests that change something.
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass
@@ -62,6 +63,17 @@ def _limiter_key(login: str, secret_key: str) -> str:
     return hmac.new(secret_key.encode(), b"login:" + login.encode(), "sha256").hexdigest()
 
 
+def source_limiter_key(address: str, secret_key: str) -> str:
+    """Where sign-ins come from: an IPv4 address, or the /64 of an IPv6 one (one subscriber
+    holds a whole /64, so counting its addresses apart would count nothing)."""
+    try:
+        ip = ipaddress.ip_address(address)
+        where = str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+    except ValueError:
+        where = address
+    return hmac.new(secret_key.encode(), f"source:{where}".encode(), "sha256").hexdigest()
+
+
 def person_limiter_key(person_id: int, secret_key: str) -> str:
     """The one lock-out counter of a person: every login that names them (phone, card number),
     the counter's card + PIN and a PIN change count on it together."""
@@ -115,7 +127,8 @@ def _stored_secret(candidate: dict, by_card: bool) -> str | None:
 
 async def sign_in(
     login: str, secret: str, *, hasher: SecretHasher, limiter: LoginLimiter,
-    secret_key: str, lifetime: timedelta,
+    secret_key: str, lifetime: timedelta, source: str | None = None,
+    source_limiter: LoginLimiter | None = None,
 ) -> SignedIn:
     """Check a login (phone or card number) and secret (password or PIN); open a session.
 
@@ -129,7 +142,16 @@ async def sign_in(
     # Failures count per person, whichever login named them; a login naming nobody has a
     # counter of its own, so that guessing looks the same whether the login exists or not.
     keys = [person_limiter_key(c["id"], secret_key) for c in candidates] or [_limiter_key(login, secret_key)]
+    # And per source, whoever it names: spraying one PIN over many logins is slowed there. A
+    # locked source is refused before anything is counted on the people it names.
+    source_key = source_limiter_key(source, secret_key) if source and source_limiter else None
+    if source_key and source_limiter and (wait := await source_limiter.retry_after(source_key)) is not None:
+        log.info("sign-in refused: source locked")
+        raise TooManyAttempts(wait)
     await _count_attempt(limiter, keys)
+    if source_key and source_limiter and (wait := await source_limiter.acquire(source_key)) is not None:
+        log.info("sign-in refused: source locked")
+        raise TooManyAttempts(wait)
 
     person: dict | None = None
     matched_hash = ""
@@ -149,6 +171,11 @@ async def sign_in(
 
     for key in keys:
         await limiter.reset(key)
+    if source_key and source_limiter:
+        # A success forgives the source's failures: an office's residents sign in among their
+        # typos. A sprayer with one account of their own gains 19 guesses per success, each
+        # still counted on the person it names.
+        await source_limiter.reset(source_key)
     if hasher.needs_rehash(matched_hash):
         await _rehash(person, matched_hash, secret, hasher)
 

@@ -64,6 +64,7 @@ async def sign_in(
     request: Request,
     hasher: NamedDependency[SecretHasher],
     limiter: NamedDependency[LoginLimiter],
+    source_limiter: NamedDependency[LoginLimiter],
     settings: NamedDependency[Settings],
 ) -> Template | Redirect:
     fields = await form_fields(request)
@@ -91,6 +92,7 @@ async def sign_in(
         signed = await sessions.sign_in(
             login, secret, hasher=hasher, limiter=limiter, secret_key=settings.secret_key,
             lifetime=timedelta(hours=settings.session_hours),
+            source=request.client.host if request.client else None, source_limiter=source_limiter,
         )
     except MarketError as error:
         return again(error.status, i18n.error_text(language, error.reason, **error.params))

@@ -23,8 +23,13 @@ from redis.asyncio import Redis
 
 from market.app import create_app
 from market.auth.hashing import SecretHasher
-from market.auth.limiter import DatabaseLoginLimiter, MemoryLoginLimiter, RedisLoginLimiter
-from market.auth.sessions import person_limiter_key
+from market.auth.limiter import (
+    SOURCE_MAX_FAILURES,
+    DatabaseLoginLimiter,
+    MemoryLoginLimiter,
+    RedisLoginLimiter,
+)
+from market.auth.sessions import person_limiter_key, source_limiter_key
 from market.cards.service import check_counter_pin
 from market.community import service as communities
 from market.errors import InvalidInput
@@ -142,6 +147,47 @@ async def test_every_login_of_a_person_counts_on_one_lock(
     assert reset.status_code == 204, reset.text
     assert (await sign_in(anon, resident.card_no, resident.pin)).status_code == 401  # the old PIN is gone
     assert (await sign_in(anon, resident.card_no, new_pin)).status_code == 200
+
+
+def from_address(app: Litestar, address: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 40000)),
+                             base_url="http://test")
+
+
+def fresh_ipv4() -> str:
+    """An address no other test signs in from: sources are counted in the session's database."""
+    return "10." + ".".join(str(secrets.randbelow(250) + 1) for _ in range(3))
+
+
+async def test_spraying_one_pin_over_many_logins_is_throttled_per_source(
+    app: Litestar, resident: Member
+) -> None:
+    async with from_address(app, fresh_ipv4()) as sprayer, from_address(app, fresh_ipv4()) as elsewhere:
+        # Issue 14's trial: one common PIN over many logins, each tried once.
+        statuses = [(await sign_in(sprayer, f"139{n:08d}", "123456")).status_code for n in range(25)]
+        assert statuses == [401] * SOURCE_MAX_FAILURES + [429] * (25 - SOURCE_MAX_FAILURES)
+        # The source is locked for every login, a real one with its right PIN included (and
+        # nothing is counted on that person); from elsewhere the owner signs in.
+        assert (await sign_in(sprayer, resident.card_no, resident.pin)).status_code == 429
+        assert (await sign_in(elsewhere, resident.card_no, resident.pin)).status_code == 200
+
+
+async def test_an_ipv6_subscriber_is_one_source() -> None:
+    secret = secrets.token_hex(8)
+    same = {source_limiter_key(f"2001:db8:1:2::{n:x}", secret) for n in range(1, 50)}
+    assert len(same) == 1
+    assert source_limiter_key("2001:db8:1:3::1", secret) not in same
+    assert source_limiter_key("10.0.0.1", secret) != source_limiter_key("10.0.0.2", secret)
+
+
+async def test_a_success_forgives_the_sources_failures(app: Litestar, enrol) -> None:
+    office = fresh_ipv4()  # a community office's one connection: residents' typos and sign-ins
+    async with from_address(app, office) as desk:
+        for _ in range(5):  # 25 failures in all, more than SOURCE_MAX_FAILURES
+            people = [await enrol("resident") for _ in range(5)]
+            for person in people:
+                assert (await sign_in(desk, person.card_no, wrong_pin(person.pin))).status_code == 401
+                assert (await sign_in(desk, person.card_no, person.pin)).status_code == 200
 
 
 async def test_the_counter_and_sign_in_count_together(
