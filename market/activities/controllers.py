@@ -5,6 +5,7 @@ import asyncio
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 import qr
@@ -50,6 +51,10 @@ class CheckinRequest(msgspec.Struct):
 class AttendanceRequest(msgspec.Struct):
     member_code: str
     direction: str = "in"
+
+
+#: A scan repeated (the same person, the same direction) is answered 200 with what the first did.
+REPEATED = {200: ResponseSpec(CheckinResult, description="A repeat of a scan already recorded: nothing new")}
 
 
 def _scan_response(result: CheckinResult) -> Response[CheckinResult]:
@@ -146,7 +151,7 @@ class ActivityController(Controller):
     ) -> StayView:
         return await service.set_hours(ledger, me, activity_id, person_id, data.hours, data.reason)
 
-    @post("/{activity_id:int}/attendance", guards=[STAFF],
+    @post("/{activity_id:int}/attendance", guards=[STAFF], opt={"problems": (410,)}, responses=REPEATED,
           summary="Check a resident in or out by their member code or card")
     async def attend(
         self, activity_id: FromPath[int], data: JSONBody[AttendanceRequest],
@@ -169,7 +174,8 @@ class CheckinController(Controller):
     path = "/checkins"
     tags = ("activities",)
 
-    @post("/", guards=[requires_role(RESIDENT)], summary="Check in or out by scanning a code")
+    @post("/", guards=[requires_role(RESIDENT)], opt={"problems": (410,)}, responses=REPEATED,
+          summary="Check in or out by scanning a code")
     async def create(self, data: JSONBody[CheckinRequest], request: Request) -> Response[CheckinResult]:
         # The busiest endpoint takes what it needs off the request: given several named
         # dependencies, Litestar resolves them in an anyio task group per request, 12 % of the

@@ -65,7 +65,7 @@ class SessionController(Controller):
     path = "/session"
     tags = ("sessions",)
 
-    @post("/", status_code=200, opt={"public": True}, summary="Sign in")
+    @post("/", status_code=200, opt={"public": True, "problems": (401, 429)}, summary="Sign in")
     async def sign_in(
         self,
         request: Request,

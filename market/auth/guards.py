@@ -59,4 +59,5 @@ def requires_role(*roles: str) -> Guard:
         if principal.roles.isdisjoint(wanted):
             raise PermissionDeniedException()
 
+    guard.roles = wanted  # type: ignore[attr-defined]  (read by market.openapi: a 403 is possible)
     return guard

@@ -63,14 +63,16 @@ class MyCodeController(Controller):
         code = service.member_code(settings, me.id)
         return _png(await asyncio.to_thread(qr.png, code.code))
 
-    @get("/card.png", guards=[requires_role(RESIDENT)], summary="My printable member card")
+    @get("/card.png", guards=[requires_role(RESIDENT)], opt={"problems": (409,)},
+         summary="My printable member card")
     async def card_png(
         self, me: NamedDependency[Principal], settings: NamedDependency[Settings]
     ) -> Response[bytes]:
         card = await service.printable_card(me.community_id, me.id, settings=settings)
         return _png(await asyncio.to_thread(render_card, card))
 
-    @put("/pin", status_code=204, guards=[requires_role(RESIDENT)], summary="Change my PIN")
+    @put("/pin", status_code=204, guards=[requires_role(RESIDENT)], opt={"problems": (429,)},
+         summary="Change my PIN")
     async def change_pin(
         self,
         data: JSONBody[ChangePinRequest],
@@ -90,7 +92,7 @@ class CardAdminController(Controller):
     tags = ("people",)
     guards = (requires_role(ADMIN),)
 
-    @get("/card.png", summary="A resident's printable member card")
+    @get("/card.png", opt={"problems": (409,)}, summary="A resident's printable member card")
     async def card_png(
         self, person_id: FromPath[int], me: NamedDependency[Principal],
         settings: NamedDependency[Settings],
@@ -122,6 +124,7 @@ class MemberCodeController(Controller):
 
     @post(
         "/resolve", status_code=200, guards=[requires_role(ORGANIZER, SHOPKEEPER, ADMIN)],
+        opt={"problems": (410,)},
         summary="Who a scanned member code or card belongs to",
     )
     async def resolve(

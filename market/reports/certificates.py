@@ -20,6 +20,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -53,7 +54,7 @@ class MyCertificateController(Controller):
     path = "/me"
     tags = ("certificates",)
 
-    @get("/certificate.pdf", guards=[requires_role(RESIDENT)],
+    @get("/certificate.pdf", guards=[requires_role(RESIDENT)], opt={"problems": (409,)},
          summary="My volunteer service certificate (PDF, signed, with a verification QR)")
     async def mine(
         self, request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings],
@@ -67,7 +68,7 @@ class PersonCertificateController(Controller):
     path = "/people/{person_id:int}"
     tags = ("certificates",)
 
-    @get("/certificate.pdf", guards=[requires_role(ADMIN, ORGANIZER)],
+    @get("/certificate.pdf", guards=[requires_role(ADMIN, ORGANIZER)], opt={"problems": (409,)},
          summary="A person's volunteer service certificate (PDF)")
     async def theirs(
         self, request: Request, person_id: FromPath[int], me: NamedDependency[Principal],
@@ -136,7 +137,9 @@ class VerifyController(Controller):
     path = "/certificates"
     tags = ("certificates",)
 
-    @get("/verify/{token:str}", opt={"public": True}, summary="Check a certificate's QR token")
+    @get("/verify/{token:str}", opt={"public": True}, summary="Check a certificate's QR token",
+         responses={404: ResponseSpec(CertificateCheck, description="Not a certificate of ours (forged, "
+                                      "altered or garbage): the same check, status invalid")})
     async def verify(self, token: FromPath[str], settings: NamedDependency[Settings]) -> Response[
             CertificateCheck]:
         found = await records.check(settings, token[:400])

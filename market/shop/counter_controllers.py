@@ -28,7 +28,8 @@ class RedemptionController(Controller):
     path = "/redemptions"
     tags = ("shop",)
 
-    @post("/", guards=[requires_role(SHOPKEEPER)], summary="Hand out goods for a resident's points")
+    @post("/", guards=[requires_role(SHOPKEEPER)], opt={"problems": (410, 429)},
+          summary="Hand out goods for a resident's points")
     async def create(
         self, data: JSONBody[Redeem], request: Request, idempotency_key: IdempotencyKey = None
     ) -> RedemptionView:

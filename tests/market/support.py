@@ -5,12 +5,14 @@ A module of its own, not conftest, so tests can import it.
 
 import asyncio
 import contextlib
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
 
 from market.errors import InvalidInput
 from market.people import rules
@@ -81,10 +83,50 @@ async def running(app: Litestar) -> AsyncIterator[Litestar]:
 
 
 def client_for(app: Litestar, **kwargs) -> httpx.AsyncClient:
+    """A client of the app in this process. Every answer of an API operation it gets, in every
+    test, must be one the OpenAPI document lists: status and, for a refusal, its content type."""
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=kwargs.pop("base_url", "http://test"),
-        **kwargs,
+        event_hooks={"response": [_documented_answer(app)]}, **kwargs,
     )
+
+
+class Undocumented(AssertionError):
+    """An API answer the OpenAPI document does not list."""
+
+
+def _documented_answer(app: Litestar) -> Callable[[httpx.Response], Awaitable[None]]:
+    async def check(response: httpx.Response) -> None:
+        path = response.request.url.path
+        if not path.startswith("/api/"):
+            return
+        document = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
+        template = _template_of(document, path)
+        operation = document["paths"][template].get(response.request.method.lower()) if template else None
+        if operation is None or response.status_code == 500:
+            # No such operation: the router's own 404/405. A 500 is a bug, never documented; the
+            # tests that provoke one on purpose check what it says.
+            return
+        listed = operation["responses"]
+        status = str(response.status_code)
+        where = f"{response.request.method} {template}"
+        if status not in listed:
+            raise Undocumented(f"{where} answered {status}; the OpenAPI document lists {sorted(listed)}")
+        kind = response.headers.get("content-type", "").split(";")[0]
+        if response.status_code >= 400 and kind not in listed[status].get("content", {}):
+            raise Undocumented(f"{where} answered {status} as {kind}, documented as {list(listed[status])}")
+
+    return check
+
+
+def _template_of(document: dict, path: str) -> str | None:
+    """The document's path template ``path`` is an instance of; the most literal one wins."""
+    candidates = []
+    for template in document["paths"]:
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            candidates.append((template.count("{"), template))
+    return min(candidates)[1] if candidates else None
 
 
 async def adjust(

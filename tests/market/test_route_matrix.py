@@ -239,6 +239,19 @@ async def call(client: httpx.AsyncClient, method: str, path: str) -> httpx.Respo
     return await client.request(method, path)
 
 
+def undocumented(document: dict, method: str, template: str, response: httpx.Response) -> str | None:
+    """What the OpenAPI document does not say about this answer, if anything: its status, or a
+    refusal not sent as the problem details the document names."""
+    listed = document["paths"][template][method.lower()]["responses"]
+    status = str(response.status_code)
+    if status not in listed:
+        return f"{method} {template}: {status} is not among the documented {sorted(listed)}"
+    kind = response.headers.get("content-type", "").split(";")[0]
+    if response.status_code >= 400 and kind not in listed[status].get("content", {}):
+        return f"{method} {template}: {status} as {kind}, documented as {list(listed[status]['content'])}"
+    return None
+
+
 @pytest.fixture
 async def openapi(anon: httpx.AsyncClient) -> dict:
     response = await anon.get("/schema/openapi.json")
@@ -273,7 +286,10 @@ async def test_route_role_matrix(app: Litestar, openapi: dict) -> None:
         foreign = await fill(template, away.id) if parameters(template) else None
 
         async with client_for(app) as anon:
-            status = (await call(anon, method, own)).status_code
+            answer = await call(anon, method, own)
+            status = answer.status_code
+        if problem := undocumented(openapi, method, template, answer):
+            failures.append(f"anonymous: {problem}")
         if access.public and (status in (401, 403) or status >= 500):
             failures.append(f"anonymous {method} {own}: {status}, expected allowed")
         elif not access.public and status != 401:
@@ -282,14 +298,20 @@ async def test_route_role_matrix(app: Litestar, openapi: dict) -> None:
         for role in ROLES:
             # A fresh session each time: DELETE /api/session would end a shared one.
             async with await records.bearer_client(app, people[role]) as client:
-                status = (await call(client, method, own)).status_code
+                answer = await call(client, method, own)
+                status = answer.status_code
+                if problem := undocumented(openapi, method, template, answer):
+                    failures.append(f"{role}: {problem}")
                 if access.allows(role):
                     if status in (401, 403) or status >= 500:
                         failures.append(f"{role} {method} {own}: {status}, expected allowed")
                 elif status != 403:
                     failures.append(f"{role} {method} {own}: {status}, expected 403")
                 if foreign is not None and access.allows(role):
-                    status = (await call(client, method, foreign)).status_code
+                    answer = await call(client, method, foreign)
+                    status = answer.status_code
+                    if problem := undocumented(openapi, method, template, answer):
+                        failures.append(f"{role}, other community: {problem}")
                     # A GET must find nothing; a write may stop earlier at the empty body.
                     other_ok = status in (403, 404) if method == "GET" else 400 <= status < 500
                     if not other_ok:
@@ -314,6 +336,8 @@ async def test_every_state_changing_route_needs_the_csrf_token_with_a_cookie(
         client, csrf = await records.cookie_client(app, admin)
         async with client:
             response = await call(client, method, path)
+            if problem := undocumented(openapi, method, template, response):
+                failures.append(problem)
             if response.status_code != 403 or response.json().get("reason") != "csrf":
                 failures.append(f"{method} {path}: {response.status_code}")
             # The session itself is fine: a safe request with the same cookie works.
