@@ -47,8 +47,12 @@ async def app() -> AsyncIterator[Litestar]:
     settings = Settings.from_env()
     if settings.redis_url:  # its limiter's connections are closed at shutdown: a new app each time
         app = create_app(settings)
+    elif (app := _apps.get(settings)) is not None:
+        # Logging as a new app would set it up: its handlers write to this test's captured
+        # stderr, not to an earlier test's, closed since.
+        app.get_logger = app.logging_config.configure()
     else:
-        app = _apps.get(settings) or _apps.setdefault(settings, create_app(settings))
+        app = _apps[settings] = create_app(settings)
     state = app.state.dict()
     try:
         async with running(app):
