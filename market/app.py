@@ -200,7 +200,7 @@ def create_app(
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
         guards=[signed_in],
     )
-    app = Litestar(
+    return Litestar(
         route_handlers=[api, health, web_router(), static_files()],
         lifespan=[_lifespan(settings, tuple(x for x in (owned_limiter, source_limiter) if x))],
         dependencies=DEPENDENCIES,
@@ -224,7 +224,6 @@ def create_app(
         ),
         debug=settings.debug,
     )
-    return app
 
 
 def serve_app() -> Litestar:

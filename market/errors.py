@@ -279,7 +279,7 @@ def database_unavailable(exc: BaseException) -> bool:
 
 #: asyncpg's refusals of a character (22021 NUL, 22P05 untranslatable), and the message its own
 #: encoder gives a string it cannot send (a lone surrogate); SQLite's driver raises UnicodeEncodeError.
-_PG_CHARACTER = (
+_CHARACTER_REFUSALS = (
     asyncpg.exceptions.CharacterNotInRepertoireError,
     asyncpg.exceptions.UntranslatableCharacterError,
     UnicodeEncodeError,
@@ -291,7 +291,7 @@ def refused_value(exc: BaseException) -> str | None:
     column, a character it cannot store — or None. What ``market.storable`` did not catch at the
     door still leaves as a 400, never a 500: the statement failed, so its transaction rolled back."""
     for cause in _causes(exc):
-        if isinstance(cause, _PG_CHARACTER) or (
+        if isinstance(cause, _CHARACTER_REFUSALS) or (
             isinstance(cause, asyncpg.DataError) and "codec can't encode" in str(cause)
         ):
             return "invalid_character"

@@ -167,7 +167,6 @@ class Settings:
         if sweep_seconds is not None and not 0.1 <= sweep_seconds <= 86400:
             raise SettingsError("MARKET_SWEEP_SECONDS must be a number of seconds, 0.1 to 86400")
         return cls(
-            frame_ancestors=frame_ancestors_from_env(),
             database_url=database_url,
             secret_key=secret_key,
             redis_url=os.environ.get("REDIS_URL", "").strip() or None,
@@ -176,6 +175,7 @@ class Settings:
             session_hours=hours,
             trust_proxy=_flag("MARKET_TRUST_PROXY"),
             sweep_seconds=sweep_seconds,
+            frame_ancestors=frame_ancestors_from_env(),
         )
 
 

@@ -39,7 +39,7 @@ def storable_text(value: str) -> bool:
     return _UNSTORABLE.search(value) is None
 
 
-def refuse_unstorable(value: str, field: str) -> None:
+def _refuse(value: str, field: str) -> None:
     if not storable_text(value):
         raise InvalidInput("invalid_character", field=field)
 
@@ -50,10 +50,10 @@ async def check_request(request: Request) -> None:
         if isinstance(value, int) and not 1 <= value <= MAX_ID:
             raise NotFound()
         if isinstance(value, str):
-            refuse_unstorable(value, name)
+            _refuse(value, name)
     for name, value in request.query_params.multi_items():
-        refuse_unstorable(name, name)
-        refuse_unstorable(value, name)
+        _refuse(name, name)
+        _refuse(value, name)
     if request.method in {"GET", "HEAD", "OPTIONS", "DELETE"} and not request.headers.get("content-length"):
         return
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -58,9 +58,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _keyed(text: str, secret_key: str) -> str:
+    # Keyed, so the limiter's store (Redis or the database) holds no phone numbers or addresses.
+    return hmac.new(secret_key.encode(), text.encode(), "sha256").hexdigest()
+
+
 def _limiter_key(login: str, secret_key: str) -> str:
-    # Keyed, so the limiter's store (Redis, later) holds no phone numbers.
-    return hmac.new(secret_key.encode(), b"login:" + login.encode(), "sha256").hexdigest()
+    return _keyed(f"login:{login}", secret_key)
 
 
 def source_limiter_key(address: str, secret_key: str) -> str:
@@ -71,13 +75,13 @@ def source_limiter_key(address: str, secret_key: str) -> str:
         where = str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
     except ValueError:
         where = address
-    return hmac.new(secret_key.encode(), f"source:{where}".encode(), "sha256").hexdigest()
+    return _keyed(f"source:{where}", secret_key)
 
 
 def person_limiter_key(person_id: int, secret_key: str) -> str:
     """The one lock-out counter of a person: every login that names them (phone, card number),
     the counter's card + PIN and a PIN change count on it together."""
-    return hmac.new(secret_key.encode(), f"person:{person_id}".encode(), "sha256").hexdigest()
+    return _keyed(f"person:{person_id}", secret_key)
 
 
 async def _candidates(login: str) -> list[dict]:
@@ -144,12 +148,13 @@ async def sign_in(
     keys = [person_limiter_key(c["id"], secret_key) for c in candidates] or [_limiter_key(login, secret_key)]
     # And per source, whoever it names: spraying one PIN over many logins is slowed there. A
     # locked source is refused before anything is counted on the people it names.
-    source_key = source_limiter_key(source, secret_key) if source and source_limiter else None
-    if source_key and source_limiter and (wait := await source_limiter.retry_after(source_key)) is not None:
+    sources = source_limiter if source else None
+    source_key = source_limiter_key(source, secret_key) if source else ""
+    if sources and (wait := await sources.retry_after(source_key)) is not None:
         log.info("sign-in refused: source locked")
         raise TooManyAttempts(wait)
     await _count_attempt(limiter, keys)
-    if source_key and source_limiter and (wait := await source_limiter.acquire(source_key)) is not None:
+    if sources and (wait := await sources.acquire(source_key)) is not None:
         log.info("sign-in refused: source locked")
         raise TooManyAttempts(wait)
 
@@ -171,11 +176,11 @@ async def sign_in(
 
     for key in keys:
         await limiter.reset(key)
-    if source_key and source_limiter:
+    if sources:
         # A success forgives the source's failures: an office's residents sign in among their
         # typos. A sprayer with one account of their own gains 19 guesses per success, each
         # still counted on the person it names.
-        await source_limiter.reset(source_key)
+        await sources.reset(source_key)
     if hasher.needs_rehash(matched_hash):
         await _rehash(person, matched_hash, secret, hasher)
 

@@ -7,50 +7,24 @@ while it is uploaded.
 """
 
 import asyncio
-import io
 import time
 import tracemalloc
-import zipfile
 
 import pytest
 
+from bench.upload_bomb import bomb
 from market.errors import PayloadTooLarge
 from market.people import roster
 from tests.market.support import Member
 from tests.market.test_import import xlsx_bytes
 
-CELL_BYTES = 200 * 1024 * 1024
-#: The sheet up to the bomb's cell: the header row, then the second row's first cell opened.
-HEAD = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-    '<row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c>'
-    '<c r="B1" t="inlineStr"><is><t>手机号</t></is></c></row>'
-    '<row r="2"><c r="A2" t="inlineStr"><is><t>'
-)
-
-
-def bomb() -> bytes:
-    """A valid roster whose second row's name is CELL_BYTES of "A", written without holding it."""
-    plain = zipfile.ZipFile(io.BytesIO(xlsx_bytes([["张三", "13800000000"]])))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as packed:
-        for item in plain.infolist():
-            if not item.filename.startswith("xl/worksheets/sheet"):
-                packed.writestr(item, plain.read(item))
-                continue
-            with packed.open(item.filename, "w", force_zip64=True) as sheet:
-                sheet.write(HEAD.encode())
-                chunk = b"A" * (1024 * 1024)
-                for _ in range(CELL_BYTES // len(chunk)):
-                    sheet.write(chunk)
-                sheet.write(b"</t></is></c></row></sheetData></worksheet>")
-    return out.getvalue()
+#: The cell's size in MB: past the bound by far, quick to pack.
+CELL_MB = 200
 
 
 @pytest.fixture(scope="module")
 def bomb_file() -> bytes:
-    return bomb()
+    return bomb(CELL_MB)
 
 
 def test_the_bomb_is_refused_from_the_directory(bomb_file: bytes) -> None:
