@@ -1,14 +1,15 @@
 """A roster "zip bomb" against ``market serve``: how fast it is refused, what it costs the server's
 memory, and how ``/health`` answers meanwhile — against ``/health`` on the quiet server, same run.
 
-    python -m bench.upload_bomb [--cell-mb 1536] [--health 200]
+    python -m bench.upload_bomb [--cell-mb 1536] [--health 200] [--workers 1] [--uploads 1]
 
 The bomb is issue 14's: a real .xlsx whose one cell holds ``--cell-mb`` MB of text (1,536 MB packs
-to about 1.5 MB). One SQLite server (one worker); the admin uploads the bomb to
-``POST /api/people/import`` while another client asks ``/health`` every 10 ms. Reported: the
-upload's answer and time, the server's resident memory (``/proc/<pid>/status`` VmRSS) before, at
-its highest while the bomb was read (sampled every 10 ms) and after, and ``/health`` latency
-during the upload against the quiet server's.
+to about 1.5 MB; ``--cell-mb 63`` is the largest file read at all, just under
+``roster.MAX_UNPACKED_BYTES``). One SQLite server (``--workers``); the admin uploads the bomb to
+``POST /api/people/import`` (``--uploads`` at once) while another client asks ``/health`` every
+10 ms. Reported: the uploads' answers and times, the server's resident memory (VmRSS of uvicorn and
+its workers together) before, at its highest while the bombs were read (sampled every 10 ms) and
+after, and ``/health`` latency during the uploads against the quiet server's.
 """
 
 import argparse
@@ -68,10 +69,19 @@ def bomb(cell_mb: int) -> bytes:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of ``pid`` and its descendants (uvicorn's workers), in MB."""
+    total, pids = 0.0, [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue  # gone meanwhile
+    return total
 
 
 async def health_latencies(
@@ -87,7 +97,7 @@ async def health_latencies(
     return waits
 
 
-async def run(url: str, pid: int, data: bytes, quiet_n: int) -> None:
+async def run(url: str, pid: int, data: bytes, quiet_n: int, uploads: int) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         quiet = await health_latencies(client, asyncio.Event(), quiet_n)
         token = await sign_in(client, ADMIN_PHONE, ADMIN_PASSWORD)
@@ -103,17 +113,23 @@ async def run(url: str, pid: int, data: bytes, quiet_n: int) -> None:
 
         sampler = asyncio.create_task(sample())
         during = asyncio.create_task(health_latencies(client, stop))
-        started = time.perf_counter()
-        answer = await client.post("/api/people/import", files={"file": ("台账.xlsx", data)},
-                                   headers={"Authorization": f"Bearer {token}"})
-        took = time.perf_counter() - started
+        async def upload() -> tuple[httpx.Response, float]:
+            started = time.perf_counter()
+            # A connection of its own each, so that uvicorn may hand them to different workers.
+            async with httpx.AsyncClient(base_url=url, timeout=120) as own:
+                answer = await own.post("/api/people/import", files={"file": ("台账.xlsx", data)},
+                                        headers={"Authorization": f"Bearer {token}"})
+            return answer, time.perf_counter() - started
+
+        answers = await asyncio.gather(*(upload() for _ in range(uploads)))
         await asyncio.sleep(0.2)
         stop.set()
         waits = await during
         await sampler
         after = rss_mb(pid)
-    print(f"upload: {len(data) / 2**20:.2f} MB file -> {answer.status_code} "
-          f"{answer.json().get('reason')} in {took * 1000:.0f} ms")
+    for answer, took in answers:
+        print(f"upload: {len(data) / 2**20:.2f} MB file -> {answer.status_code} "
+              f"{answer.json().get('reason')} in {took * 1000:.0f} ms")
     print(table(["", "value"], [
         ["server RSS before (MB)", f"{before:.0f}"],
         ["server RSS highest while reading (MB)", f"{peak:.0f}"],
@@ -130,6 +146,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cell-mb", type=int, default=1536)
     parser.add_argument("--health", type=int, default=200, help="quiet /health requests first")
+    parser.add_argument("--workers", type=int, default=1, help="market serve --workers")
+    parser.add_argument("--uploads", type=int, default=1, help="bombs sent at once")
     args = parser.parse_args()
     print_machine()
     started = time.perf_counter()
@@ -138,8 +156,8 @@ def main() -> None:
           f"in {time.perf_counter() - started:.1f} s")
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{directory}/market.db"
-        with market_serve(url, Path(directory)) as server:
-            asyncio.run(run(server.url, server.pid, data, args.health))
+        with market_serve(url, Path(directory), workers=args.workers) as server:
+            asyncio.run(run(server.url, server.pid, data, args.health, args.uploads))
 
 
 if __name__ == "__main__":

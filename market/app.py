@@ -25,10 +25,11 @@ from ledger import Ledger
 from market import background, db
 from market.activities import service as activities
 from market.activities.controllers import ActivityController, CheckinController
+from market.amounts import AmountSchemaPlugin, decode_amount, is_amount
 from market.auth.controllers import SessionController
 from market.auth.guards import signed_in
 from market.auth.hashing import SecretHasher
-from market.auth.limiter import DatabaseLoginLimiter, LoginLimiter, limiter_from_url
+from market.auth.limiter import DatabaseLoginLimiter, LoginLimiter, TotalFailures, limiter_from_url
 from market.auth.middleware import SessionAuthMiddleware
 from market.cards.controllers import CardAdminController, MemberCodeController, MyCodeController
 from market.community.controllers import STRUCTURE_CONTROLLERS
@@ -164,9 +165,12 @@ def create_app(
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
     redaction.install()
     # Every worker and host shares the lock-outs: in Redis when REDIS_URL is set, else in
-    # the database.
+    # the database. Per person, per source, per network and in total (``market.auth.limiter``):
+    # a limiter for each, as each has its own number of failures.
     owned_limiter = None if limiter else limiter_from_url(settings.redis_url)
-    source_limiter = limiter_from_url(settings.redis_url, source=True)
+    source_limiter = limiter_from_url(settings.redis_url, kind="source")
+    network_limiter = limiter_from_url(settings.redis_url, kind="network")
+    total_limiter = limiter_from_url(settings.redis_url, kind="total")
     api = Router(
         path="/api",
         route_handlers=[
@@ -202,9 +206,13 @@ def create_app(
     )
     return Litestar(
         route_handlers=[api, health, web_router(), static_files()],
-        lifespan=[_lifespan(settings, tuple(x for x in (owned_limiter, source_limiter) if x))],
+        lifespan=[_lifespan(settings, tuple(
+            x for x in (owned_limiter, source_limiter, network_limiter, total_limiter) if x))],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: problem_response},
+        # Amounts are read by the ledger's rule, and documented so (market.amounts).
+        type_decoders=[(is_amount, decode_amount)],
+        plugins=[AmountSchemaPlugin()],
         # Ids and text no database here could hold are refused before any handler reads them.
         before_request=check_request,
         before_send=[security_headers(settings)],
@@ -214,6 +222,8 @@ def create_app(
             "hasher": SecretHasher(),
             "limiter": limiter or owned_limiter,
             "source_limiter": source_limiter,
+            "network_limiter": network_limiter,
+            "total_failures": TotalFailures(total_limiter),
         }),
         openapi_config=OpenAPIConfig(
             title="积分超市 API",

@@ -12,7 +12,7 @@ from litestar.di import Provide
 from ledger import Ledger
 from market.auth.guards import principal_of
 from market.auth.hashing import SecretHasher
-from market.auth.limiter import LoginLimiter
+from market.auth.limiter import LoginLimiter, TotalFailures
 from market.auth.sessions import Principal
 from market.errors import NotSignedIn
 from market.settings import Settings
@@ -38,6 +38,14 @@ def provide_source_limiter(state: State) -> LoginLimiter:
     return state.source_limiter
 
 
+def provide_network_limiter(state: State) -> LoginLimiter:
+    return state.network_limiter
+
+
+def provide_total_failures(state: State) -> TotalFailures:
+    return state.total_failures
+
+
 def provide_me(request: Request) -> Principal:
     principal = principal_of(request)
     if principal is None:
@@ -51,5 +59,7 @@ DEPENDENCIES = {
     "hasher": Provide(provide_hasher, sync_to_thread=False),
     "limiter": Provide(provide_limiter, sync_to_thread=False),
     "source_limiter": Provide(provide_source_limiter, sync_to_thread=False),
+    "network_limiter": Provide(provide_network_limiter, sync_to_thread=False),
+    "total_failures": Provide(provide_total_failures, sync_to_thread=False),
     "me": Provide(provide_me, sync_to_thread=False),
 }

@@ -10,8 +10,13 @@ from what each route is (``document_problems``):
   something (a cookie session without its CSRF token, a browser's cross-site request);
 - 404 when the path, the query or the body may name a record; 409, 413 and 422 on methods that
   change something (a conflict with the state, a body past its bound, content refused as a whole);
-- what a handler declares beyond that in ``opt={"problems": (410, 429)}``; a status the handler
+- what a handler declares beyond that in ``opt={"problems": (410, 429)}``, and the multipart body
+  of a route that reads its upload itself in ``opt={"upload": "file"}``; a status the handler
   documents itself with ``responses=`` (a body of its own shape) is left as it is.
+
+And it says what the server takes of ids and text (``document_inputs``): an id in a path, a query
+or a request body is an integer from 1 to 2³¹−1 (``market.storable.MAX_ID``: what an id column
+holds); text must not hold NUL or unpaired surrogates (said once, in the document's description).
 
 ``tests/market/test_route_matrix.py`` calls every operation as every role and checks that each
 answer's status is one the document lists.
@@ -21,10 +26,19 @@ from http import HTTPStatus
 
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    RequestBody,
+    Schema,
+)
 from litestar.routes import HTTPRoute
 
 from market.errors import PROBLEM_JSON
+from market.storable import MAX_ID
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -85,8 +99,13 @@ def document_problems(app: Litestar) -> None:
                 continue
             # A path, a query or a body may name a record that is not there (or not the caller's).
             names_records = bool(route.path_parameters or operation.parameters or operation.request_body)
+            if (field := getattr(handler, "opt", {}).get("upload")) and operation.request_body is None:
+                operation.request_body = upload_body(field)
+                names_records = True
             statuses = problem_statuses(handler, method, names_records)
             responses = operation.responses or {}
+            if (no_content := responses.get("204")) is not None and isinstance(no_content, OpenAPIResponse):
+                no_content.content = None  # Litestar gives a Response[None] a JSON body; 204 has none
             # A status the handler documents itself (an answer of its own shape) stays as it is.
             statuses -= {int(status) for status in (handler.responses or {})}
             for status in sorted(statuses):
@@ -94,3 +113,71 @@ def document_problems(app: Litestar) -> None:
                     description=HTTPStatus(status).phrase, content={PROBLEM_JSON: answer},
                 )
             operation.responses = dict(sorted(responses.items()))
+    document_inputs(document)
+
+
+def upload_body(field: str) -> RequestBody:
+    """The request body of a route that reads its multipart upload itself (``opt={"upload": …}``),
+    which Litestar cannot see: one required file field."""
+    return RequestBody(required=True, content={"multipart/form-data": OpenAPIMediaType(schema=Schema(
+        type=OpenAPIType.OBJECT, required=[field],
+        properties={field: Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)},
+    ))})
+
+
+TEXT_RULE = (
+    "Text anywhere in a request (path, query, body) must not contain NUL (U+0000) or unpaired "
+    "surrogates: no database here stores them, and the server answers 400 `invalid_character`. "
+    "Ids are integers from 1 to 2147483647; one outside that range names nothing (404) or is "
+    "refused (400 `out_of_range`)."
+)
+
+
+def _is_id(name: str) -> bool:
+    return name == "id" or name.endswith("_id") or name == "community"
+
+
+def _bound_ids(schema: object, name: str) -> None:
+    """Give an integer id (or a list of them, or a nullable one) the range an id column holds."""
+    if not isinstance(schema, Schema):
+        return
+    if schema.type == OpenAPIType.INTEGER and _is_id(name):
+        schema.minimum, schema.maximum = 1, MAX_ID
+    elif schema.type == OpenAPIType.ARRAY and name.endswith("_ids"):
+        _bound_ids(schema.items, name[:-1])
+    for choice in schema.one_of or ():
+        _bound_ids(choice, name)
+
+
+def document_inputs(document: object) -> None:
+    """Ids in paths, queries and request bodies bounded; the rule for text in the description."""
+    document.info.description = TEXT_RULE  # type: ignore[attr-defined]
+    schemas = document.components.schemas or {}  # type: ignore[attr-defined]
+    seen: set[str] = set()
+
+    def walk(schema: object) -> None:
+        """Every property of a request body, through the components it refers to."""
+        if isinstance(schema, Reference):
+            name = schema.ref.rsplit("/", 1)[-1]
+            if name not in seen and name in schemas:
+                seen.add(name)
+                walk(schemas[name])
+            return
+        if not isinstance(schema, Schema):
+            return
+        for field, inner in (schema.properties or {}).items():
+            _bound_ids(inner, field)
+            walk(inner)
+        for inner in (schema.items, *(schema.one_of or ())):
+            walk(inner)
+
+    for item in (document.paths or {}).values():  # type: ignore[attr-defined]
+        for method in ("get", "post", "put", "patch", "delete"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            for parameter in operation.parameters or ():
+                if not isinstance(parameter, Reference):
+                    _bound_ids(parameter.schema, parameter.name)
+            for media in (getattr(operation.request_body, "content", None) or {}).values():
+                walk(media.schema)

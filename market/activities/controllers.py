@@ -101,7 +101,8 @@ class ActivityController(Controller):
         found = await service.code(me, activity_id, settings, str(request.base_url))
         return Response(found, headers=NO_STORE)
 
-    @get("/{activity_id:int}/code.png", guards=[STAFF], summary="The check-in code as a QR")
+    @get("/{activity_id:int}/code.png", media_type="image/png",
+         guards=[STAFF], summary="The check-in code as a QR")
     async def code_png(
         self, activity_id: FromPath[int], request: Request, me: NamedDependency[Principal],
         settings: NamedDependency[Settings],
@@ -118,7 +119,8 @@ class ActivityController(Controller):
     ) -> ActivityPoster:
         return await service.poster(me, activity_id, settings, str(request.base_url))
 
-    @get("/{activity_id:int}/poster.png", guards=[STAFF], summary="The poster code as a QR")
+    @get("/{activity_id:int}/poster.png", media_type="image/png",
+         guards=[STAFF], summary="The poster code as a QR")
     async def poster_png(
         self, activity_id: FromPath[int], request: Request, me: NamedDependency[Principal],
         settings: NamedDependency[Settings],

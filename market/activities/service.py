@@ -53,6 +53,7 @@ from ledger import (
     to_hundredths,
 )
 from market.activities import earning
+from market.amounts import Amount
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.cards.service import ROTATION, resolve_member_code, signer_for
@@ -171,10 +172,10 @@ class NewActivity(msgspec.Struct):
     category: str
     starts_at: datetime
     ends_at: datetime
-    points_per_checkin: Decimal
-    points_per_hour: Decimal
+    points_per_checkin: Amount
+    points_per_hour: Amount
     location: str = ""
-    max_hours: Decimal | None = None
+    max_hours: Amount | None = None
     capacity: int | None = None
     requires_approval: bool = False
     team_id: int | None = None
@@ -191,10 +192,10 @@ class ActivityChanges(msgspec.Struct):
     category: str | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
-    points_per_checkin: Decimal | None = None
-    points_per_hour: Decimal | None = None
+    points_per_checkin: Amount | None = None
+    points_per_hour: Amount | None = None
     location: str | None = None
-    max_hours: Decimal | None = None
+    max_hours: Amount | None = None
     capacity: int | None = None
     requires_approval: bool | None = None
     team_id: int | None = None
@@ -213,7 +214,7 @@ class Rejection(msgspec.Struct):
 
 
 class HoursByHand(msgspec.Struct):
-    hours: Decimal
+    hours: Amount
     reason: str
 
 

@@ -11,7 +11,7 @@ from litestar.types import Scope
 
 from market.auth import sessions
 from market.auth.hashing import SecretHasher
-from market.auth.limiter import LoginLimiter
+from market.auth.limiter import LoginLimiter, TotalFailures
 from market.auth.middleware import CSRF_COOKIE, SESSION_COOKIE
 from market.auth.sessions import Principal
 from market.settings import Settings
@@ -73,6 +73,8 @@ class SessionController(Controller):
         hasher: NamedDependency[SecretHasher],
         limiter: NamedDependency[LoginLimiter],
         source_limiter: NamedDependency[LoginLimiter],
+        network_limiter: NamedDependency[LoginLimiter],
+        total_failures: NamedDependency[TotalFailures],
         settings: NamedDependency[Settings],
     ) -> Response[SessionBody]:
         lifetime = timedelta(hours=settings.session_hours)
@@ -80,6 +82,7 @@ class SessionController(Controller):
             data.login, data.secret, hasher=hasher, limiter=limiter,
             secret_key=settings.secret_key, lifetime=lifetime,
             source=request.client.host if request.client else None, source_limiter=source_limiter,
+            network_limiter=network_limiter, total_failures=total_failures,
         )
         # A fresh session at every sign-in; the one this browser held before
         # ends, so a session id planted before sign-in is worth nothing after.

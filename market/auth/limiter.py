@@ -1,22 +1,40 @@
-"""Lock-out after repeated failed sign-ins, counted per person (not per IP).
+"""Sign-in limits: failures counted per person, per source address and network, and in total.
 
-Callers choose the keys: sign-in counts on the person every login names (phone or card number
-alike; ``market.auth.sessions.person_limiter_key``), or on the login itself when it names nobody;
-the counter's card + PIN and a PIN change count on the same person's key. A second limiter, at
-``SOURCE_MAX_FAILURES``, counts sign-ins per source address whoever they name (spraying).
+The policy follows OWASP's Authentication Cheat Sheet ("Account Lockout", "Protect Against
+Automated Attacks": https://cheatsheetseries.owasp.org/cheatsheets/Authentication_Cheat_Sheet.html):
+each way of guessing meets a counter of its own, because each attack spreads its guesses
+differently (issue 14).
 
-``LoginLimiter`` is the interface. ``DatabaseLoginLimiter`` keeps the counts in
-the market's database, shared by every worker and host: the default. With
-``REDIS_URL`` set, ``RedisLoginLimiter`` keeps them in Redis instead (one round
-trip to Redis instead of a database write per attempt). ``MemoryLoginLimiter``
-keeps them in this process only, for unit tests: with several workers each
-would count on its own (2 workers allowed 10 wrong PINs instead of 5).
+- **Per person** (``MAX_FAILURES``): one person's PIN guessed at. Every login that names the
+  person counts on one key (phone or card number alike; ``market.auth.sessions.person_limiter_key``),
+  and so do the counter's card + PIN and a PIN change; a login naming nobody counts on itself, so
+  guessing looks the same whether the login exists or not.
+- **Per source** (``SOURCE_MAX_FAILURES``): one common PIN sprayed over many logins from one
+  address (an IPv4 address, an IPv6 /64: one subscriber), whoever the logins name.
+- **Per network** (``NETWORK_MAX_FAILURES``): the same spraying spread over the addresses of one
+  network (an IPv4 /24, an IPv6 /48), where a new address is cheap.
+- **In total** (``TOTAL_FAILURES_PER_MINUTE``, ``TotalFailures``): failed sign-ins of the whole
+  installation in each clock minute, whatever their source: a botnet's spraying from everywhere.
 
-An attempt is counted *before* the secret is checked (``acquire``) and
-forgotten on success (``reset``). So a burst of a thousand concurrent guesses
-gets at most ``MAX_FAILURES`` secret checks: the others find the login locked
-without anyone hashing anything. Keys are opaque: callers pass a keyed hash of
-the login, so no phone number sits in the limiter's store.
+Locks slow guessing down rather than shut people out: a person, source or network is locked for
+60 s at first, each further lock lasting longer up to an hour (``LOCKOUT_SECONDS``), after which it
+may try again; the total refuses for the rest of its minute only. A success forgives the failures
+of its person, source and network, never the total's. The office's way back in for a locked-out
+resident is setting a new PIN (``market.cards.service.set_pin``): that lifts the person's lock.
+
+An attempt is counted *before* the secret is checked (``acquire``) and forgotten on success
+(``reset``). So a burst of a thousand concurrent guesses gets at most ``MAX_FAILURES`` secret
+checks: the others find the login locked without anyone hashing anything. The total, which a
+success must not fill, is looked at before and counted after a failed check (``TotalFailures``).
+Keys are opaque: callers pass a keyed hash of the login or address, so no phone number or address
+sits in the limiter's store.
+
+``LoginLimiter`` is the interface; each instance has one ``max_failures``, so each limit above is
+an instance of its own (``limiter_from_url``). ``DatabaseLoginLimiter`` keeps the counts in the
+market's database, shared by every worker and host: the default. With ``REDIS_URL`` set,
+``RedisLoginLimiter`` keeps them in Redis instead (one round trip to Redis instead of a database
+write per attempt). ``MemoryLoginLimiter`` keeps them in this process only, for unit tests: with
+several workers each would count on its own (2 workers allowed 10 wrong PINs instead of 5).
 """
 
 import logging
@@ -24,7 +42,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from market.errors import Unavailable
 from market.writes import statement
@@ -38,6 +56,16 @@ LOCKOUT_SECONDS: tuple[int, ...] = (60, 300, 900, 3600)
 #: names: above what a community office's shared connection sees from residents' typos, far
 #: below what spraying one common PIN over many logins needs (issue 14: 40 logins × 123456).
 SOURCE_MAX_FAILURES = 20
+#: Failures from one network (an IPv4 /24, an IPv6 /48) before it is locked. Higher than a
+#: source's: a campus's or office's NAT, or a mobile carrier's carrier-grade NAT, puts many
+#: residents behind the addresses of one /24, and each of their typos counts here; 100 is five
+#: sources' worth, still far below spraying from a rented /24 (254 addresses × 20 guesses).
+NETWORK_MAX_FAILURES = 100
+#: Failed sign-ins of the whole installation in one clock minute before sign-in is refused for
+#: the rest of the minute. Far above the typos of a town's residents, even all signing in at once
+#: on a busy morning; and it caps at 300 guesses a minute a botnet's spraying from everywhere,
+#: whose every source and network stays under its own limit.
+TOTAL_FAILURES_PER_MINUTE = 300
 #: How long a login's history of lock-outs is remembered after its last attempt.
 FORGET_AFTER_SECONDS = 24 * 3600
 
@@ -313,7 +341,9 @@ class DatabaseLoginLimiter:
         hit = f"{failures} + 1 >= {int(self.max_failures)}"
         steps = " ".join(f"WHEN {n} THEN {seconds * 1000}"
                          for n, seconds in enumerate(self.lockout_seconds[:-1]))
-        lock_ms = f"(CASE {lockouts} {steps} ELSE {self.lockout_seconds[-1] * 1000} END)"
+        last_ms = self.lockout_seconds[-1] * 1000
+        # One step (the total's minute) is a constant: SQL has no CASE without a WHEN.
+        lock_ms = f"(CASE {lockouts} {steps} ELSE {last_ms} END)" if steps else str(last_ms)
         return (
             "INSERT INTO login_limit (login_key, failures, lockouts, locked_until_ms, last_seen_ms,"
             " admitted) VALUES ({}, {}, {}, {}, {}, 1)"
@@ -380,11 +410,62 @@ class DatabaseLoginLimiter:
         return len(gone)
 
 
-def limiter_from_url(redis_url: str | None, *, source: bool = False) -> LoginLimiter:
+class TotalFailures:
+    """Failed sign-ins of the whole installation per clock minute: a fixed window.
+
+    The count of a minute is the key ``total:<minute>`` of ``limiter``, a limiter whose
+    ``max_failures`` is the limit of a minute and whose lock lasts at least a minute
+    (``limiter_from_url(..., kind="total")``): the lock then outlasts its minute, and the next
+    minute is a new key, counted from nothing. Callers look at ``retry_after`` before any other
+    counting and call ``record_failure`` only after a failed check: a success is not counted, and
+    nothing resets the total. Concurrent failures in flight when the limit is reached may pass it
+    by their number; that is the price of not counting successes.
+
+    Keys of past minutes are left to expire: in Redis after ``forget_after``; in the database the
+    hourly housekeeping prunes them with every other key quiet for a day
+    (``DatabaseLoginLimiter.prune``), so at most about a day of minutes (some 1,500 rows) is kept.
+    """
+
+    WINDOW_SECONDS = 60
+
+    def __init__(self, limiter: LoginLimiter, *, clock: Callable[[], float] = time.time) -> None:
+        self.limiter = limiter
+        self.clock = clock
+
+    def _minute(self) -> tuple[str, float]:
+        """The key of the current minute, and the seconds left in it."""
+        now = self.clock()
+        minute = math.floor(now / self.WINDOW_SECONDS)
+        return f"total:{minute}", (minute + 1) * self.WINDOW_SECONDS - now
+
+    async def retry_after(self) -> int | None:
+        """None while the installation may check secrets; else the seconds to the next minute."""
+        key, left = self._minute()
+        if await self.limiter.retry_after(key) is None:
+            return None
+        return max(1, math.ceil(left))
+
+    async def record_failure(self) -> None:
+        await self.limiter.record_failure(self._minute()[0])
+
+
+def limiter_from_url(
+    redis_url: str | None, *, kind: Literal["person", "source", "network", "total"] = "person"
+) -> LoginLimiter:
     """Redis when a URL is configured, else the database: either way every worker and host
-    counts together. ``source``: the limiter of sign-in sources (``SOURCE_MAX_FAILURES``)."""
-    limits = {"max_failures": SOURCE_MAX_FAILURES} if source else {}
+    counts together. ``kind``: "person" (``MAX_FAILURES``), "source" (``SOURCE_MAX_FAILURES``),
+    "network" (``NETWORK_MAX_FAILURES``) or "total" (the limiter of ``TotalFailures``)."""
+    limits: dict = {
+        "person": {},
+        "source": {"max_failures": SOURCE_MAX_FAILURES},
+        "network": {"max_failures": NETWORK_MAX_FAILURES},
+        # One lock step of a whole minute, so a full minute stays locked to its end; a minute's
+        # key is not used after its minute, so Redis may forget it two minutes on.
+        "total": {"max_failures": TOTAL_FAILURES_PER_MINUTE,
+                  "lockout_seconds": (TotalFailures.WINDOW_SECONDS,),
+                  "forget_after": 2 * TotalFailures.WINDOW_SECONDS},
+    }[kind]
     if redis_url:
-        return RedisLoginLimiter.from_url(redis_url, prefix="market:source:" if source else "market:login:",
-                                          **limits)
+        prefix = "market:login:" if kind == "person" else f"market:{kind}:"
+        return RedisLoginLimiter.from_url(redis_url, prefix=prefix, **limits)
     return DatabaseLoginLimiter(**limits)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from market.auth.hashing import SecretHasher
-from market.auth.limiter import LoginLimiter
+from market.auth.limiter import LoginLimiter, TotalFailures
 from market.auth.roles import decode_roles
 from market.db import fetch
 from market.errors import BadCredentials, TooManyAttempts
@@ -67,15 +67,29 @@ def _limiter_key(login: str, secret_key: str) -> str:
     return _keyed(f"login:{login}", secret_key)
 
 
+def _where(address: str, ipv4_prefix: int, ipv6_prefix: int) -> str:
+    """The network of ``address`` with the prefix of its version; an IPv4 address that a
+    dual-stack socket reports as IPv6 (``::ffff:a.b.c.d``) counts as the IPv4 one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = ipv4_prefix if ip.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
 def source_limiter_key(address: str, secret_key: str) -> str:
     """Where sign-ins come from: an IPv4 address, or the /64 of an IPv6 one (one subscriber
     holds a whole /64, so counting its addresses apart would count nothing)."""
-    try:
-        ip = ipaddress.ip_address(address)
-        where = str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
-    except ValueError:
-        where = address
-    return _keyed(f"source:{where}", secret_key)
+    return _keyed(f"source:{_where(address, 32, 64)}", secret_key)
+
+
+def network_limiter_key(address: str, secret_key: str) -> str:
+    """The network sign-ins come from: the /24 of an IPv4 address, the /48 of an IPv6 one (the
+    most one site is usually assigned), where a sprayer finds new addresses cheaply."""
+    return _keyed(f"network:{_where(address, 24, 48)}", secret_key)
 
 
 def person_limiter_key(person_id: int, secret_key: str) -> str:
@@ -132,31 +146,45 @@ def _stored_secret(candidate: dict, by_card: bool) -> str | None:
 async def sign_in(
     login: str, secret: str, *, hasher: SecretHasher, limiter: LoginLimiter,
     secret_key: str, lifetime: timedelta, source: str | None = None,
-    source_limiter: LoginLimiter | None = None,
+    source_limiter: LoginLimiter | None = None, network_limiter: LoginLimiter | None = None,
+    total_failures: TotalFailures | None = None,
 ) -> SignedIn:
     """Check a login (phone or card number) and secret (password or PIN); open a session.
 
     The same ``BadCredentials`` whatever was wrong, after about the same time.
     The attempt is counted before any secret is checked, so a locked login
     (``TooManyAttempts``) costs no hashing, however many guesses arrive at once.
+    Failures count per person, per source address and network, and in total
+    (the policy: ``market.auth.limiter``).
     """
+    # The installation's failures of this minute first: while they are over the limit every
+    # sign-in waits for the next minute, and nothing is counted on anyone.
+    if total_failures and (wait := await total_failures.retry_after()) is not None:
+        log.warning("sign-in refused: too many failed sign-ins in total this minute")
+        raise TooManyAttempts(wait)
     login = login.strip()
     fits = len(login) <= MAX_LOGIN_LENGTH and 0 < len(secret) <= MAX_SECRET_LENGTH
     candidates = await _candidates(login) if fits else []
     # Failures count per person, whichever login named them; a login naming nobody has a
     # counter of its own, so that guessing looks the same whether the login exists or not.
     keys = [person_limiter_key(c["id"], secret_key) for c in candidates] or [_limiter_key(login, secret_key)]
-    # And per source, whoever it names: spraying one PIN over many logins is slowed there. A
-    # locked source is refused before anything is counted on the people it names.
-    sources = source_limiter if source else None
-    source_key = source_limiter_key(source, secret_key) if source else ""
-    if sources and (wait := await sources.retry_after(source_key)) is not None:
-        log.info("sign-in refused: source locked")
-        raise TooManyAttempts(wait)
+    # And per source and per network, whoever they name: spraying one PIN over many logins is
+    # slowed there. A locked source or network is refused before anything is counted on the
+    # people it names.
+    origins: list[tuple[str, LoginLimiter, str]] = []
+    if source and source_limiter:
+        origins.append(("source", source_limiter, source_limiter_key(source, secret_key)))
+    if source and network_limiter:
+        origins.append(("network", network_limiter, network_limiter_key(source, secret_key)))
+    for what, origin_limiter, key in origins:
+        if (wait := await origin_limiter.retry_after(key)) is not None:
+            log.info("sign-in refused: %s locked", what)
+            raise TooManyAttempts(wait)
     await _count_attempt(limiter, keys)
-    if sources and (wait := await sources.acquire(source_key)) is not None:
-        log.info("sign-in refused: source locked")
-        raise TooManyAttempts(wait)
+    for what, origin_limiter, key in origins:
+        if (wait := await origin_limiter.acquire(key)) is not None:
+            log.info("sign-in refused: %s locked", what)
+            raise TooManyAttempts(wait)
 
     person: dict | None = None
     matched_hash = ""
@@ -172,15 +200,17 @@ async def sign_in(
                 break
     if person is None:
         log.info("sign-in refused")
+        if total_failures:
+            await total_failures.record_failure()
         raise BadCredentials()
 
     for key in keys:
         await limiter.reset(key)
-    if sources:
-        # A success forgives the source's failures: an office's residents sign in among their
-        # typos. A sprayer with one account of their own gains 19 guesses per success, each
-        # still counted on the person it names.
-        await sources.reset(source_key)
+    # A success forgives the source's and the network's failures: an office's residents sign in
+    # among their typos. A sprayer with one account of their own gains 19 guesses per success,
+    # each still counted on the person it names and in the total, which no success resets.
+    for _, origin_limiter, key in origins:
+        await origin_limiter.reset(key)
     if hasher.needs_rehash(matched_hash):
         await _rehash(person, matched_hash, secret, hasher)
 

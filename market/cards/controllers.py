@@ -56,14 +56,15 @@ class MyCodeController(Controller):
     ) -> Response[MemberCode]:
         return Response(service.member_code(settings, me.id), headers=NO_STORE)
 
-    @get("/code.png", guards=[requires_role(RESIDENT)], summary="My rotating member code as a QR")
+    @get("/code.png", media_type="image/png",
+         guards=[requires_role(RESIDENT)], summary="My rotating member code as a QR")
     async def code_png(
         self, me: NamedDependency[Principal], settings: NamedDependency[Settings]
     ) -> Response[bytes]:
         code = service.member_code(settings, me.id)
         return _png(await asyncio.to_thread(qr.png, code.code))
 
-    @get("/card.png", guards=[requires_role(RESIDENT)], opt={"problems": (409,)},
+    @get("/card.png", media_type="image/png", guards=[requires_role(RESIDENT)], opt={"problems": (409,)},
          summary="My printable member card")
     async def card_png(
         self, me: NamedDependency[Principal], settings: NamedDependency[Settings]
@@ -92,7 +93,8 @@ class CardAdminController(Controller):
     tags = ("people",)
     guards = (requires_role(ADMIN),)
 
-    @get("/card.png", opt={"problems": (409,)}, summary="A resident's printable member card")
+    @get("/card.png", media_type="image/png",
+         opt={"problems": (409,)}, summary="A resident's printable member card")
     async def card_png(
         self, person_id: FromPath[int], me: NamedDependency[Principal],
         settings: NamedDependency[Settings],

@@ -1,6 +1,5 @@
 """POST /api/people/import: an admin uploads the community's roster (台账) as .xlsx or .csv."""
 
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -55,5 +54,5 @@ class RosterImportController(Controller):
         if len(content) > roster.MAX_BYTES:
             raise PayloadTooLarge("file_too_large", max_mb=roster.MAX_BYTES // 2**20)
         # Parsing a spreadsheet is CPU work: off the event loop.
-        parsed = await asyncio.to_thread(roster.read_roster, content, data.file.filename)
+        parsed = await roster.read_off_loop(content, data.file.filename)
         return await roster.import_roster(me.community_id, parsed, ledger=ledger, dry_run=dry_run)

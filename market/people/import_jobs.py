@@ -233,7 +233,7 @@ async def restart(community_id: int, job_id: str, *, ledger: Ledger) -> ImportJo
 
 async def _check(job: ImportJob, data: bytes, ledger: Ledger) -> None:
     # Parsing a spreadsheet is CPU work: off the event loop.
-    parsed = await asyncio.to_thread(roster.read_roster, data, job.filename)
+    parsed = await roster.read_off_loop(data, job.filename)
     if parsed.bad:
         raise RosterRejected(parsed.bad)
     job.progress("structure", 0, len(parsed.rows))
@@ -245,7 +245,7 @@ async def _check(job: ImportJob, data: bytes, ledger: Ledger) -> None:
 
 async def _import(job: ImportJob, data: bytes, ledger: Ledger) -> None:
     # Read again from the file, not from the checking worker's memory: any worker imports it.
-    parsed = await asyncio.to_thread(roster.read_roster, data, job.filename)
+    parsed = await roster.read_off_loop(data, job.filename)
     job.progress("structure", 0, len(parsed.rows))
     job.summary = await roster.import_roster(
         job.community_id, parsed, ledger=ledger, progress=job.progress

@@ -9,10 +9,12 @@ one later), so no slow hashing happens here. Wallets are opened after the
 commit, because the ledger writes through its own connection.
 """
 
+import asyncio
 import csv
 import io
 import itertools
 import re
+import weakref
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -250,6 +252,21 @@ def _phone(value: Any) -> str:
     elif phone.startswith("86") and len(phone) == 13:
         phone = phone[2:]
     return phone
+
+
+#: Rosters parsed at once per process: an import is rare and reading one may take up to
+#: MAX_UNPACKED_BYTES of XML through openpyxl, so a second waits rather than doubling the peak.
+CONCURRENT = 1
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def read_off_loop(data: bytes, filename: str | None = None) -> "Roster":
+    """``read_roster`` in a thread (it is CPU work), one at a time per process."""
+    slots = _slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(CONCURRENT))
+    async with slots:
+        return await asyncio.to_thread(read_roster, data, filename)
 
 
 def read_roster(data: bytes, filename: str | None = None) -> Roster:

@@ -1,6 +1,5 @@
 """The points endpoints: one's balance and history, admin adjustments, verify, transparency."""
 
-from decimal import Decimal
 from typing import Annotated
 
 import msgspec
@@ -9,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
 from ledger import Ledger
+from market.amounts import Amount
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
@@ -24,7 +24,7 @@ from market.points.service import (
 
 class AdjustmentRequest(msgspec.Struct):
     person_id: int
-    amount: Decimal
+    amount: Amount
     """A JSON number or string, at most two decimals; negative takes points away."""
     reason: str
 

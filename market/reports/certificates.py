@@ -54,7 +54,8 @@ class MyCertificateController(Controller):
     path = "/me"
     tags = ("certificates",)
 
-    @get("/certificate.pdf", guards=[requires_role(RESIDENT)], opt={"problems": (409,)},
+    @get("/certificate.pdf", media_type="application/pdf",
+         guards=[requires_role(RESIDENT)], opt={"problems": (409,)},
          summary="My volunteer service certificate (PDF, signed, with a verification QR)")
     async def mine(
         self, request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings],
@@ -68,7 +69,8 @@ class PersonCertificateController(Controller):
     path = "/people/{person_id:int}"
     tags = ("certificates",)
 
-    @get("/certificate.pdf", guards=[requires_role(ADMIN, ORGANIZER)], opt={"problems": (409,)},
+    @get("/certificate.pdf", media_type="application/pdf",
+         guards=[requires_role(ADMIN, ORGANIZER)], opt={"problems": (409,)},
          summary="A person's volunteer service certificate (PDF)")
     async def theirs(
         self, request: Request, person_id: FromPath[int], me: NamedDependency[Principal],

@@ -27,6 +27,7 @@ from msgspec import UNSET, UnsetType
 
 from ledger import InvalidAmount, format_points, to_hundredths
 from market import audit
+from market.amounts import Amount
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
@@ -63,9 +64,10 @@ class ProductView(msgspec.Struct):
     limit_period: str | None
     active: bool
     photo_url: str | None
-    """The photo (JPEG, at most 1024 px a side); the URL changes when the photo does."""
+    """The photo (JPEG, at most 1024 px a side), null until one is uploaded (``PUT
+    /api/products/{id}/photo``, multipart field ``file``); the URL changes when the photo does."""
     thumb_url: str | None
-    """A 256 px thumbnail for lists."""
+    """A 256 px thumbnail for lists; null with the photo."""
 
 
 class ProductList(msgspec.Struct):
@@ -74,7 +76,7 @@ class ProductList(msgspec.Struct):
 
 class NewProduct(msgspec.Struct):
     name: str
-    price: Decimal
+    price: Amount
     """Points: a JSON string or number, more than 0, at most two decimals."""
     stock: int = 0
     category: str = ""
@@ -91,7 +93,7 @@ class ProductChanges(msgspec.Struct):
 
     name: str | UnsetType = UNSET
     category: str | UnsetType = UNSET
-    price: Decimal | UnsetType = UNSET
+    price: Amount | UnsetType = UNSET
     limit_per_person: int | UnsetType | None = UNSET
     limit_period: str | UnsetType | None = UNSET
     active: bool | UnsetType = UNSET

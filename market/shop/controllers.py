@@ -78,10 +78,12 @@ class ProductController(Controller):
         summary="Upload the product's photo",
         description=(
             "Multipart field `file`: a JPEG, PNG, WebP or GIF picture of at most 5 MB and "
-            "40 megapixels. It is stored re-encoded as a JPEG (at most 1024 px a side) with a "
-            "256 px thumbnail, upright and without EXIF data. Answers with the product."
+            "40 megapixels (a JPEG) or 16 (the others). It is stored re-encoded as a JPEG (at "
+            "most 1024 px a side) with a 256 px thumbnail, upright and without EXIF data. Answers "
+            "with the product."
         ),
         request_max_body_size=photos.MAX_BYTES + photos.ENVELOPE,
+        opt={"upload": "file"},
     )
     async def upload_photo(
         self, product_id: FromPath[int], request: Request, me: NamedDependency[Principal]
@@ -94,14 +96,15 @@ class ProductController(Controller):
         await photos.store(me.community_id, product_id, photo)
         return await catalogue.get(me, product_id)
 
-    @get("/{product_id:int}/photo.jpg", summary="The product's photo (JPEG)")
+    @get("/{product_id:int}/photo.jpg", media_type="image/jpeg", summary="The product's photo (JPEG)")
     async def photo(self, product_id: FromPath[int], me: NamedDependency[Principal]) -> Response[bytes]:
         jpeg = await photos.picture(
             me.community_id, product_id, "image", include_inactive=catalogue.is_shop_staff(me)
         )
         return Response(jpeg, media_type="image/jpeg", headers=PHOTO_CACHE)
 
-    @get("/{product_id:int}/thumb.jpg", summary="The product's thumbnail (JPEG, 256 px)")
+    @get("/{product_id:int}/thumb.jpg", media_type="image/jpeg",
+         summary="The product's thumbnail (JPEG, 256 px)")
     async def thumb(self, product_id: FromPath[int], me: NamedDependency[Principal]) -> Response[bytes]:
         jpeg = await photos.picture(
             me.community_id, product_id, "thumb", include_inactive=catalogue.is_shop_staff(me)

@@ -2,7 +2,8 @@
 
 Nothing a user uploads is stored or served as it came: a picture that Pillow
 can open and ``verify()`` as JPEG, PNG, WebP or GIF, of at most
-``MAX_PIXELS`` (a small file can declare a huge canvas: a decompression bomb),
+``MAX_PIXELS`` (JPEG) or ``MAX_PIXELS_DECODED_WHOLE`` (the others; a small file can declare a
+huge canvas: a decompression bomb),
 is turned upright by its EXIF orientation and re-encoded as a JPEG of at most
 ``MAX_SIDE`` pixels a side plus a ``THUMB_SIDE`` thumbnail. The re-encoding
 drops every EXIF field, such as where a phone took the picture. Anything else
@@ -29,8 +30,13 @@ from market.errors import InvalidInput, MarketError, NotFound, PayloadTooLarge
 MAX_BYTES = 5 * 1024 * 1024
 #: Room for the multipart envelope (boundaries, headers) around a file of MAX_BYTES.
 ENVELOPE = 64 * 1024
-#: 40 megapixels: more than any phone camera, and 120 MB once decoded to RGB.
+#: 40 megapixels: more than any phone camera. A JPEG is decoded at a reduced scale (``draft``),
+#: so even this costs little memory.
 MAX_PIXELS = 40_000_000
+#: Other formats are decoded whole, 4 bytes a pixel, and copied by the conversions: a 40 MP PNG
+#: took 208–436 MB at its peak (RGB … palette). 16 MP bounds a picture to ≈ 175 MB (measured in
+#: tests/market/test_product_photos.py), far above any screenshot or saved picture of goods.
+MAX_PIXELS_DECODED_WHOLE = 16_000_000
 MAX_SIDE = 1024
 THUMB_SIDE = 256
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
@@ -54,8 +60,8 @@ def _too_large() -> PayloadTooLarge:
     return PayloadTooLarge("photo_too_large", max_mb=MAX_BYTES // (1024 * 1024))
 
 
-def _too_many_pixels() -> InvalidInput:
-    return InvalidInput("photo_too_many_pixels", field="file", max_megapixels=MAX_PIXELS // 1_000_000)
+def _too_many_pixels(limit: int = MAX_PIXELS) -> InvalidInput:
+    return InvalidInput("photo_too_many_pixels", field="file", max_megapixels=limit // 1_000_000)
 
 
 async def read_upload(request: Request) -> bytes:
@@ -90,9 +96,10 @@ async def read_upload(request: Request) -> bytes:
 def _open(content: bytes) -> Image.Image:
     picture = Image.open(io.BytesIO(content), formats=FORMATS)
     # Checked before anything is decoded; Pillow's own bomb check starts far higher.
-    if picture.width * picture.height > MAX_PIXELS:
+    limit = MAX_PIXELS if picture.format == "JPEG" else MAX_PIXELS_DECODED_WHOLE
+    if picture.width * picture.height > limit:
         picture.close()
-        raise _too_many_pixels()
+        raise _too_many_pixels(limit)
     return picture
 
 
@@ -132,6 +139,10 @@ def process(content: bytes) -> Photo:
                 # Decode at a reduced scale when the result will be smaller anyway: faster, less memory.
                 picture.draft("RGB", (MAX_SIDE, MAX_SIDE))
             picture.load()  # a truncated file fails here (Pillow's LOAD_TRUNCATED_IMAGES is off)
+            if picture.mode not in ("1", "P"):  # (palette pictures resize by nearest neighbour)
+                # Shrunk in place before anything is copied: the turn, the flattening and the
+                # encoders each copy the picture, and at full size a 40 MP PNG cost 512 MB.
+                picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
             upright = ImageOps.exif_transpose(picture)
             flat = _flatten(upright)
             return Photo(image=_jpeg(flat, MAX_SIDE, 85), thumb=_jpeg(flat, THUMB_SIDE, 80))

@@ -29,6 +29,7 @@ import msgspec
 
 from ledger import InvalidAmount, format_points, to_hundredths
 from market.activities.hours import service_hours
+from market.amounts import Amount
 from market.auth.sessions import Principal
 from market.db import fetch, write_transaction
 from market.errors import Conflict, InvalidInput
@@ -80,9 +81,9 @@ class RulesChange(msgspec.Struct, forbid_unknown_fields=True):
     """"HH:MM" from "00:00"; before ``closes_at``."""
     closes_at: str
     """"HH:MM" up to "24:00"."""
-    min_earned: Decimal = Decimal(0)
+    min_earned: Amount = Decimal(0)
     """Points (string or number, at most two decimals, at least 0)."""
-    min_hours: Decimal = Decimal(0)
+    min_hours: Amount = Decimal(0)
     """Hours (string or number, at most two decimals, at least 0)."""
 
 

@@ -19,7 +19,7 @@ from market.activities import service as activities
 from market.auth import sessions
 from market.auth.controllers import served_over_https, session_cookies
 from market.auth.hashing import SecretHasher
-from market.auth.limiter import LoginLimiter
+from market.auth.limiter import LoginLimiter, TotalFailures
 from market.auth.middleware import SESSION_COOKIE
 from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
@@ -65,6 +65,8 @@ async def sign_in(
     hasher: NamedDependency[SecretHasher],
     limiter: NamedDependency[LoginLimiter],
     source_limiter: NamedDependency[LoginLimiter],
+    network_limiter: NamedDependency[LoginLimiter],
+    total_failures: NamedDependency[TotalFailures],
     settings: NamedDependency[Settings],
 ) -> Template | Redirect:
     fields = await form_fields(request)
@@ -93,6 +95,7 @@ async def sign_in(
             login, secret, hasher=hasher, limiter=limiter, secret_key=settings.secret_key,
             lifetime=timedelta(hours=settings.session_hours),
             source=request.client.host if request.client else None, source_limiter=source_limiter,
+            network_limiter=network_limiter, total_failures=total_failures,
         )
     except MarketError as error:
         return again(error.status, i18n.error_text(language, error.reason, **error.params))

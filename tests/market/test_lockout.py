@@ -1,4 +1,5 @@
-"""Lock-out: five failures on one login, then 429 whatever the address, with no secret checked.
+"""Lock-out: five failures on one login, then 429 whatever the address, with no secret checked;
+and the limits per source address, per network and in total (``market.auth.limiter``).
 
 The Redis tests need the local Redis (``MARKET_TEST_REDIS_URL``, default
 ``redis://127.0.0.1:6379/0``). They fail, never skip, when it is down: CI starts it.
@@ -24,12 +25,15 @@ from redis.asyncio import Redis
 from market.app import create_app
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import (
+    NETWORK_MAX_FAILURES,
     SOURCE_MAX_FAILURES,
+    TOTAL_FAILURES_PER_MINUTE,
     DatabaseLoginLimiter,
     MemoryLoginLimiter,
     RedisLoginLimiter,
+    TotalFailures,
 )
-from market.auth.sessions import person_limiter_key, source_limiter_key
+from market.auth.sessions import network_limiter_key, person_limiter_key, source_limiter_key
 from market.cards.service import check_counter_pin
 from market.community import service as communities
 from market.errors import InvalidInput
@@ -178,6 +182,94 @@ async def test_an_ipv6_subscriber_is_one_source() -> None:
     assert len(same) == 1
     assert source_limiter_key("2001:db8:1:3::1", secret) not in same
     assert source_limiter_key("10.0.0.1", secret) != source_limiter_key("10.0.0.2", secret)
+
+
+async def test_a_network_is_an_ipv4_24_or_an_ipv6_48() -> None:
+    secret = secrets.token_hex(8)
+    ipv4 = {network_limiter_key(f"10.1.2.{n}", secret) for n in range(1, 255)}
+    assert len(ipv4) == 1
+    assert network_limiter_key("10.1.3.1", secret) not in ipv4
+    ipv6 = {network_limiter_key(f"2001:db8:1:{n:x}::1", secret) for n in range(0, 65536, 4099)}
+    assert len(ipv6) == 1
+    assert network_limiter_key("2001:db8:2::1", secret) not in ipv6
+    # Not the source's key: a network's failures are counted apart from its addresses'.
+    assert network_limiter_key("10.1.2.3", secret) != source_limiter_key("10.1.2.3", secret)
+    # An IPv4 client as a dual-stack socket reports it is that IPv4 address, not one IPv6 /64
+    # shared by every IPv4 client.
+    for key in (source_limiter_key, network_limiter_key):
+        assert key("::ffff:10.1.2.3", secret) == key("10.1.2.3", secret)
+        assert key("::ffff:10.9.9.9", secret) != key("10.1.2.3", secret)
+
+
+def fresh_network() -> str:
+    """The first three parts of an IPv4 /24 that no other test signs in from."""
+    return "10." + ".".join(str(secrets.randbelow(250) + 1) for _ in range(2))
+
+
+def nobodys_login() -> str:
+    """A phone-like login that names nobody, a new one each time."""
+    return "15" + "".join(secrets.choice("0123456789") for _ in range(9))
+
+
+async def test_spraying_from_many_addresses_of_one_network_is_throttled_there(
+    app: Litestar, resident: Member
+) -> None:
+    # This test's failures are totalled apart, so they leave the minute's total of the session's
+    # database to the tests after it (the app's state is put back after each test).
+    app.state.total_failures = TotalFailures(MemoryLoginLimiter(
+        max_failures=TOTAL_FAILURES_PER_MINUTE, lockout_seconds=(60,)))
+    network = fresh_network()
+    while (other := fresh_network()) == network:
+        pass
+    statuses = []
+    # One common PIN over many logins, each from an address of its own in one /24: no source
+    # comes near its limit, the network reaches its own.
+    for n in range(1, NETWORK_MAX_FAILURES + 2):
+        async with from_address(app, f"{network}.{n}") as sprayer:
+            statuses.append((await sign_in(sprayer, nobodys_login(), "123456")).status_code)
+    assert statuses == [401] * NETWORK_MAX_FAILURES + [429]
+    # The network is locked for every login and address in it, the owner's right PIN included;
+    # from another /24 the owner signs in.
+    async with from_address(app, f"{network}.250") as inside, from_address(app, f"{other}.1") as outside:
+        locked = await sign_in(inside, resident.card_no, resident.pin)
+        assert locked.status_code == 429 and locked.json()["reason"] == "too_many_attempts"
+        assert 0 < int(locked.headers["retry-after"]) <= 60
+        assert (await sign_in(outside, resident.card_no, resident.pin)).status_code == 200
+
+
+async def test_the_total_refuses_everyone_for_the_rest_of_its_minute(
+    app: Litestar, resident: Member
+) -> None:
+    """Failed sign-ins of the whole installation, at most a few a minute here: counted in the
+    database like the installation's own, on a clock of this test's own."""
+    minute = 60 * (30_000_000 + secrets.randbelow(10**6))  # a minute no other test counts in
+    now = [minute + 10.0]
+
+    def clock() -> float:
+        return now[0]
+
+    app.state.total_failures = TotalFailures(
+        DatabaseLoginLimiter(max_failures=3, lockout_seconds=(60,), clock=clock), clock=clock)
+    async with from_address(app, fresh_ipv4()) as client:
+        for _ in range(3):  # from one source, for three logins: under their own limits
+            assert (await sign_in(client, nobodys_login(), "123456")).status_code == 401
+        # The limit is reached: every sign-in, the right PIN included, waits for the next minute.
+        refused = await sign_in(client, resident.card_no, resident.pin)
+        assert refused.status_code == 429 and refused.json()["reason"] == "too_many_attempts"
+        assert refused.headers["retry-after"] == "50"
+        # Nothing is counted on anyone meanwhile: six wrong PINs would lock the resident.
+        now[0] += 40
+        for _ in range(6):
+            wrong = await sign_in(client, resident.card_no, wrong_pin(resident.pin))
+            assert wrong.status_code == 429 and wrong.headers["retry-after"] == "10"
+        now[0] = minute + 60  # a new minute, counted from nothing
+        assert (await sign_in(client, resident.card_no, resident.pin)).status_code == 200
+        # A success does not reset the total: two failures, a success and a third fill the minute.
+        for _ in range(2):
+            assert (await sign_in(client, nobodys_login(), "123456")).status_code == 401
+        assert (await sign_in(client, resident.card_no, resident.pin)).status_code == 200
+        assert (await sign_in(client, nobodys_login(), "123456")).status_code == 401
+        assert (await sign_in(client, resident.card_no, resident.pin)).status_code == 429
 
 
 async def test_a_success_forgives_the_sources_failures(app: Litestar, enrol) -> None:
@@ -354,6 +446,26 @@ async def test_redis_locks_grow_and_expire(redis_prefix: str) -> None:
         assert 0 < ttl <= 24 * 3600 + 3600  # forgotten a day after the last lock ends
         await limiter.reset("k")
         assert await limiter.redis.exists(redis_prefix + "k") == 0
+    finally:
+        await limiter.close()
+
+
+async def test_redis_counts_the_total_by_the_minute(redis_prefix: str) -> None:
+    minute = 60 * (30_000_000 + secrets.randbelow(10**6))
+    now = [minute + 30.0]
+    limiter = redis_limiter(redis_prefix, max_failures=2, lockout_seconds=(60,), forget_after=120,
+                            clock=lambda: now[0])
+    total = TotalFailures(limiter, clock=lambda: now[0])
+    try:
+        for _ in range(2):
+            assert await total.retry_after() is None
+            await total.record_failure()
+        assert await total.retry_after() == 30
+        now[0] = minute + 60
+        assert await total.retry_after() is None
+        # A past minute's key goes soon after its lock: forget_after past its last failure.
+        ttl = await limiter.redis.ttl(f"{redis_prefix}total:{minute // 60}")
+        assert 0 < ttl <= 120 + 60
     finally:
         await limiter.close()
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from litestar import Litestar
 
-from market.auth.limiter import DatabaseLoginLimiter, LoginLimiter, MemoryLoginLimiter
+from market.auth.limiter import DatabaseLoginLimiter, LoginLimiter, MemoryLoginLimiter, TotalFailures
 from market.db import fetch
 from tests.market.connections import separate_connections
 
@@ -92,6 +92,51 @@ async def test_quiet_keys_are_pruned_but_locks_are_kept() -> None:
     assert await limiter.prune() >= 1
     assert await fetch("SELECT 1 FROM login_limit WHERE login_key = {}", quiet) == []
     assert len(await fetch("SELECT 1 FROM login_limit WHERE login_key = {}", locked)) == 1
+
+
+async def test_the_total_is_a_window_of_a_clock_minute() -> None:
+    """Failures of the whole installation: refused once a minute's are at the limit, until the
+    next minute, which starts from nothing; ``retry_after`` counts nothing."""
+    now = [0.0]
+
+    def clock() -> float:
+        return now[0]
+
+    for limiter in (DatabaseLoginLimiter(max_failures=3, lockout_seconds=(60,), clock=clock),
+                    MemoryLoginLimiter(max_failures=3, lockout_seconds=(60,), clock=clock)):
+        minute = 60 * (31_000_000 + secrets.randbelow(10**6))  # a minute no other test counts in
+        total = TotalFailures(limiter, clock=clock)
+        now[0] = minute + 0.5
+        for _ in range(3):
+            assert await total.retry_after() is None
+            await total.record_failure()
+        assert await total.retry_after() == 60  # the seconds to the next minute, rounded up
+        now[0] = minute + 59.5
+        assert await total.retry_after() == 1
+        now[0] = minute + 60
+        assert await total.retry_after() is None
+        for _ in range(2):
+            await total.record_failure()
+        assert await total.retry_after() is None
+        now[0] = minute + 119
+        await total.record_failure()
+        assert await total.retry_after() == 1, type(limiter).__name__
+
+
+async def test_past_minutes_of_the_total_are_pruned() -> None:
+    """Each minute with failures leaves a row; the hourly housekeeping's prune (the person
+    limiter's, with its day) takes it with every other quiet key, so they do not pile up."""
+    minute = 60 * (32_000_000 + secrets.randbelow(10**6))
+    now = [minute + 1.0]
+    total = TotalFailures(DatabaseLoginLimiter(max_failures=3, lockout_seconds=(60,),
+                                               clock=lambda: now[0]), clock=lambda: now[0])
+    for _ in range(3):
+        await total.record_failure()
+    key = f"total:{minute // 60}"
+    assert len(await fetch("SELECT 1 FROM login_limit WHERE login_key = {}", key)) == 1
+    now[0] += 24 * 3600 + 61
+    assert await DatabaseLoginLimiter(clock=lambda: now[0]).prune() >= 1
+    assert await fetch("SELECT 1 FROM login_limit WHERE login_key = {}", key) == []
 
 
 async def attempts_at_once(count: int, connections: int, key: str, now: Callable[[], float]) -> list:

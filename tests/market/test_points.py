@@ -139,6 +139,26 @@ async def test_amount_reasons(admin: Member, resident: Member) -> None:
     assert bad.json()["field"] == "amount"
 
 
+@pytest.mark.parametrize("amount", ["９９", "٣", "1e3", "1_0", "NaN", "Infinity", "", "5-", True])
+async def test_amounts_are_read_as_the_ledger_reads_them(admin: Member, resident: Member, amount) -> None:
+    """Python's Decimal reads full-width and Arabic-Indic digits, exponents and underscores; an
+    amount is digits 0-9, a sign and a point, and anything else is not a number (issue 14)."""
+    before = await balance(resident)
+    bad = await adjust(admin, resident.id, amount)
+    assert bad.status_code == 400, bad.text
+    assert (bad.json()["reason"], bad.json()["field"]) == ("invalid_input", "amount")
+    assert await balance(resident) == before
+
+
+@pytest.mark.parametrize(("amount", "credited"), [
+    ("12.5", "12.50"), (" 3 ", "3.00"), (7.25, "7.25"), (".5", "0.50"), (12, "12.00"),
+])
+async def test_amounts_as_strings_or_numbers(admin: Member, resident: Member, amount, credited) -> None:
+    response = await adjust(admin, resident.id, amount)
+    assert response.status_code == 201, response.text
+    assert await balance(resident) == credited
+
+
 async def test_unknown_person_is_not_found(admin: Member) -> None:
     response = await adjust(admin, 987_654_321, "1")
     assert response.status_code == 404

@@ -3,6 +3,8 @@
 import io
 import secrets
 import struct
+import subprocess
+import sys
 import zlib
 
 import pytest
@@ -253,3 +255,39 @@ def test_processing_is_bounded_for_a_large_real_photo() -> None:
     """A 12-megapixel camera JPEG comes out at most 1024 px a side (decoded at a reduced scale)."""
     result = photos.process(picture((4000, 3000), "JPEG", quality=92))
     assert jpeg(result.image).size == (1024, 768) and jpeg(result.thumb).size == (256, 192)
+
+
+async def test_the_document_says_how_to_upload_a_photo(shopkeeper: Member) -> None:
+    """A client generated from the OpenAPI document can upload (issue 14: the body was not in it,
+    and a new product's photo URL is null until a photo is uploaded, never a URL answering 404)."""
+    made = await make(shopkeeper)
+    assert made["photo_url"] is None and made["thumb_url"] is None
+    document = (await shopkeeper.client.get("/schema/openapi.json")).json()
+    body = document["paths"]["/api/products/{product_id}/photo"]["put"]["requestBody"]
+    form = body["content"]["multipart/form-data"]["schema"]
+    (field,) = form["required"]
+    assert form["properties"][field] == {"type": "string", "format": "binary"}
+    response = await shopkeeper.client.put(
+        f"/api/products/{made['id']}/photo", files={field: ("p.png", picture((64, 48)), "image/png")}
+    )
+    assert response.status_code == 200, response.text
+    assert (await shopkeeper.client.get(response.json()["photo_url"])).status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P"])
+def test_the_memory_one_photo_takes_is_bounded(mode: str, tmp_path) -> None:
+    """The largest picture of each kind that is read at all, processed in a process of its own:
+    its peak memory (ru_maxrss) stays under 200 MB — with CONCURRENT at once, the bound a worker
+    adds for photos. A 40 MP PNG took 208–436 MB before (issue 14)."""
+    side = int(photos.MAX_PIXELS_DECODED_WHOLE ** 0.5)
+    Image.new(mode, (side, side), 3 if mode == "P" else (120, 200, 30, 128)[: len(mode)]).save(
+        tmp_path / "big.png")
+    measure = (
+        "import resource, sys; from market.shop import photos; "
+        "data = open(sys.argv[1], 'rb').read(); "
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; photos.process(data); "
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)"
+    )
+    grown = subprocess.run([sys.executable, "-c", measure, str(tmp_path / "big.png")],
+                           capture_output=True, text=True, check=True)
+    assert int(grown.stdout) < 200, f"{mode}: {grown.stdout} MB"

@@ -271,6 +271,26 @@ async def test_every_declared_route_exists(openapi: dict) -> None:
     assert not missing, f"declared but not served (typo, or mark planned): {missing}"
 
 
+async def test_the_document_bounds_every_id_a_request_carries(openapi: dict) -> None:
+    """Ids in paths, queries and bodies are documented as the server reads them (1 … 2³¹−1),
+    amounts by the ledger's rule, and the rule for text is said once (issue 14)."""
+    bounded = {"minimum": 1, "maximum": 2**31 - 1}
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"].endswith("_id"):
+                    schema = parameter["schema"]
+                    integer = next(s for s in schema.get("oneOf", [schema]) if s.get("type") == "integer")
+                    assert integer | bounded == integer, (method, path, parameter["name"])
+    schemas = openapi["components"]["schemas"]
+    assert schemas["AdjustmentRequest"]["properties"]["person_id"] | bounded \
+        == schemas["AdjustmentRequest"]["properties"]["person_id"]
+    amount = schemas["AdjustmentRequest"]["properties"]["amount"]["oneOf"]
+    assert {"type": "number", "multipleOf": 0.01}.items() <= amount[1].items()
+    assert amount[0]["pattern"] == r"^[+-]?(\d{1,12}(\.\d{1,2})?|\.\d{1,2})$"
+    assert "NUL" in openapi["info"]["description"]
+
+
 async def test_route_role_matrix(app: Litestar, openapi: dict) -> None:
     ledger = app.state.ledger
     home = await communities.get_or_create(ledger, f"矩阵社区-{secrets.token_hex(6)}")

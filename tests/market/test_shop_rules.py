@@ -96,7 +96,7 @@ async def test_an_admin_sets_the_rules_and_residents_read_them(
     ({"min_earned": 0.001}, "invalid_minimum"),
     ({"min_hours": "0.125"}, "invalid_minimum"),
     ({"min_hours": "-1"}, "invalid_minimum"),
-    ({"min_earned": "NaN"}, "invalid_minimum"),
+    ({"min_earned": "NaN"}, "invalid_input"),
     ({"min_earned": "1000000.01"}, "invalid_minimum"),
     ({"extra": 1}, "invalid_input"),
 ])
