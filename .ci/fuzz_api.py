@@ -6,7 +6,7 @@ fuzzer's ids name real things half of the time instead of answering 404), and sc
 sends what the OpenAPI document allows and much that it does not. Two checks must hold for
 every answer: no server error (5xx), and the answer is one the document lists, with its schema.
 
-    python .ci/fuzz_api.py --engine sqlite|postgres [--examples 8] [--seed 14]
+    python .ci/fuzz_api.py --engine sqlite|postgres [--examples 6] [--seed 14]
 
 Left out: erasing people (irreversible by design; tested in tests/market/test_privacy.py) and
 signing the fuzzer's own session out (every later request would be a 401). Prints
@@ -142,7 +142,7 @@ def fuzz(base: str, role: str, authorization: str, config: Path, examples: int, 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=("sqlite", "postgres"), required=True)
-    parser.add_argument("--examples", type=int, default=8, help="test cases per operation and phase")
+    parser.add_argument("--examples", type=int, default=6, help="test cases per operation and phase")
     parser.add_argument("--seed", type=int, default=14)
     args = parser.parse_args()
 

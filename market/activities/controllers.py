@@ -1,6 +1,7 @@
 """Activities, their rotating check-in codes, check-in scans and attendance over HTTP."""
 
 import asyncio
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
@@ -30,6 +31,7 @@ from market.activities.service import (
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, ORGANIZER, RESIDENT
 from market.auth.sessions import Principal
+from market.constraints import text
 from market.dependencies import provide_ledger, provide_me, provide_settings
 from market.settings import Settings
 
@@ -38,7 +40,7 @@ STAFF = requires_role(ORGANIZER, ADMIN)
 
 
 class CancelRequest(msgspec.Struct):
-    reason: str
+    reason: Annotated[str, text(service.MAX_REASON_LENGTH)]
 
 
 class CheckinRequest(msgspec.Struct):

@@ -38,6 +38,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Annotated
 
 import msgspec
 
@@ -57,6 +58,7 @@ from market.amounts import Amount
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.cards.service import ROTATION, resolve_member_code, signer_for
+from market.constraints import one_of, text
 from market.db import fetch
 from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_phone
@@ -73,6 +75,8 @@ CHECKIN_EARLY = timedelta(minutes=30)
 CHECKOUT_LATE = timedelta(hours=2)
 MAX_TOKEN_TEXT = 500
 MAX_REASON_LENGTH = 200
+#: An activity's title, and its location.
+MAX_TITLE_LENGTH = 100
 #: The path of the check-in URL; uppercase so the whole URL after an uppercase
 #: base can stay in QR alphanumeric mode.
 CHECKIN_PATH = "/C/"
@@ -168,13 +172,13 @@ class AttendanceList(msgspec.Struct):
 
 
 class NewActivity(msgspec.Struct):
-    title: str
-    category: str
+    title: Annotated[str, text(MAX_TITLE_LENGTH)]
+    category: Annotated[str, one_of(CATEGORIES)]
     starts_at: datetime
     ends_at: datetime
     points_per_checkin: Amount
     points_per_hour: Amount
-    location: str = ""
+    location: Annotated[str, text(MAX_TITLE_LENGTH, required=False)] = ""
     max_hours: Amount | None = None
     capacity: int | None = None
     requires_approval: bool = False
@@ -209,13 +213,13 @@ class Approval(msgspec.Struct):
 
 
 class Rejection(msgspec.Struct):
-    reason: str
+    reason: Annotated[str, text(MAX_REASON_LENGTH)]
     person_ids: list[int] | None = None
 
 
 class HoursByHand(msgspec.Struct):
     hours: Amount
-    reason: str
+    reason: Annotated[str, text(MAX_REASON_LENGTH)]
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -248,13 +252,13 @@ def _columns(data: NewActivity | ActivityChanges) -> dict:
     """Validated column values of the fields given."""
     out: dict = {}
     if data.title is not None:
-        out["title"] = _text(data.title, "title", "invalid_title", 1, 100)
+        out["title"] = _text(data.title, "title", "invalid_title", 1, MAX_TITLE_LENGTH)
     if data.category is not None:
         if data.category not in CATEGORIES:
             raise InvalidInput("invalid_category", field="category")
         out["category"] = data.category
     if data.location is not None:
-        out["location"] = _text(data.location, "location", "invalid_location", 0, 100)
+        out["location"] = _text(data.location, "location", "invalid_location", 0, MAX_TITLE_LENGTH)
     for name in ("starts_at", "ends_at"):
         if (value := getattr(data, name)) is not None:
             out[name] = _aware(value, name)

@@ -6,6 +6,7 @@ a code image is a credential.
 """
 
 import asyncio
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post, put
@@ -21,6 +22,8 @@ from market.auth.sessions import Principal
 from market.cards import service
 from market.cards.picture import render_card
 from market.cards.service import CardView, MemberCode, ScannedMember
+from market.constraints import matching, text
+from market.people.rules import PIN
 from market.settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -31,18 +34,18 @@ def _png(data: bytes) -> Response[bytes]:
 
 
 class ChangePinRequest(msgspec.Struct):
-    new_pin: str
+    new_pin: Annotated[str, matching(PIN)]
     """6 digits, not trivially guessable (not all one digit, not a run, not the phone's last six)."""
     current_pin: str | None = None
     """Required when a PIN is already set."""
 
 
 class SetPinRequest(msgspec.Struct):
-    pin: str
+    pin: Annotated[str, matching(PIN)]
 
 
 class ScanRequest(msgspec.Struct):
-    member_code: str
+    member_code: Annotated[str, text(service.MAX_CODE_LENGTH)]
     """A rotating member code from a phone, or the code of a printed card."""
 
 

@@ -13,6 +13,8 @@ from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.community import structure
 from market.community.structure import (
+    MAX_ADDRESS,
+    MAX_NAME,
     BuildingView,
     CompoundView,
     GridView,
@@ -22,7 +24,8 @@ from market.community.structure import (
     TeamMemberView,
     TeamView,
 )
-from market.people.service import parse_cursor
+from market.constraints import text
+from market.paging import Cursor, parse_cursor
 
 
 class CompoundList(msgspec.Struct):
@@ -50,18 +53,18 @@ class TeamMemberList(msgspec.Struct):
 
 
 class NameRequest(msgspec.Struct):
-    name: str
+    name: Annotated[str, text(MAX_NAME)]
 
 
 class NewBuildingRequest(msgspec.Struct):
     compound_id: int
-    name: str
+    name: Annotated[str, text(MAX_NAME)]
 
 
 class NewHouseholdRequest(msgspec.Struct):
     building_id: int
-    room: str
-    unit: str = ""
+    room: Annotated[str, text(MAX_ADDRESS)]
+    unit: Annotated[str, text(MAX_ADDRESS, required=False)] = ""
     grid_id: int | None = None
 
 
@@ -224,7 +227,7 @@ class HouseholdController(Controller):
         grid_id: OptionalId = None,
         archived: Archived = False,
         limit: Annotated[int, QueryParameter(ge=1, le=structure.MAX_PAGE)] = 100,
-        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        cursor: Cursor = None,
     ) -> HouseholdPage:
         return await structure.list_households(
             me.community_id, building_id=building_id, grid_id=grid_id, archived=archived,

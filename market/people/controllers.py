@@ -10,19 +10,21 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from ledger import Ledger
 from market.auth.guards import requires_role
 from market.auth.hashing import SecretHasher
-from market.auth.roles import ADMIN
+from market.auth.roles import ADMIN, ROLES
 from market.auth.sessions import Principal
-from market.people import service
+from market.constraints import matching, password_text, roles_of, text
+from market.paging import Cursor
+from market.people import rules, service
 from market.people.service import NewPerson, PeoplePage, PersonView
 
 
 class NewPersonRequest(msgspec.Struct):
-    name: str
-    phone: str
-    roles: list[str]
-    password: str | None = None
+    name: Annotated[str, text(rules.MAX_NAME)]
+    phone: Annotated[str, matching(rules.PHONE)]
+    roles: Annotated[list[str], roles_of(ROLES)]
+    password: Annotated[str | None, password_text(rules.MIN_PASSWORD, rules.MAX_PASSWORD)] = None
     """Required for organizers, shopkeepers and admins; at least 8 characters."""
-    pin: str | None = None
+    pin: Annotated[str | None, matching(rules.PIN)] = None
     """Required for residents: 6 digits, not trivially guessable."""
     household_id: int | None = None
     """The household (户) the resident belongs to, of the admin's community."""
@@ -51,7 +53,7 @@ class PeopleController(Controller):
         me: NamedDependency[Principal],
         q: Annotated[str | None, QueryParameter(max_length=50)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE)] = 20,
-        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        cursor: Cursor = None,
     ) -> PeoplePage:
         return await service.list_people(me.community_id, q=q, limit=limit, cursor=cursor)
 

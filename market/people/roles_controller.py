@@ -1,20 +1,23 @@
 """Roles over HTTP: an admin sets a person's roles and sees who holds which."""
 
+from typing import Annotated
+
 import msgspec
 from litestar import Controller, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from market.auth.guards import requires_role
-from market.auth.roles import ADMIN
+from market.auth.roles import ADMIN, ROLES
 from market.auth.sessions import Principal
+from market.constraints import roles_of
 from market.people import roles_service
 from market.people.roles_service import RoleHolder
 from market.people.service import PersonView
 
 
 class RolesRequest(msgspec.Struct):
-    roles: list[str]
+    roles: Annotated[list[str], roles_of(ROLES)]
     """The person's complete new set: any of resident, organizer, shopkeeper, admin."""
 
 

@@ -15,7 +15,8 @@ from market.auth.hashing import SecretHasher
 from market.auth.roles import decode_roles, encode_roles
 from market.community.structure import household_of_community
 from market.db import engine_name, is_unique_violation
-from market.errors import Conflict, InvalidInput, NotFound
+from market.errors import Conflict, NotFound
+from market.paging import parse_cursor
 from market.people import rules
 from market.tables import Person
 
@@ -122,14 +123,6 @@ async def get_person(community_id: int, person_id: int) -> PersonView:
     if row is None:
         raise NotFound()
     return _view(row)
-
-
-def parse_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidInput("invalid_cursor", field="cursor")
-    return int(cursor)
 
 
 async def list_people(

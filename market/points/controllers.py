@@ -12,6 +12,8 @@ from market.amounts import Amount
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
+from market.constraints import text
+from market.paging import Cursor
 from market.points import service
 from market.points.service import (
     Adjustment,
@@ -26,7 +28,7 @@ class AdjustmentRequest(msgspec.Struct):
     person_id: int
     amount: Amount
     """A JSON number or string, at most two decimals; negative takes points away."""
-    reason: str
+    reason: Annotated[str, text(service.MAX_REASON_LENGTH)]
 
 
 IdempotencyKey = Annotated[
@@ -54,7 +56,7 @@ class MyPointsController(Controller):
         me: NamedDependency[Principal],
         ledger: NamedDependency[Ledger],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        cursor: Cursor = None,
     ) -> EntriesPage:
         return await service.entries(ledger, me, limit, cursor)
 

@@ -17,6 +17,7 @@ from market.activities.hours import hours_and_stars
 from market.auth.sessions import Principal
 from market.community import service as communities
 from market.errors import InvalidInput, NotFound
+from market.paging import parse_cursor
 from market.people.service import community_of
 from market.writes import LedgerStep, Steps, write
 
@@ -193,14 +194,6 @@ async def adjustment_of(
                       balance_after=points(after))
 
 
-def _parse_seq(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidInput("invalid_cursor", field="cursor")
-    return int(cursor)
-
-
 async def entries(ledger: Ledger, me: Principal, limit: int, cursor: str | None) -> EntriesPage:
     return await person_entries(ledger, me.community_id, me.id, limit, cursor)
 
@@ -209,7 +202,7 @@ async def person_entries(
     ledger: Ledger, community_id: int, person_id: int, limit: int, cursor: str | None
 ) -> EntriesPage:
     """A person's points history, newest first (the caller checks the person's community)."""
-    before = _parse_seq(cursor)
+    before = parse_cursor(cursor)
     account = await ledger.find_account(community_id, "wallet", owner=str(person_id))
     if account is None:
         return EntriesPage(items=[], next_cursor=None)

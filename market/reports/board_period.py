@@ -8,7 +8,10 @@ UTC instants, so a credit at 2026-11-30 23:30 Beijing (15:30 UTC) is November's.
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from litestar.params import QueryParameter
 
 from market.errors import InvalidInput
 
@@ -86,6 +89,18 @@ class Period:
     def next(self) -> "Period":
         year, month = divmod(self.month - 1 + self.months, 12)
         return Period(self.kind, self.year + year, month + 1, self.months)
+
+
+#: The query parameters that name a period, as the OpenAPI document describes them
+#: (``parse_period`` checks them; these only say what it takes).
+PeriodKind = Annotated[str | None, QueryParameter(
+    max_length=10, description="month (default), quarter or year",
+    schema_extra={"enum": list(KINDS)},
+)]
+PeriodAt = Annotated[str | None, QueryParameter(
+    max_length=10, description="2026-12, 2026-Q4 or 2026 (as the period's kind); the current one when absent",
+    schema_extra={"pattern": r"^[0-9]{4}(-[0-9]{1,2}|-?[Qq][1-4])?$"},
+)]
 
 
 def _month_start(year: int, month: int) -> datetime:

@@ -27,6 +27,7 @@ from litestar.response import Redirect, Template
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, ORGANIZER, RESIDENT
 from market.auth.sessions import Principal
+from market.constraints import DAY
 from market.errors import MarketError
 from market.reports import certificate_records as records
 from market.reports.certificate_pdf import render_pdf
@@ -59,8 +60,8 @@ class MyCertificateController(Controller):
          summary="My volunteer service certificate (PDF, signed, with a verification QR)")
     async def mine(
         self, request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings],
-        start: Annotated[str | None, QueryParameter(name="from", max_length=10)] = None,
-        end: Annotated[str | None, QueryParameter(name="to", max_length=10)] = None,
+        start: Annotated[str | None, QueryParameter(name="from", max_length=10, schema_extra=DAY)] = None,
+        end: Annotated[str | None, QueryParameter(name="to", max_length=10, schema_extra=DAY)] = None,
     ) -> Response[bytes]:
         return await _pdf(settings, request, me.community_id, me.id, start, end)
 
@@ -75,8 +76,8 @@ class PersonCertificateController(Controller):
     async def theirs(
         self, request: Request, person_id: FromPath[int], me: NamedDependency[Principal],
         settings: NamedDependency[Settings],
-        start: Annotated[str | None, QueryParameter(name="from", max_length=10)] = None,
-        end: Annotated[str | None, QueryParameter(name="to", max_length=10)] = None,
+        start: Annotated[str | None, QueryParameter(name="from", max_length=10, schema_extra=DAY)] = None,
+        end: Annotated[str | None, QueryParameter(name="to", max_length=10, schema_extra=DAY)] = None,
     ) -> Response[bytes]:
         # ``compute`` finds the person only in the caller's community: anyone else is a 404.
         return await _pdf(settings, request, me.community_id, person_id, start, end)

@@ -28,6 +28,7 @@ from market.community import service as communities
 from market.community.service import CommunityView
 from market.db import fetch, write_transaction
 from market.errors import Conflict, InvalidInput, NotFound
+from market.paging import parse_cursor
 from market.reports import keys
 from market.reports.checkpoint_verify import GENESIS, VERSION, checkpoint_text, hundredths_text
 from market.settings import Settings
@@ -231,20 +232,12 @@ async def checkpoint_all(settings: Settings, now: datetime | None = None) -> lis
 # -- reading them ----------------------------------------------------------------------------------
 
 
-def _parse_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidInput("invalid_cursor", field="cursor")
-    return int(cursor)
-
-
 async def history_page(
     settings: Settings, community_id: int | None, limit: int = 20, cursor: str | None = None
 ) -> CheckpointPage:
     """The community's checkpoints, newest first, ``limit`` at a time."""
     community = await community_or_404(community_id)
-    before = _parse_cursor(cursor)
+    before = parse_cursor(cursor)
     if before is None:
         rows = await fetch(
             f"SELECT {CHECKPOINT_COLUMNS} FROM transparency_checkpoint WHERE community = {{}} "

@@ -13,12 +13,10 @@ period's start and end. Charts are drawn on the server (``market.reports.charts`
 from collections import defaultdict
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from ledger import format_points
@@ -28,7 +26,7 @@ from market.auth.sessions import Principal
 from market.errors import MarketError
 from market.reports import board_cache, charts
 from market.reports import board_queries as q
-from market.reports.board_period import CHINA, Period, parse_period, today
+from market.reports.board_period import CHINA, Period, PeriodAt, PeriodKind, parse_period, today
 from market.reports.leaderboards import PeriodView, period_view
 from market.web import i18n
 from market.web.forms import page, page_member
@@ -192,8 +190,6 @@ async def _shop(community_id: int, period: Period, language: str = "zh") -> Shop
     )
 
 
-PeriodKind = Annotated[str | None, QueryParameter(max_length=10)]
-PeriodAt = Annotated[str | None, QueryParameter(max_length=10)]
 
 
 class DashboardController(Controller):

@@ -31,6 +31,7 @@ from litestar.response import Redirect, Stream, Template
 
 from market.auth.guards import requires_role
 from market.auth.sessions import Principal
+from market.constraints import DAY
 from market.errors import Forbidden, InvalidInput
 from market.messages import Language, preferred_language
 from market.reports import xlsx
@@ -168,9 +169,9 @@ def _handler(export: Export, fmt: str):
     async def download(
         request: Request,
         me: NamedDependency[Principal],
-        start: Annotated[str | None, QueryParameter(name="from", max_length=20,
+        start: Annotated[str | None, QueryParameter(name="from", max_length=20, schema_extra=DAY,
                                                 description="First Beijing day, YYYY-MM-DD")] = None,
-        end: Annotated[str | None, QueryParameter(name="to", max_length=20,
+        end: Annotated[str | None, QueryParameter(name="to", max_length=20, schema_extra=DAY,
                                               description="Last Beijing day (included)")] = None,
         lang: Annotated[str | None, QueryParameter(name="lang", max_length=5,
                                                description="zh (default) or en headers")] = None,

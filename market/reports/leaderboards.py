@@ -25,7 +25,7 @@ from market.community import service as communities
 from market.errors import MarketError, NotFound
 from market.reports import board_cache
 from market.reports import board_queries as q
-from market.reports.board_period import Period, parse_period
+from market.reports.board_period import Period, PeriodAt, PeriodKind, parse_period
 from market.web import i18n
 from market.web.forms import page, page_member
 
@@ -246,8 +246,8 @@ class LeaderboardController(Controller):
     @get("/", summary="The community's leaderboards (红榜) for a month, quarter or year")
     async def show(
         self, request: Request, me: NamedDependency[Principal],
-        period: Annotated[str | None, QueryParameter(max_length=10)] = None,
-        at: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        period: PeriodKind = None,
+        at: PeriodAt = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> Leaderboards:
         chosen = parse_period(period, at)
@@ -259,8 +259,8 @@ class LeaderboardController(Controller):
     async def public(
         self, request: Request,
         community: Annotated[int | None, QueryParameter(ge=1)] = None,
-        period: Annotated[str | None, QueryParameter(max_length=10)] = None,
-        at: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        period: PeriodKind = None,
+        at: PeriodAt = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> Leaderboards:
         chosen = parse_period(period, at)

@@ -24,6 +24,7 @@ from market.auth.guards import requires_role
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.errors import InvalidInput, NotFound
+from market.paging import Cursor
 from market.points import service as points
 from market.reports import checkpoint_files as files
 from market.reports import checkpoint_service as checkpoints
@@ -60,7 +61,7 @@ class CheckpointController(Controller):
         settings: NamedDependency[Settings],
         community: CommunityParam = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        cursor: Cursor = None,
     ) -> CheckpointPage:
         return await checkpoints.history_page(settings, community, limit, cursor)
 

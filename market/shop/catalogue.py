@@ -21,6 +21,7 @@ Rules decided here:
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Annotated
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -30,9 +31,10 @@ from market import audit
 from market.amounts import Amount
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
+from market.constraints import one_of, text
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
-from market.people.service import parse_cursor
+from market.paging import parse_cursor
 from market.shop import stock
 from market.writes import Steps, on_postgres, write
 
@@ -75,13 +77,13 @@ class ProductList(msgspec.Struct):
 
 
 class NewProduct(msgspec.Struct):
-    name: str
+    name: Annotated[str, text(MAX_NAME)]
     price: Amount
     """Points: a JSON string or number, more than 0, at most two decimals."""
     stock: int = 0
     category: str = ""
     limit_per_person: int | None = None
-    limit_period: str | None = None
+    limit_period: Annotated[str | None, one_of(PERIODS, nullable=True)] = None
     """"day", "week", "month", "quarter" or "year"; with ``limit_per_person``."""
     active: bool = True
 

@@ -10,6 +10,7 @@ from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.errors import NotFound
+from market.paging import Cursor
 from market.shop import catalogue, photos
 from market.shop.catalogue import (
     NewProduct,
@@ -68,7 +69,7 @@ class ProductController(Controller):
         product_id: FromPath[int],
         me: NamedDependency[Principal],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        cursor: Cursor = None,
     ) -> MovementPage:
         return await catalogue.stock_record(me, product_id, limit, cursor)
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Annotated
 
 import msgspec
 
@@ -27,6 +28,7 @@ from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.cards.service import check_counter_pin, resolve_member_code
+from market.constraints import text
 from market.db import fetch, is_unique_violation
 from market.errors import InvalidInput, NotFound, Unprocessable
 from market.points.service import account_id, wallet_id
@@ -71,7 +73,7 @@ class RedemptionView(msgspec.Struct):
 
 
 class RefundRequest(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str
+    reason: Annotated[str, text(MAX_REASON)]
     #: The goods taken back; all that is left of the redemption when absent.
     items: list[Line] | None = None
 

@@ -23,7 +23,7 @@ Rules decided here:
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -31,6 +31,7 @@ from ledger import InvalidAmount, format_points, to_hundredths
 from market.activities.hours import service_hours
 from market.amounts import Amount
 from market.auth.sessions import Principal
+from market.constraints import matching, weekdays
 from market.db import fetch, write_transaction
 from market.errors import Conflict, InvalidInput
 from market.messages import Language
@@ -75,11 +76,11 @@ class ShopRules(msgspec.Struct):
 class RulesChange(msgspec.Struct, forbid_unknown_fields=True):
     """The whole set of rules; every field is replaced."""
 
-    open_days: list[int]
+    open_days: Annotated[list[int], weekdays()]
     """ISO weekdays, 1 = Monday … 7 = Sunday; at least one."""
-    opens_at: str
+    opens_at: Annotated[str, matching(_TIME)]
     """"HH:MM" from "00:00"; before ``closes_at``."""
-    closes_at: str
+    closes_at: Annotated[str, matching(_TIME)]
     """"HH:MM" up to "24:00"."""
     min_earned: Amount = Decimal(0)
     """Points (string or number, at most two decimals, at least 0)."""

@@ -9,6 +9,7 @@ from litestar.params import JSONBody, QueryParameter
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
+from market.constraints import DAY
 from market.messages import preferred_language
 from market.shop import reconciliation, rules
 from market.shop.reconciliation import Reconciliation
@@ -41,7 +42,7 @@ class ShopController(Controller):
         me: NamedDependency[Principal],
         date: Annotated[
             str | None, QueryParameter(description="YYYY-MM-DD, Beijing time; today when absent",
-                                       max_length=20)
+                                       max_length=20, schema_extra=DAY)
         ] = None,
         keeper_id: Annotated[int | None, QueryParameter(description="admins: one keeper's counter")] = None,
     ) -> Reconciliation:

@@ -32,6 +32,7 @@ from market.auth.sessions import Principal
 from market.cards import service as cards
 from market.community import structure
 from market.errors import LEDGER_STATUS, InvalidInput, MarketError, NotFound
+from market.paging import parse_cursor
 from market.people import import_jobs, roles_service, roster
 from market.people import rules as person_rules
 from market.people import service as people
@@ -148,7 +149,7 @@ async def _structure_page(
     grids = await structure.list_grids(me.community_id)
     teams = await structure.list_teams(me.community_id)
     households = await structure.list_households(
-        me.community_id, limit=HOUSEHOLD_PAGE, after=people.parse_cursor(cursor)
+        me.community_id, limit=HOUSEHOLD_PAGE, after=parse_cursor(cursor)
     )
     compound_names = {c.id: c.name for c in compounds}
     return page(
@@ -501,7 +502,7 @@ async def card_sheet(request: Request) -> Template | Redirect:
     cursor = params.get("cursor") or None
     holders = await cards.card_holders(
         me.community_id, building_id=building, grid_id=grid, limit=CARDS_PER_SHEET,
-        after=people.parse_cursor(cursor),
+        after=parse_cursor(cursor),
     )
     sheets = [holders.items[i:i + CARDS_PER_A4] for i in range(0, len(holders.items), CARDS_PER_A4)]
     return page(

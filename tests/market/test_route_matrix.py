@@ -291,6 +291,29 @@ async def test_the_document_bounds_every_id_a_request_carries(openapi: dict) -> 
     assert "NUL" in openapi["info"]["description"]
 
 
+async def test_the_document_says_what_fields_take(openapi: dict) -> None:
+    """The limits the services check, said in the document from the same constants
+    (``market.constraints``), so a generated client sends what the server takes."""
+    schemas = openapi["components"]["schemas"]
+    name = schemas["NameRequest"]["properties"]["name"]
+    assert (name["minLength"], name["maxLength"], name["pattern"]) == (1, 50, r"\S")
+    person = schemas["NewPersonRequest"]["properties"]
+    assert person["phone"]["pattern"] == "^(?:1[3-9][0-9]{9})$"
+    assert person["roles"]["minItems"] == 1
+    assert person["roles"]["items"]["enum"] == ["admin", "organizer", "resident", "shopkeeper"]
+    days = schemas["RulesChange"]["properties"]["open_days"]
+    assert (days["minItems"], days["items"]["minimum"], days["items"]["maximum"]) == (1, 1, 7)
+    assert schemas["NewActivity"]["properties"]["category"]["enum"] == [
+        "collective_labour", "self_governance", "volunteer_service"]
+
+    def query(path: str) -> dict:
+        return {p["name"]: p["schema"] for p in openapi["paths"][path]["get"]["parameters"]}
+
+    assert query("/api/people")["cursor"]["pattern"] == "^[0-9]{0,18}$"
+    assert query("/api/leaderboards")["period"]["enum"] == ["month", "quarter", "year"]
+    assert query("/api/exports/ledger.csv")["from"]["format"] == "date"
+
+
 async def test_route_role_matrix(app: Litestar, openapi: dict) -> None:
     ledger = app.state.ledger
     home = await communities.get_or_create(ledger, f"矩阵社区-{secrets.token_hex(6)}")
