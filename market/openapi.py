@@ -10,9 +10,11 @@ from what each route is (``document_problems``):
   something (a cookie session without its CSRF token, a browser's cross-site request);
 - 404 when the path, the query or the body may name a record; 409, 413 and 422 on methods that
   change something (a conflict with the state, a body past its bound, content refused as a whole);
-- what a handler declares beyond that in ``opt={"problems": (410, 429)}``, and the multipart body
-  of a route that reads its upload itself in ``opt={"upload": "file"}``; a status the handler
-  documents itself with ``responses=`` (a body of its own shape) is left as it is.
+- what a handler declares beyond that in ``opt={"problems": (410, 429)}``, the multipart body
+  of a route that reads its upload itself in ``opt={"upload": "file"}``, and the headers it cannot
+  go without though Litestar does not check them (``opt={"required_headers": ("Idempotency-Key",)}``);
+  a status the handler documents itself with ``responses=`` (a body of its own shape) is left as
+  it is.
 
 And it says what the server takes of ids and text (``document_inputs``): an id in a path, a query
 or a request body is an integer from 1 to 2³¹−1 (``market.storable.MAX_ID``: what an id column
@@ -24,6 +26,7 @@ answer's status is one the document lists.
 
 from http import HTTPStatus
 
+import msgspec
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.spec import (
@@ -99,6 +102,10 @@ def document_problems(app: Litestar) -> None:
                 continue
             # A path, a query or a body may name a record that is not there (or not the caller's).
             names_records = bool(route.path_parameters or operation.parameters or operation.request_body)
+            for parameter in operation.parameters or ():
+                if not isinstance(parameter, Reference) and parameter.param_in == "header" \
+                        and parameter.name in getattr(handler, "opt", {}).get("required_headers", ()):
+                    parameter.required = True
             if (field := getattr(handler, "opt", {}).get("upload")) and operation.request_body is None:
                 operation.request_body = upload_body(field)
                 names_records = True
@@ -149,10 +156,24 @@ def _bound_ids(schema: object, name: str) -> None:
         _bound_ids(choice, name)
 
 
+def _closed_structs() -> set[str]:
+    """The request types that refuse fields they do not know (``forbid_unknown_fields``)."""
+    closed, types = set(), [msgspec.Struct]
+    while types:
+        kind = types.pop()
+        types += kind.__subclasses__()
+        config = getattr(kind, "__struct_config__", None)
+        if config is not None and config.forbid_unknown_fields:
+            closed.add(kind.__name__)
+    return closed
+
+
 def document_inputs(document: object) -> None:
-    """Ids in paths, queries and request bodies bounded; the rule for text in the description."""
+    """Ids in paths, queries and request bodies bounded; request types that take no other field
+    closed (``additionalProperties: false``); the rule for text in the description."""
     document.info.description = TEXT_RULE  # type: ignore[attr-defined]
     schemas = document.components.schemas or {}  # type: ignore[attr-defined]
+    closed = _closed_structs()
     seen: set[str] = set()
 
     def walk(schema: object) -> None:
@@ -161,6 +182,8 @@ def document_inputs(document: object) -> None:
             name = schema.ref.rsplit("/", 1)[-1]
             if name not in seen and name in schemas:
                 seen.add(name)
+                if name in closed and isinstance(schemas[name], Schema):
+                    schemas[name].additional_properties = False
                 walk(schemas[name])
             return
         if not isinstance(schema, Schema):

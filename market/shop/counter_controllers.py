@@ -17,7 +17,7 @@ from market.dependencies import (
     provide_me,
     provide_settings,
 )
-from market.points.controllers import IdempotencyKey
+from market.points.controllers import KEY_REQUIRED, IdempotencyKey
 from market.points.service import check_idempotency_key
 from market.shop import counter, orders
 from market.shop.counter import Redeem, RedemptionView, RefundRequest, RefundView
@@ -28,7 +28,7 @@ class RedemptionController(Controller):
     path = "/redemptions"
     tags = ("shop",)
 
-    @post("/", guards=[requires_role(SHOPKEEPER)], opt={"problems": (410, 429)},
+    @post("/", guards=[requires_role(SHOPKEEPER)], opt={"problems": (410, 429), **KEY_REQUIRED},
           summary="Hand out goods for a resident's points")
     async def create(
         self, data: JSONBody[Redeem], request: Request, idempotency_key: IdempotencyKey = None

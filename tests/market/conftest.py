@@ -15,6 +15,7 @@ from litestar import Litestar
 
 from ledger import Ledger
 from market.app import create_app
+from market.auth.hashing import SecretHasher
 from market.community import service as communities
 from market.people.service import NewPerson, create_person
 from market.settings import Settings
@@ -41,18 +42,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 #: and shutdown (pools, ledger, sweepers on the test's event loop) and its own app state back.
 _apps: dict[Settings, Litestar] = {}
 
+#: Argon2id at its cheapest for the apps tests build: every test enrols and signs in people, and
+#: at OWASP's cost (≈ 50 ms a hash today) that was most of each test's set-up — about 0.2 s of
+#: its 0.27 s. The production costs are checked apart (test_session_security.py), and servers
+#: the tests start as processes (`market serve`) hash at full cost.
+FAST_HASHER_COSTS = {"time_cost": 1, "memory_cost_kib": 256}
+
+
+def _new_app(settings: Settings) -> Litestar:
+    app = create_app(settings)
+    app.state.hasher = SecretHasher(**FAST_HASHER_COSTS)
+    return app
+
 
 @pytest.fixture
 async def app() -> AsyncIterator[Litestar]:
     settings = Settings.from_env()
     if settings.redis_url:  # its limiter's connections are closed at shutdown: a new app each time
-        app = create_app(settings)
+        app = _new_app(settings)
     elif (app := _apps.get(settings)) is not None:
         # Logging as a new app would set it up: its handlers write to this test's captured
         # stderr, not to an earlier test's, closed since.
         app.get_logger = app.logging_config.configure()
     else:
-        app = _apps[settings] = create_app(settings)
+        app = _apps[settings] = _new_app(settings)
     state = app.state.dict()
     try:
         async with running(app):

@@ -312,6 +312,16 @@ async def test_the_document_says_what_fields_take(openapi: dict) -> None:
     assert query("/api/people")["cursor"]["pattern"] == "^[0-9]{0,18}$"
     assert query("/api/leaderboards")["period"]["enum"] == ["month", "quarter", "year"]
     assert query("/api/exports/ledger.csv")["from"]["format"] == "date"
+    # Types that refuse unknown fields say so; a key is required where the server requires one.
+    assert schemas["RulesChange"]["additionalProperties"] is False
+    assert "additionalProperties" not in schemas["NameRequest"]
+
+    def key_required(path: str) -> bool:
+        (key,) = [p for p in openapi["paths"][path]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
+        return key["required"]
+
+    assert key_required("/api/adjustments") and key_required("/api/redemptions")
+    assert not key_required("/api/orders")
 
 
 async def test_route_role_matrix(app: Litestar, openapi: dict) -> None:

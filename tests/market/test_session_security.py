@@ -5,8 +5,11 @@ from dataclasses import replace
 import httpx
 from litestar import Litestar
 
+from market.app import create_app
+from market.auth.hashing import SecretHasher
 from market.auth.sessions import token_hash
-from market.tables import Session
+from market.settings import Settings
+from market.tables import Person, Session
 from tests.market.support import PASSWORD, Member, client_for
 
 
@@ -77,3 +80,15 @@ async def test_bearer_tokens_are_revocable_one_by_one(app: Litestar, admin: Memb
         assert (await one.delete("/api/session")).status_code == 204
         assert (await one.get("/api/me")).status_code == 401
         assert (await two.get("/api/me")).status_code == 200  # other devices stay signed in
+
+
+async def test_secrets_are_hashed_at_owasps_cost_in_the_product(admin: Member) -> None:
+    """The suite's apps hash cheaply (conftest.FAST_HASHER_COSTS); the product's hasher, which
+    ``create_app`` and ``market serve`` use, is Argon2id at OWASP's minimum."""
+    app = create_app(Settings.from_env())
+    hashed = await app.state.hasher.hash("a-long-password")
+    assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert await SecretHasher().verify(hashed, "a-long-password")
+    # A hash the suite made would be made again at full cost on the next sign-in.
+    stored = await Person.select(Person.password_hash).where(Person.id == admin.id).first()
+    assert SecretHasher().needs_rehash(stored["password_hash"])
