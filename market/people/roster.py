@@ -9,12 +9,10 @@ one later), so no slow hashing happens here. Wallets are opened after the
 commit, because the ledger writes through its own connection.
 """
 
-import asyncio
 import csv
 import io
 import itertools
 import re
-import weakref
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from market.auth.roles import RESIDENT, decode_roles, encode_roles
 from market.db import engine_name, is_unique_violation, write_transaction
 from market.errors import Conflict, InvalidInput, PayloadTooLarge, Unprocessable
 from market.messages import Language, message
+from market.offload import OffLoop
 from market.people.rules import PHONE, new_card_no
 from market.tables import Building, Compound, Grid, Household, Person, Team, TeamMember
 
@@ -257,16 +256,12 @@ def _phone(value: Any) -> str:
 #: Rosters parsed at once per process: an import is rare and reading one may take up to
 #: MAX_UNPACKED_BYTES of XML through openpyxl, so a second waits rather than doubling the peak.
 CONCURRENT = 1
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
+_reading = OffLoop(CONCURRENT)
 
 
 async def read_off_loop(data: bytes, filename: str | None = None) -> "Roster":
     """``read_roster`` in a thread (it is CPU work), one at a time per process."""
-    slots = _slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(CONCURRENT))
-    async with slots:
-        return await asyncio.to_thread(read_roster, data, filename)
+    return await _reading.run(read_roster, data, filename)
 
 
 def read_roster(data: bytes, filename: str | None = None) -> Roster:

@@ -13,9 +13,7 @@ refused from its Content-Length or as soon as the stream passes the limit.
 Decoding is CPU work: ``process`` runs in a worker thread, a few at a time.
 """
 
-import asyncio
 import io
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,6 +24,7 @@ from PIL import Image, ImageOps
 
 from market.db import fetch, write_transaction
 from market.errors import InvalidInput, MarketError, NotFound, PayloadTooLarge
+from market.offload import OffLoop
 
 MAX_BYTES = 5 * 1024 * 1024
 #: Room for the multipart envelope (boundaries, headers) around a file of MAX_BYTES.
@@ -42,10 +41,7 @@ THUMB_SIDE = 256
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 #: Decoded pictures are large: at most this many are worked on at once (per event loop).
 CONCURRENT = 2
-
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
+_decoding = OffLoop(CONCURRENT)
 
 
 @dataclass(frozen=True)
@@ -156,9 +152,7 @@ def process(content: bytes) -> Photo:
 
 
 async def process_off_loop(content: bytes) -> Photo:
-    slots = _slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(CONCURRENT))
-    async with slots:
-        return await asyncio.to_thread(process, content)
+    return await _decoding.run(process, content)
 
 
 async def store(community_id: int, product_id: int, photo: Photo) -> None:
