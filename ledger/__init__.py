@@ -4,7 +4,8 @@ Public API (everything else is internal):
 
 - ``Ledger.from_url(url)`` — ``sqlite:///file.db`` or ``postgresql://…``; ``start``/``close``.
 - ``open_account``, ``find_account`` — issuance, wallet, shop and expiry accounts per ledger.
-- ``transfer``, ``hold``, ``post``, ``void``, ``reverse`` — every movement of points.
+- ``transfer``, ``hold``, ``post``, ``void``, ``reverse`` — every movement of points; ``single``,
+  ``pending``, ``posting``, ``voiding``, ``reversal``, ``locking`` build them for ``apply_within``.
 - ``balance``, ``entries``, ``get``, ``totals``, ``head``, ``verify`` — reading and auditing.
 - ``to_hundredths``, ``to_decimal``, ``format_points`` — exact amounts.
 - ``LedgerError`` and its subclasses, each with a machine-readable ``reason``.
@@ -27,7 +28,7 @@ from ledger.errors import (
     TransferNotFound,
 )
 from ledger.model import Account, Balance, Entry, Problem, Transfer, VerifyReport
-from ledger.writer import Ledger, pending, posting, reversal, single, voiding
+from ledger.writer import Ledger, locking, pending, posting, reversal, single, voiding
 
 __all__ = [
     "Account",
@@ -49,6 +50,7 @@ __all__ = [
     "TransferNotFound",
     "VerifyReport",
     "format_points",
+    "locking",
     "pending",
     "posting",
     "reversal",

@@ -97,6 +97,13 @@ def reversal(id: str, transfer_id: str, reason: str, *, ledger: int | None = Non
     return Request(op="reverse", id=id, target=transfer_id, memo=reason, ledger=_ledger_id(ledger))
 
 
+def locking(ledger: int) -> Request:
+    """Nothing moved: the ledger's chain locked to the end of the caller's transaction (its expired
+    holds voided on the way). A unit that decides an amount from balances it reads takes it
+    before reading them, so no movement of that ledger can come in between."""
+    return Request(op="sweep", id="", ledger=_ledger_id(ledger))
+
+
 def outcomes_of(outcomes: list[Row | LedgerError | None]) -> list[Transfer | LedgerError]:
     """Each request's transfer, or the ledger's refusal of it (the others stand)."""
     return [o if isinstance(o, LedgerError) else Transfer.from_row(o) for o in outcomes if o is not None]

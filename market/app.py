@@ -41,10 +41,13 @@ from market.people import import_jobs
 from market.people.controllers import MeController, PeopleController
 from market.people.import_controller import RosterImportController
 from market.people.roles_controller import RolesController
+from market.points import expiry as points_expiry
+from market.points import lots as points_lots
 from market.points.controllers import (
     AdjustmentController,
     LedgerController,
     MyPointsController,
+    PointsPolicyController,
     TransparencyController,
 )
 from market.privacy import redaction
@@ -84,6 +87,8 @@ GIL_SWITCH_INTERVAL = 0.0005
 
 #: How often unfinished stays are closed for review.
 CLOSE_STAYS_EVERY = 300.0
+#: How often expired points are cleared: lots expire at midnight (China time), so within the hour.
+POINTS_EXPIRY_EVERY = 3600.0
 #: How often old import jobs and quiet lock-out counts are pruned.
 HOUSEKEEPING_EVERY = 3600.0
 
@@ -107,6 +112,8 @@ def _background_jobs(
         background.Periodic("daily_checkpoints", every or checkpoint_service.SWEEP_EVERY,
                             lambda: checkpoint_service.checkpoint_all(settings)),
         background.Periodic("housekeeping", HOUSEKEEPING_EVERY, housekeeping),
+        background.Periodic("points_expiry", every or POINTS_EXPIRY_EVERY,
+                            lambda: points_expiry.clear_all(ledger, points_lots.now())),
     ]
 
 
@@ -182,6 +189,7 @@ def create_app(
             *STRUCTURE_CONTROLLERS,
             AdjustmentController,
             LedgerController,
+            PointsPolicyController,
             TransparencyController,
             MyCodeController,
             CardAdminController,

@@ -11,6 +11,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -183,6 +184,44 @@ async def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
               f"{checkpoint.head_hash}  checkpoint {checkpoint.hash}")
         print(f"  public key {checkpoint.public_key}")
     return 0
+
+
+async def _expire(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from market.community import service as communities
+    from market.db import migrate
+    from market.points import expiry, lots
+    from market.points.policy import CHINA
+
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError:
+            return _fail(message("invalid_moment", _language()))
+        if at.tzinfo is None:  # a moment without an offset is China time, as the office reads it
+            at = at.replace(tzinfo=CHINA)
+    else:
+        at = lots.now()
+    await migrate()
+    async with Ledger.from_url(settings.ledger_url) as ledger:
+        if args.community:
+            community = await communities.named(args.community)
+            if community is None:
+                return _fail(message("community_not_found", _language()))
+            done = [await expiry.clear(ledger, community.id, at)]
+        else:
+            done = await expiry.clear_all(ledger, at)
+    for cleared in done:
+        print(f"community {cleared.community_id}  expired at {at.isoformat()}: "
+              f"{Decimal(cleared.hundredths) / 100:.2f} points of {cleared.people} people"
+              + (f" ({cleared.held_back} with expired points held by a reservation)"
+                 if cleared.held_back else ""))
+    return 0
+
+
+def cmd_points_expire(args: argparse.Namespace) -> int:
+    return asyncio.run(_expire(get_settings(), args))
 
 
 def cmd_transparency_checkpoint(args: argparse.Namespace) -> int:
@@ -358,6 +397,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--community", help="check only this community's chain and books (its name)")
     verify.set_defaults(run=cmd_ledger_verify)
+
+    points = commands.add_parser("points", help="the points rules")
+    points_commands = points.add_subparsers(dest="points_command", required=True)
+    expire = points_commands.add_parser(
+        "expire", help="clear expired points now (the server does it every hour); safe to repeat"
+    )
+    expire.add_argument("--at", help="the moment, ISO 8601 (default now; no offset: China time)")
+    expire.add_argument("--community", help="community name; default: every community")
+    expire.set_defaults(run=cmd_points_expire)
 
     transparency = commands.add_parser("transparency", help="signed daily checkpoints (阳光积分)")
     transparency_commands = transparency.add_subparsers(dest="transparency_command", required=True)

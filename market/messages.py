@@ -116,6 +116,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "There is no community yet; create one with market admin create",
     ),
     "community_not_found": ("找不到该社区", "No such community"),
+    # the points policy (issue 15)
+    "invalid_moment": (
+        "时间格式不对，请写成 2026-01-01T00:00:00+08:00",
+        "Not a moment; write it as 2026-01-01T00:00:00+08:00",
+    ),
+    "invalid_expiry": (
+        "有效期只能是：不过期、当年年底清零，或 1 到 120 个月",
+        "Expiry is none, the calendar year, or 1 to 120 months",
+    ),
+    "invalid_publicity_days": ("公示期为 0 到 30 个工作日", "The 公示 window is 0 to 30 working days"),
+    "invalid_cap": ("{field} 应在 0 到 1000000 积分之间", "{field} must be 0 to 1,000,000 points"),
+    "cap_day_over_month": (
+        "每日上限不能大于每月上限", "The daily cap cannot be more than the monthly cap"
+    ),
     # reasons of single roster rows
     "missing_name": ("姓名不能为空", "The name is missing"),
     "missing_phone": ("手机号不能为空", "The phone number is missing"),

@@ -49,8 +49,6 @@ from ledger import (
     TransferNotFound,
     format_points,
     reversal,
-    single,
-    to_decimal,
     to_hundredths,
 )
 from market.activities import earning
@@ -62,6 +60,7 @@ from market.constraints import one_of, text
 from market.db import fetch
 from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_phone
+from market.points.lots import Credit, earn_steps, unearned_steps
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
 from market.tables import Activity, Building, Grid, Stay, Team
@@ -486,12 +485,15 @@ def _cancel_steps(
             reversal(f"{transfer_id}:rev", transfer_id, reason, ledger=me.community_id)
             for transfer_id in credits
         ], each=True)
+        reversed_credits = []
         for transfer_id, outcome in zip(credits, outcomes, strict=True):
             if isinstance(outcome, Transfer):
                 done += 1
+                reversed_credits.append((outcome.id, transfer_id))
             elif not isinstance(outcome, TransferNotFound):  # not found: nothing was credited
                 failed += 1  # spent already (wallets never go negative), or not reversible
                 log.warning("credit %s not reversed: %s", transfer_id, outcome.reason)
+        yield from unearned_steps(reversed_credits, at)
     return CancelResult(
         id=activity_id, status="cancelled", cancel_reason=reason, reversed=done, not_reversed=failed,
     )
@@ -684,21 +686,25 @@ class _Wallet:
     community_id: int
     issuance: int
     wallet: int
+    person: int
 
-    def credit(self, transfer_id: str, hundredths: int, kind: str, memo: str) -> LedgerStep:
-        return LedgerStep(self.ledger, [single(
-            transfer_id, self.issuance, self.wallet, to_decimal(hundredths), kind, memo=memo,
-            ledger=self.community_id,
-        )])
+    def credit(
+        self, transfer_id: str, hundredths: int, kind: str, memo: str, at: datetime
+    ) -> Steps[list[Transfer]]:
+        """The earned points' lot and transfer (``market.points.lots``)."""
+        return earn_steps(self.ledger, self.community_id, self.issuance,
+                          [Credit(transfer_id, self.person, self.wallet, hundredths, kind, memo)], at)
 
 
-def _repaired(pay: _Wallet, transfer_id: str, hundredths: int, kind: str, memo: str) -> Steps[None]:
+def _repaired(
+    pay: _Wallet, transfer_id: str, hundredths: int, kind: str, memo: str, at: datetime
+) -> Steps[None]:
     """A repeat scan of a stay whose credit is missing (written by a release that credited after
     the commit, and interrupted between the two) issues it; otherwise nothing."""
     if hundredths <= 0:
         return
     if not (yield ("SELECT 1 AS yes FROM ledger_transfer WHERE id = {}", (transfer_id,))):
-        yield pay.credit(transfer_id, hundredths, kind, memo)
+        yield from pay.credit(transfer_id, hundredths, kind, memo, at)
 
 
 def _logged_first(
@@ -758,10 +764,12 @@ def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: i
     memo = row["title"]
     if duplicate:
         if stay["approval"] in (None, "approved"):
-            yield from _repaired(pay, _transfer_ids(stay["id"])[0], stay["points_in"], "checkin", memo)
+            yield from _repaired(pay, _transfer_ids(stay["id"])[0], stay["points_in"], "checkin", memo,
+                                 at)
     elif stay["approval"] is None and stay["points_in"] > 0:
         # The credit last: on PostgreSQL it takes the community's ledger chain, held to the commit.
-        (credit,) = yield pay.credit(_transfer_ids(stay["id"])[0], stay["points_in"], "checkin", memo)
+        (credit,) = yield from pay.credit(_transfer_ids(stay["id"])[0], stay["points_in"], "checkin",
+                                          memo, at)
     return row, stay, duplicate, credit
 
 
@@ -796,10 +804,12 @@ def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: 
     due = stay["approval"] in (None, "approved")
     if duplicate:
         if due:
-            yield from _repaired(pay, _transfer_ids(stay["id"])[1], stay["points_out"] or 0, "checkout", memo)
+            yield from _repaired(pay, _transfer_ids(stay["id"])[1], stay["points_out"] or 0, "checkout",
+                                 memo, at)
     elif due and stay["points_out"] > 0:
         # The credit last: on PostgreSQL it takes the community's ledger chain, held to the commit.
-        (credit,) = yield pay.credit(_transfer_ids(stay["id"])[1], stay["points_out"], "checkout", memo)
+        (credit,) = yield from pay.credit(_transfer_ids(stay["id"])[1], stay["points_out"], "checkout",
+                                          memo, at)
     return row, stay, duplicate, credit
 
 
@@ -812,7 +822,7 @@ async def _scan(
     # Known before the unit (and remembered by the ledger): opening an account is the
     # ledger's own write, which would wait behind ours on SQLite's one write lock.
     pay = _Wallet(ledger, community_id, await account_id(ledger, community_id, "issuance"),
-                  await wallet_id(ledger, community_id, person_id))
+                  await wallet_id(ledger, community_id, person_id), person_id)
     # Whether a check-out is pending was settled at its check-in.
     step, options = (_check_in, {"review": review}) if direction == "in" else (_check_out, {})
     try:
@@ -979,28 +989,24 @@ async def approve(
                           " AND approval = 'pending' AND community = {}", activity_id, me.community_id)
     chosen = [row["person"] for row in waiting if person_ids is None or row["person"] in person_ids]
     wallets = {person: await wallet_id(ledger, me.community_id, person) for person in chosen}
-    result = await write(_approve_steps, ledger, me, activity_id, issuance, wallets)
+    result = await write(_approve_steps, ledger, me, activity_id, issuance, wallets, now())
     log.info("activity %s: %s stays approved by person %s", activity_id, result.count, me.id)
     return result
 
 
 def _approve_steps(
     ledger: Ledger, me: Principal, activity_id: int, issuance: int, wallets: dict[int, int],
+    at: datetime,
 ) -> Steps[ApprovalResult]:
     row = yield from _managed_steps(me, activity_id, scheduled=True)
     where, args = _pending_where(activity_id, list(wallets))
     approved = yield (f"UPDATE activity_stay SET approval = 'approved' WHERE {where} RETURNING *", args)
-    requests, credited = [], 0
-    for stay in approved:
-        wallet = wallets[stay["person"]]
-        for transfer_id, kind, hundredths in _due(stay):
-            if hundredths > 0:
-                requests.append(single(transfer_id, issuance, wallet, to_decimal(hundredths), kind,
-                                       memo=row["title"], ledger=me.community_id))
-                credited += hundredths
-    if requests:
-        yield LedgerStep(ledger, requests)
-    return ApprovalResult(count=len(approved), credited=format_points(credited))
+    credits = [
+        Credit(transfer_id, stay["person"], wallets[stay["person"]], hundredths, kind, row["title"])
+        for stay in approved for transfer_id, kind, hundredths in _due(stay) if hundredths > 0
+    ]
+    yield from earn_steps(ledger, me.community_id, issuance, credits, at)
+    return ApprovalResult(count=len(approved), credited=format_points(sum(c.hundredths for c in credits)))
 
 
 async def reject(
@@ -1043,7 +1049,7 @@ async def set_hours(
     row = await _managed(me, activity_id)
     await close_unfinished(row)
     pay = _Wallet(ledger, me.community_id, await account_id(ledger, me.community_id, "issuance"),
-                  await wallet_id(ledger, me.community_id, person_id))
+                  await wallet_id(ledger, me.community_id, person_id), person_id)
     stay_id = await write(_hours_steps, me, activity_id, person_id, wanted, reason, pay)
     log.info("hours of stay %s set by person %s", stay_id, me.id)
     listed = await attendance(me, activity_id)
@@ -1069,5 +1075,5 @@ def _hours_steps(
     yield ("UPDATE activity_stay SET status = 'out', hours = {}, points_out = {}, review_reason = {}"
            " WHERE id = {} AND status = 'closed'", (counted, points, reason, stay["id"]))
     if stay["approval"] in (None, "approved") and points > 0:
-        yield pay.credit(_transfer_ids(stay["id"])[1], points, "checkout", row["title"])
+        yield from pay.credit(_transfer_ids(stay["id"])[1], points, "checkout", row["title"], now())
     return stay["id"]

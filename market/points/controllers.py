@@ -3,7 +3,7 @@
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
@@ -14,10 +14,12 @@ from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.constraints import text
 from market.paging import Cursor
-from market.points import service
+from market.points import policy, service
+from market.points.policy import PolicyUpdate, PolicyView
 from market.points.service import (
     Adjustment,
     EntriesPage,
+    ExpiringList,
     Transparency,
     VerifyResult,
     WalletBalance,
@@ -107,3 +109,25 @@ class TransparencyController(Controller):
         community: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> Transparency:
         return await service.transparency(ledger, community)
+
+
+class PointsPolicyController(Controller):
+    path = "/points"
+    tags = ("points",)
+    guards = (requires_role(ADMIN),)
+
+    @get("/policy", summary="The community's points policy: expiry, 公示, gifts, caps, holidays")
+    async def show(self, me: NamedDependency[Principal]) -> PolicyView:
+        return await policy.policy(me.community_id)
+
+    @put("/policy", summary="Replace the community's points policy (governs points earned from now on)")
+    async def replace(self, data: JSONBody[PolicyUpdate], me: NamedDependency[Principal]) -> PolicyView:
+        return await policy.save(me.community_id, me.id, data)
+
+    @get("/expiring", summary="Who has points expiring within the next days (default 30)")
+    async def expiring(
+        self,
+        me: NamedDependency[Principal],
+        days: Annotated[int, QueryParameter(ge=1, le=366)] = 30,
+    ) -> ExpiringList:
+        return await service.expiring_list(me.community_id, days)

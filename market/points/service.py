@@ -7,7 +7,7 @@ amounts: strings with exactly two decimals.
 """
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import msgspec
@@ -16,9 +16,12 @@ from ledger import InvalidAmount, Ledger, Transfer, format_points, single, to_de
 from market.activities.hours import hours_and_stars
 from market.auth.sessions import Principal
 from market.community import service as communities
+from market.db import fetch
 from market.errors import InvalidInput, NotFound
 from market.paging import parse_cursor
 from market.people.service import community_of
+from market.points import lots
+from market.points.lots import Credit, earn_steps
 from market.writes import LedgerStep, Steps, write
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,15 @@ class Adjustment(msgspec.Struct):
     balance_after: str
 
 
+class Expiring(msgspec.Struct):
+    """Points of the balance that expire, if not spent before: on ``on`` (China date, the last
+    day they can be used), exactly at ``at``."""
+
+    amount: str
+    on: date
+    at: datetime
+
+
 class WalletBalance(msgspec.Struct):
     balance: str
     held: str
@@ -47,6 +59,8 @@ class WalletBalance(msgspec.Struct):
     """Hours served (checked-out stays); spending points never reduces them."""
     stars: int = 0
     """0–5, from service hours: 1★ at 100 h, then 300, 600, 1000, 1500 h."""
+    expiring: list[Expiring] = []
+    """The balance's points that will expire, earliest first (none when nothing expires)."""
 
 
 class EntryView(msgspec.Struct):
@@ -131,15 +145,16 @@ async def adjust(
     issuance = await account_id(ledger, admin.community_id, "issuance")
     wallet = await wallet_id(ledger, admin.community_id, person_id)
     credit = hundredths > 0
-    (transfer,) = await write(_moved, LedgerStep(ledger, [single(
-        f"adj:{admin.id}:{key}",
-        debit=issuance if credit else wallet,
-        credit=wallet if credit else issuance,
-        amount=to_decimal(abs(hundredths)),
-        kind="adjustment",
-        memo=memo,
-        ledger=admin.community_id,
-    )]))
+    transfer_id = f"adj:{admin.id}:{key}"
+    if credit:  # points earned: a lot, expiring as the policy says (``market.points.lots``)
+        (transfer,) = await write(earn_steps, ledger, admin.community_id, issuance, [
+            Credit(transfer_id, person_id, wallet, hundredths, "adjustment", memo)
+        ], lots.now())
+    else:
+        (transfer,) = await write(_moved, LedgerStep(ledger, [single(
+            transfer_id, debit=wallet, credit=issuance, amount=to_decimal(-hundredths),
+            kind="adjustment", memo=memo, ledger=admin.community_id,
+        )]))
     log.info("adjustment %s by admin %s for person %s", transfer.seq, admin.id, person_id)
     after = transfer.credit_balance_after if credit else transfer.debit_balance_after
     return Adjustment(
@@ -172,7 +187,25 @@ async def wallet_of(ledger: Ledger, community_id: int, person_id: int) -> Wallet
     return WalletBalance(
         balance=points(found.balance), held=points(found.held),
         available=points(found.available), service_hours=format_points(hours), stars=stars,
+        expiring=await expiring(community_id, person_id, to_hundredths(found.balance)),
     )
+
+
+async def expiring(community_id: int, person_id: int, balance: int) -> list[Expiring]:
+    """Which of the balance's points expire when (``market.points.lots``: the balance is its
+    latest-expiring lots). Points already expired and not yet cleared are not listed."""
+    if balance <= 0:
+        return []
+    sql, args = lots.lot_sums_sql(community_id, [person_id], lots.to_us(lots.now()))
+    found = lots.lot_sums(await fetch(sql, *args)).get(person_id)
+    if found is None:
+        return []
+    parts = lots.allocate(min(balance, found.total), found.alive or {})
+    return [
+        Expiring(amount=format_points(part.hundredths), on=lots.last_day(part.expires_us),
+                 at=lots.from_us(part.expires_us))
+        for part in parts if part.expires_us is not None
+    ]
 
 
 async def adjustment_of(
@@ -250,3 +283,35 @@ async def transparency(ledger: Ledger, community_id: int | None) -> Transparency
         issued=points(-totals["issuance"]), redeemed=points(totals["shop"]),
         outstanding=points(totals["wallet"]), expired=points(totals["expiry"]),
     )
+
+
+class ExpiringPerson(msgspec.Struct):
+    person_id: int
+    name: str
+    amount: str
+    on: date
+    """The earliest of the expiries (China date, the last day the points can be used)."""
+
+
+class ExpiringList(msgspec.Struct):
+    days: int
+    items: list[ExpiringPerson]
+
+
+async def expiring_list(community_id: int, days: int) -> ExpiringList:
+    """The office's list: who has points that expire within ``days`` days, earliest first."""
+    from market.points.expiry import expiring_soon
+
+    now_us = lots.to_us(lots.now())
+    soon = await expiring_soon(community_id, now_us, now_us + days * 86_400_000_000)
+    names = {}
+    if soon:
+        names = {row["id"]: row["name"] for row in await fetch(
+            f"SELECT id, name FROM person WHERE community = {{}} AND id IN ({', '.join('{}' for _ in soon)})",
+            community_id, *(s.person_id for s in soon),
+        )}
+    return ExpiringList(days=days, items=[
+        ExpiringPerson(person_id=s.person_id, name=names.get(s.person_id, ""),
+                       amount=format_points(s.hundredths), on=lots.last_day(s.expires_us))
+        for s in soon
+    ])

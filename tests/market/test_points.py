@@ -27,7 +27,7 @@ async def test_credit_then_debit(admin: Member, resident: Member) -> None:
     assert debit.json()["balance_after"] == "10.25"
     assert (await resident.client.get("/api/me/balance")).json() == {
         "balance": "10.25", "held": "0.00", "available": "10.25", "service_hours": "0.00",
-        "stars": 0,
+        "stars": 0, "expiring": [],
     }
 
 
