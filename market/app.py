@@ -43,6 +43,8 @@ from market.people.import_controller import RosterImportController
 from market.people.roles_controller import RolesController
 from market.points import expiry as points_expiry
 from market.points import lots as points_lots
+from market.points import publicity as points_publicity
+from market.points.category_controllers import EarningCategoryController, HowToEarnController
 from market.points.controllers import (
     AdjustmentController,
     LedgerController,
@@ -50,6 +52,9 @@ from market.points.controllers import (
     PointsPolicyController,
     TransparencyController,
 )
+from market.points.deduction_controllers import API as DEDUCTIONS_API
+from market.points.gift_controllers import GiftController, MyHouseholdController
+from market.points.publicity_controllers import CONTROLLERS as PUBLICITY_API
 from market.privacy import redaction
 from market.privacy.controllers import MyDataController, PersonalDataController
 from market.reports import certificates, checkpoint_service, dashboards, exports, leaderboards, transparency
@@ -89,6 +94,8 @@ GIL_SWITCH_INTERVAL = 0.0005
 CLOSE_STAYS_EVERY = 300.0
 #: How often expired points are cleared: lots expire at midnight (China time), so within the hour.
 POINTS_EXPIRY_EVERY = 3600.0
+#: How often credits whose 公示 window ended are posted.
+PUBLICITY_EVERY = 900.0
 #: How often old import jobs and quiet lock-out counts are pruned.
 HOUSEKEEPING_EVERY = 3600.0
 
@@ -114,6 +121,9 @@ def _background_jobs(
         background.Periodic("housekeeping", HOUSEKEEPING_EVERY, housekeeping),
         background.Periodic("points_expiry", every or POINTS_EXPIRY_EVERY,
                             lambda: points_expiry.clear_all(ledger, points_lots.now())),
+        # 公示: credits whose window ended count from midnight (China time), within the hour.
+        background.Periodic("publicity", every or PUBLICITY_EVERY,
+                            lambda: points_publicity.post_due(ledger, points_lots.now())),
     ]
 
 
@@ -190,6 +200,12 @@ def create_app(
             AdjustmentController,
             LedgerController,
             PointsPolicyController,
+            MyHouseholdController,
+            GiftController,
+            *DEDUCTIONS_API,
+            *PUBLICITY_API,
+            EarningCategoryController,
+            HowToEarnController,
             TransparencyController,
             MyCodeController,
             CardAdminController,

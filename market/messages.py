@@ -130,6 +130,112 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cap_day_over_month": (
         "每日上限不能大于每月上限", "The daily cap cannot be more than the monthly cap"
     ),
+    # 公示 and caps on earning (issue 15, market.points.publicity, lots.earn_steps)
+    "cap_reached": (
+        "已达本社区每日或每月获得积分的上限，超出部分不计入",
+        "The community's daily or monthly cap on earning is reached; points beyond it are not credited",
+    ),
+    "notice_settled": (
+        "这笔积分的公示已结束，无法再提出异议", "This credit's 公示 is over; it can no longer be objected to"
+    ),
+    "notice_window_closed": (
+        "公示期已过，无法再提出异议", "The 公示 window has ended; objections are closed"
+    ),
+    "notice_not_frozen": (
+        "这笔积分没有待处理的异议，无需决定", "This credit has no objection waiting for a decision"
+    ),
+    # households and gifts (issue 15, market.points.gifts)
+    "gift_not_allowed": ("本社区暂未开放积分赠送", "Giving points is not open in this community"),
+    "gift_household_only": (
+        "按本社区的规定，积分只能赠送给本户的家庭成员",
+        "By this community's rules, points may only be given to members of your own household",
+    ),
+    "gift_to_self": ("不能把积分赠送给自己", "You cannot give points to yourself"),
+    "gift_cap_exceeded": (
+        "超出每月赠送上限：本月还可以赠送 {left} 积分（每月最多 {cap} 积分）",
+        "Over the monthly gift cap: you can give {left} more points this month (at most {cap} a month)",
+    ),
+    "gift_receiver_not_found": (
+        "没有找到这张会员卡（或会员码）对应的本社区居民，请核对后再试",
+        "No resident of this community has that member card number (or code); check it and try again",
+    ),
+    # earning categories and the policy page (issue 15, pages)
+    "invalid_category_name": (
+        "积分类别名称须为 1–20 个字", "A category's name must be 1–20 characters long"
+    ),
+    "category_name_taken": (
+        "已有同名的积分类别（含已停用的）", "There is already a category of that name (archived ones too)"
+    ),
+    "invalid_category_rate": (
+        "{field} 须为 0 到 10000 之间的积分，最多两位小数",
+        "{field} must be 0 to 10,000 points with at most two decimals",
+    ),
+    "invalid_category_description": (
+        "说明不能超过 200 个字", "The description must be at most 200 characters"
+    ),
+    "too_many_categories": (
+        "积分类别已达 200 个上限，请修改或停用已有的类别",
+        "The community has 200 categories, the most it may keep; change or archive one",
+    ),
+    "invalid_holiday": (
+        "节假日请写成 2026-10-01 这样的日期", "Write a holiday as a date like 2026-10-01"
+    ),
+    "invalid_expiry_months": (
+        "有效月数须为 1 到 120 之间的整数", "The months must be a whole number from 1 to 120"
+    ),
+    "invalid_cap_text": (
+        "{field} 须为积分数（最多两位小数），不设上限请留空",
+        "{field} must be a number of points (at most two decimals); leave it empty for no cap",
+    ),
+    # deductions, suspensions and appeals (issue 15, market.points.deductions, .appeals)
+    "invalid_rule_name": ("扣分项名称须为 1–50 个字", "A deduction rule's name must be 1–50 characters long"),
+    "invalid_deduction_amount": (
+        "扣分须为 0.01 到 1000000 积分，最多两位小数",
+        "A deduction must be 0.01 to 1,000,000 points with at most two decimals",
+    ),
+    "invalid_suspension": (
+        "暂停兑换只能是：不暂停、当年和次年，或 1 到 60 个月",
+        "A suspension is none, this year and the next, or 1 to 60 months",
+    ),
+    "too_many_rules": (
+        "扣分项已达 {max} 个上限，请修改或归档已有的扣分项",
+        "The community has {max} deduction rules, the most it may keep; change or archive one",
+    ),
+    "rule_or_amount": (
+        "请选择一个扣分项或填写扣分数额（二者选一）",
+        "Choose a deduction rule or give an amount (one of the two)",
+    ),
+    "invalid_deduction_reason": (
+        "请填写扣分原因（不超过 {max} 个字；选了扣分项时可不填）",
+        "Give the reason (at most {max} characters; optional with a rule)",
+    ),
+    "invalid_suspend_until": (
+        "暂停兑换的截止日期须在今天到十年之内",
+        "The suspension's last day must be between today and ten years from now",
+    ),
+    "redemption_suspended": (
+        "该居民的积分兑换已暂停至 {until}（{why}）",
+        "This resident may not redeem points until {until} ({why})",
+    ),
+    "suspension_lifted": ("该暂停已经解除", "That suspension was already lifted"),
+    "transfer_or_deduction": (
+        "请指明要申诉的扣分记录（transfer_id 或 deduction_id，二者选一）",
+        "Name the deduction to appeal (transfer_id or deduction_id, one of the two)",
+    ),
+    "invalid_appeal_reason": ("申诉理由须为 1–{max} 个字", "The appeal's reason must be 1–{max} characters"),
+    "appeal_open": (
+        "这笔扣分已有一份申诉正在处理，请等待结果",
+        "This deduction already has an appeal being considered; wait for its outcome",
+    ),
+    "deduction_reversed": (
+        "这笔扣分的申诉已经成立并已撤销，无需再申诉",
+        "An appeal against this deduction was upheld and it was reversed; nothing is left to appeal",
+    ),
+    "appeal_not_open": ("该申诉已经处理过", "That appeal has already been decided"),
+    "invalid_decision_note": (
+        "驳回申诉时须填写说明（不超过 {max} 个字）",
+        "Rejecting an appeal needs a note saying why (at most {max} characters)",
+    ),
     # reasons of single roster rows
     "missing_name": ("姓名不能为空", "The name is missing"),
     "missing_phone": ("手机号不能为空", "The phone number is missing"),
@@ -190,8 +296,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # -- activities and check-in (market.activities) ------------------------------------
     "invalid_title": ("活动名称须为 1–100 个字", "The title must be 1–100 characters long"),
     "invalid_category": (
-        "活动类别须为自治、集体劳动或志愿服务",
-        "The category must be self_governance, collective_labour or volunteer_service",
+        "活动类别须为自治、集体劳动、志愿服务或本社区的积分类别之一",
+        "The category must be self_governance, collective_labour, volunteer_service or one of "
+        "the community's earning categories",
     ),
     "invalid_location": ("地点不能超过 100 个字", "The location must be at most 100 characters"),
     "invalid_window": (

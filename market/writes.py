@@ -19,7 +19,9 @@ gets through. Deadlocks stay rare because every unit takes its locks in one orde
 
 1. the resident (``person`` row, ``FOR NO KEY UPDATE``), only for a basket with a limited good:
    one person's baskets and reservations are then decided one after another, so a limit
-   cannot be passed twice;
+   cannot be passed twice; and, where the community caps earning, by every unit that may
+   credit earned points (a scan, an approval, hours set by hand: ``lots.earning_rules_steps``,
+   the people in id order, before the activity), so a cap cannot be passed twice;
 2. the activity: ``FOR KEY SHARE`` by scans, which run side by side and only wait for
    what changes the activity; ``FOR UPDATE`` by edits, cancellations, approvals,
    rejections, hours set by hand and closing unfinished stays, which wait for the scans
@@ -30,7 +32,8 @@ gets through. Deadlocks stay rare because every unit takes its locks in one orde
    their triggers, the activity's tally row and the people's hours rows, in key order (a
    scan writes its stay after its log line: that tally row is one per activity);
 5. products, in id order (``market.shop.stock``), then the rows whose triggers add to the
-   goods tallies (lines), which take those tallies' rows in key order;
+   goods tallies (lines), which take those tallies' rows in key order; 公示 rows
+   (``points_publicity``) by the statement that changes them (``market.points.publicity``);
 6. the community's ledger chain (``LedgerStep``), always last, held to the commit: it is
    the one lock every points movement of the community waits for, so nothing else is
    done while it is held.

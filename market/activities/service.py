@@ -36,11 +36,13 @@ Rules decided here:
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.params import KwargDefinition
 
 from ledger import (
     InvalidAmount,
@@ -56,11 +58,13 @@ from market.amounts import Amount
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.cards.service import ROTATION, resolve_member_code, signer_for
-from market.constraints import one_of, text
+from market.constraints import text
 from market.db import fetch
 from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_phone
-from market.points.lots import Credit, earn_steps, unearned_steps
+from market.points import publicity
+from market.points.lots import Credit, Earned, earn_steps, earning_rules_steps, unearned_steps
+from market.points.policy import Rules
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
 from market.tables import Activity, Building, Grid, Stay, Team
@@ -69,7 +73,10 @@ from qr import ExpiredToken, Kind, Signer, TokenError
 
 log = logging.getLogger(__name__)
 
+#: The built-in kinds; a community's earning categories (``market.points.categories``) add names.
 CATEGORIES = frozenset({"self_governance", "collective_labour", "volunteer_service"})
+#: The ``activity.category`` column's width, which an earning category's name fits.
+MAX_CATEGORY_LENGTH = 20
 CHECKIN_EARLY = timedelta(minutes=30)
 CHECKOUT_LATE = timedelta(hours=2)
 MAX_TOKEN_TEXT = 500
@@ -131,6 +138,22 @@ class CheckinResult(msgspec.Struct):
     duplicate: bool = False
     approval: str | None = None
     """With ``requires_approval``: "pending" (nothing credited yet), "approved", "rejected"."""
+    capped: "Capped | None" = None
+    """When the community's cap on earning cut this scan's credit (``points`` is what was
+    credited, possibly 0.00); the check-in itself and its hours count all the same."""
+    counts_on: date | None = None
+    """公示: the credit waits on the public notice and counts on this day (China time), unless
+    someone objects; null when it counts at once."""
+
+
+class Capped(msgspec.Struct):
+    """A credit cut by the policy's ``cap_per_day``/``cap_per_month`` (China day and month)."""
+
+    reason: Literal["cap_reached"]
+    credited: str
+    """What was credited (or is waiting for 公示)."""
+    cut: str
+    """What the cap left out."""
 
 
 class ActivityPoster(msgspec.Struct):
@@ -142,7 +165,7 @@ class ApprovalResult(msgspec.Struct):
     count: int
     """How many stays were approved (or rejected)."""
     credited: str
-    """Points credited by this approval."""
+    """Points credited by this approval (or waiting for 公示), after the caps on earning."""
 
 
 class CancelResult(msgspec.Struct):
@@ -170,9 +193,21 @@ class AttendanceList(msgspec.Struct):
     items: list[StayView]
 
 
+#: What ``category`` takes, said in the document: a built-in kind, or the name of one of the
+#: community's earning categories (``GET /api/points/how-to-earn`` lists them).
+_CATEGORY = KwargDefinition(
+    description="A built-in kind, or the name of one of the community's earning categories "
+                "(GET /api/points/how-to-earn); anything else: 400 `invalid_category`.",
+    schema_extra={"any_of": [
+        Schema(type=OpenAPIType.STRING, enum=sorted(CATEGORIES)),
+        Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_CATEGORY_LENGTH, pattern=r"\S"),
+    ]},
+)
+
+
 class NewActivity(msgspec.Struct):
     title: Annotated[str, text(MAX_TITLE_LENGTH)]
-    category: Annotated[str, one_of(CATEGORIES)]
+    category: Annotated[str, _CATEGORY]
     starts_at: datetime
     ends_at: datetime
     points_per_checkin: Amount
@@ -253,7 +288,8 @@ def _columns(data: NewActivity | ActivityChanges) -> dict:
     if data.title is not None:
         out["title"] = _text(data.title, "title", "invalid_title", 1, MAX_TITLE_LENGTH)
     if data.category is not None:
-        if data.category not in CATEGORIES:
+        # Which names are known is the catalogue's to say (``_check_category``).
+        if not isinstance(data.category, str) or not 1 <= len(data.category) <= MAX_CATEGORY_LENGTH:
             raise InvalidInput("invalid_category", field="category")
         out["category"] = data.category
     if data.location is not None:
@@ -360,7 +396,19 @@ async def _managed(me: Principal, activity_id: int) -> dict:
     return row
 
 
+async def _check_category(community_id: int, name: str | None, current: str | None = None) -> None:
+    """A built-in kind, or the name of one of the community's earning categories still offered
+    (``market.points.categories``); an activity may keep the category it has."""
+    if name is None or name in CATEGORIES or name == current:
+        return
+    from market.points import categories  # the catalogue lists activities through this module
+
+    if not await categories.offered(community_id, name):
+        raise InvalidInput("invalid_category", field="category")
+
+
 async def create(me: Principal, data: NewActivity) -> ActivityView:
+    await _check_category(me.community_id, data.category)
     values = _columns(data)
     _check_window(values["starts_at"], values["ends_at"])
     values |= await _audience(me.community_id, data)
@@ -377,6 +425,39 @@ async def list_activities(me: Principal) -> ActivityList:
         Activity.starts_at, ascending=False
     ).limit(500)
     return ActivityList(items=[_view(row) for row in rows])
+
+
+async def places_of(me: Principal) -> tuple[set[int], int | None, int | None]:
+    """(my volunteer teams, my grid, my building): who an activity's audience may name."""
+    teams = await fetch("SELECT team FROM team_member WHERE person = {}", me.id)
+    homes = await fetch(
+        "SELECT h.grid, h.building FROM person p JOIN household h ON h.id = p.household"
+        " WHERE p.id = {} AND p.community = {}", me.id, me.community_id,
+    )
+    home = homes[0] if homes else {"grid": None, "building": None}
+    return {row["team"] for row in teams}, home["grid"], home["building"]
+
+
+def open_to(activity: ActivityView, places: tuple[set[int], int | None, int | None]) -> bool:
+    """The check-in's audience rule (as ``_eligible_steps``) for a listed activity: everyone,
+    unless the activity names a team, grids or buildings."""
+    teams, grid, building = places
+    if activity.team_id is None and not activity.grid_ids and not activity.building_ids:
+        return True
+    return (activity.team_id in teams or grid in activity.grid_ids
+            or building in activity.building_ids)
+
+
+async def open_to_me(me: Principal, at: datetime) -> list[ActivityView]:
+    """The community's scheduled activities not yet ended at ``at`` that ``me`` may check in to,
+    soonest first (the resident's activities page, the how-to-earn page)."""
+    places = await places_of(me)
+    listed = [
+        activity for activity in (await list_activities(me)).items
+        if activity.status == "scheduled" and activity.ends_at >= at and open_to(activity, places)
+    ]
+    listed.sort(key=lambda activity: activity.starts_at)
+    return listed
 
 
 class ManagedActivity(msgspec.Struct):
@@ -424,6 +505,9 @@ async def get_managed(me: Principal, activity_id: int) -> ActivityView:
 
 
 async def update(me: Principal, activity_id: int, changes: ActivityChanges) -> ActivityView:
+    if changes.category is not None and changes.category not in CATEGORIES:
+        current = await _activity(me.community_id, activity_id)
+        await _check_category(me.community_id, changes.category, current and current["category"])
     values = _columns(changes) | await _audience(me.community_id, changes)
     await write(_update_steps, me, activity_id, values, now())
     found = await _activity(me.community_id, activity_id)
@@ -481,15 +565,20 @@ def _cancel_steps(
     credits = [transfer_id for stay in stays for transfer_id in _transfer_ids(stay["id"])]
     done = failed = 0
     if credits:
+        # Credits under 公示: a waiting hold is voided, a posted one's posting reversed.
+        undo = yield from publicity.withdrawn_steps(me.community_id, credits, reason, at)
         outcomes = yield LedgerStep(ledger, [
-            reversal(f"{transfer_id}:rev", transfer_id, reason, ledger=me.community_id)
+            undo[transfer_id][0] if transfer_id in undo
+            else reversal(f"{transfer_id}:rev", transfer_id, reason, ledger=me.community_id)
             for transfer_id in credits
         ], each=True)
         reversed_credits = []
         for transfer_id, outcome in zip(credits, outcomes, strict=True):
             if isinstance(outcome, Transfer):
                 done += 1
-                reversed_credits.append((outcome.id, transfer_id))
+                lots_of = undo[transfer_id][1] if transfer_id in undo else transfer_id
+                if lots_of is not None:  # a voided hold had no lots yet
+                    reversed_credits.append((outcome.id, lots_of))
             elif not isinstance(outcome, TransferNotFound):  # not found: nothing was credited
                 failed += 1  # spent already (wallets never go negative), or not reversible
                 log.warning("credit %s not reversed: %s", transfer_id, outcome.reason)
@@ -689,22 +778,33 @@ class _Wallet:
     person: int
 
     def credit(
-        self, transfer_id: str, hundredths: int, kind: str, memo: str, at: datetime
-    ) -> Steps[list[Transfer]]:
-        """The earned points' lot and transfer (``market.points.lots``)."""
-        return earn_steps(self.ledger, self.community_id, self.issuance,
-                          [Credit(transfer_id, self.person, self.wallet, hundredths, kind, memo)], at)
+        self, stay: dict, kind: str, hundredths: int, memo: str, at: datetime, rules: Rules
+    ) -> Steps[Earned]:
+        """The stay's earned points, capped, held for 公示 or credited with their lot
+        (``market.points.lots.earn_steps``); the unit took ``earning_rules_steps`` first."""
+        transfer_id = _transfer_ids(stay["id"])[0 if kind == "checkin" else 1]
+        return earn_steps(self.ledger, self.community_id, self.issuance, [
+            Credit(transfer_id, self.person, self.wallet, hundredths, kind, memo,
+                   activity=stay["activity"], stay=stay["id"])
+        ], at, rules=rules, locked=True)
 
 
 def _repaired(
-    pay: _Wallet, transfer_id: str, hundredths: int, kind: str, memo: str, at: datetime
+    pay: _Wallet, stay: dict, kind: str, hundredths: int, memo: str, at: datetime, rules: Rules
 ) -> Steps[None]:
     """A repeat scan of a stay whose credit is missing (written by a release that credited after
     the commit, and interrupted between the two) issues it; otherwise nothing."""
     if hundredths <= 0:
         return
+    transfer_id = _transfer_ids(stay["id"])[0 if kind == "checkin" else 1]
     if not (yield ("SELECT 1 AS yes FROM ledger_transfer WHERE id = {}", (transfer_id,))):
-        yield from pay.credit(transfer_id, hundredths, kind, memo, at)
+        yield from pay.credit(stay, kind, hundredths, memo, at, rules)
+
+
+def _counted(stay: dict, column: str, earned: Earned) -> dict:
+    """The stay as it was written: ``earn_steps`` wrote back what a cap left of its credit."""
+    (amount,) = earned.amounts.values() or (stay[column],)
+    return {**stay, column: amount}
 
 
 def _logged_first(
@@ -727,10 +827,11 @@ def _was_duplicate(log_id: int) -> Statement:
 
 def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
               pay: _Wallet, at: datetime, review: bool = False
-              ) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
+              ) -> Steps[tuple[dict, dict, bool, Earned | None]]:
     """(activity, stay, duplicate, credit) after recording the check-in and crediting it — unless
     the stay is pending: the activity requires approval, or ``review`` (a poster's code)."""
     credit = None
+    rules = yield from earning_rules_steps(community_id, [person_id])
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
     duplicate = stay is not None
     if stay is not None and stay["status"] == "cancelled":
@@ -764,18 +865,18 @@ def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: i
     memo = row["title"]
     if duplicate:
         if stay["approval"] in (None, "approved"):
-            yield from _repaired(pay, _transfer_ids(stay["id"])[0], stay["points_in"], "checkin", memo,
-                                 at)
+            yield from _repaired(pay, stay, "checkin", stay["points_in"], memo, at, rules)
     elif stay["approval"] is None and stay["points_in"] > 0:
         # The credit last: on PostgreSQL it takes the community's ledger chain, held to the commit.
-        (credit,) = yield from pay.credit(_transfer_ids(stay["id"])[0], stay["points_in"], "checkin",
-                                          memo, at)
+        credit = yield from pay.credit(stay, "checkin", stay["points_in"], memo, at, rules)
+        stay = _counted(stay, "points_in", credit)
     return row, stay, duplicate, credit
 
 
 def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
-               pay: _Wallet, at: datetime) -> Steps[tuple[dict, dict, bool, Transfer | None]]:
+               pay: _Wallet, at: datetime) -> Steps[tuple[dict, dict, bool, Earned | None]]:
     credit = None
+    rules = yield from earning_rules_steps(community_id, [person_id])
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
     if stay is None or stay["status"] == "cancelled":
         raise Conflict("not_checked_in")
@@ -804,12 +905,11 @@ def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: 
     due = stay["approval"] in (None, "approved")
     if duplicate:
         if due:
-            yield from _repaired(pay, _transfer_ids(stay["id"])[1], stay["points_out"] or 0, "checkout",
-                                 memo, at)
+            yield from _repaired(pay, stay, "checkout", stay["points_out"] or 0, memo, at, rules)
     elif due and stay["points_out"] > 0:
         # The credit last: on PostgreSQL it takes the community's ledger chain, held to the commit.
-        (credit,) = yield from pay.credit(_transfer_ids(stay["id"])[1], stay["points_out"], "checkout",
-                                          memo, at)
+        credit = yield from pay.credit(stay, "checkout", stay["points_out"], memo, at, rules)
+        stay = _counted(stay, "points_out", credit)
     return row, stay, duplicate, credit
 
 
@@ -835,14 +935,22 @@ async def _scan(
         hundredths, at = stay["points_in"], stay["in_at"]
     else:
         hundredths, at = stay["points_out"] or 0, stay["out_at"]
-    if credit is not None:
-        # The wallet's balance right after this credit: saves two reads on the busy path.
-        balance = format_points(to_hundredths(credit.credit_balance_after))
+    made = None if credit is None else credit.one()
+    if made is not None:
+        # The wallet's balance right after this credit (or, for a hold under 公示, as it stays):
+        # saves two reads on the busy path.
+        balance = format_points(to_hundredths(made.credit_balance_after))
     else:
         balance = await _balance(ledger, community_id, person_id)
+    capped = None
+    if credit is not None and credit.cut:
+        capped = Capped(reason="cap_reached", credited=format_points(hundredths),
+                        cut=format_points(credit.cut))
     return CheckinResult(
         activity_id=activity_id, direction=direction, at=at, points=format_points(hundredths),
-        balance=balance, duplicate=duplicate, approval=stay["approval"],
+        balance=balance, duplicate=duplicate, approval=stay["approval"], capped=capped,
+        counts_on=None if credit is None or credit.window_ends is None or made is None
+        else publicity.counts_on(credit.window_ends),
     )
 
 
@@ -998,15 +1106,22 @@ def _approve_steps(
     ledger: Ledger, me: Principal, activity_id: int, issuance: int, wallets: dict[int, int],
     at: datetime,
 ) -> Steps[ApprovalResult]:
+    # With a cap on earning, the people first (``market.writes``' lock order), then the activity.
+    rules = yield from earning_rules_steps(me.community_id, list(wallets))
     row = yield from _managed_steps(me, activity_id, scheduled=True)
     where, args = _pending_where(activity_id, list(wallets))
     approved = yield (f"UPDATE activity_stay SET approval = 'approved' WHERE {where} RETURNING *", args)
     credits = [
-        Credit(transfer_id, stay["person"], wallets[stay["person"]], hundredths, kind, row["title"])
-        for stay in approved for transfer_id, kind, hundredths in _due(stay) if hundredths > 0
+        Credit(transfer_id, stay["person"], wallets[stay["person"]], hundredths, kind, row["title"],
+               activity=activity_id, stay=stay["id"])
+        for stay in sorted(approved, key=lambda s: s["id"])
+        for transfer_id, kind, hundredths in _due(stay) if hundredths > 0
     ]
-    yield from earn_steps(ledger, me.community_id, issuance, credits, at)
-    return ApprovalResult(count=len(approved), credited=format_points(sum(c.hundredths for c in credits)))
+    earned = yield from earn_steps(ledger, me.community_id, issuance, credits, at, rules=rules, locked=True)
+    if earned.cut:
+        log.info("activity %s: caps on earning left out %s of the approval", activity_id,
+                 format_points(earned.cut))
+    return ApprovalResult(count=len(approved), credited=format_points(sum(earned.amounts.values())))
 
 
 async def reject(
@@ -1059,6 +1174,8 @@ async def set_hours(
 def _hours_steps(
     me: Principal, activity_id: int, person_id: int, wanted: int, reason: str, pay: _Wallet
 ) -> Steps[int]:
+    # With a cap on earning, the person first (``market.writes``' lock order), then the activity.
+    rules = yield from earning_rules_steps(me.community_id, [person_id])
     row = yield from _managed_steps(me, activity_id, scheduled=True)
     found = yield (
         "SELECT * FROM activity_stay WHERE activity = {} AND person = {}", (activity_id, person_id)
@@ -1075,5 +1192,5 @@ def _hours_steps(
     yield ("UPDATE activity_stay SET status = 'out', hours = {}, points_out = {}, review_reason = {}"
            " WHERE id = {} AND status = 'closed'", (counted, points, reason, stay["id"]))
     if stay["approval"] in (None, "approved") and points > 0:
-        yield from pay.credit(_transfer_ids(stay["id"])[1], points, "checkout", row["title"], now())
+        yield from pay.credit(stay, "checkout", points, row["title"], now(), rules)
     return stay["id"]

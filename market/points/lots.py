@@ -15,16 +15,17 @@ negated (same expiry), so it is as if it had never been earned. Points in a wall
 covers (none should exist: every credit to a wallet is a lot or gives back what a debit took)
 count as never expiring.
 
-Lots also count what a person earned in a day or a month, for the policy's caps.
+Lots also count what a person earned in a day or a month, for the policy's caps
+(``earned_sql``), together with the credits waiting for 公示 (``market.points.publicity``).
 """
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ledger import Ledger, Transfer, single, to_decimal
+from ledger import Ledger, Transfer, pending, single, to_decimal
 from market.points.policy import CHINA, Rules, rules_steps
-from market.writes import LedgerStep, Statement, Steps
+from market.writes import LedgerStep, Statement, Steps, on_postgres
 
 #: The time lots are stamped with where no scan gives it (adjustments, gifts); tests set their own.
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
@@ -34,8 +35,11 @@ def now() -> datetime:
     return clock()
 
 
-#: Ledger transfer kinds that are points earned (and count towards the caps).
+#: Ledger transfer kinds that are points earned.
 EARNED_KINDS = ("checkin", "checkout", "adjustment")
+#: Those earned by taking part in activities: capped by the policy, and waiting for 公示 where
+#: the policy has a window (``earn_steps``). Adjustments are the office's own decisions.
+ACTIVITY_KINDS = ("checkin", "checkout")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -66,6 +70,30 @@ class Credit:
     hundredths: int
     kind: str
     memo: str
+    activity: int | None = None
+    """The activity it was earned at (shown on the 公示 notice)."""
+    stay: int | None = None
+    """The stay whose ``points_in`` (a check-in credit) or ``points_out`` (a check-out's) records
+    it: written back when a cap cuts the credit, so attendance, exports and "my activities" show
+    what was credited."""
+
+
+@dataclass(frozen=True, slots=True)
+class Earned:
+    """What ``earn_steps`` made of its credits."""
+
+    transfers: list[Transfer]
+    """The credits made, or with a 公示 window their pending holds (issuance → wallet)."""
+    amounts: dict[str, int]
+    """Each credit's amount after the caps (hundredths; 0: the cap left nothing)."""
+    cut: int = 0
+    """Hundredths the caps cut, in all."""
+    window_ends: date | None = None
+    """With a 公示 window: its last day (China time); the credits count the day after."""
+
+    def one(self) -> Transfer | None:
+        """The transfer of a single credit (None: the cap left nothing of it)."""
+        return self.transfers[0] if self.transfers else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,27 +120,128 @@ def lot_rows(
 
 def earn_steps(
     ledger: Ledger, community_id: int, issuance: int, credits: list[Credit], at: datetime,
-    *, rules: Rules | None = None,
-) -> Steps[list[Transfer]]:
-    """Credit earned points: each credit's lot (expiring as the policy says at ``at``), then its
-    transfer — the ledger last, as every unit does (``market.writes``). The first refusal rolls
-    the unit back, lots and all."""
+    *, rules: Rules | None = None, locked: bool = False,
+) -> Steps[Earned]:
+    """Credit earned points — the one way every earned credit is made (check-in, check-out, a
+    repaired credit, an approval, hours set by hand, a positive adjustment).
+
+    1. Caps (policy ``cap_per_day``/``cap_per_month``, China calendar day and month) bound what
+       a person earns by taking part in activities (kinds ``checkin``/``checkout``): a credit
+       beyond a cap is cut to what is left under it, possibly nothing. Adjustments are the
+       office's own decisions and are neither capped nor counted (see ``earned_sql``). On
+       PostgreSQL the people's rows are locked (``FOR NO KEY UPDATE``, in id order), so two
+       scans of one person decide one after the other: a unit that takes other locks first
+       (an activity, stays) starts with ``earning_rules_steps`` — the first lock of
+       ``market.writes``' order — and says ``locked``; otherwise they are locked here, which
+       is in order only where nothing was locked before. A cut credit's stay is written back
+       before the ledger (its row is this unit's already).
+    2. 公示 (policy ``publicity_days``): activity credits become pending holds (no timeout) with
+       a ``points_publicity`` row; their lots are written when they post
+       (``market.points.publicity``). Without a window, each credit's lot (expiring as the
+       policy says at ``at``), then its transfer.
+
+    The ledger last, as every unit does; the first refusal rolls the unit back, lots and all."""
     credits = [c for c in credits if c.hundredths > 0]
     if not credits:
-        return []
+        return Earned([], {})
     if rules is None:
         rules = yield from rules_steps(community_id)
+    amounts = {c.transfer_id: c.hundredths for c in credits}
+    cut = 0
+    capped = [c for c in credits if c.kind in ACTIVITY_KINDS]
+    if capped and (rules.cap_per_day is not None or rules.cap_per_month is not None):
+        people = sorted({c.person for c in capped})
+        if not locked:
+            yield from people_locked(people)
+        sql, args = earned_sql(community_id, people, at)
+        used = {row["person"]: (int(row["day"] or 0), int(row["month"] or 0)) for row in (yield (sql, args))}
+        for credit in capped:
+            day, month = used.get(credit.person, (0, 0))
+            room = min(_room(rules.cap_per_day, day), _room(rules.cap_per_month, month))
+            allowed = max(0, min(credit.hundredths, room))
+            amounts[credit.transfer_id] = allowed
+            cut += credit.hundredths - allowed
+            used[credit.person] = (day + allowed, month + allowed)
+            if allowed < credit.hundredths and credit.stay is not None:
+                column = "points_in" if credit.kind == "checkin" else "points_out"
+                yield (f"UPDATE activity_stay SET {column} = {{}} WHERE id = {{}}", (allowed, credit.stay))
+    credits = [c for c in credits if amounts[c.transfer_id] > 0]
+    if not credits:
+        return Earned([], amounts, cut)
+    public = [c for c in credits if c.kind in ACTIVITY_KINDS] if rules.publicity_days > 0 else []
+    window_ends = None
+    if public:
+        from market.points import publicity  # it writes lots with this module's helpers
+
+        window_ends = yield from publicity.noticed_steps(community_id, public, amounts, at, rules)
     expires = rules.expires_at(at)
     expires_us = None if expires is None else to_us(expires)
     earned_us = to_us(at)
+    held = {c.transfer_id for c in public}
+    requests = []
     for credit in credits:
+        amount = to_decimal(amounts[credit.transfer_id])
+        if credit.transfer_id in held:
+            requests.append(pending(credit.transfer_id, issuance, credit.wallet, amount, credit.kind,
+                                    memo=credit.memo, ledger=community_id))
+            continue
         yield lot_rows(community_id, credit.person, credit.transfer_id, credit.kind,
-                       [Part(credit.hundredths, expires_us)], earned_us)
-    return (yield LedgerStep(ledger, [
-        single(c.transfer_id, issuance, c.wallet, to_decimal(c.hundredths), c.kind, memo=c.memo,
-               ledger=community_id)
-        for c in credits
-    ]))
+                       [Part(amounts[credit.transfer_id], expires_us)], earned_us)
+        requests.append(single(credit.transfer_id, issuance, credit.wallet, amount, credit.kind,
+                               memo=credit.memo, ledger=community_id))
+    transfers = yield LedgerStep(ledger, requests)
+    return Earned(transfers, amounts, cut, window_ends)
+
+
+def earning_rules_steps(community_id: int, people: list[int]) -> Steps[Rules]:
+    """A unit that may credit earned points starts with this: the community's rules and, when
+    they cap earning, the people's rows locked (``people_locked``) before anything else; it then
+    gives ``earn_steps`` the rules and ``locked=True``."""
+    rules = yield from rules_steps(community_id)
+    if rules.cap_per_day is not None or rules.cap_per_month is not None:
+        yield from people_locked(people)
+    return rules
+
+
+def _room(cap: int | None, used: int) -> int:
+    return 2**62 if cap is None else cap - used
+
+
+def people_locked(people: list[int]) -> Steps[None]:
+    """PostgreSQL: the people's rows, ``FOR NO KEY UPDATE`` in id order (``market.writes``, lock
+    1): what they earned is then decided one unit at a time. SQLite has one writer anyway."""
+    if people and on_postgres():
+        marks = ", ".join("{}" for _ in people)
+        yield (f"SELECT id FROM person WHERE id IN ({marks}) ORDER BY id FOR NO KEY UPDATE",
+               tuple(sorted(people)))
+
+
+def china_day_and_month(at: datetime) -> tuple[int, int, int]:
+    """Microseconds at which ``at``'s China day and month began, and the next day began."""
+    local = at.astimezone(CHINA)
+    day = datetime(local.year, local.month, local.day, tzinfo=CHINA)
+    month = datetime(local.year, local.month, 1, tzinfo=CHINA)
+    return to_us(day), to_us(month), to_us(day + timedelta(days=1))
+
+
+def earned_sql(community_id: int, people: list[int], at: datetime) -> Statement:
+    """Per person, what they earned by activities in ``at``'s China day and month (``day``,
+    ``month``): the lots of check-in and check-out credits (not those written when a 公示 credit
+    posted: ``publicity.POSTED``) and the credits made while a 公示 window was on, by the moment
+    they were made, unless voided — a pending credit counts from the moment it is made."""
+    day_us, month_us, end_us = china_day_and_month(at)
+    marks = ", ".join("{}" for _ in people)
+    kinds = ", ".join(f"'{kind}'" for kind in ACTIVITY_KINDS)
+    return (
+        "SELECT person, SUM(CASE WHEN at_us >= {} THEN amount ELSE 0 END) AS day, SUM(amount) AS month"
+        " FROM (SELECT person, earned_us AS at_us, amount FROM points_lot"
+        f" WHERE community = {{}} AND person IN ({marks}) AND earned_us >= {{}} AND earned_us < {{}}"
+        f" AND kind IN ({kinds}) AND transfer_id NOT LIKE 'publicity:%'"
+        " UNION ALL SELECT person, made_us AS at_us, amount FROM points_publicity"
+        f" WHERE community = {{}} AND person IN ({marks}) AND made_us >= {{}} AND made_us < {{}}"
+        " AND state <> 'voided') AS earned GROUP BY person",
+        (day_us, community_id, *people, month_us, end_us, community_id, *people, month_us, end_us),
+    )
 
 
 def unearned_steps(reversals: list[tuple[str, str]], at: datetime) -> Steps[None]:

@@ -146,10 +146,11 @@ async def adjust(
     wallet = await wallet_id(ledger, admin.community_id, person_id)
     credit = hundredths > 0
     transfer_id = f"adj:{admin.id}:{key}"
-    if credit:  # points earned: a lot, expiring as the policy says (``market.points.lots``)
-        (transfer,) = await write(earn_steps, ledger, admin.community_id, issuance, [
+    if credit:  # points earned: a lot, expiring as the policy says (``market.points.lots``);
+        # the office's own decision: neither capped nor waiting for 公示 (``earn_steps``)
+        (transfer,) = (await write(earn_steps, ledger, admin.community_id, issuance, [
             Credit(transfer_id, person_id, wallet, hundredths, "adjustment", memo)
-        ], lots.now())
+        ], lots.now())).transfers
     else:
         (transfer,) = await write(_moved, LedgerStep(ledger, [single(
             transfer_id, debit=wallet, credit=issuance, amount=to_decimal(-hundredths),

@@ -89,6 +89,7 @@ TRANSFER_KINDS = {
     "refund": ("退货退分", "Refund"),
     "order": ("线上预订", "Order"),
     "expiry": ("积分过期", "Expiry"),
+    "gift": ("积分赠送", "Gift"),
     "reversal": ("冲正", "Reversal"),
     "cancellation": ("活动取消冲正", "Activity cancelled"),
 }

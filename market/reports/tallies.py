@@ -43,7 +43,8 @@ def _sources(tally: Tally, engine: str) -> list[str]:
         return [
             f"SELECT t.ledger AS community, {micros(x='t.at_us')} AS month, {installed.OWNER} AS person,"
             " t.amount AS points FROM ledger_transfer t JOIN ledger_account a ON a.id = t.credit"
-            f" WHERE a.kind = 'wallet' AND {earned(t='t')} AND t.phase = 'single'",
+            # Posted too: a credit that waited for 公示 (migration t07) reaches the wallet so.
+            f" WHERE a.kind = 'wallet' AND {earned(t='t')} AND t.phase IN ('single', 'post')",
             f"SELECT r.ledger, {micros(x='o.at_us')}, {installed.OWNER}, -o.amount"
             " FROM ledger_transfer r JOIN ledger_transfer o ON o.id = r.reverses"
             " JOIN ledger_account a ON a.id = o.credit"

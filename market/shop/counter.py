@@ -31,6 +31,7 @@ from market.cards.service import check_counter_pin, resolve_member_code
 from market.constraints import text
 from market.db import fetch, is_unique_violation
 from market.errors import InvalidInput, NotFound, Unprocessable
+from market.points import deductions
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
 from market.shop import basket, rules, stock
@@ -182,6 +183,7 @@ async def redeem(
     member = await resolve_member_code(me.community_id, data.member_code, settings=settings)
     at = datetime.now(UTC)
     await rules.check_may_redeem(me.community_id, member.person_id, at)
+    await deductions.check_not_suspended(me.community_id, member.person_id)  # 409 while suspended
     if member.via_card:
         # A printed card can be lost or copied; at the shop it needs its PIN.
         await check_counter_pin(member.person_id, data.pin, hasher=hasher, limiter=limiter,

@@ -30,6 +30,7 @@ from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, NotFound, Unprocessable
 from market.people.rules import mask_phone
+from market.points import deductions
 from market.points.service import account_id, wallet_id
 from market.shop import basket, rules, stock
 from market.shop.basket import Line
@@ -139,6 +140,7 @@ async def reserve(ledger: Ledger, me: Principal, data: NewOrder, key: str | None
     at = datetime.now(UTC)
     # Reserving is allowed while the shop is shut (that is what it is for); the minimums apply.
     await rules.check_may_redeem(me.community_id, me.id, at, opening_hours=False)
+    await deductions.check_not_suspended(me.community_id, me.id)  # 409 while suspended
     wallet = await wallet_id(ledger, me.community_id, me.id)
     shop = await account_id(ledger, me.community_id, "shop")
     try:

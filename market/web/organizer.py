@@ -33,6 +33,7 @@ from market.community import service as communities
 from market.community import structure
 from market.errors import MarketError, NotFound
 from market.people.rules import is_card_no
+from market.points import categories
 from market.settings import Settings
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member
@@ -155,7 +156,8 @@ def _parse(typed: ActivityForm, language: i18n.Language) -> tuple[dict[str, Any]
         "title": v["title"], "location": v["location"],
         "requires_approval": typed.requires_approval,
     }
-    if v["category"] not in activities.CATEGORIES:
+    # A built-in kind or a catalogue's name: the service knows which names are offered.
+    if not v["category"]:
         errors["category"] = i18n.translate(language, "Choose the kind of activity.")
     else:
         out["category"] = v["category"]
@@ -223,7 +225,8 @@ async def _form_page(
     action = f"{BASE}/{activity.id}/edit" if activity else f"{BASE}/new"
     return page(
         request, "organizer/form.html", status=status, activity=activity, action=action,
-        locked=locked,
+        locked=locked, earning_categories=await categories.list_categories(me.community_id,
+                                                                           archived=False),
         form=typed.values, grid_ids=set(typed.grid_ids), building_ids=set(typed.building_ids),
         requires_approval=typed.requires_approval, errors=errors or {}, problem=problem,
         **await _audience_choices(me.community_id),
@@ -244,11 +247,23 @@ async def new_activity_form(request: Request) -> Template | Redirect:
     return await _form_page(request, me, _blank_form())
 
 
+async def _prefilled(me: Principal, typed: ActivityForm) -> ActivityForm:
+    """Rates left empty take the chosen earning category's (the page's script fills them in
+    as the category is chosen; without script, this does)."""
+    chosen = {c.name: c for c in await categories.list_categories(me.community_id, archived=False)}
+    if (category := chosen.get(typed.values["category"])) is not None:
+        for name in ("points_per_checkin", "points_per_hour"):
+            if not _typed(typed.values[name]):
+                typed.values[name] = getattr(category, name)
+    return typed
+
+
 @post(f"{BASE}/new", status_code=303, **PAGE)
 async def create_activity(request: Request) -> Template | Redirect:
     me = page_member(request, ORGANIZER, ADMIN)
     language = i18n.language_of(request)
     typed, fields = await _typed_form(request)
+    typed = await _prefilled(me, typed)
     values, errors = _parse(typed, language)
     try:
         check_csrf(request, fields)

@@ -25,9 +25,11 @@ from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
 from market.cards import service as cards
 from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
+from market.points import publicity
 from market.points import service as points
 from market.settings import Settings
 from market.tables import Stay
+from market.web import deductions as deduction_pages
 from market.web import i18n
 from market.web.forms import (
     FORM_COOKIE,
@@ -125,7 +127,9 @@ async def sign_out(request: Request, settings: NamedDependency[Settings]) -> Red
 async def home(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
     me = page_member(request)
     wallet = await points.balance(ledger, me)
-    return page(request, "home.html", wallet=wallet, resident=me.has_role(RESIDENT))
+    return page(request, "home.html", wallet=wallet, resident=me.has_role(RESIDENT),
+                **await deduction_pages.home_extras(me),
+                waiting=await publicity.waiting_for(me.community_id, me.id))
 
 
 @get("/code", name="web:code", **PAGE)
@@ -141,7 +145,9 @@ async def statement(request: Request, ledger: NamedDependency[Ledger]) -> Templa
     found = await points.entries(ledger, me, STATEMENT_PAGE, cursor)
     wallet = await points.balance(ledger, me)
     return page(request, "statement.html", entries=found.items, next_cursor=found.next_cursor,
-                first_page=cursor is None, wallet=wallet)
+                first_page=cursor is None, wallet=wallet,
+                **await deduction_pages.statement_extras(me, found.items),
+                waiting=await publicity.waiting_for(me.community_id, me.id))
 
 
 # -- the page an activity's QR code opens -------------------------------------------------------

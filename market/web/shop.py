@@ -271,26 +271,6 @@ async def cancel(
 # -- activities near me ---------------------------------------------------------------------------
 
 
-async def _my_places(me: Principal) -> tuple[set[int], int | None, int | None]:
-    """(my volunteer teams, my grid, my building): who an activity's audience may name."""
-    teams = await fetch("SELECT team FROM team_member WHERE person = {}", me.id)
-    homes = await fetch(
-        "SELECT h.grid, h.building FROM person p JOIN household h ON h.id = p.household"
-        " WHERE p.id = {} AND p.community = {}", me.id, me.community_id,
-    )
-    home = homes[0] if homes else {"grid": None, "building": None}
-    return {row["team"] for row in teams}, home["grid"], home["building"]
-
-
-def _open_to_me(activity: activities.ActivityView, places: tuple[set[int], int | None, int | None]) -> bool:
-    """The check-in's audience rule: everyone, unless the activity names a team, grids or buildings."""
-    teams, grid, building = places
-    if activity.team_id is None and not activity.grid_ids and not activity.building_ids:
-        return True
-    return (activity.team_id in teams or grid in activity.grid_ids
-            or building in activity.building_ids)
-
-
 async def _checked_in_counts(community_id: int, activity_ids: list[int]) -> dict[int, int]:
     if not activity_ids:
         return {}
@@ -327,17 +307,12 @@ async def _my_stays(me: Principal) -> list[dict]:
 async def activities_near_me(request: Request) -> Template | Redirect:
     """Ongoing and coming activities of my community that I may join, and the ones I joined.
 
-    ``activities.list_activities`` lists the community's activities for any role; the
-    audience, the check-in counts and my own stays are read here.
+    ``activities.open_to_me`` lists the ones whose audience I am in; the check-in counts and my
+    own stays are read here.
     """
     me = page_member(request, RESIDENT)
     at = activities.now()
-    places = await _my_places(me)
-    listed = [
-        activity for activity in (await activities.list_activities(me)).items
-        if activity.status == "scheduled" and activity.ends_at >= at and _open_to_me(activity, places)
-    ]
-    listed.sort(key=lambda activity: activity.starts_at)
+    listed = await activities.open_to_me(me, at)
     ongoing = [a for a in listed if a.starts_at - activities.CHECKIN_EARLY <= at]
     coming = [a for a in listed if a.starts_at - activities.CHECKIN_EARLY > at]
     stays = await _my_stays(me)

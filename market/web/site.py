@@ -33,7 +33,9 @@ from market.errors import (
     refused_value,
 )
 from market.reports import certificates, dashboards, exports, leaderboards, transparency
-from market.web import admin, i18n, organizer, pages, shop, shopkeeper
+from market.web import admin, household, i18n, organizer, pages, points_pages, shop, shopkeeper
+from market.web import deductions as deduction_pages
+from market.web import publicity as publicity_pages
 from market.web.forms import page, to_sign_in
 
 log = logging.getLogger(__name__)
@@ -121,7 +123,8 @@ def web_router() -> Router:
         route_handlers=[
             *pages.PAGES, *shop.PAGES, *organizer.PAGES, *shopkeeper.PAGES, *admin.PAGES,
             *leaderboards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
-            *transparency.PAGES,
+            *transparency.PAGES, *points_pages.PAGES, *household.PAGES,
+            *deduction_pages.PAGES, *publicity_pages.PAGES,
             i18n.switch_language, i18n.switch_text,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
