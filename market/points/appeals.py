@@ -16,15 +16,16 @@ A reversal gives back points and never takes any, so it needs no look at the wal
 """
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
-from ledger import Ledger, format_points, reversal
+from ledger import Ledger, format_points, reversal, to_hundredths
 from market import audit
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
+from market.points import lots
 from market.points.deductions import _moment, now_ms
 from market.writes import LedgerStep, Steps, write
 
@@ -231,4 +232,7 @@ def _decide_steps(
                               audit.person_subject(lifted[0]["person"]))
     if transfer_id is not None and reversal_id is not None:
         memo = "申诉成立" + (f"：{note}" if note else "")
-        yield LedgerStep(ledger, [reversal(reversal_id, transfer_id, memo[:200], ledger=me.community_id)])
+        (back,) = yield LedgerStep(ledger, [reversal(reversal_id, transfer_id, memo[:200],
+                                                     ledger=me.community_id)])
+        yield from lots.covered_steps(me.community_id, back.credit_account, reversal_id,
+                                      to_hundredths(back.amount), datetime.fromtimestamp(at_ms / 1000, UTC))

@@ -33,7 +33,8 @@ the truth afterwards:
   read the points given as still in the giver's wallet and count any expired-but-uncleared
   points as the ones that left (bringing them back to life in the receiver's);
 - the receiver gets the given parts (``<gift id>``), and, if some of their lots were spent
-  already (lots > balance), those spent lots negated, earliest first: otherwise the rule would
+  already (lots > balance), those spent lots negated (``<gift id>:spent``, kind "spent"),
+  earliest first — restored if spent points come back (``lots.covered_steps``): otherwise the rule would
   put the receiver's earlier spending onto the gift's earlier-expiring lot and bring a spent
   later-expiring lot back instead.
 
@@ -412,9 +413,11 @@ def _gift_steps(
     if from_lots:
         yield lots.lot_rows(community_id, giver, f"{transfer_id}:giver", GIFT_KIND,
                             [Part(-p.hundredths, p.expires_us) for p in from_lots], earned_us)
-    spent = _spent_lots(r_balance, r_lots.total, r_groups)
-    yield lots.lot_rows(community_id, receiver, transfer_id, GIFT_KIND,
-                        given_parts + [Part(-p.hundredths, p.expires_us) for p in spent], earned_us)
+    yield lots.lot_rows(community_id, receiver, transfer_id, GIFT_KIND, given_parts, earned_us)
+    if spent := _spent_lots(r_balance, r_lots.total, r_groups):
+        # Of their own kind: points given back later restore them (``lots.covered_steps``).
+        yield lots.lot_rows(community_id, receiver, f"{transfer_id}:spent", lots.SPENT_KIND,
+                            [Part(-p.hundredths, p.expires_us) for p in spent], earned_us)
     (transfer,) = yield LedgerStep(ledger, [single(
         transfer_id, giver_wallet, receiver_wallet, to_decimal(hundredths), GIFT_KIND, memo=MEMO,
         ledger=community_id,

@@ -318,3 +318,33 @@ def lot_sums(rows: list[dict]) -> dict[int, LotSums]:
             assert sums.alive is not None
             sums.alive[row["expires_us"]] = int(row["amount"])
     return found
+
+
+# -- points given back --------------------------------------------------------------------------
+
+#: Lots that record points already spent, written off when a gift's earlier-expiring lots arrive
+#: (``market.points.gifts``), and their restorations when spent points come back.
+SPENT_KIND, UNSPENT_KIND = "spent", "unspent"
+
+
+def covered_steps(
+    community_id: int, wallet: int, restore_id: str, hundredths: int, at: datetime
+) -> Steps[None]:
+    """After ``hundredths`` came back to a wallet (a refund, an upheld appeal), in the same unit:
+    points given back are the latest-expiring of those spent before (the rule at the top), so
+    lots written off as spent (``SPENT_KIND``) are restored for up to as much, latest-expiring
+    first. Without them the balance just covers more of its lots, which says the same."""
+    (account,) = yield ("SELECT owner FROM ledger_account WHERE id = {}", (wallet,))
+    person = int(account["owner"])
+    written = yield (
+        "SELECT expires_us, -SUM(amount) AS amount FROM points_lot WHERE community = {} AND person = {}"
+        " AND kind IN ({}, {}) GROUP BY expires_us", (community_id, person, SPENT_KIND, UNSPENT_KIND),
+    )
+    parts, left = [], hundredths
+    for row in sorted(written, key=lambda r: (r["expires_us"] is None, r["expires_us"] or 0), reverse=True):
+        take = min(left, int(row["amount"]))
+        if take > 0:
+            parts.append(Part(take, row["expires_us"]))
+            left -= take
+    if parts:
+        yield lot_rows(community_id, person, f"{restore_id}:unspent", UNSPENT_KIND, parts, to_us(at))

@@ -31,7 +31,7 @@ from market.cards.service import check_counter_pin, resolve_member_code
 from market.constraints import text
 from market.db import fetch, is_unique_violation
 from market.errors import InvalidInput, NotFound, Unprocessable
-from market.points import deductions
+from market.points import deductions, lots
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
 from market.shop import basket, rules, stock
@@ -456,6 +456,8 @@ def _refund_steps(
         transfer_id, shop, wallet, format_points(total), "refund", memo=reason,
         reference=redemption["transfer_id"], ledger=me.community_id,
     )])
+    # The points come back as the ones they were (``market.points.lots``).
+    yield from lots.covered_steps(me.community_id, wallet, transfer_id, total, at)
     name_of = {n["id"]: n["name"] for n in names}
     return RefundView(
         id=row["id"], redemption_id=redemption_id, total=format_points(total),

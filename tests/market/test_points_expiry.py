@@ -300,3 +300,60 @@ def test_market_points_expire_from_the_command_line(monkeypatch, capsys) -> None
     assert main(["points", "expire", "--at", "tomorrow", "--community", community]) == 1
     assert "时间格式不对" in capsys.readouterr().err
     assert main(["points", "expire", "--community", f"没有的社区 {secrets.token_hex(4)}"]) == 1
+
+
+async def test_points_given_back_after_a_gift_come_back_as_they_were(
+    monkeypatch, admin: Member, enrol: Enrol, ledger: Ledger, community: CommunityView,
+) -> None:
+    """A deduction took points expiring later; a gift then brought points expiring sooner (the
+    receiver's spent lots are written off); the appeal upheld gives the later ones back — they
+    still expire, when they would have (``lots.covered_steps``)."""
+    await set_policy(admin, expiry={"months": 12}, gifting="community", gift_cap_per_month="100")
+    giver, receiver = await enrol("resident"), await enrol("resident")
+    await earn(monkeypatch, admin, giver, "5", "2025-01-10T10:00")      # expires 2026-01-10
+    await earn(monkeypatch, admin, receiver, "10", "2025-06-01T10:00")  # expires 2026-06-01
+    monkeypatch.setattr(lots, "clock", lambda: china("2025-07-01T10:00"))
+    deducted = await admin.client.post(
+        "/api/deductions", json={"person_id": receiver.id, "amount": "10", "reason": "乱堆乱放"},
+        headers={"Idempotency-Key": "d1"},
+    )
+    assert deducted.status_code == 201, deducted.text
+    monkeypatch.setattr(lots, "clock", lambda: china("2025-08-01T10:00"))
+    gift = await giver.client.post("/api/gifts", json={"to_person_id": receiver.id, "amount": "5"},
+                                   headers={"Idempotency-Key": "g1"})
+    assert gift.status_code == 201, gift.text
+    appeal = await receiver.client.post(
+        "/api/appeals", json={"transfer_id": deducted.json()["transfer_id"], "reason": "不是我"})
+    assert appeal.status_code == 201, appeal.text
+    upheld = await admin.client.post(f"/api/appeals/{appeal.json()['id']}/decision",
+                                     json={"uphold": True, "note": "核实"})
+    assert upheld.status_code == 200, upheld.text
+    assert await balance(receiver) == "15.00"
+    assert sum(amount for amount, _ in await lots_of(community.id, receiver.id)) == 1500
+
+    assert (await expiry.clear(ledger, community.id, china("2026-01-10T10:00"))).hundredths == 500
+    assert (await expiry.clear(ledger, community.id, china("2026-06-01T10:00"))).hundredths == 1000
+    assert await balance(receiver) == "0.00"
+
+
+async def test_a_gift_gives_living_points_and_leaves_the_expired_to_clear(
+    monkeypatch, admin: Member, enrol: Enrol, ledger: Ledger, community: CommunityView,
+) -> None:
+    """Points expired but not yet cleared cannot be given: the gift takes the earliest of the
+    living ones, and the expired ones still clear from the giver."""
+    await set_policy(admin, expiry={"months": 12}, gifting="community", gift_cap_per_month="100")
+    giver, receiver = await enrol("resident"), await enrol("resident")
+    await earn(monkeypatch, admin, giver, "5", "2025-01-10T10:00")   # expires 2026-01-10
+    await earn(monkeypatch, admin, giver, "6", "2025-06-01T10:00")   # expires 2026-06-01
+    monkeypatch.setattr(lots, "clock", lambda: china("2026-02-01T10:00"))
+    too_much = await giver.client.post("/api/gifts", json={"to_person_id": receiver.id, "amount": "7"},
+                                       headers={"Idempotency-Key": "g0"})
+    assert too_much.status_code == 409 and too_much.json()["reason"] == "insufficient_points"
+    gift = await giver.client.post("/api/gifts", json={"to_person_id": receiver.id, "amount": "6"},
+                                   headers={"Idempotency-Key": "g1"})
+    assert gift.status_code == 201, gift.text
+    shown = (await receiver.client.get("/api/me/balance")).json()
+    assert [(e["amount"], e["on"]) for e in shown["expiring"]] == [("6.00", "2026-06-01")]
+    cleared = await expiry.clear(ledger, community.id, china("2026-02-01T10:00"))
+    assert (cleared.hundredths, cleared.people) == (500, 1)
+    assert (await balance(giver), await balance(receiver)) == ("0.00", "6.00")

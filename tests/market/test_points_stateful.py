@@ -1,5 +1,9 @@
 """Random sequences of the points rules, checked against a notebook model after every step.
 
+Earning (adjustments, and activity credits through ``earn_steps`` with or without a 公示 window),
+spending, reservations held and settled, gifts between residents, deductions and upheld
+appeals, the 公示 job posting what is due, and clearing.
+
 The model keeps every lot a resident earned with what is left of it, and spends the
 earliest-expiring first — the rule as a careful office clerk would apply it by hand. The product
 keeps no such notebook: it derives which points are which from the balance and the lots
@@ -23,8 +27,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from market.app import create_app
 from market.community import service as communities
 from market.db import fetch
-from market.points import expiry, lots
+from market.points import expiry, lots, publicity
+from market.points.lots import Credit, earn_steps
 from market.points.policy import CHINA, Rules
+from market.writes import write
 from tests.market import records
 from tests.market.support import running
 
@@ -40,6 +46,11 @@ def points(hundredths: int) -> str:
 class Lot:
     expires_us: int
     left: int
+    #: What the lot can hold: what was earned, less what was given away from it.
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        self.size = self.size or self.left
 
 
 @dataclass
@@ -47,6 +58,10 @@ class Notebook:
     lots: dict[int, list[Lot]] = field(default_factory=dict)
     held: dict[int, int] = field(default_factory=dict)
     orders: dict[int, tuple[int, int]] = field(default_factory=dict)  # order id → (person, points)
+    #: Deductions not yet appealed: (person, transfer id, points taken).
+    deductions: list[tuple[int, str, int]] = field(default_factory=list)
+    #: Activity credits waiting for their 公示 window: transfer id → (person, points).
+    waiting: dict[str, tuple[int, int]] = field(default_factory=dict)
     expired: int = 0
 
     def balance(self, person: int) -> int:
@@ -58,6 +73,31 @@ class Notebook:
             used = min(lot.left, amount)
             lot.left -= used
             amount -= used
+        assert amount == 0
+
+    def give_back(self, person: int, amount: int) -> None:
+        """Points come back as the latest-expiring of those spent (``lots.covered_steps``)."""
+        for lot in sorted(self.lots[person], key=lambda lot: lot.expires_us, reverse=True):
+            back = min(lot.size - lot.left, amount)
+            lot.left += back
+            amount -= back
+        assert amount == 0
+
+    def giftable(self, person: int, now_us: int) -> int:
+        """What a gift may take: neither held points nor expired ones not yet cleared."""
+        expired = sum(lot.left for lot in self.lots[person] if lot.expires_us <= now_us)
+        return self.balance(person) - max(expired, self.held[person])
+
+    def give(self, giver: int, receiver: int, amount: int, now_us: int) -> None:
+        """The giver's earliest-expiring alive points, passed on with their expiries."""
+        alive = [lot for lot in self.lots[giver] if lot.expires_us > now_us]
+        for lot in sorted(alive, key=lambda lot: lot.expires_us):
+            given = min(lot.left, amount)
+            if given:
+                lot.left -= given
+                lot.size -= given
+                self.lots[receiver].append(Lot(lot.expires_us, given))
+                amount -= given
         assert amount == 0
 
     def clear(self, at_us: int) -> int:
@@ -94,10 +134,11 @@ class PointsMachine(RuleBasedStateMachine):
         self.run(self.stack.aclose())
         self.loop.close()
 
-    @initialize(policy=st.one_of(st.just("calendar_year"), st.integers(min_value=1, max_value=36)))
-    def community(self, policy) -> None:
-        self.rules = (Rules(expiry="calendar_year") if policy == "calendar_year"
-                      else Rules(expiry="months", expiry_months=policy))
+    @initialize(policy=st.one_of(st.just("calendar_year"), st.integers(min_value=1, max_value=36)),
+                publicity=st.sampled_from([0, 3]))
+    def community(self, policy, publicity: int) -> None:
+        self.rules = (Rules(expiry="calendar_year", publicity_days=publicity) if policy == "calendar_year"
+                      else Rules(expiry="months", expiry_months=policy, publicity_days=publicity))
 
         async def setup() -> None:
             self.community_id = (
@@ -108,7 +149,10 @@ class PointsMachine(RuleBasedStateMachine):
             self.admin = await self.stack.enter_async_context(await records.bearer_client(self.app, admin))
             self.keeper = await self.stack.enter_async_context(await records.bearer_client(self.app, keeper))
             wire = "calendar_year" if policy == "calendar_year" else {"months": policy}
-            answer = await self.admin.put("/api/points/policy", json={"expiry": wire})
+            answer = await self.admin.put("/api/points/policy", json={
+                "expiry": wire, "publicity_days": publicity, "gifting": "community",
+                "gift_cap_per_month": "1000000",
+            })
             assert answer.status_code == 200, answer.text
             made = await self.keeper.post(
                 "/api/products", json={"name": "大米", "price": "1.00", "stock": 10_000})
@@ -120,6 +164,7 @@ class PointsMachine(RuleBasedStateMachine):
                 client = await self.stack.enter_async_context(await records.bearer_client(self.app, person))
                 self.residents[person] = client
                 self.model.lots[person], self.model.held[person] = [], 0
+            self.issuance = await self.ledger.account_id(self.community_id, "issuance")
 
         self.run(setup())
 
@@ -153,6 +198,78 @@ class PointsMachine(RuleBasedStateMachine):
             return
         assert answer.status_code == 201, answer.text
         self.model.take(person, amount)
+
+    @rule(data=st.data(), amount=amounts)
+    def earn_at_an_activity(self, data, amount: int) -> None:
+        """A check-in's credit, through the one path every activity credit takes."""
+        person = data.draw(st.sampled_from(sorted(self.residents)))
+        transfer_id = f"model:{secrets.token_hex(6)}"
+
+        async def credit() -> None:
+            wallet = await self.ledger.account_id(self.community_id, "wallet", str(person))
+            await write(earn_steps, self.ledger, self.community_id, self.issuance,
+                        [Credit(transfer_id, person, wallet, amount, "checkin", "模型活动")], self.now)
+
+        self.run(credit())
+        if self.rules.publicity_days:
+            self.model.waiting[transfer_id] = (person, amount)
+        else:
+            self.model.lots[person].append(Lot(lots.to_us(self.rules.expires_at(self.now)), amount))
+
+    @precondition(lambda self: self.model.waiting)
+    @rule()
+    def publicity_job(self) -> None:
+        """What the 公示 job posts at this moment: every waiting credit whose window has ended."""
+        due = {row["transfer_id"] for row in self.run(fetch(
+            "SELECT transfer_id FROM points_publicity WHERE community = {} AND state = 'pending'"
+            " AND due_us <= {}", self.community_id, lots.to_us(self.now)))}
+        self.run(publicity.post_due(self.ledger, self.now, community_id=self.community_id))
+        for transfer_id in sorted(due):
+            person, amount = self.model.waiting.pop(transfer_id)
+            self.model.lots[person].append(Lot(lots.to_us(self.rules.expires_at(self.now)), amount))
+
+    # -- gifts, deductions, appeals ------------------------------------------------------------
+
+    @rule(data=st.data(), amount=amounts)
+    def gift(self, data, amount: int) -> None:
+        giver, receiver = data.draw(st.permutations(sorted(self.residents)))[:2]
+        answer = self.run(self.residents[giver].post(
+            "/api/gifts", json={"to_person_id": receiver, "amount": points(amount)},
+            headers={"Idempotency-Key": secrets.token_hex(8)},
+        ))
+        now_us = lots.to_us(self.now)
+        if self.model.giftable(giver, now_us) < amount:
+            assert answer.status_code == 409 and answer.json()["reason"] == "insufficient_points", answer.text
+            return
+        assert answer.status_code == 201, answer.text
+        self.model.give(giver, receiver, amount, now_us)
+
+    @rule(data=st.data(), amount=amounts)
+    def deduct(self, data, amount: int) -> None:
+        person = data.draw(st.sampled_from(sorted(self.residents)))
+        answer = self.run(self.admin.post(
+            "/api/deductions", json={"person_id": person, "amount": points(amount), "reason": "乱堆乱放"},
+            headers={"Idempotency-Key": secrets.token_hex(8)},
+        ))
+        assert answer.status_code == 201, answer.text
+        taken = min(amount, self.model.balance(person) - self.model.held[person])
+        assert answer.json()["taken"] == points(taken)
+        if taken:
+            self.model.take(person, taken)
+            self.model.deductions.append((person, answer.json()["transfer_id"], taken))
+
+    @precondition(lambda self: self.model.deductions)
+    @rule(data=st.data())
+    def appeal_upheld(self, data) -> None:
+        person, transfer_id, taken = data.draw(st.sampled_from(self.model.deductions))
+        self.model.deductions.remove((person, transfer_id, taken))
+        appealed = self.run(self.residents[person].post(
+            "/api/appeals", json={"transfer_id": transfer_id, "reason": "我没有乱放"}))
+        assert appealed.status_code == 201, appealed.text
+        decided = self.run(self.admin.post(
+            f"/api/appeals/{appealed.json()['id']}/decision", json={"uphold": True, "note": "属实"}))
+        assert decided.status_code == 200, decided.text
+        self.model.give_back(person, taken)
 
     # -- reservations hold points -------------------------------------------------------------
 
@@ -204,6 +321,14 @@ class PointsMachine(RuleBasedStateMachine):
                 assert shown["balance"] == points(self.model.balance(person)), person
                 assert shown["held"] == points(self.model.held[person]), person
                 assert shown["balance"][0] != "-"
+                # Which points expire when, as the resident is told, is the notebook's.
+                now_us = lots.to_us(self.now)
+                alive: dict[int, int] = {}
+                for lot in self.model.lots[person]:
+                    if lot.expires_us > now_us and lot.left:
+                        alive[lot.expires_us] = alive.get(lot.expires_us, 0) + lot.left
+                told = [(lots.to_us(datetime.fromisoformat(e["at"])), e["amount"]) for e in shown["expiring"]]
+                assert told == [(at, points(amount)) for at, amount in sorted(alive.items())], person
                 # Every point in the wallet is covered by its lots.
                 (covered,) = await fetch(
                     "SELECT COALESCE(SUM(amount), 0) AS total FROM points_lot WHERE community = {}"
