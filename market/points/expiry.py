@@ -31,12 +31,14 @@ log = logging.getLogger(__name__)
 #: People decided per transaction: the chain lock is held for one chunk, so check-ins of the
 #: community wait for at most one chunk's transfers.
 CHUNK = 500
-#: On SQLite, a rest between chunks. Another process waiting for the file's write lock (the
-#: other workers, or the server while ``market points expire`` runs) sleeps in SQLite's busy
-#: handler, up to 100 ms at a time, and never found the lock free between two chunks: measured
-#: with 100,000 people, check-ins starved for the whole clearing (p99 3.7 s). PostgreSQL queues
-#: lock requests in order and needs no rest.
-SQLITE_REST = 0.1
+#: A rest between chunks, so what waits for the locks a chunk holds gets in before the next one.
+#: SQLite: another process waiting for the file's write lock (the other workers, or the server
+#: while ``market points expire`` runs) sleeps in SQLite's busy handler, up to 100 ms at a time,
+#: and never found the lock free between two chunks: with 100,000 people, check-ins starved for
+#: the whole clearing (p99 3.7 s; 57 ms with the rest). PostgreSQL: check-ins queued for the
+#: community's chain lock lost it again to the next chunk often enough for a p99 of 1.25 s
+#: (219 ms with 25 ms of rest; the clearing 35 → 42 s). ``docs/PERFORMANCE.md``.
+REST_BETWEEN_CHUNKS = {"sqlite": 0.1, "postgres": 0.025}
 EXPIRY_KIND = "expiry"
 
 
@@ -79,8 +81,8 @@ async def clear(ledger: Ledger, community_id: int, at: datetime) -> Cleared:
         moved += sum(int(t.amount * 100) for t in transfers)
         cleared += len(transfers)
         held_back += held
-        if engine_name() == "sqlite" and start + CHUNK < len(people):
-            await asyncio.sleep(SQLITE_REST)
+        if start + CHUNK < len(people):
+            await asyncio.sleep(REST_BETWEEN_CHUNKS[engine_name()])
     await write(_cleared_to, community_id, at_us)
     if cleared or held_back:
         log.info("community %s: expired points of %s people cleared (%s held back)", community_id,
