@@ -185,24 +185,28 @@ async def post_due(ledger: Ledger, at: datetime | None = None, *, community_id: 
     failed: set[int] = set()
     only = "" if community_id is None else " AND community = {}"
     while True:
+        # A community that failed this run is left out of the query, so its backlog cannot fill
+        # every batch and keep the others' credits waiting.
+        skipped = "".join(" AND community <> {}" for _ in failed)
         due = await fetch(
             "SELECT id, community FROM points_publicity WHERE state = 'pending' AND due_us <= {}"
-            + only + " ORDER BY id LIMIT {}",
-            lots.to_us(at), *(() if community_id is None else (community_id,)), POST_BATCH,
+            + only + skipped + " ORDER BY id LIMIT {}",
+            lots.to_us(at), *(() if community_id is None else (community_id,)), *sorted(failed),
+            POST_BATCH,
         )
         by_community: dict[int, list[int]] = {}
         for row in due:
-            if row["community"] not in failed:
-                by_community.setdefault(row["community"], []).append(row["id"])
-        done = 0
+            by_community.setdefault(row["community"], []).append(row["id"])
+        done, failed_now = 0, False
         for community, ids in by_community.items():
             try:
                 done += await write(_due_steps, ledger, community, ids, at)
             except (MarketError, LedgerError):
                 log.exception("公示: community %s's credits could not be posted", community)
                 failed.add(community)
+                failed_now = True
         posted += done
-        if done == 0 or len(due) < POST_BATCH:
+        if len(due) < POST_BATCH or (done == 0 and not failed_now):
             return posted
 
 

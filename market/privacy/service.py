@@ -15,13 +15,15 @@ from ledger import Ledger, format_points, to_hundredths
 from market.audit import person_subject, record_person_action
 from market.auth.roles import decode_roles
 from market.auth.sessions import revoke_all
-from market.db import write_transaction
+from market.db import fetch, write_transaction
 from market.errors import Conflict, NotFound
 from market.tables import AuditEntry, Community, GridWorker, Household, Person, Session, TeamMember
 
 log = logging.getLogger(__name__)
 
 ERASED_NAME = "已注销"
+#: What free text by or about an erased person reads afterwards.
+ERASED_TEXT = "（已删除）"
 PHONE_UNMASKED, PERSON_ERASED = "phone_unmasked", "person_erased"
 
 
@@ -145,6 +147,11 @@ async def erase(community_id: int, actor_id: int, person_id: int) -> Erased:
         }).where(Person.id == person_id)
         await TeamMember.delete().where(TeamMember.person == person_id)
         await GridWorker.delete().where(GridWorker.person == person_id)
+        # Free text by or about them in the points rules (issue 15): appeals and objections they
+        # wrote, the reasons of their deductions and suspensions. The records stay (the ledger
+        # and the office's decisions point at them); the ledger's memos are append-only.
+        for table in ("deduction_appeal", "points_objection", "deduction", "redemption_suspension"):
+            await fetch(f"UPDATE {table} SET reason = {{}} WHERE person = {{}}", ERASED_TEXT, person_id)
         await revoke_all(person_id)
         await record_person_action(community_id, actor_id, PERSON_ERASED, person_id, at=now)
     log.info("admin %s erased person %s", actor_id, person_id)

@@ -218,3 +218,28 @@ async def test_only_admins_erase_or_unmask(enrol: Enrol, resident: Member, role:
     assert (await member.client.post(f"/api/people/{resident.id}/erase")).status_code == 403
     assert (await member.client.get(f"/api/people/{resident.id}/phone")).status_code == 403
     assert (await resident.client.get("/api/me")).status_code == 200
+
+
+async def test_erasing_clears_what_the_points_rules_wrote_by_or_about_them(
+    admin: Member, resident: Member,
+) -> None:
+    """Appeals, deductions and suspensions keep their records (the ledger points at them), not
+    the words: an appeal's reason and a deduction's are free text about a person."""
+    from market.db import fetch
+    from tests.market.support import adjust
+
+    assert (await adjust(admin, resident.id, "5")).status_code == 201
+    deducted = await admin.client.post(
+        "/api/deductions",
+        json={"person_id": resident.id, "amount": "2", "reason": "3号楼楼道堆放杂物",
+              "suspend_until": "2030-12-31"},
+        headers={"Idempotency-Key": "erase-1"},
+    )
+    assert deducted.status_code == 201, deducted.text
+    appeal = await resident.client.post(
+        "/api/appeals", json={"transfer_id": deducted.json()["transfer_id"], "reason": "我住院了不在家"})
+    assert appeal.status_code == 201, appeal.text
+    assert (await admin.client.post(f"/api/people/{resident.id}/erase")).status_code == 200
+    for table in ("deduction", "deduction_appeal", "redemption_suspension"):
+        rows = await fetch(f"SELECT reason FROM {table} WHERE person = {{}}", resident.id)
+        assert rows and {row["reason"] for row in rows} == {"（已删除）"}, table
