@@ -117,8 +117,13 @@ async def list_appeals(community_id: int, status: str | None = "open") -> Appeal
 
 
 async def mine(me: Principal) -> AppealList:
+    return await of_person(me.community_id, me.id)
+
+
+async def of_person(community_id: int, person_id: int, limit: int = LIST_LIMIT) -> AppealList:
+    """A person's appeals, newest first (theirs to see, and in their data export)."""
     rows = await fetch(f"{_SELECT} WHERE a.community = {{}} AND a.person = {{}} ORDER BY a.id DESC"
-                       " LIMIT {}", me.community_id, me.id, LIST_LIMIT)
+                       " LIMIT {}", community_id, person_id, limit)
     return AppealList(items=[_view(row) for row in rows])
 
 

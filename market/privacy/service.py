@@ -17,11 +17,16 @@ from market.auth.roles import decode_roles
 from market.auth.sessions import revoke_all
 from market.db import fetch, write_transaction
 from market.errors import Conflict, NotFound
+from market.points import appeals
+from market.points.appeals import AppealView
+from market.points.deductions import DeductionView, list_deductions
 from market.tables import AuditEntry, Community, GridWorker, Household, Person, Session, TeamMember
 
 log = logging.getLogger(__name__)
 
 ERASED_NAME = "已注销"
+#: The most deductions or appeals an export lists (a person has a handful).
+EXPORT_LIMIT = 10_000
 #: What free text by or about an erased person reads afterwards.
 ERASED_TEXT = "（已删除）"
 PHONE_UNMASKED, PERSON_ERASED = "phone_unmasked", "person_erased"
@@ -105,6 +110,10 @@ class MyData(msgspec.Struct):
     entries: list[EntryExport]
     sessions: list[SessionExport]
     access_log: list[AccessExport]
+    deductions: list[DeductionView] = []
+    """Points deducted from them, with the reasons the office gave (``market.points.deductions``)."""
+    appeals: list[AppealView] = []
+    """Their appeals and the office's decisions."""
 
 
 async def _person(community_id: int, person_id: int) -> dict:
@@ -231,4 +240,6 @@ async def export(ledger: Ledger, community_id: int, person_id: int) -> MyData:
         balance=balance, held=held, entries=entries,
         sessions=[SessionExport(**s) for s in sessions],
         access_log=[AccessExport(**a) for a in audit],
+        deductions=(await list_deductions(community_id, person_id, limit=EXPORT_LIMIT)).items,
+        appeals=(await appeals.of_person(community_id, person_id, limit=EXPORT_LIMIT)).items,
     )

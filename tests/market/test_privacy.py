@@ -239,6 +239,10 @@ async def test_erasing_clears_what_the_points_rules_wrote_by_or_about_them(
     appeal = await resident.client.post(
         "/api/appeals", json={"transfer_id": deducted.json()["transfer_id"], "reason": "我住院了不在家"})
     assert appeal.status_code == 201, appeal.text
+    # Theirs to see in their export first.
+    mine = (await resident.client.get("/api/me/export")).json()
+    assert [d["reason"] for d in mine["deductions"]] == ["3号楼楼道堆放杂物"]
+    assert [(a["reason"], a["status"]) for a in mine["appeals"]] == [("我住院了不在家", "open")]
     assert (await admin.client.post(f"/api/people/{resident.id}/erase")).status_code == 200
     for table in ("deduction", "deduction_appeal", "redemption_suspension"):
         rows = await fetch(f"SELECT reason FROM {table} WHERE person = {{}}", resident.id)
