@@ -7,6 +7,12 @@ several workers: each chunk of people is decided under the community's ledger ch
 (``ledger.locking``), from balances and lots read under it, so a second run finds nothing left
 to move; ``points_clearing`` remembers up to which moment lots were looked at.
 
+**People looked at again.** A run looks at the people with lots that expired since the last
+one, and at those listed in ``points_expiry_blocked``: people whose expired points were held
+back (below) and people given points back (a refund, an upheld appeal: ``lots.covered_steps``),
+which may be of lots that expired before the last run. A run takes a person off the list once
+nothing of theirs is held back.
+
 **Held points are not taken.** Points held for an open reservation are left where they are: a
 reservation must not lose its points from under it. Such a person is listed in
 ``points_expiry_blocked`` and looked at again by every run; if the reservation is cancelled the

@@ -333,7 +333,9 @@ def covered_steps(
     """After ``hundredths`` came back to a wallet (a refund, an upheld appeal), in the same unit:
     points given back are the latest-expiring of those spent before (the rule at the top), so
     lots written off as spent (``SPENT_KIND``) are restored for up to as much, latest-expiring
-    first. Without them the balance just covers more of its lots, which says the same."""
+    first. Without them the balance just covers more of its lots, which says the same. Points
+    given back that were of an expired lot expire again at the next clearing: they come back as
+    they were."""
     (account,) = yield ("SELECT owner FROM ledger_account WHERE id = {}", (wallet,))
     person = int(account["owner"])
     written = yield (
@@ -348,3 +350,7 @@ def covered_steps(
             left -= take
     if parts:
         yield lot_rows(community_id, person, f"{restore_id}:unspent", UNSPENT_KIND, parts, to_us(at))
+    # Points given back may be of lots that expired before the last clearing, which looks only at
+    # lots expiring since: the next run looks at this person again (``market.points.expiry``).
+    yield ("INSERT INTO points_expiry_blocked (community, person) VALUES ({}, {})"
+           " ON CONFLICT (community, person) DO NOTHING", (community_id, person))

@@ -357,3 +357,29 @@ async def test_a_gift_gives_living_points_and_leaves_the_expired_to_clear(
     cleared = await expiry.clear(ledger, community.id, china("2026-02-01T10:00"))
     assert (cleared.hundredths, cleared.people) == (500, 1)
     assert (await balance(giver), await balance(receiver)) == ("0.00", "6.00")
+
+
+async def test_points_given_back_after_their_lot_expired_are_cleared_at_the_next_run(
+    monkeypatch, admin: Member, resident: Member, ledger: Ledger, community: CommunityView,
+) -> None:
+    """Found by the points model: a deduction upheld on appeal after the deducted points' lot had
+    expired and been cleared past gave back points the clearing never looked at again."""
+    await set_policy(admin, expiry={"months": 12})
+    await earn(monkeypatch, admin, resident, "5", "2025-01-10T10:00")  # expires 2026-01-10
+    monkeypatch.setattr(lots, "clock", lambda: china("2025-02-01T10:00"))
+    deducted = await admin.client.post(
+        "/api/deductions", json={"person_id": resident.id, "amount": "5", "reason": "乱堆乱放"},
+        headers={"Idempotency-Key": "d1"},
+    )
+    assert deducted.status_code == 201, deducted.text
+    assert (await expiry.clear(ledger, community.id, china("2026-02-01T00:00"))).hundredths == 0
+    monkeypatch.setattr(lots, "clock", lambda: china("2026-03-01T10:00"))
+    appeal = await resident.client.post(
+        "/api/appeals", json={"transfer_id": deducted.json()["transfer_id"], "reason": "不是我"})
+    upheld = await admin.client.post(f"/api/appeals/{appeal.json()['id']}/decision",
+                                     json={"uphold": True, "note": "核实"})
+    assert upheld.status_code == 200, upheld.text
+    assert await balance(resident) == "5.00"
+    # They come back as they were: of a lot that has expired, so the next run clears them.
+    assert (await expiry.clear(ledger, community.id, china("2026-03-01T11:00"))).hundredths == 500
+    assert await balance(resident) == "0.00"
