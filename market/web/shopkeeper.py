@@ -250,8 +250,10 @@ async def _receipt_page(
     view = await counter.get(me, redemption_id)
     refunds = await counter.refunds_of(me, redemption_id)
     remaining = _remaining(view, refunds)
+    # Nothing goes back unless the keeper says so: a prefilled whole receipt refunded the oil too
+    # when only a box of soap came back (issue 16).
     typed = refund_quantities if refund_quantities is not None else {
-        product_id: str(left) for product_id, left in remaining.items()
+        product_id: "0" for product_id in remaining
     }
     refunded_now = request.query_params.get("refunded")
     done = next((r for r in refunds if str(r.id) == refunded_now), None)

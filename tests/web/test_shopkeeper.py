@@ -286,7 +286,9 @@ async def test_a_refund_is_checked_then_confirmed_once(
         path = await redeem_at_counter(client, resident, {soap["id"]: 2, oil["id"]: 1})
         receipt = await client.get(path)
         csrf = csrf_of(receipt.text)
-        assert re.search(rf'name="r{soap["id"]}"[^>]*value="2"', receipt.text)  # all, by default
+        # Nothing goes back by default (issue 16: a prefilled receipt refunded the oil with the soap).
+        assert re.search(rf'name="r{soap["id"]}"[^>]*value="0"', receipt.text)
+        assert re.search(rf'name="r{oil["id"]}"[^>]*value="0"', receipt.text)
         no_reason = await client.post(path + "/refund", data={
             "csrf": csrf, "step": "review", f"r{soap['id']}": "1", f"r{oil['id']}": "0", "reason": "",
         })
@@ -296,6 +298,7 @@ async def test_a_refund_is_checked_then_confirmed_once(
             "csrf": csrf, "step": "review", f"r{soap['id']}": "3", "reason": "破损",
         })
         assert "more than is left to refund (2)" in too_many.text
+        assert "built-in method" not in too_many.text  # issue 16: the form showed dict.items
         review = await client.post(path + "/refund", data={
             "csrf": csrf, "step": "review", f"r{soap['id']}": "1", f"r{oil['id']}": "", "reason": "破损",
         })
