@@ -26,8 +26,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from ledger import Ledger, Transfer, locking, single, to_decimal
+from ledger import Ledger, Transfer, locking, single, to_decimal, to_hundredths
 from market.db import engine_name, fetch
+from market.points import lots
 from market.points.lots import expired_part, from_us, lot_sums, lot_sums_sql, to_us
 from market.points.service import account_id
 from market.writes import LedgerStep, Steps, write
@@ -77,14 +78,14 @@ async def clear(ledger: Ledger, community_id: int, at: datetime) -> Cleared:
     """Clear the community's points that expired by ``at`` (see the module)."""
     at_us = to_us(at)
     done = await fetch("SELECT cleared_us FROM points_clearing WHERE community = {}", community_id)
-    since_us = done[0]["cleared_us"] if done else -(2**62)
+    since_us = done[0]["cleared_us"] if done else lots.EVER
     people = await candidates(community_id, since_us, at_us)
     expiry = await account_id(ledger, community_id, "expiry")
     moved = cleared = held_back = 0
     for start in range(0, len(people), CHUNK):
         chunk = people[start:start + CHUNK]
         transfers, held = await write(_clear_steps, ledger, community_id, expiry, chunk, at_us)
-        moved += sum(int(t.amount * 100) for t in transfers)
+        moved += sum(to_hundredths(t.amount) for t in transfers)
         cleared += len(transfers)
         held_back += held
         if start + CHUNK < len(people):

@@ -77,8 +77,6 @@ GIFT_KIND = "gift"
 #: What the transfer's memo says: the ledger's chain is published (transparency), so it names
 #: nobody — who gave whom is in ``points_gift``, for the two of them and the office.
 MEMO = "积分赠送"
-#: Lower than any moment a lot can expire at: asks ``lots.lot_sums_sql`` for every lot group.
-_EVER = -(2**62)
 
 
 # -- refusals ------------------------------------------------------------------------------------
@@ -250,7 +248,7 @@ async def giftable_now(community_id: int, person_id: int) -> int:
     wallet = (await _wallets(community_id, [person_id])).get(person_id)
     if wallet is None:
         return 0
-    sql, args = lots.lot_sums_sql(community_id, [person_id], _EVER)
+    sql, args = lots.lot_sums_sql(community_id, [person_id], lots.EVER)
     found = lots.lot_sums(await fetch(sql, *args)).get(person_id, lots.LotSums(alive={}))
     return giftable_of(wallet[0], wallet[1], found.alive or {}, found.total, lots.to_us(lots.now()))
 
@@ -399,7 +397,7 @@ def _gift_steps(
     )
     found = {row["id"]: (int(row["balance"]), int(row["held"])) for row in wallets}
     (g_balance, g_held), (r_balance, _) = found[giver_wallet], found[receiver_wallet]
-    sums = lots.lot_sums((yield lots.lot_sums_sql(community_id, [giver, receiver], _EVER)))
+    sums = lots.lot_sums((yield lots.lot_sums_sql(community_id, [giver, receiver], lots.EVER)))
     g_lots = sums.get(giver, lots.LotSums(alive={}))
     r_lots = sums.get(receiver, lots.LotSums(alive={}))
     g_groups, r_groups = g_lots.alive or {}, r_lots.alive or {}

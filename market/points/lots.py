@@ -43,6 +43,8 @@ ACTIVITY_KINDS = ("checkin", "checkout")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Earlier than any moment a lot can expire at (a lower bound for queries on ``expires_us``).
+EVER = -(2**62)
 
 
 def to_us(moment: datetime) -> int:
