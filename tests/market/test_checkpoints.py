@@ -47,7 +47,10 @@ from tests.market.support import Member, adjust
 
 MARKET = str(Path(sys.executable).with_name("market"))
 NOW = datetime.now(UTC)
-DAYS = [NOW - timedelta(days=3), NOW - timedelta(days=2), NOW - timedelta(days=1)]
+# Noon in Beijing (04:00 UTC) of the last three days: a checkpoint "five minutes later" must stay on the
+# same Beijing day whatever the wall clock says when the suite runs (23:55 Beijing once made it the next).
+_NOON = NOW.replace(hour=4, minute=0, second=0, microsecond=0)
+DAYS = [_NOON - timedelta(days=3), _NOON - timedelta(days=2), _NOON - timedelta(days=1)]
 
 
 async def _fill(admin: Member, resident: Member, ledger: Ledger, community: CommunityView) -> list[str]:
