@@ -15,6 +15,8 @@ import tempfile
 
 import pytest
 
+from tests import system_packages
+
 ENGINE = os.environ.get("MARKET_TEST_DB", "sqlite").strip().lower() or "sqlite"
 PG_URL = os.environ.get("MARKET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -47,6 +49,17 @@ def pytest_configure(config: pytest.Config) -> None:
     # Overwritten, never defaulted: a developer's own DATABASE_URL must not be the one tested.
     os.environ["DATABASE_URL"] = url
     os.environ["MARKET_SECRET_KEY"] = secrets.token_urlsafe(32)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Install the Debian packages the tests drive when they are missing (once, not per worker)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    try:
+        system_packages.ensure(lambda text: print(f"\n{text}", flush=True))
+    except RuntimeError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
