@@ -72,7 +72,7 @@ async def for_elder(
     await delegates.record_code_shown(elder)
     pending = [o for o in (await orders.list_orders(elder, "reserved")).items if o.person_id == elder.id]
     return page(
-        request, "delegate/for.html", elder=elder, wallet=await points.balance(ledger, elder),
+        request, "delegate/for.html", for_whom=elder, wallet=await points.balance(ledger, elder),
         entries=(await points.entries(ledger, elder, RECENT, None)).items, code=code,
         code_svg=qr.svg(code.code), pending=pending,
         reserved=request.query_params.get("reserved"), cancelled=request.query_params.get("cancelled"),
@@ -82,7 +82,7 @@ async def for_elder(
 async def _shop_page(request: Request, ledger: Ledger, elder: Principal, *, status: int = 200,
                      problem: str | None = None) -> Template:
     products = [p for p in (await catalogue.list_products(elder)).items if p.active and p.stock > 0]
-    return page(request, "delegate/shop.html", status=status, elder=elder, products=products,
+    return page(request, "delegate/shop.html", status=status, for_whom=elder, products=products,
                 wallet=await points.balance(ledger, elder), key=_key(), problem=problem,
                 most=MAX_QUANTITY)
 
