@@ -6,8 +6,10 @@ from what each route is (``document_problems``):
 
 - every operation: 400 (a value no database holds, a malformed body or query — ``market.storable``
   and the parsing of every route) and 503 (the database or Redis away);
-- 401 unless the route is public; 403 where a role guard stands, and on every method that changes
-  something (a cookie session without its CSRF token, a browser's cross-site request);
+- 401 unless the route is public; 403 where a role guard stands, on every method that changes
+  something (a cookie session without its CSRF token, a browser's cross-site request), and on
+  every route that is not public (``pin_change_required``: a session opened with a one-time code
+  sets its PIN before anything else, ``market.auth.middleware``);
 - 404 when the path, the query or the body may name a record; 409, 413 and 422 on methods that
   change something (a conflict with the state, a body past its bound, content refused as a whole);
 - what a handler declares beyond that in ``opt={"problems": (410, 429)}``, the multipart body
@@ -34,6 +36,7 @@ from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
+    Parameter,
     Reference,
     RequestBody,
     Schema,
@@ -72,7 +75,7 @@ def problem_statuses(handler: object, method: str, names_records: bool) -> set[i
     opt = getattr(handler, "opt", {})
     guards = handler.resolve_guards()  # type: ignore[attr-defined]
     if not opt.get("public"):
-        statuses.add(401)
+        statuses |= {401, 403}
     if method in UNSAFE or any(getattr(guard, "roles", None) for guard in guards):
         statuses.add(403)
     if names_records:
@@ -106,6 +109,9 @@ def document_problems(app: Litestar) -> None:
                 if not isinstance(parameter, Reference) and parameter.param_in == "header" \
                         and parameter.name in getattr(handler, "opt", {}).get("required_headers", ()):
                     parameter.required = True
+            if getattr(handler, "opt", {}).get("delegable"):
+                operation.parameters = [*(operation.parameters or ()), ACTING_FOR]
+                names_records = True
             if (field := getattr(handler, "opt", {}).get("upload")) and operation.request_body is None:
                 operation.request_body = upload_body(field)
                 names_records = True
@@ -121,6 +127,17 @@ def document_problems(app: Litestar) -> None:
                 )
             operation.responses = dict(sorted(responses.items()))
     document_inputs(document)
+
+
+#: The header a delegate (代办) sends to act for an elder, on the routes that allow it
+#: (``market.people.delegates``).
+ACTING_FOR = Parameter(
+    name="X-Acting-For", param_in="header", required=False,
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ID),
+    description="The id of a resident the caller is a delegate (代办) of: the request is then the "
+                "resident's, recorded as made by the caller. 403 `not_your_elder` without an open "
+                "link; on any other route, 403 `not_delegable`.",
+)
 
 
 def upload_body(field: str) -> RequestBody:
