@@ -94,7 +94,9 @@ async def _resident(community_id: int, person_id: int, field: str) -> dict:
 
 
 async def of_elder(community_id: int, elder_id: int) -> DelegateList:
-    """The open links of an elder: who may act for them."""
+    """The open links of an elder: who may act for them (404 for a person not of the community)."""
+    if not await fetch("SELECT id FROM person WHERE id = {} AND community = {}", elder_id, community_id):
+        raise NotFound()
     rows = await fetch(f"{_SELECT} WHERE d.community = {{}} AND d.elder = {{}} AND d.ended_ms IS NULL"
                        " ORDER BY d.id", community_id, elder_id)
     return DelegateList(items=[_view(row) for row in rows])
