@@ -45,14 +45,24 @@ def _fail(text: str) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from market import first_run
     from market.db import migrate
 
     get_settings()  # a configuration error stops us here, not in every worker
-    # Migrate once here, before any worker starts, so workers do not race to
-    # create the same tables (each still checks in its own lifespan).
-    asyncio.run(migrate())
+
+    async def prepare() -> bool:
+        # Migrate once here, before any worker starts, so workers do not race to
+        # create the same tables (each still checks in its own lifespan).
+        await migrate()
+        return await first_run.admin_exists()
+
+    has_admin = asyncio.run(prepare())
     os.environ.setdefault("MARKET_BASE_URL", f"http://{args.host}:{args.port}")
     get_settings.cache_clear()
+    if not has_admin:  # a fresh install: say how to make the first admin (see market.first_run)
+        settings = get_settings()
+        notice = first_run.console_notice(settings.base_url or "", settings.secret_key)
+        print(notice, file=sys.stderr, flush=True)
     uvicorn.run(
         "market.app:serve_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_level="info",
@@ -69,6 +79,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from market import first_run
     from market.auth.hashing import SecretHasher
     from market.community import service as communities
     from market.db import migrate
@@ -86,6 +97,8 @@ async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
         new = NewPerson(name=args.name, phone=args.phone, roles=["admin"], password=args.password)
         person = await create_person(community.id, new, hasher=SecretHasher(), ledger=ledger)
     print(person.id)
+    # The id alone on standard output (scripts read it); what to do next for the reader.
+    print(first_run.next_steps(settings.base_url or "http://127.0.0.1:8000", args.phone), file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,7 @@ reader's own input on a page that is never cached).
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from ledger import Ledger
@@ -37,7 +38,9 @@ def _closed(request: Request, error: MarketError) -> Template:
 
 
 @get(first_run.SETUP_PATH, name="web:setup", **PAGE)
-async def setup_form(request: Request, settings: NamedDependency[Settings], token: str = "") -> Template:
+async def setup_form(
+    request: Request, settings: NamedDependency[Settings], token: FromQuery[str] = ""
+) -> Template:
     if not first_run.token_matches(settings.secret_key, token):
         return _closed(request, first_run.SetupTokenInvalid())
     if await first_run.admin_exists():

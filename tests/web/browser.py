@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +47,19 @@ class Server:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """``market admin create`` and ``market serve`` on a fresh database; SIGINT afterwards."""
+    with serving(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[Server]:
+    """``market serve`` on a fresh database with nobody in it: the first run."""
+    with serving(tmp_path, first_admin=False) as running:
+        yield running
+
+
+@contextmanager
+def serving(tmp_path: Path, *, first_admin: bool = True) -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -60,11 +74,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
         "MARKET_BASE_URL": url,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     }
-    subprocess.run(
-        [*market_command(), "admin", "create", "--name", "王主任", "--phone", ADMIN_PHONE,
-         "--password", ADMIN_PASSWORD, "--community", "幸福里社区"],
-        env=env, cwd=tmp_path, check=True, capture_output=True,
-    )
+    if first_admin:
+        subprocess.run(
+            [*market_command(), "admin", "create", "--name", "王主任", "--phone", ADMIN_PHONE,
+             "--password", ADMIN_PASSWORD, "--community", "幸福里社区"],
+            env=env, cwd=tmp_path, check=True, capture_output=True,
+        )
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
