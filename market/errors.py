@@ -337,9 +337,65 @@ def _classify(exc: Exception) -> tuple[int, str, dict[str, Any], dict[str, str],
     return 500, "internal", {}, {}, {}
 
 
+#: What a browser's ``Accept`` names for a page, and what an API client's names for JSON.
+_PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_JSON_TYPES = frozenset({"application/json", "application/problem+json"})
+
+
+def _quality(accept: str, types: frozenset[str]) -> float:
+    """The highest q the ``Accept`` header gives any of ``types`` by name (wildcards not counted:
+    ``*/*`` is what curl and HTTP libraries send, and they want problem details)."""
+    best = 0.0
+    for item in accept.split(",")[:50]:
+        kind, *options = (part.strip() for part in item.split(";"))
+        if kind.lower() not in types:
+            continue
+        q = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        best = max(best, q)
+    return best
+
+
+def wants_page(request: Request) -> bool:
+    """Does a browser ask (``Accept: text/html``, not preferring JSON), outside the API? Such a
+    request for a page that does not exist gets a page, never raw problem details."""
+    path = request.url.path
+    if path == "/api" or path.startswith(("/api/", "/schema")):
+        return False
+    accept = request.headers.get("accept", "")
+    html = _quality(accept, _PAGE_TYPES)
+    return html > 0 and html >= _quality(accept, _JSON_TYPES)
+
+
+def _missing_page(request: Request, status: int, reason: str, headers: dict[str, str]) -> Response:
+    """The page a browser gets for an address with no page (404) or a method no page takes
+    (405): in the reader's language (the switch's cookie, else the browser's), with a way home."""
+    # Imported here: the pages import this module.
+    from market.web import i18n
+    from market.web.forms import page
+
+    language = i18n.language_of(request)
+    reason = "page_not_found" if status == 404 else reason
+    response = page(
+        request, "not_found.html" if status == 404 else "error.html", status=status, reason=reason,
+        detail=message(reason, language), title_code=HTTPStatus(status).phrase,
+    )
+    response.headers.update({**headers, "Vary": "Accept, Accept-Language"})
+    return response
+
+
 def problem_response(request: Request, exc: Exception) -> Response:
-    """The app's only exception handler: every error leaves as problem+json."""
+    """The app's only exception handler: every error leaves as problem+json — except a missing
+    page (404) or a method a page does not take (405) asked for by a browser, which gets a page."""
     status, reason, params, headers, extra = _classify(exc)
+    if isinstance(exc, NotFoundException | MethodNotAllowedException) and wants_page(request):
+        return _missing_page(request, status, reason, headers)
     log_failure(request, exc, status, reason)
     language = preferred_language(request.headers.get("accept-language"))
     body = {

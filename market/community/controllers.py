@@ -1,17 +1,18 @@
 """/api/compounds, /api/buildings, /api/grids, /api/households, /api/teams: admins keep the
-structure of their own community. Archive instead of delete; ``?archived=true`` lists archived too."""
+structure of their own community. Archive instead of delete; ``?archived=true`` lists archived too.
+And ``GET /api/communities/{slug}`` (public): a community by its public address."""
 
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
-from market.community import structure
+from market.community import slugs, structure
 from market.community.structure import (
     MAX_ADDRESS,
     MAX_NAME,
@@ -309,6 +310,21 @@ class TeamController(Controller):
         await structure.remove_team_member(me.community_id, team_id, person_id)
 
 
+class CommunityController(Controller):
+    """A community by its public address: what a printed link or QR code names."""
+
+    path = "/communities"
+    tags = ("community",)
+
+    @get("/{slug:str}", opt={"public": True, "problems": (404,)},
+         summary="A community by its slug (its old slugs and its numeric id work too); public")
+    async def show(
+        self, slug: Annotated[str, PathParameter(min_length=1, max_length=slugs.MAX_TYPED)],
+    ) -> slugs.CommunitySlugView:
+        return await slugs.resolve(slug)
+
+
 STRUCTURE_CONTROLLERS = (
     CompoundController, BuildingController, GridController, HouseholdController, TeamController,
+    CommunityController,
 )

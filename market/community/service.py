@@ -45,6 +45,10 @@ async def get_or_create(ledger: Ledger, name: str) -> CommunityView:
         assert row is not None
     # Idempotent; also repairs a community whose accounts were never opened.
     await open_ledger_accounts(ledger, row["id"])
+    # Its public address (a no-op once it has one); imported here: slugs reads this module.
+    from market.community import slugs
+
+    await slugs.assign_default(row["id"], name)
     return CommunityView(id=row["id"], name=name)
 
 

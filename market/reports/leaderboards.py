@@ -22,6 +22,7 @@ from litestar.response import Redirect, Template
 from ledger import format_points
 from market.auth.sessions import Principal
 from market.community import service as communities
+from market.community import slugs
 from market.errors import MarketError, NotFound
 from market.reports import board_cache
 from market.reports import board_queries as q
@@ -291,10 +292,11 @@ def _board_page(request: Request, board: Leaderboards | None, *, public: bool, p
                 problem=problem, typed=typed, nav=nav, language=language)
 
 
-async def _board_request(request: Request, community_id: int, me: Principal | None, public: bool) -> Template:
+async def _board_request(request: Request, community_id: int, me: Principal | None, public: bool,
+                         slug: str = "") -> Template:
     typed = {"period": request.query_params.get("period", "month")[:10],
              "at": request.query_params.get("at", "")[:10],
-             "community": str(community_id)}
+             "community": slug or str(community_id)}
     try:
         chosen = parse_period(typed["period"], typed["at"] or None)
     except MarketError as error:
@@ -314,12 +316,9 @@ async def boards_page(request: Request) -> Template | Redirect:
 
 @get("/public/boards", name="web:public-boards", **PAGE)
 async def public_boards_page(request: Request) -> Template:
-    raw = request.query_params.get("community", "").strip()
-    if not raw:
-        return await _board_request(request, await _community_id(None), None, public=True)
-    if not raw.isdigit() or len(raw) > 9 or await communities.get(int(raw)) is None:
-        raise NotFound(field="community")
-    return await _board_request(request, int(raw), None, public=True)
+    # A slug, an id or the name (``market.community.slugs.resolve``); none: the oldest community.
+    found = await slugs.resolve(request.query_params.get("community"))
+    return await _board_request(request, found.id, None, public=True, slug=found.slug)
 
 
 #: Its /api route handlers (controllers), wired into the /api router by ``market.app``.

@@ -7,7 +7,7 @@ API (public unless said): ``GET /api/transparency/checkpoints`` (history, newest
 offline check), ``GET /api/transparency/legacy.json`` (the chain of before chains per community,
 for a community whose chain grew from it), ``GET /api/transparency/proof`` (one entry's proof),
 ``POST /api/transparency/checkpoints`` (admin: today's checkpoint now). The page is
-``/transparency?community=<id>``. The work is done in ``market.reports.checkpoint_service`` and
+``/transparency?community=<slug or id>``. The work is done in ``market.reports.checkpoint_service`` and
 ``checkpoint_files``; the offline check is ``checkpoint_verify``.
 """
 
@@ -23,7 +23,8 @@ from ledger import Ledger
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
-from market.errors import InvalidInput, NotFound
+from market.community import slugs
+from market.errors import NotFound
 from market.paging import Cursor
 from market.points import service as points
 from market.reports import checkpoint_files as files
@@ -107,13 +108,6 @@ class CheckpointController(Controller):
 # -- the page -------------------------------------------------------------------------------------
 
 
-def _community_of(request: Request) -> int | None:
-    raw = request.query_params.get("community") or ""
-    if not raw:
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise InvalidInput(field="community")
-    return int(raw)
 
 
 @get("/transparency", name="web:transparency", include_in_schema=False)
@@ -121,8 +115,9 @@ async def transparency_page(
     request: Request, ledger: NamedDependency[Ledger], settings: NamedDependency[Settings]
 ) -> Template:
     """阳光积分: anyone may read it, signed in or not."""
-    community_id = _community_of(request)
-    totals = await points.transparency(ledger, community_id)
+    # A slug, an id or the name (``market.community.slugs.resolve``); none: the oldest community.
+    found = await slugs.resolve(request.query_params.get("community"))
+    totals = await points.transparency(ledger, found.id)
     cursor = request.query_params.get("cursor") or None
     history = await checkpoints.history_page(settings, totals.community_id, PAGE_SIZE, cursor)
     newest = await checkpoints.latest(totals.community_id)
@@ -151,6 +146,7 @@ async def transparency_page(
         history=history, first_page=cursor is None, public_key=key, genesis=chain.genesis,
         download=f"/api/transparency/checkpoints.json?community={community}", legacy=legacy,
         lookup=lookup, command=command, proof_command=files.CHECK.format(file="proof.json", key=key),
+        slug=found.slug,
     )
 
 

@@ -1,4 +1,4 @@
-"""The 公示 page: ``/public/notice?community=<id>``, the credits waiting before they count.
+"""The 公示 page: ``/public/notice?community=<slug or id>``, the credits waiting before they count.
 
 Anyone may read it (names masked as on the public boards). A signed-in resident of the
 community finds an objection form beside each credit whose window is open; an admin of the
@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 
 from ledger import Ledger
 from market.auth.roles import ADMIN, RESIDENT
-from market.community import service as communities
+from market.community import slugs
 from market.errors import MarketError, NotFound
 from market.points import publicity
 from market.web import i18n
@@ -25,15 +25,13 @@ PAGE = {"include_in_schema": False}
 
 
 async def _community(raw: str) -> int:
-    raw = raw.strip()
-    if not raw:
-        first = await communities.first()
-        if first is None:
-            raise NotFound(field="community")
-        return first.id
-    if not raw.isdigit() or len(raw) > 9 or await communities.get(int(raw)) is None:
-        raise NotFound(field="community")
-    return int(raw)
+    """A slug, an id or the name, as every public page reads it; none: the oldest community."""
+    return (await slugs.resolve(raw)).id
+
+
+async def _here(community_id: int) -> str:
+    """The notice's address as the product links it: with the community's slug."""
+    return f"/public/notice?community={(await slugs.current(community_id)).slug}"
 
 
 async def _notice_page(
@@ -77,7 +75,7 @@ async def object_to(request: Request, notice_id: FromPath[int]) -> Template | Re
         return await _notice_page(request, me.community_id, status=error.status,
                                   problem=_problem(request, error), problem_id=notice_id,
                                   typed={"reason": reason})
-    return Redirect(f"/public/notice?community={me.community_id}&done=objected", status_code=303)
+    return Redirect(f"{await _here(me.community_id)}&done=objected", status_code=303)
 
 
 @post("/public/notice/{notice_id:int}/decision", status_code=303, **PAGE)
@@ -97,7 +95,7 @@ async def decide(request: Request, notice_id: FromPath[int], ledger: NamedDepend
                                   problem=_problem(request, error), problem_id=notice_id,
                                   typed={"note": note})
     done = "posted" if post_it else "voided"
-    return Redirect(f"/public/notice?community={me.community_id}&done={done}", status_code=303)
+    return Redirect(f"{await _here(me.community_id)}&done={done}", status_code=303)
 
 
 #: Wired into the pages' router by ``market.web.site``.
