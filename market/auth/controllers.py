@@ -1,4 +1,6 @@
-"""POST /api/session signs in (bearer token + cookie); DELETE /api/session signs out."""
+"""POST /api/session signs in (bearer token + cookie); POST /api/session/code signs in once with
+the one-time code of an office's slip (the session must set a PIN first); DELETE /api/session
+signs out."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.types import Scope
 
-from market.auth import sessions
+from market.auth import access_codes, sessions
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter, TotalFailures
 from market.auth.middleware import CSRF_COOKIE, SESSION_COOKIE
@@ -24,6 +26,13 @@ class SignInRequest(msgspec.Struct):
     """The password (staff) or 6-digit PIN (residents)."""
 
 
+class CodeSignInRequest(msgspec.Struct):
+    login: str
+    """The member card number (10 digits) or phone number (11 digits)."""
+    code: str
+    """The 8-digit one-time code printed on the office's slip (spaces and dashes ignored)."""
+
+
 class SessionPerson(msgspec.Struct):
     id: int
     name: str
@@ -35,6 +44,9 @@ class SessionBody(msgspec.Struct):
     csrf_token: str
     expires_at: datetime
     person: SessionPerson
+    must_set_pin: bool = False
+    """True after a one-time code: until ``PUT /api/me/pin`` sets a PIN, every other call is
+    refused with 403 ``pin_change_required``."""
 
 
 def served_over_https(scope: Scope, settings: Settings) -> bool:
@@ -77,30 +89,57 @@ class SessionController(Controller):
         total_failures: NamedDependency[TotalFailures],
         settings: NamedDependency[Settings],
     ) -> Response[SessionBody]:
-        lifetime = timedelta(hours=settings.session_hours)
         signed = await sessions.sign_in(
             data.login, data.secret, hasher=hasher, limiter=limiter,
-            secret_key=settings.secret_key, lifetime=lifetime,
+            secret_key=settings.secret_key, lifetime=timedelta(hours=settings.session_hours),
             source=request.client.host if request.client else None, source_limiter=source_limiter,
             network_limiter=network_limiter, total_failures=total_failures,
         )
-        # A fresh session at every sign-in; the one this browser held before
-        # ends, so a session id planted before sign-in is worth nothing after.
-        if old := request.cookies.get(SESSION_COOKIE):
-            await sessions.revoke_token(old)
-        body = SessionBody(
-            token=signed.token, csrf_token=signed.csrf_token, expires_at=signed.expires_at,
-            person=SessionPerson(id=signed.person_id, name=signed.name, roles=sorted(signed.roles)),
-        )
-        max_age = int((signed.expires_at - datetime.now(UTC)).total_seconds())
-        return Response(
-            body, cookies=session_cookies(request, settings, signed.token, signed.csrf_token, max_age),
-            headers={"Cache-Control": "no-store"},
-        )
+        return await _signed_in_response(request, settings, signed)
 
-    @delete("/", status_code=204, summary="Sign out")
+    @post("/code", status_code=200, opt={"public": True, "problems": (401, 410, 429)},
+          summary="Sign in once with a one-time code from the office's slip")
+    async def sign_in_with_code(
+        self,
+        request: Request,
+        data: JSONBody[CodeSignInRequest],
+        hasher: NamedDependency[SecretHasher],
+        limiter: NamedDependency[LoginLimiter],
+        source_limiter: NamedDependency[LoginLimiter],
+        network_limiter: NamedDependency[LoginLimiter],
+        total_failures: NamedDependency[TotalFailures],
+        settings: NamedDependency[Settings],
+    ) -> Response[SessionBody]:
+        signed = await access_codes.sign_in_with_code(
+            data.login, data.code, hasher=hasher, limiter=limiter,
+            secret_key=settings.secret_key, lifetime=timedelta(hours=settings.session_hours),
+            source=request.client.host if request.client else None, source_limiter=source_limiter,
+            network_limiter=network_limiter, total_failures=total_failures,
+        )
+        return await _signed_in_response(request, settings, signed)
+
+    @delete("/", status_code=204, opt={"pin_setup": True}, summary="Sign out")
     async def sign_out(
         self, request: Request, me: NamedDependency[Principal], settings: NamedDependency[Settings]
     ) -> Response[None]:
         await sessions.revoke(me.session_id)
         return Response(None, status_code=204, cookies=session_cookies(request, settings, "", "", 0))
+
+
+async def _signed_in_response(
+    request: Request, settings: Settings, signed: sessions.SignedIn
+) -> Response[SessionBody]:
+    # A fresh session at every sign-in; the one this browser held before
+    # ends, so a session id planted before sign-in is worth nothing after.
+    if old := request.cookies.get(SESSION_COOKIE):
+        await sessions.revoke_token(old)
+    body = SessionBody(
+        token=signed.token, csrf_token=signed.csrf_token, expires_at=signed.expires_at,
+        person=SessionPerson(id=signed.person_id, name=signed.name, roles=sorted(signed.roles)),
+        must_set_pin=signed.must_set_pin,
+    )
+    max_age = int((signed.expires_at - datetime.now(UTC)).total_seconds())
+    return Response(
+        body, cookies=session_cookies(request, settings, signed.token, signed.csrf_token, max_age),
+        headers={"Cache-Control": "no-store"},
+    )

@@ -39,6 +39,10 @@ class Principal:
     session_id: int
     csrf_token: str
     via: Literal["bearer", "cookie"]
+    #: Opened with a one-time code: good only for setting a new PIN (market.auth.access_codes).
+    must_set_pin: bool = False
+    #: Set when a delegate (代办) acts for this person: the delegate's id (market.people.delegates).
+    delegate_id: int | None = None
 
     def has_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -52,6 +56,7 @@ class SignedIn:
     person_id: int
     name: str
     roles: frozenset[str]
+    must_set_pin: bool = False
 
 
 def token_hash(token: str) -> str:
@@ -143,26 +148,29 @@ def _stored_secret(candidate: dict, by_card: bool) -> str | None:
     return candidate[first] or candidate[second]
 
 
-async def sign_in(
-    login: str, secret: str, *, hasher: SecretHasher, limiter: LoginLimiter,
-    secret_key: str, lifetime: timedelta, source: str | None = None,
+@dataclass
+class Attempt:
+    """A sign-in attempt admitted by the limits: whom its login names, and the counters to
+    forgive once it succeeds."""
+
+    candidates: list[dict]
+    keys: list[str]
+    origins: list[tuple[str, LoginLimiter, str]]
+    fits: bool
+
+
+async def admit(
+    login: str, secret: str, *, limiter: LoginLimiter, secret_key: str, source: str | None = None,
     source_limiter: LoginLimiter | None = None, network_limiter: LoginLimiter | None = None,
     total_failures: TotalFailures | None = None,
-) -> SignedIn:
-    """Check a login (phone or card number) and secret (password or PIN); open a session.
-
-    The same ``BadCredentials`` whatever was wrong, after about the same time.
-    The attempt is counted before any secret is checked, so a locked login
-    (``TooManyAttempts``) costs no hashing, however many guesses arrive at once.
-    Failures count per person, per source address and network, and in total
-    (the policy: ``market.auth.limiter``).
-    """
+) -> Attempt:
+    """Count an attempt against every limit before any secret is checked; ``TooManyAttempts``
+    when one is reached. Shared by the password/PIN sign-in and the one-time code's."""
     # The installation's failures of this minute first: while they are over the limit every
     # sign-in waits for the next minute, and nothing is counted on anyone.
     if total_failures and (wait := await total_failures.retry_after()) is not None:
         log.warning("sign-in refused: too many failed sign-ins in total this minute")
         raise TooManyAttempts(wait)
-    login = login.strip()
     fits = len(login) <= MAX_LOGIN_LENGTH and 0 < len(secret) <= MAX_SECRET_LENGTH
     candidates = await _candidates(login) if fits else []
     # Failures count per person, whichever login named them; a login naming nobody has a
@@ -185,13 +193,63 @@ async def sign_in(
         if (wait := await origin_limiter.acquire(key)) is not None:
             log.info("sign-in refused: %s locked", what)
             raise TooManyAttempts(wait)
+    return Attempt(candidates=candidates, keys=keys, origins=origins, fits=fits)
 
+
+async def forgive(attempt: Attempt, limiter: LoginLimiter) -> None:
+    """A success: the person's counters start again, and so do the source's and network's."""
+    for key in attempt.keys:
+        await limiter.reset(key)
+    # A success forgives the source's and the network's failures: an office's residents sign in
+    # among their typos. A sprayer with one account of their own gains 19 guesses per success,
+    # each still counted on the person it names and in the total, which no success resets.
+    for _, origin_limiter, key in attempt.origins:
+        await origin_limiter.reset(key)
+
+
+async def open_session(person: dict, lifetime: timedelta, *, must_set_pin: bool = False) -> SignedIn:
+    """A new session of ``person`` (a row with id, name and roles)."""
+    token = secrets.token_urlsafe(32)
+    csrf_token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    session = Session(
+        token_hash=token_hash(token), person=person["id"], csrf_token=csrf_token,
+        created_at=now, expires_at=now + lifetime, must_set_pin=must_set_pin,
+    )
+    await session.save()
+    log.info("person %s signed in", person["id"])
+    return SignedIn(
+        token=token, csrf_token=csrf_token, expires_at=session.expires_at,
+        person_id=person["id"], name=person["name"], roles=decode_roles(person["roles"]),
+        must_set_pin=must_set_pin,
+    )
+
+
+async def sign_in(
+    login: str, secret: str, *, hasher: SecretHasher, limiter: LoginLimiter,
+    secret_key: str, lifetime: timedelta, source: str | None = None,
+    source_limiter: LoginLimiter | None = None, network_limiter: LoginLimiter | None = None,
+    total_failures: TotalFailures | None = None,
+) -> SignedIn:
+    """Check a login (phone or card number) and secret (password or PIN); open a session.
+
+    The same ``BadCredentials`` whatever was wrong, after about the same time.
+    The attempt is counted before any secret is checked, so a locked login
+    (``TooManyAttempts``) costs no hashing, however many guesses arrive at once.
+    Failures count per person, per source address and network, and in total
+    (the policy: ``market.auth.limiter``).
+    """
+    login = login.strip()
+    attempt = await admit(
+        login, secret, limiter=limiter, secret_key=secret_key, source=source,
+        source_limiter=source_limiter, network_limiter=network_limiter, total_failures=total_failures,
+    )
     person: dict | None = None
     matched_hash = ""
-    if fits:
-        if not candidates:
+    if attempt.fits:
+        if not attempt.candidates:
             await hasher.verify_nobody(secret)
-        for candidate in candidates:
+        for candidate in attempt.candidates:
             stored = _stored_secret(candidate, by_card=len(login) == 10)
             if stored is None:
                 await hasher.verify_nobody(secret)
@@ -204,29 +262,10 @@ async def sign_in(
             await total_failures.record_failure()
         raise BadCredentials()
 
-    for key in keys:
-        await limiter.reset(key)
-    # A success forgives the source's and the network's failures: an office's residents sign in
-    # among their typos. A sprayer with one account of their own gains 19 guesses per success,
-    # each still counted on the person it names and in the total, which no success resets.
-    for _, origin_limiter, key in origins:
-        await origin_limiter.reset(key)
+    await forgive(attempt, limiter)
     if hasher.needs_rehash(matched_hash):
         await _rehash(person, matched_hash, secret, hasher)
-
-    token = secrets.token_urlsafe(32)
-    csrf_token = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    session = Session(
-        token_hash=token_hash(token), person=person["id"], csrf_token=csrf_token,
-        created_at=now, expires_at=now + lifetime,
-    )
-    await session.save()
-    log.info("person %s signed in", person["id"])
-    return SignedIn(
-        token=token, csrf_token=csrf_token, expires_at=session.expires_at,
-        person_id=person["id"], name=person["name"], roles=decode_roles(person["roles"]),
-    )
+    return await open_session(person, lifetime)
 
 
 async def _rehash(person: dict, old_hash: str, secret: str, hasher: SecretHasher) -> None:
@@ -242,7 +281,7 @@ async def resolve(token: str, via: Literal["bearer", "cookie"]) -> Principal | N
         return None
     # Every request runs this: hand-written SQL (see market.db.fetch).
     rows = await fetch(
-        "SELECT s.id, s.csrf_token, p.id AS person, p.community, p.name, p.roles"
+        "SELECT s.id, s.csrf_token, s.must_set_pin, p.id AS person, p.community, p.name, p.roles"
         " FROM person_session s JOIN person p ON p.id = s.person"
         " WHERE s.token_hash = {} AND s.revoked_at IS NULL AND s.expires_at > {}"
         " AND p.erased_at IS NULL",
@@ -254,7 +293,7 @@ async def resolve(token: str, via: Literal["bearer", "cookie"]) -> Principal | N
     return Principal(
         id=row["person"], community_id=row["community"], name=row["name"],
         roles=decode_roles(row["roles"]), session_id=row["id"],
-        csrf_token=row["csrf_token"], via=via,
+        csrf_token=row["csrf_token"], via=via, must_set_pin=bool(row["must_set_pin"]),
     )
 
 

@@ -1,13 +1,16 @@
-"""/api/people (admins enrol and look people up) and /api/me (one's own profile)."""
+"""/api/people (admins enrol and look people up, and issue one-time codes for PIN slips) and
+/api/me (one's own profile)."""
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ledger import Ledger
+from market.auth import access_codes
 from market.auth.guards import requires_role
 from market.auth.hashing import SecretHasher
 from market.auth.roles import ADMIN, ROLES
@@ -30,6 +33,23 @@ class NewPersonRequest(msgspec.Struct):
     """The household (户) the resident belongs to, of the admin's community."""
 
 
+class AccessCodesRequest(msgspec.Struct):
+    person_ids: list[int]
+    """Up to 100 residents of the admin's community; each one's earlier code stops working."""
+
+
+class IssuedCodeView(msgspec.Struct):
+    person_id: int
+    name: str
+    card_no: str
+    household_id: int | None
+    code: str
+    """8 digits, shown this once: only its hash is kept. Print it on a sealed slip."""
+    purpose: str
+    """``activate`` (no PIN yet) or ``reset`` (a forgotten PIN)."""
+    expires_at: datetime
+
+
 class PeopleController(Controller):
     path = "/people"
     tags = ("people",)
@@ -46,6 +66,21 @@ class PeopleController(Controller):
         new = NewPerson(name=data.name, phone=data.phone, roles=data.roles,
                         password=data.password, pin=data.pin, household_id=data.household_id)
         return await service.create_person(me.community_id, new, hasher=hasher, ledger=ledger)
+
+    @post("/access-codes", status_code=200, opt={"problems": (409,)},
+          summary="One-time codes for residents' PIN slips")
+    async def access_codes(
+        self,
+        data: JSONBody[AccessCodesRequest],
+        me: NamedDependency[Principal],
+        hasher: NamedDependency[SecretHasher],
+    ) -> Response[list[IssuedCodeView]]:
+        issued = await access_codes.issue(me.community_id, data.person_ids, actor_id=me.id,
+                                          hasher=hasher)
+        views = [IssuedCodeView(person_id=c.person_id, name=c.name, card_no=c.card_no,
+                                household_id=c.household_id, code=c.code, purpose=c.purpose,
+                                expires_at=c.expires_at) for c in issued]
+        return Response(views, headers={"Cache-Control": "no-store"})
 
     @get("/", summary="People of the admin's community")
     async def index(

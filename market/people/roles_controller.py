@@ -1,17 +1,20 @@
-"""Roles over HTTP: an admin sets a person's roles and sees who holds which."""
+"""Roles over HTTP: an admin sets a person's roles (with a staff password when a resident becomes
+staff), resets a staff password, changes one role of several people at once, and sees who holds
+which."""
 
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, put
+from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from market.auth.guards import requires_role
+from market.auth.hashing import SecretHasher
 from market.auth.roles import ADMIN, ROLES
 from market.auth.sessions import Principal
-from market.constraints import roles_of
-from market.people import roles_service
+from market.constraints import password_text, roles_of
+from market.people import roles_service, rules
 from market.people.roles_service import RoleHolder
 from market.people.service import PersonView
 
@@ -19,6 +22,24 @@ from market.people.service import PersonView
 class RolesRequest(msgspec.Struct):
     roles: Annotated[list[str], roles_of(ROLES)]
     """The person's complete new set: any of resident, organizer, shopkeeper, admin."""
+    password: Annotated[str | None, password_text(rules.MIN_PASSWORD, rules.MAX_PASSWORD)] = None
+    """A staff password, for a person who has none yet (a resident becoming staff), or a new one.
+    Losing the last staff role also removes the password."""
+
+
+class PasswordRequest(msgspec.Struct):
+    password: Annotated[str, password_text(rules.MIN_PASSWORD, rules.MAX_PASSWORD)]
+    """At least 8 characters; the person's sessions end."""
+
+
+class BulkRolesRequest(msgspec.Struct):
+    person_ids: list[int]
+    """Up to 100 people of the admin's community."""
+    add: str | None = None
+    """The role to add to each (exactly one of ``add`` and ``remove``)."""
+    remove: str | None = None
+    """The role to take from each; refused for everyone if it is someone's only role, or would
+    leave the community without an admin."""
 
 
 class RolesController(Controller):
@@ -28,9 +49,29 @@ class RolesController(Controller):
 
     @put("/people/{person_id:int}/roles", summary="Set a person's roles")
     async def set_roles(
-        self, person_id: FromPath[int], data: JSONBody[RolesRequest], me: NamedDependency[Principal]
+        self, person_id: FromPath[int], data: JSONBody[RolesRequest], me: NamedDependency[Principal],
+        hasher: NamedDependency[SecretHasher],
     ) -> PersonView:
-        return await roles_service.set_roles(me.community_id, person_id, data.roles, actor_id=me.id)
+        return await roles_service.set_roles(me.community_id, person_id, data.roles, actor_id=me.id,
+                                             password=data.password, hasher=hasher)
+
+    @put("/people/{person_id:int}/password", status_code=204, opt={"problems": (409,)},
+         summary="Set a staff member's password")
+    async def set_password(
+        self, person_id: FromPath[int], data: JSONBody[PasswordRequest], me: NamedDependency[Principal],
+        hasher: NamedDependency[SecretHasher],
+    ) -> None:
+        await roles_service.set_password(me.community_id, person_id, data.password, actor_id=me.id,
+                                         hasher=hasher)
+
+    @post("/people/roles", status_code=200, opt={"problems": (409,)},
+          summary="Add a role to, or remove one from, several people")
+    async def bulk(
+        self, data: JSONBody[BulkRolesRequest], me: NamedDependency[Principal]
+    ) -> list[PersonView]:
+        return await roles_service.change_roles_of_many(
+            me.community_id, data.person_ids, add=data.add, remove=data.remove, actor_id=me.id
+        )
 
     @get("/roles", summary="Who holds which role in the community")
     async def index(self, me: NamedDependency[Principal]) -> dict[str, list[RoleHolder]]:

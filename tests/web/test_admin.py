@@ -291,7 +291,8 @@ async def test_a_refused_enrolment_keeps_the_input(
         assert response.status_code == 409
         assert text in response.text and 'role="alert"' in response.text
         assert 'value="重复的人"' in response.text and f'value="{resident.phone}"' in response.text
-        assert 'value="organizer" checked' in response.text and "long enough pw" not in response.text
+        # The admin's own password stays (issue 16: nothing typed must be typed again).
+        assert 'value="organizer" checked' in response.text and 'value="long enough pw"' in response.text
         weak = await client.post("/admin/people/new", data={
             "csrf": csrf_of(form.text), "name": "新居民", "phone": random_phone(), "roles": "resident",
             "pin": "123456"})

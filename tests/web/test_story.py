@@ -6,8 +6,8 @@ code's URL (read off the organizer's screen as a phone camera would), signs in, 
 out and sees the points; reserves a product; the shop keeper scans the resident's member code
 **through the camera** (Chromium's fake camera plays a video of the code; Chromium on Linux has
 no BarcodeDetector, so the frames are decoded by the server), confirms the redemption, prints
-the receipt and hands out the reservation. Once in Chinese, once in English with the larger-text
-switch on. Every role has its own browser context (its own cookies), as on four phones.
+the receipt and hands out the reservation. Once in Chinese, once in English with 长辈版 (senior
+mode) on. Every role has its own browser context (its own cookies), as on four phones.
 """
 
 import io
@@ -22,6 +22,7 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from market.web import i18n
 from tests.web.browser import (
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -89,7 +90,7 @@ def enrol(page: Page, base: str, person: tuple[str, str, str], role: str) -> Non
     page.goto(f"{base}/admin/people/new")
     page.locator("#name").fill(name)
     page.locator("#phone").fill(phone)
-    for box in page.locator("input[name=roles]").all():  # the form starts with "resident" ticked
+    for box in page.locator("input[name=roles]").all():  # the form starts with no role ticked
         box.set_checked(box.get_attribute("value") == role)
     page.locator("#pin" if role == "resident" else "#password").fill(secret)
     page.locator("form[action='/admin/people/new'] button[type=submit]").click()
@@ -136,7 +137,7 @@ def story(playwright: Playwright, server: Server, lang: str, large: bool, shots:
     sign_in(admin, base, ADMIN_PHONE, ADMIN_PASSWORD, "/admin")
     expect(admin).to_have_url(re.compile(r"/admin$"))
     if large:
-        expect(admin.locator("html")).to_have_class("large")
+        expect(admin.locator("html")).to_have_class(re.compile(r"\belder\b"))  # 长辈版 (once "larger text")
     phones.shot(admin, "admin")
     enrol(admin, base, ORGANIZER, "organizer")
     enrol(admin, base, KEEPER, "shopkeeper")
@@ -179,7 +180,7 @@ def story(playwright: Playwright, server: Server, lang: str, large: bool, shots:
     resident.locator("#secret").fill(RESIDENT[2])
     resident.locator("form[action='/signin'] button[type=submit]").click()
     resident.locator("#checkin-button").click()
-    expect(resident.locator("#earned")).to_have_text(f"+{CHECKIN_POINTS:.2f}")
+    expect(resident.locator("#earned")).to_have_text(f"+{i18n.points(CHECKIN_POINTS)}")
     phones.shot(resident, "resident-checked-in")
     resident.goto(read_qr(organizer, "#activity-code-image"))  # scans again to leave
     expect(resident.locator("#checkin-button")).to_contain_text("Check out" if english else "签退")
@@ -236,7 +237,7 @@ def story(playwright: Playwright, server: Server, lang: str, large: bool, shots:
 
     # The resident's balance and statement say what happened.
     resident.goto(f"{base}/")
-    expect(resident.locator("#balance")).to_have_text(f"{earned - OIL[1] - RICE[1]:.2f}")
+    expect(resident.locator("#balance")).to_have_text(i18n.points(earned - OIL[1] - RICE[1]))  # no ".00"
     resident.goto(f"{base}/statement")
     expect(resident.locator(".entry").first).to_contain_text("-")
     phones.shot(resident, "resident-statement")

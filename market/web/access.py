@@ -1,0 +1,122 @@
+"""The resident's way in with the office's slip: sign in once with card number (or phone) and
+the one-time code, then set a new 6-digit PIN before anything else.
+
+``market.auth.middleware`` sends every other page of such a session here (``PIN_PAGE``); this
+module only draws the two forms. Like the sign-in page, a refused form keeps the login typed,
+never the code or a PIN.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from litestar import Request, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.response import Redirect, Template
+
+from market.auth import access_codes, sessions
+from market.auth.controllers import served_over_https, session_cookies
+from market.auth.hashing import SecretHasher
+from market.auth.limiter import LoginLimiter, TotalFailures
+from market.auth.middleware import PIN_PAGE, SESSION_COOKIE
+from market.errors import CsrfRejected, MarketError
+from market.settings import Settings
+from market.web import i18n
+from market.web.forms import FORM_COOKIE, check_csrf, form_fields, page, page_member
+from market.web.pages import normalise_login
+
+PAGE = {"include_in_schema": False}
+#: The page a session that must set its PIN may use (see market.auth.middleware).
+SETUP = {**PAGE, "opt": {"pin_setup": True}}
+
+
+@get("/signin/code", name="web:signin-code", **PAGE)
+async def code_form(request: Request) -> Template:
+    return page(request, "signin_code.html", login="", errors={}, problem=None)
+
+
+@post("/signin/code", status_code=303, **PAGE)
+async def code_sign_in(
+    request: Request,
+    hasher: NamedDependency[SecretHasher],
+    limiter: NamedDependency[LoginLimiter],
+    source_limiter: NamedDependency[LoginLimiter],
+    network_limiter: NamedDependency[LoginLimiter],
+    total_failures: NamedDependency[TotalFailures],
+    settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    fields = await form_fields(request)
+    language = i18n.language_of(request)
+    login = normalise_login(fields.get("login", ""))
+    code = access_codes.normalise_code(fields.get("code", ""))
+
+    def again(status: int, problem: str | None = None, **errors: str) -> Template:
+        return page(request, "signin_code.html", status=status, login=login, errors=errors,
+                    problem=problem)
+
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return again(403, i18n.error_text(language, error.reason))
+    errors = {}
+    if not login:
+        errors["login"] = i18n.translate(language, "Enter your member card number or phone number.")
+    if not code:
+        errors["code"] = i18n.translate(language, "Enter the 8-digit code from the slip.")
+    if errors:
+        return again(400, None, **errors)
+    try:
+        signed = await access_codes.sign_in_with_code(
+            login, code, hasher=hasher, limiter=limiter, secret_key=settings.secret_key,
+            lifetime=timedelta(hours=settings.session_hours),
+            source=request.client.host if request.client else None, source_limiter=source_limiter,
+            network_limiter=network_limiter, total_failures=total_failures,
+        )
+    except MarketError as error:
+        return again(error.status, i18n.error_text(language, error.reason, **error.params))
+    if old := request.cookies.get(SESSION_COOKIE):
+        await sessions.revoke_token(old)
+    max_age = int((signed.expires_at - datetime.now(UTC)).total_seconds())
+    cookies = session_cookies(request, settings, signed.token, signed.csrf_token, max_age)
+    cookies.append(Cookie(key=FORM_COOKIE, value="", path="/", max_age=0, httponly=True,
+                          secure=served_over_https(request.scope, settings), samesite="lax"))
+    return Redirect(PIN_PAGE, status_code=303, cookies=cookies)
+
+
+@get(PIN_PAGE, name="web:welcome-pin", **SETUP)
+async def pin_form(request: Request) -> Template | Redirect:
+    me = page_member(request)
+    if not me.must_set_pin:
+        return Redirect("/", status_code=303)
+    return page(request, "welcome_pin.html", errors={}, problem=None)
+
+
+@post(PIN_PAGE, status_code=303, **SETUP)
+async def set_pin(
+    request: Request, hasher: NamedDependency[SecretHasher], limiter: NamedDependency[LoginLimiter],
+    settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    me = page_member(request)
+    fields = await form_fields(request)
+    check_csrf(request, fields)
+    if not me.must_set_pin:
+        return Redirect("/", status_code=303)
+    language = i18n.language_of(request)
+    pin = normalise_login(fields.get("pin", ""))
+    again = normalise_login(fields.get("pin_again", ""))
+    errors: dict[str, str] = {}
+    if pin and again != pin:
+        errors["pin_again"] = i18n.translate(language, "The two PINs differ. Type the same PIN twice.")
+    else:
+        try:
+            await access_codes.set_first_pin(
+                me.id, me.community_id, me.session_id, pin, hasher=hasher, limiter=limiter,
+                secret_key=settings.secret_key,
+            )
+        except MarketError as error:
+            errors["pin"] = i18n.error_text(language, error.reason, **error.params)
+    if errors:
+        return page(request, "welcome_pin.html", status=400, errors=errors, problem=None)
+    return Redirect("/", status_code=303)
+
+
+PAGES = [code_form, code_sign_in, pin_form, set_pin]
