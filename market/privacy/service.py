@@ -20,6 +20,8 @@ from market.errors import Conflict, NotFound
 from market.points import appeals
 from market.points.appeals import AppealView
 from market.points.deductions import DeductionView, list_deductions
+from market.privacy import identity as identities
+from market.privacy.identity import Identity
 from market.tables import AuditEntry, Community, GridWorker, Household, Person, Session, TeamMember
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,8 @@ class MyData(msgspec.Struct):
     """Points deducted from them, with the reasons the office gave (``market.points.deductions``)."""
     appeals: list[AppealView] = []
     """Their appeals and the office's decisions."""
+    identity: Identity | None = None
+    """Their ID document and national volunteer number, in full (``market.privacy.identity``)."""
 
 
 async def _person(community_id: int, person_id: int) -> dict:
@@ -156,6 +160,9 @@ async def erase(community_id: int, actor_id: int, person_id: int) -> Erased:
         }).where(Person.id == person_id)
         await TeamMember.delete().where(TeamMember.person == person_id)
         await GridWorker.delete().where(GridWorker.person == person_id)
+        await identities.erase(person_id)
+        # Their certificate correction requests are free text about them (issue 16).
+        await fetch("UPDATE certificate_correction SET what = {} WHERE person = {}", ERASED_TEXT, person_id)
         # Free text by or about them in the points rules (issue 15): appeals and objections they
         # wrote, the reasons of their deductions and suspensions. The records stay (the ledger
         # and the office's decisions point at them); the ledger's memos are append-only.
@@ -242,4 +249,5 @@ async def export(ledger: Ledger, community_id: int, person_id: int) -> MyData:
         access_log=[AccessExport(**a) for a in audit],
         deductions=(await list_deductions(community_id, person_id, limit=EXPORT_LIMIT)).items,
         appeals=(await appeals.of_person(community_id, person_id, limit=EXPORT_LIMIT)).items,
+        identity=await identities.identity_of(community_id, person_id),
     )

@@ -53,6 +53,10 @@ CATEGORY_NAMES = {
     "collective_labour": "集体劳动",
     "self_governance": "社区自治",
 }
+#: The only category whose hours are 志愿服务时长 (民政部令第67号); every other category's hours are
+#: participation (参与时长), listed by category (issue 16: labour and self-governance are not
+#: volunteer service).
+VOLUNTEER_SERVICE = "volunteer_service"
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ class Line:
     category: str
     day: date
     hours: str
+    #: ``hours`` in integer hundredths, for sums (not part of the signed content).
+    hundredths: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,30 @@ class Certificate:
     def issued_on(self) -> date:
         return self.issued_at.astimezone(CHINA).date()
 
+    @property
+    def volunteer_hours(self) -> str:
+        """志愿服务时长: the hours of ``volunteer_service`` activities only."""
+        return format_points(sum(line.hundredths for line in self.lines
+                                 if line.category == VOLUNTEER_SERVICE))
+
+    @property
+    def participation(self) -> list[tuple[str, str]]:
+        """参与时长: every other category's hours, as (category, hours), in the catalogue's order
+        then by name; categories without hours are left out."""
+        sums: dict[str, int] = {}
+        for line in self.lines:
+            if line.category != VOLUNTEER_SERVICE:
+                sums[line.category] = sums.get(line.category, 0) + line.hundredths
+        order = list(CATEGORY_NAMES)
+        ranked = sorted(sums, key=lambda c: (order.index(c) if c in order else len(order), c))
+        return [(category, format_points(sums[category])) for category in ranked]
+
+    @property
+    def participation_hours(self) -> str:
+        """The sum of ``participation``."""
+        return format_points(sum(line.hundredths for line in self.lines
+                                 if line.category != VOLUNTEER_SERVICE))
+
 
 def canonical(content: dict) -> bytes:
     return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
@@ -208,7 +238,7 @@ async def compute(community_id: int, person_id: int, issued_at: datetime, period
         total += hours
         lines.append(Line(
             activity_id=row["id"], title=row["title"], category=row["category"],
-            day=row["starts_at"].astimezone(CHINA).date(), hours=format_points(hours),
+            day=row["starts_at"].astimezone(CHINA).date(), hours=format_points(hours), hundredths=hours,
         ))
     return Certificate(
         community_id=community_id, community=people[0]["community"], person_id=person_id,

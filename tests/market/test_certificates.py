@@ -31,7 +31,7 @@ from PIL import Image
 import qr
 from market.community import service as communities
 from market.reports import certificate_records as records
-from market.reports.certificate_pdf import NoChineseFont, render_pdf
+from market.reports.certificate_pdf import render_pdf
 from market.tables import Activity, Stay
 from tests.market.support import Enrol, Member
 
@@ -170,7 +170,7 @@ async def test_my_certificate_pdf_text_picture_and_qr(data: DataSet, community, 
     pdf, url = await token_of(data.resident.client)
     text = pdf_text(pdf, tmp_path)
     for expected in ("志愿服务记录证明", "李阿姨", "7.75", community.name, "敬老院探访", "2025-04-10",
-                     "3.00", "开具单位", "开具日期", "合计"):
+                     "3.00", "出具单位", "出具日期", "合计"):
         assert expected in text, expected
     assert "王大爷" not in text and "他人活动" not in text and "待审核活动" not in text
     pages = pdf_pages(pdf, tmp_path, f"certificate-{community.id}", screenshots)
@@ -207,24 +207,72 @@ async def test_period_certificate(data: DataSet, tmp_path: Path) -> None:
     assert answer["total_hours"] == "3.50"
 
 
-def test_without_a_chinese_font_it_refuses(tmp_path: Path) -> None:
+def _no_system_font(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A machine without any CJK font: no known font file, no MARKET_CJK_FONT, and fontconfig
+    (the real fc-list) pointed at an empty font directory."""
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    config = tmp_path / "fonts.conf"
+    config.write_text(f'<?xml version="1.0"?><fontconfig><dir>{fonts}</dir>'
+                      f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>")
+    monkeypatch.setenv("FONTCONFIG_FILE", str(config))
+    monkeypatch.delenv("MARKET_CJK_FONT", raising=False)
+    monkeypatch.setattr("market.cards.picture._KNOWN_FONTS", ())
+
+
+def _fonts_of(pdf: bytes) -> str:
+    return subprocess.run(["pdffonts", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+
+
+def test_without_a_system_font_the_built_in_cid_font_prints_chinese(tmp_path: Path) -> None:
     certificate = records.Certificate(
         community_id=1, community="测试社区", person_id=1, name="李阿姨", issued_at=datetime.now(UTC),
         period=records.Period(), lines=(), total_hours="0.00", token="X")
-    with pytest.raises(NoChineseFont):
-        render_pdf(certificate, "http://test/verify/X", font_path=None)
     not_a_font = tmp_path / "fake.ttf"
     not_a_font.write_bytes(b"not a font")
-    with pytest.raises(NoChineseFont):
-        render_pdf(certificate, "http://test/verify/X", font_path=str(not_a_font))
+    for font_path in (None, str(not_a_font)):
+        pdf = render_pdf(certificate, "http://test/verify/X", font_path=font_path)
+        assert "STSong-Light" in _fonts_of(pdf)
+        text = pdf_text(pdf, tmp_path)
+        assert "志愿服务记录证明" in text and "李阿姨" in text and "测试社区" in text
 
 
-async def test_without_a_chinese_font_the_api_says_so(data: DataSet, monkeypatch) -> None:
-    monkeypatch.setattr("market.reports.certificate_pdf.cjk_font_path", lambda: None)
-    response = await data.resident.client.get("/api/me/certificate.pdf")
-    assert response.status_code == 503
-    assert response.json()["reason"] == "certificate_font_missing"
-    assert "中文字体" in response.json()["detail"]
+async def test_a_fresh_machine_without_fonts_gets_the_certificate(
+        data: DataSet, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, screenshots: Path) -> None:
+    """Right after ``pip install -e .``: no system CJK font at all, and the certificate works."""
+    from market.cards.picture import cjk_font_path
+
+    cjk_font_path.cache_clear()  # it looks once per process
+    try:
+        with monkeypatch.context() as patched:
+            _no_system_font(patched, tmp_path)
+            assert cjk_font_path() is None
+            response = await data.resident.client.get("/api/me/certificate.pdf")
+    finally:
+        cjk_font_path.cache_clear()
+    assert response.status_code == 200, response.text
+    fonts = _fonts_of(response.content)
+    assert "STSong-Light" in fonts and "TrueType" not in fonts  # nothing embedded from the machine
+    text = pdf_text(response.content, tmp_path)
+    for expected in ("志愿服务记录证明", "李阿姨", "敬老院探访", "志愿者信息", "出具单位", "盖章"):
+        assert expected in text, expected
+    pdf_pages(response.content, tmp_path, "certificate-no-font", screenshots)
+    # Its QR still opens the verification page.
+    (url,) = qr.decode_image(pdf_last_page(response.content))
+    assert "/verify/" in url
+
+
+def test_an_installed_font_is_embedded_when_there_is_one() -> None:
+    from market.cards.picture import cjk_font_path
+
+    path = cjk_font_path()
+    if path is None:
+        pytest.skip("no system CJK font on this machine: the built-in one is used (tested above)")
+    certificate = records.Certificate(
+        community_id=1, community="测试社区", person_id=1, name="李阿姨", issued_at=datetime.now(UTC),
+        period=records.Period(), lines=(), total_hours="0.00", token="X")
+    fonts = _fonts_of(render_pdf(certificate, "http://test/verify/X"))
+    assert "TrueType" in fonts and "STSong-Light" not in fonts  # the installed one, embedded
 
 
 # -- verification -----------------------------------------------------------------------------
