@@ -48,6 +48,12 @@ function nowBeijing() {
     approval.dataset.value = stay.approval || "";
     approval.textContent = stay.approval ? labels.approval[stay.approval] || stay.approval : "";
     approval.hidden = !stay.approval;
+    // An assisted check-in (by name and room): who made it.
+    const assisted = slot("assisted");
+    if (assisted) {
+      assisted.hidden = !stay.assisted_by;
+      slot("assisted-by").textContent = stay.assisted_by_name || "";
+    }
     row.querySelectorAll("[data-when]").forEach((actions) => {
       const wanted = actions.dataset.when === "pending" ? stay.approval === "pending" : stay.status === "closed";
       if (!wanted) {

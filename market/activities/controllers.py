@@ -7,7 +7,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 import qr
 from ledger import Ledger
@@ -20,12 +20,14 @@ from market.activities.service import (
     ActivityView,
     Approval,
     ApprovalResult,
+    AssistedRequest,
     AttendanceList,
     CancelResult,
     CheckinResult,
     HoursByHand,
     NewActivity,
     Rejection,
+    ResidentMatches,
     StayView,
 )
 from market.auth.guards import requires_role
@@ -165,6 +167,24 @@ class ActivityController(Controller):
         result = await service.attend(
             ledger, me, settings, activity_id, data.member_code, data.direction
         )
+        return _scan_response(result)
+
+    @get("/{activity_id:int}/residents", guards=[STAFF],
+         summary="Find residents by name, building and room, for an assisted check-in")
+    async def residents(
+        self, activity_id: FromPath[int], me: NamedDependency[Principal], name: FromQuery[str] = "",
+        building_id: FromQuery[int | None] = None, room: FromQuery[str] = "",
+    ) -> Response[ResidentMatches]:
+        found = await service.find_residents(me, activity_id, name, building_id, room)
+        return Response(found, headers=NO_STORE)
+
+    @post("/{activity_id:int}/attendance/assisted", guards=[STAFF], responses=REPEATED,
+          summary="Check a resident in or out by name and room (no card, no phone): assisted")
+    async def attend_assisted(
+        self, activity_id: FromPath[int], data: JSONBody[AssistedRequest],
+        me: NamedDependency[Principal], ledger: NamedDependency[Ledger],
+    ) -> Response[CheckinResult]:
+        result = await service.assist(ledger, me, activity_id, data.person_id, data.direction)
         return _scan_response(result)
 
     @get("/{activity_id:int}/attendance", guards=[STAFF], summary="Who checked in and out")

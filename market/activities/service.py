@@ -27,6 +27,15 @@ Rules decided here:
   poster is always "pending", as with ``requires_approval``: the organizer, who saw who
   came, approves it before anything is credited. The rotating code on the screen (30 s)
   and the organizer's scan of a member code credit at once.
+- An assisted check-in (``assist``): a resident with neither card nor phone, found by name
+  and room (``find_residents``: phones masked, at most ``MAX_MATCHES``), is checked in or out
+  by the organizer through the very same scan unit as a member code's — window, audience,
+  capacity, caps, 公示, duplicates — and the stay keeps who did it (``assisted_by``,
+  ``out_assisted_by``), written with an audit entry in the same transaction.
+- Rates are bounded: at most ``MAX_RATE`` points per participation and per hour (the earning
+  categories' defaults share it). Every field is checked on its own, so a request with several
+  bad fields is refused with all of them (``InvalidFields``), and ``problems`` lets a form show
+  them all in one round.
 - Stays still checked in ``CHECKOUT_LATE`` after the end can no longer check
   out: they are closed ("closed", check-in credit only) for review, and the
   organizer may set their real hours with a reason.
@@ -38,7 +47,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar.openapi.spec import OpenAPIType, Schema
@@ -53,6 +62,7 @@ from ledger import (
     reversal,
     to_hundredths,
 )
+from market import audit
 from market.activities import earning
 from market.amounts import Amount
 from market.auth.roles import ADMIN
@@ -61,6 +71,7 @@ from market.cards.service import ROTATION, resolve_member_code, signer_for
 from market.constraints import text
 from market.db import fetch
 from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
+from market.messages import Language, message
 from market.people.rules import mask_phone
 from market.points import publicity
 from market.points.lots import Credit, Earned, earn_steps, earning_rules_steps, unearned_steps
@@ -83,6 +94,14 @@ MAX_TOKEN_TEXT = 500
 MAX_REASON_LENGTH = 200
 #: An activity's title, and its location.
 MAX_TITLE_LENGTH = 100
+#: The most points an activity gives per participation, and per hour of service; an earning
+#: category's default rates share it (``market.points.categories``). A community's goods cost a
+#: few points to a few hundred (a bag of rice ~30), and an hour of service earns ~10: 1000 an hour
+#: leaves room for any real rule, and refuses a slip of the keyboard (99999999999 an hour).
+MAX_RATE = Decimal(1000)
+#: How many residents a search by name and room lists (an assisted check-in): a short list to
+#: choose from, not a directory.
+MAX_MATCHES = 20
 #: The path of the check-in URL; uppercase so the whole URL after an uppercase
 #: base can stay in QR alphanumeric mode.
 CHECKIN_PATH = "/C/"
@@ -144,6 +163,8 @@ class CheckinResult(msgspec.Struct):
     counts_on: date | None = None
     """公示: the credit waits on the public notice and counts on this day (China time), unless
     someone objects; null when it counts at once."""
+    assisted_by: int | None = None
+    """An assisted check-in (or out) by name and room: the organizer who made it; null otherwise."""
 
 
 class Capped(msgspec.Struct):
@@ -187,10 +208,48 @@ class StayView(msgspec.Struct):
     status: str
     approval: str | None = None
     review_reason: str | None = None
+    assisted_by: int | None = None
+    """Checked in by name and room (no card, no phone) by this organizer; null: by a code or card."""
+    assisted_by_name: str | None = None
+    out_assisted_by: int | None = None
+    """The same for the check-out."""
+
+
+class AssistedTally(msgspec.Struct):
+    """How many of an activity's check-ins one organizer made by name and room."""
+
+    person_id: int
+    name: str
+    count: int
 
 
 class AttendanceList(msgspec.Struct):
     items: list[StayView]
+    assisted: list[AssistedTally] = []
+    """Assisted check-ins per organizer, most first."""
+
+
+class ResidentMatch(msgspec.Struct):
+    """A resident found by name and room for an assisted check-in; the phone masked."""
+
+    person_id: int
+    name: str
+    phone: str
+    address: str
+    """Compound and building, unit, room; empty when the roster has no household."""
+    stay: str | None
+    """Their stay at the activity: "in", "out", "closed", "cancelled", or null (not checked in)."""
+
+
+class ResidentMatches(msgspec.Struct):
+    items: list[ResidentMatch]
+
+
+class AssistedRequest(msgspec.Struct):
+    person_id: int
+    """The resident found by ``GET /api/activities/{id}/residents``."""
+    direction: str = "in"
+    """"in" or "out"."""
 
 
 #: What ``category`` takes, said in the document: a built-in kind, or the name of one of the
@@ -276,36 +335,88 @@ def _amount(value: Decimal, field: str) -> int:
     return hundredths
 
 
+def rate(value: Decimal, field: str) -> int:
+    """Points per participation or per hour, as hundredths: 0 to ``MAX_RATE``, two decimals."""
+    hundredths = _amount(value, field)
+    if hundredths > to_hundredths(MAX_RATE):
+        raise InvalidInput("activity_rate_too_high", field=field, max_rate=f"{MAX_RATE:f}")
+    return hundredths
+
+
+class InvalidFields(InvalidInput):
+    """400 for a request with several bad fields: the first one's reason and field, and every
+    one of them in ``errors`` (a form shows each next to its field in one round)."""
+
+    def __init__(self, errors: list[MarketError]) -> None:
+        first = errors[0]
+        super().__init__(first.reason, field=first.field, **first.params)
+        self.errors = errors
+
+    def members(self, language: Language) -> dict[str, Any]:
+        return {"errors": [
+            {"field": error.field or "", "reason": error.reason,
+             "message": message(error.reason, language, field=error.field or "", **error.params)}
+            for error in self.errors
+        ]}
+
+
 def _aware(value: datetime, field: str) -> datetime:
     if value.tzinfo is None:
         raise InvalidInput("invalid_time", field=field)
     return value.astimezone(UTC)
 
 
-def _columns(data: NewActivity | ActivityChanges) -> dict:
-    """Validated column values of the fields given."""
-    out: dict = {}
+def _category_name(value: object) -> str:
+    # Which names are known is the catalogue's to say (``_check_category``).
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_CATEGORY_LENGTH:
+        raise InvalidInput("invalid_category", field="category")
+    return value
+
+
+def _capacity(value: int) -> int:
+    if not 1 <= value <= 1_000_000:
+        raise InvalidInput("invalid_capacity", field="capacity")
+    return value
+
+
+def _checked_columns(data: NewActivity | ActivityChanges) -> tuple[dict, list[MarketError]]:
+    """Validated column values of the fields given, and what is wrong with each of the others:
+    every field is checked on its own, so one round reports them all."""
+    checks: list[tuple[str, Callable[[], object]]] = []
     if data.title is not None:
-        out["title"] = _text(data.title, "title", "invalid_title", 1, MAX_TITLE_LENGTH)
+        checks.append(("title", lambda: _text(data.title, "title", "invalid_title", 1, MAX_TITLE_LENGTH)))
     if data.category is not None:
-        # Which names are known is the catalogue's to say (``_check_category``).
-        if not isinstance(data.category, str) or not 1 <= len(data.category) <= MAX_CATEGORY_LENGTH:
-            raise InvalidInput("invalid_category", field="category")
-        out["category"] = data.category
+        checks.append(("category", lambda: _category_name(data.category)))
     if data.location is not None:
-        out["location"] = _text(data.location, "location", "invalid_location", 0, MAX_TITLE_LENGTH)
+        checks.append(("location", lambda: _text(
+            data.location, "location", "invalid_location", 0, MAX_TITLE_LENGTH)))
     for name in ("starts_at", "ends_at"):
         if (value := getattr(data, name)) is not None:
-            out[name] = _aware(value, name)
-    for name in ("points_per_checkin", "points_per_hour", "max_hours"):
+            checks.append((name, lambda value=value, name=name: _aware(value, name)))
+    for name in ("points_per_checkin", "points_per_hour"):
         if (value := getattr(data, name)) is not None:
-            out[name] = _amount(value, name)
+            checks.append((name, lambda value=value, name=name: rate(value, name)))
+    if data.max_hours is not None:
+        checks.append(("max_hours", lambda: _amount(data.max_hours, "max_hours")))
+    if data.capacity is not None:
+        checks.append(("capacity", lambda: _capacity(data.capacity)))
+    out: dict = {}
+    errors: list[MarketError] = []
+    for column, check in checks:
+        try:
+            out[column] = check()
+        except MarketError as error:
+            errors.append(error)
     if data.requires_approval is not None:
         out["requires_approval"] = bool(data.requires_approval)
-    if data.capacity is not None:
-        if not 1 <= data.capacity <= 1_000_000:
-            raise InvalidInput("invalid_capacity", field="capacity")
-        out["capacity"] = data.capacity
+    return out, errors
+
+
+def _columns(data: NewActivity | ActivityChanges) -> dict:
+    """Validated column values of the fields given; every bad one refused at once."""
+    out, errors = _checked_columns(data)
+    if errors:
+        raise errors[0] if len(errors) == 1 else InvalidFields(errors)
     return out
 
 
@@ -347,6 +458,31 @@ def _check_window(starts_at: datetime, ends_at: datetime) -> None:
         raise InvalidInput("invalid_window", field="ends_at")
     if ends_at - starts_at > timedelta(days=31):
         raise InvalidInput("invalid_window", field="ends_at")
+
+
+async def problems(
+    me: Principal, data: NewActivity | ActivityChanges, current: str | None = None
+) -> list[MarketError]:
+    """Everything wrong with the fields given, each on its own (the activity form shows them all
+    in one round); empty when the service would take them. ``create``/``update`` still decide.
+    ``current``: the category an edited activity has (it may keep it, even archived)."""
+    values, errors = _checked_columns(data)
+    if "starts_at" in values and "ends_at" in values:
+        try:
+            _check_window(values["starts_at"], values["ends_at"])
+        except MarketError as error:
+            errors.append(error)
+    if "category" in values and data.category not in CATEGORIES:
+        try:
+            await _check_category(me.community_id, data.category, current)
+        except MarketError as error:
+            errors.append(error)
+    for name in ("team_id", "grid_ids", "building_ids"):
+        try:
+            await _audience(me.community_id, ActivityChanges(**{name: getattr(data, name)}))
+        except MarketError as error:
+            errors.append(error)
+    return errors
 
 
 def _view(row: dict) -> ActivityView:
@@ -706,7 +842,7 @@ def _check_open(row: dict, at: datetime, direction: str) -> None:
 #: A stay's columns, as ``_activity_and_stay`` reads them beside its activity's.
 _STAY_COLUMNS = (
     "id", "community", "activity", "person", "in_at", "out_at", "hours", "points_in", "points_out",
-    "status", "approval", "review_reason",
+    "status", "approval", "review_reason", "assisted_by", "out_assisted_by",
 )
 _ACTIVITY_AND_STAY = (
     "SELECT a.*, " + ", ".join(f"s.{c} AS stay_{c}" for c in _STAY_COLUMNS)
@@ -826,10 +962,12 @@ def _was_duplicate(log_id: int) -> Statement:
 
 
 def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
-              pay: _Wallet, at: datetime, review: bool = False
+              pay: _Wallet, at: datetime, review: bool = False, assisted_by: int | None = None,
               ) -> Steps[tuple[dict, dict, bool, Earned | None]]:
     """(activity, stay, duplicate, credit) after recording the check-in and crediting it — unless
-    the stay is pending: the activity requires approval, or ``review`` (a poster's code)."""
+    the stay is pending: the activity requires approval, or ``review`` (a poster's code).
+    ``assisted_by``: the organizer checking the resident in by name and room (kept on the stay,
+    audited)."""
     credit = None
     rules = yield from earning_rules_steps(community_id, [person_id])
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
@@ -849,13 +987,17 @@ def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: i
             if not placed:
                 raise Conflict("full")
         made = yield (
-            "INSERT INTO activity_stay (community, activity, person, in_at, points_in, status, approval)"
-            " VALUES ({}, {}, {}, {}, {}, 'in', {}) ON CONFLICT (activity, person) DO NOTHING RETURNING *",
+            "INSERT INTO activity_stay (community, activity, person, in_at, points_in, status, approval,"
+            " assisted_by) VALUES ({}, {}, {}, {}, {}, 'in', {}, {})"
+            " ON CONFLICT (activity, person) DO NOTHING RETURNING *",
             (community_id, activity_id, person_id, at, row["points_per_checkin"],
-             "pending" if row["requires_approval"] or review else None),
+             "pending" if row["requires_approval"] or review else None, assisted_by),
         )
         if made:
             stay = made[0]
+            if assisted_by is not None:
+                yield audit.entry(community_id, assisted_by, "checkin_assisted",
+                                  f"activity_stay:{stay['id']}")
         else:  # the same person's other scan made it a moment ago (it waited for that one's commit)
             if row["capacity"] is not None:
                 yield ("UPDATE activity SET taken = taken - 1 WHERE id = {}", (activity_id,))
@@ -874,7 +1016,8 @@ def _check_in(community_id: int, activity_id: int, person_id: int, scanner_id: i
 
 
 def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: int | None,
-               pay: _Wallet, at: datetime) -> Steps[tuple[dict, dict, bool, Earned | None]]:
+               pay: _Wallet, at: datetime, assisted_by: int | None = None,
+               ) -> Steps[tuple[dict, dict, bool, Earned | None]]:
     credit = None
     rules = yield from earning_rules_steps(community_id, [person_id])
     row, stay = yield from _activity_and_stay(community_id, activity_id, person_id)
@@ -890,12 +1033,16 @@ def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: 
         hours = earning.hours(stay["in_at"], at, row["starts_at"], row["ends_at"], row["max_hours"])
         points = earning.checkout_points(row["points_per_hour"], hours)
         done = yield (
-            "UPDATE activity_stay SET out_at = {}, hours = {}, points_out = {}, status = 'out'"
-            " WHERE id = {} AND status = 'in' RETURNING id",
-            (at, hours, points, stay["id"]),
+            "UPDATE activity_stay SET out_at = {}, hours = {}, points_out = {}, status = 'out',"
+            " out_assisted_by = {} WHERE id = {} AND status = 'in' RETURNING id",
+            (at, hours, points, assisted_by, stay["id"]),
         )
         if done:
-            stay = {**stay, "out_at": at, "hours": hours, "points_out": points, "status": "out"}
+            stay = {**stay, "out_at": at, "hours": hours, "points_out": points, "status": "out",
+                    "out_assisted_by": assisted_by}
+            if assisted_by is not None:
+                yield audit.entry(community_id, assisted_by, "checkout_assisted",
+                                  f"activity_stay:{stay['id']}")
         else:  # the same person's other scan checked out a moment ago (this one waited for it)
             stay, duplicate = (yield from _stay(activity_id, person_id)), True
             if stay["status"] != "out":
@@ -915,7 +1062,7 @@ def _check_out(community_id: int, activity_id: int, person_id: int, scanner_id: 
 
 async def _scan(
     ledger: Ledger, community_id: int, activity_id: int, person_id: int,
-    scanner_id: int | None, direction: str, review: bool = False,
+    scanner_id: int | None, direction: str, review: bool = False, assisted: bool = False,
 ) -> CheckinResult:
     if direction not in ("in", "out"):
         raise InvalidInput("invalid_direction", field="direction")
@@ -924,7 +1071,9 @@ async def _scan(
     pay = _Wallet(ledger, community_id, await account_id(ledger, community_id, "issuance"),
                   await wallet_id(ledger, community_id, person_id), person_id)
     # Whether a check-out is pending was settled at its check-in.
-    step, options = (_check_in, {"review": review}) if direction == "in" else (_check_out, {})
+    assisted_by = scanner_id if assisted else None
+    step, options = ((_check_in, {"review": review, "assisted_by": assisted_by}) if direction == "in"
+                     else (_check_out, {"assisted_by": assisted_by}))
     try:
         _, stay, duplicate, credit = await write(
             step, community_id, activity_id, person_id, scanner_id, pay, now(), **options)
@@ -951,6 +1100,7 @@ async def _scan(
         balance=balance, duplicate=duplicate, approval=stay["approval"], capped=capped,
         counts_on=None if credit is None or credit.window_ends is None or made is None
         else publicity.counts_on(credit.window_ends),
+        assisted_by=stay.get("assisted_by" if direction == "in" else "out_assisted_by"),
     )
 
 
@@ -1003,17 +1153,123 @@ async def attendance(me: Principal, activity_id: int) -> AttendanceList:
     rows = await Stay.select(
         Stay.person, Stay.person.name, Stay.person.phone, Stay.in_at, Stay.out_at, Stay.hours,
         Stay.points_in, Stay.points_out, Stay.status, Stay.approval, Stay.review_reason,
+        Stay.assisted_by, Stay.assisted_by.name, Stay.out_assisted_by,
     ).where(Stay.activity == activity_id).order_by(Stay.id)
-    return AttendanceList(items=[
+    items = [
         StayView(
             person_id=row["person"], name=row["person.name"],
             phone=mask_phone(row["person.phone"]), in_at=row["in_at"], out_at=row["out_at"],
             hours=None if row["hours"] is None else format_points(row["hours"]),
             points=format_points(row["points_in"] + (row["points_out"] or 0)),
             status=row["status"], approval=row["approval"], review_reason=row["review_reason"],
+            assisted_by=row["assisted_by"], assisted_by_name=row["assisted_by.name"],
+            out_assisted_by=row["out_assisted_by"],
         )
         for row in rows
-    ])
+    ]
+    return AttendanceList(items=items, assisted=_assisted_tally(items))
+
+
+def _assisted_tally(items: list[StayView]) -> list[AssistedTally]:
+    """Assisted check-ins per organizer, most first (then by name): who helps whom, at a glance."""
+    counts: dict[int, AssistedTally] = {}
+    for item in items:
+        if item.assisted_by is not None:
+            tally = counts.setdefault(item.assisted_by, AssistedTally(
+                person_id=item.assisted_by, name=item.assisted_by_name or "", count=0))
+            tally.count += 1
+    return sorted(counts.values(), key=lambda t: (-t.count, t.name, t.person_id))
+
+
+# -- assisted check-in: a resident with no card and no phone, found by name and room ------------
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def find_residents(
+    me: Principal, activity_id: int, name: str = "", building_id: int | None = None, room: str = "",
+) -> ResidentMatches:
+    """Residents of the community by (part of) their name, and/or building and room, for an
+    organizer to check in by hand; at most ``MAX_MATCHES``, phones masked, with their stay at
+    the activity. A name or a building is needed: this is a search, not a list of everyone."""
+    await _managed(me, activity_id)
+    name = " ".join(name.split())
+    room = "".join(room.split())
+    if len(name) > 50:
+        raise InvalidInput("invalid_search", field="name")
+    if len(room) > 20:
+        raise InvalidInput("invalid_search", field="room")
+    if building_id is not None and not 1 <= building_id <= 2**31 - 1:
+        raise InvalidInput("invalid_search", field="building_id")
+    if not name and building_id is None:
+        raise InvalidInput("search_needed", field="name")
+    sql, args = _RESIDENTS, [activity_id, me.community_id, "%resident%"]
+    if name:
+        sql += " AND p.name LIKE {} ESCAPE '\\'"
+        args.append(_like(name))
+    if building_id is not None:
+        sql += " AND h.building = {}"
+        args.append(building_id)
+    if room:
+        sql += " AND h.room = {}"
+        args.append(room)
+    rows = await fetch(sql + " ORDER BY p.name, p.id LIMIT {}", *args, MAX_MATCHES)
+    return ResidentMatches(items=[_match(row) for row in rows])
+
+
+#: Residents (not erased) of a community with their address and their stay at an activity.
+_RESIDENTS = (
+    "SELECT p.id, p.name, p.phone, h.unit, h.room, b.name AS building, c.name AS compound,"
+    " s.status AS stay FROM person p"
+    " LEFT JOIN household h ON h.id = p.household"
+    " LEFT JOIN building b ON b.id = h.building"
+    " LEFT JOIN compound c ON c.id = b.compound"
+    " LEFT JOIN activity_stay s ON s.activity = {} AND s.person = p.id"
+    " WHERE p.community = {} AND p.erased_at IS NULL AND p.roles LIKE {}"
+)
+
+
+def _match(row: dict) -> ResidentMatch:
+    return ResidentMatch(person_id=row["id"], name=row["name"], phone=mask_phone(row["phone"] or ""),
+                         address=_address(row), stay=row["stay"])
+
+
+async def find_resident(me: Principal, activity_id: int, person_id: int) -> ResidentMatch:
+    """One resident chosen from a search, for the confirm step; 404 if not a resident here."""
+    await _managed(me, activity_id)
+    if isinstance(person_id, bool) or not 1 <= person_id <= 2**31 - 1:
+        raise NotFound(field="person_id")
+    rows = await fetch(_RESIDENTS + " AND p.id = {}", activity_id, me.community_id, "%resident%",
+                       person_id)
+    if not rows:
+        raise NotFound(field="person_id")
+    return _match(rows[0])
+
+
+def _address(row: dict) -> str:
+    if row["building"] is None:
+        return ""
+    parts = [row["compound"] or "", row["building"], row["unit"] or "", row["room"] or ""]
+    return " ".join(part for part in parts if part)
+
+
+async def assist(
+    ledger: Ledger, me: Principal, activity_id: int, person_id: int, direction: str
+) -> CheckinResult:
+    """An organizer checks a resident in (or out) by name and room: no card, no phone. The same
+    scan as a member code's (caps, 公示, duplicates, the audience, the window), marked as
+    assisted by ``me`` on the stay and in the audit log."""
+    await find_resident(me, activity_id, person_id)
+    result = await _scan(ledger, me.community_id, activity_id, person_id, me.id, direction,
+                         assisted=True)
+    if not result.duplicate:
+        log.info("activity %s: person %s checked %s by hand by person %s", activity_id, person_id,
+                 direction, me.id)
+    return result
 
 
 # -- review: approvals, unfinished stays, hours by hand ----------------------------------------

@@ -45,8 +45,9 @@ from market.writes import Steps, write
 #: As long as an activity's category column (``activity.category``) holds.
 MAX_NAME = activities.MAX_CATEGORY_LENGTH
 MAX_DESCRIPTION = 200
-#: The most points a category's default rate may be (per participation, per hour).
-MAX_RATE = Decimal(10_000)
+#: The most points a category's default rate may be (per participation, per hour): the activities'
+#: own bound, so a category never prefills a rate its activities would refuse.
+MAX_RATE = activities.MAX_RATE
 #: How many categories a community may keep (archived ones too): a catalogue, not a log.
 MAX_CATEGORIES = 200
 #: How many upcoming activities the how-to-earn answer lists per category.

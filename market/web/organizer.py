@@ -1,6 +1,7 @@
 """The organizer's pages: my activities, create and edit, the full-screen rotating code, live
-attendance, scanning members' codes and cards, approvals, hours by hand, cancelling, and the
-printable A4 poster.
+attendance, scanning members' codes and cards, checking in by name and room a resident with
+neither (assisted: search, then a confirm step), approvals, hours by hand, cancelling, and the
+printable A4 poster. The activity form shows every mistake at once, each under its field.
 
 Handlers call ``market.activities.service`` directly; the service decides who may manage an
 activity (its organizer, or an admin of the community) and answers 404 for anyone else's.
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
@@ -31,7 +33,7 @@ from market.auth.sessions import Principal
 from market.cards import service as cards
 from market.community import service as communities
 from market.community import structure
-from market.errors import MarketError, NotFound
+from market.errors import InvalidInput, MarketError, NotFound
 from market.people.rules import is_card_no
 from market.points import categories
 from market.settings import Settings
@@ -202,17 +204,21 @@ def _parse(typed: ActivityForm, language: i18n.Language) -> tuple[dict[str, Any]
     return out, errors
 
 
-async def _audience_choices(community_id: int) -> dict[str, Any]:
-    """The community's volunteer teams, grids and buildings, for "who may check in"."""
+async def _building_choices(community_id: int) -> list[dict[str, Any]]:
+    """The community's buildings, named with their compound ("幸福小区 3号楼")."""
     compounds = {c.id: c.name for c in await structure.list_compounds(community_id)}
-    buildings = [
+    return [
         {"id": b.id, "name": f"{compounds.get(b.compound_id, '')} {b.name}".strip()}
         for b in await structure.list_buildings(community_id)
     ]
+
+
+async def _audience_choices(community_id: int) -> dict[str, Any]:
+    """The community's volunteer teams, grids and buildings, for "who may check in"."""
     return {
         "teams": await structure.list_teams(community_id),
         "grids": await structure.list_grids(community_id),
-        "buildings": buildings,
+        "buildings": await _building_choices(community_id),
     }
 
 
@@ -229,16 +235,35 @@ async def _form_page(
                                                                            archived=False),
         form=typed.values, grid_ids=set(typed.grid_ids), building_ids=set(typed.building_ids),
         requires_approval=typed.requires_approval, errors=errors or {}, problem=problem,
-        **await _audience_choices(me.community_id),
+        max_rate=f"{activities.MAX_RATE:f}", **await _audience_choices(me.community_id),
     )
 
 
 def _refusal(error: MarketError, language: i18n.Language) -> tuple[dict[str, str], str | None]:
-    """A service's refusal: under its field when the form has that field, else at the top."""
-    text = i18n.error_text(language, error.reason, **error.params)
-    if error.field in ACTIVITY_FIELDS:
-        return {error.field: text}, None
-    return {}, text
+    """A service's refusal: under its field when the form has that field, else at the top
+    (each field of a refusal of several, ``InvalidFields``, under its own)."""
+    errors: dict[str, str] = {}
+    problems: list[str] = []
+    for one in getattr(error, "errors", None) or [error]:
+        text = i18n.error_text(language, one.reason, **one.params)
+        if one.field in ACTIVITY_FIELDS:
+            errors.setdefault(one.field, text)
+        else:
+            problems.append(text)
+    return errors, " ".join(problems) or None
+
+
+async def _all_errors(
+    me: Principal, values: dict[str, Any], errors: dict[str, str], language: i18n.Language,
+    current: str | None = None,
+) -> dict[str, str]:
+    """What the form could not read, and everything the service would refuse in what it could,
+    each under its field: one round shows every mistake (price −3 and stock −10 together)."""
+    found = dict(errors)
+    for error in await activities.problems(me, ActivityChanges(**values), current):
+        if error.field in ACTIVITY_FIELDS and error.field not in found:
+            found[error.field] = i18n.error_text(language, error.reason, **error.params)
+    return found
 
 
 @get(f"{BASE}/new", name="web:organizer:new", **PAGE)
@@ -267,6 +292,7 @@ async def create_activity(request: Request) -> Template | Redirect:
     values, errors = _parse(typed, language)
     try:
         check_csrf(request, fields)
+        errors = await _all_errors(me, values, errors, language)
         if errors:
             return await _form_page(request, me, typed, status=400, errors=errors)
         made = await activities.create(me, NewActivity(**values))
@@ -322,6 +348,7 @@ async def edit_activity(request: Request, activity_id: FromPath[int]) -> Templat
     errors |= {k: v for k, v in _cleared(activity, values, language).items() if k not in errors}
     try:
         check_csrf(request, fields)
+        errors = await _all_errors(me, values, errors, language, current=activity.category)
         if errors:
             return await _form_page(request, me, typed, activity=activity, status=400, errors=errors)
         await activities.update(me, activity_id, ActivityChanges(**values))
@@ -347,7 +374,7 @@ def _notice(request: Request, stays: list[StayView]) -> dict[str, Any] | None:
         direction = "out" if query.get("direction") == "out" else "in"
         points = query.get("points", "")
         return {"kind": "scanned", "stay": people[person], "direction": direction,
-                "duplicate": query.get("duplicate") == "1",
+                "duplicate": query.get("duplicate") == "1", "assisted": query.get("assisted") == "1",
                 "points": points if POINTS_SHOWN.match(points) else None}
     if (count := _int(query.get("approved"))) is not None:
         credited = query.get("credited", "")
@@ -388,9 +415,11 @@ async def _activity_page(
     problem: str | None = None, member_code: str = "", direction: str = "in",
 ) -> Template:
     activity = await activities.get_managed(me, activity_id)
-    stays = (await activities.attendance(me, activity_id)).items
+    listed = await activities.attendance(me, activity_id)
+    stays = listed.items
     return page(
         request, "organizer/activity.html", status=status, activity=activity, stays=stays,
+        assisted=listed.assisted, buildings=await _building_choices(me.community_id),
         tally=_tally(stays), notice=None if problem else _notice(request, stays),
         editable=_editable(activity, stays), window=_scan_window(activity), problem=problem,
         member_code=member_code, direction=direction, as_of=activities.now(),
@@ -580,6 +609,94 @@ async def set_hours(
     return Redirect(f"{BASE}/{activity_id}?hours={person}", status_code=303)
 
 
+# -- assisted check-in: by name and room, for a resident with no card and no phone ------------------
+
+
+@dataclass
+class AssistSearch:
+    """What the organizer searched for (kept through the confirm step and a refusal)."""
+
+    name: str
+    building: str
+    room: str
+
+    @property
+    def query(self) -> str:
+        return urlencode({"name": self.name, "building": self.building, "room": self.room})
+
+
+def _search_of(values: Any) -> AssistSearch:
+    return AssistSearch(name=str(values.get("name") or "")[:100],
+                        building=str(values.get("building") or "")[:20],
+                        room=str(values.get("room") or "")[:40])
+
+
+async def _assist_page(
+    request: Request, me: Principal, activity_id: int, search: AssistSearch, *,
+    person_id: int | None = None, direction: str = "in", status: int = 200,
+    problem: str | None = None,
+) -> Template:
+    """The search (name, building, room), its matches, and — a resident chosen — the confirm step."""
+    language = i18n.language_of(request)
+    activity = await activities.get_managed(me, activity_id)
+    matches, chosen = None, None
+    if person_id is not None:
+        try:
+            chosen = await activities.find_resident(me, activity_id, person_id)
+        except NotFound:
+            status, problem = 404, i18n.error_text(language, "not_found")
+    elif search.name or search.building or search.room:
+        building = _int(_typed(search.building))
+        try:
+            if search.building and building is None:
+                raise InvalidInput("invalid_search", field="building_id")
+            matches = (await activities.find_residents(
+                me, activity_id, search.name, building, _typed(search.room))).items
+        except MarketError as error:
+            if problem is None:
+                status, problem = error.status, i18n.error_text(language, error.reason, **error.params)
+    return page(
+        request, "organizer/assist.html", status=status, activity=activity, search=search,
+        matches=matches, chosen=chosen, direction=direction, problem=problem,
+        window=_scan_window(activity), buildings=await _building_choices(me.community_id),
+    )
+
+
+@get(f"{BASE}/{{activity_id:int}}/assist", name="web:organizer:assist", **PAGE)
+async def assist_page(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
+    """Find a resident by name (and building, room); choosing one shows the confirm step."""
+    me = page_member(request, ORGANIZER, ADMIN)
+    query = request.query_params
+    direction = "out" if query.get("direction") == "out" else "in"
+    return await _assist_page(request, me, activity_id, _search_of(query),
+                              person_id=_int(query.get("person")), direction=direction)
+
+
+@post(f"{BASE}/{{activity_id:int}}/assist", status_code=303, **PAGE)
+async def assist(
+    request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
+) -> Template | Redirect:
+    """The confirm step's button: check the chosen resident in (or out), marked as assisted."""
+    me = page_member(request, ORGANIZER, ADMIN)
+    fields = await form_fields(request)
+    language = i18n.language_of(request)
+    person = _int(fields.get("person_id"))
+    direction = "out" if fields.get("direction") == "out" else "in"
+    search = _search_of(fields)
+    try:
+        check_csrf(request, fields)
+        if person is None:
+            raise NotFound(field="person_id")
+        result = await activities.assist(ledger, me, activity_id, person, direction)
+    except MarketError as error:
+        return await _assist_page(
+            request, me, activity_id, search, person_id=person, direction=direction,
+            status=error.status, problem=i18n.error_text(language, error.reason, **error.params))
+    query = (f"?scanned={person}&direction={direction}&points={result.points}"
+             f"&duplicate={int(result.duplicate)}&assisted=1")
+    return Redirect(f"{BASE}/{activity_id}{query}", status_code=303)
+
+
 # -- cancelling, behind a confirmation page ----------------------------------------------------
 
 
@@ -648,5 +765,5 @@ async def poster(request: Request, activity_id: FromPath[int]) -> Template | Red
 PAGES = [
     my_activities, new_activity_form, create_activity, edit_activity_form, edit_activity,
     activity_page, scan_page, attend, approve, reject_form, reject, hours_form, set_hours,
-    cancel_form, cancel, screen, poster,
+    assist_page, assist, cancel_form, cancel, screen, poster,
 ]

@@ -38,7 +38,7 @@ from market.errors import LEDGER_STATUS, CsrfRejected, InvalidInput, MarketError
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
 from market.settings import Settings
-from market.shop import basket, catalogue, counter, orders, photos, reconciliation
+from market.shop import basket, catalogue, counter, orders, photos, reconciliation, stock
 from market.shop.basket import PERIOD_NAMES, LimitExceeded, Line, ProductUnavailable
 from market.shop.catalogue import NewProduct, ProductChanges, ProductView, StockChange
 from market.shop.counter import Redeem, RefundRequest
@@ -381,27 +381,41 @@ def _product_values(fields: dict[str, str]) -> dict[str, str]:
 
 
 def _product_input(language: str, values: dict[str, str], *, new: bool) -> tuple[dict, dict[str, str]]:
-    """The service's fields parsed from the form; (values, errors by field)."""
+    """The service's fields parsed from the form; (values, errors by field).
+
+    Every field is checked on its own, by the catalogue's own rules, so one round shows every
+    mistake (a price of −3 and a stock of −10 together); the service still decides on saving."""
     errors: dict[str, str] = {}
     parsed: dict[str, Any] = {"name": values["name"], "category": values["category"],
                               "active": bool(values["active"])}
+
+    def check(field: str, rule: Any, *args: Any) -> None:
+        try:
+            rule(*args)
+        except MarketError as error:
+            errors.setdefault(error.field or field, i18n.error_text(language, error.reason, **error.params))
+
+    check("name", catalogue._text, values["name"], "name", "invalid_product_name", 1, catalogue.MAX_NAME)
+    check("category", catalogue._text, values["category"], "category", "invalid_product_category", 0,
+          catalogue.MAX_CATEGORY)
     try:
         price = Decimal(_number(values["price"]))
         if not price.is_finite():
             raise InvalidOperation
         parsed["price"] = price
+        check("price", catalogue._price, price)
     except InvalidOperation:
         errors["price"] = i18n.error_text(language, "invalid_price", max_price=catalogue.MAX_PRICE)
     if new:
-        stock = _number(values["stock"]) or "0"
-        if stock.isdigit():
-            parsed["stock"] = int(stock)
+        typed_stock = _number(values["stock"]) or "0"
+        if typed_stock.isdigit() and int(typed_stock) <= stock.MAX_STOCK:
+            parsed["stock"] = int(typed_stock)
         else:
-            errors["stock"] = i18n.error_text(language, "invalid_stock", max_stock=1_000_000)
+            errors["stock"] = i18n.error_text(language, "invalid_stock", max_stock=stock.MAX_STOCK)
     limit, period = _number(values["limit_per_person"]), values["limit_period"]
     if not limit and not period:
         parsed["limit_per_person"] = parsed["limit_period"] = None
-    elif limit.isdigit() and period in catalogue.PERIODS:
+    elif limit.isdigit() and period in catalogue.PERIODS and 1 <= int(limit) <= catalogue.MAX_LIMIT:
         parsed["limit_per_person"], parsed["limit_period"] = int(limit), period
     else:
         errors["limit_per_person"] = i18n.error_text(
