@@ -7,12 +7,26 @@ document.querySelectorAll("[data-print]").forEach((button) => {
   button.addEventListener("click", () => window.print());
 });
 
-// Forms that cannot be undone ask first (issuing a new card stops the old one).
+// Forms that cannot be undone ask first (issuing a new card stops the old one): the first press puts
+// the question above the button and makes the button the "yes"; the second sends. No pop-up: 长辈版
+// allows none (MIIT's 适老化 rules), and a question on the page is one everybody can read again.
 document.querySelectorAll("form[data-confirm]").forEach((form) => {
   form.addEventListener("submit", (event) => {
-    if (!window.confirm(form.dataset.confirm)) {
-      event.preventDefault();
-      event.stopPropagation();  // market.js would disable the button of a form not sent
+    if (form.dataset.asked === "yes") {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();  // market.js would disable the button of a form not sent
+    form.dataset.asked = "yes";
+    const question = document.createElement("p");
+    question.className = "alert";
+    question.setAttribute("role", "alert");
+    question.dataset.question = "";
+    question.textContent = form.dataset.confirm;
+    form.prepend(question);
+    const button = form.querySelector("button[type=submit], button:not([type])");
+    if (button && form.dataset.confirmLabel) {
+      button.textContent = form.dataset.confirmLabel;
     }
   });
 });

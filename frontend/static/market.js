@@ -10,6 +10,9 @@ document.addEventListener("submit", (event) => {
 });
 
 // The member code page: count down, then fetch a fresh code and picture without reloading.
+// 延长时间 (more time) shows while the code on the screen stops working within 3 minutes; a
+// longer code, once it is due for renewal, is followed by an ordinary one (more time is asked for
+// each time, never given for good).
 (function memberCode() {
   const figure = document.getElementById("member-code");
   if (!figure) {
@@ -18,8 +21,18 @@ document.addEventListener("submit", (event) => {
   const image = document.getElementById("code-image");
   const text = document.getElementById("code-text");
   const countdown = document.getElementById("countdown");
+  const extendBox = document.getElementById("extend-box");
+  const extendedNote = document.getElementById("extended-note");
+  const extendWithin = Number(figure.dataset.extendWithin) || 180;
   let left = Number(figure.dataset.refresh) || 30;
+  let expiresIn = Number(figure.dataset.expiresIn) || left;
   let busy = false;
+
+  function offerMoreTime() {
+    if (extendBox) {
+      extendBox.hidden = expiresIn > extendWithin;
+    }
+  }
 
   async function refresh() {
     try {
@@ -32,6 +45,12 @@ document.addEventListener("submit", (event) => {
       text.textContent = code.code;
       image.src = "/api/me/code.png?t=" + Date.now();
       left = code.refresh_in;
+      // Accepted one step longer than it is shown (the server's rule for both kinds of code).
+      expiresIn = code.refresh_in + code.step_seconds;
+      if (extendedNote) {
+        extendedNote.hidden = true;
+      }
+      offerMoreTime();
     } catch (error) {
       left = 5;  // offline for a moment: try again soon
     }
@@ -43,6 +62,8 @@ document.addEventListener("submit", (event) => {
       return;
     }
     left -= 1;
+    expiresIn -= 1;
+    offerMoreTime();
     countdown.textContent = String(Math.max(left, 0));
     if (left <= 0) {
       busy = true;

@@ -21,7 +21,10 @@
 
   function showTotal() {
     const hundredths = priceHundredths * quantity();
-    const text = Math.floor(hundredths / 100) + "." + String(hundredths % 100).padStart(2, "0");
+    // As the pages' ``points`` filter writes amounts: "5" for 5.00, "5.5" for 5.50, "5.25".
+    const cents = hundredths % 100;
+    const fraction = cents === 0 ? "" : "." + String(cents).padStart(2, "0").replace(/0$/, "");
+    const text = Math.floor(hundredths / 100) + fraction;
     total.textContent = total.dataset.template.replace("{points}", text);
   }
 

@@ -11,9 +11,10 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 import qr
+from market.auth import access_codes
 from market.auth.guards import requires_role
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
@@ -23,6 +24,8 @@ from market.cards import service
 from market.cards.picture import render_card
 from market.cards.service import CardView, MemberCode, ScannedMember
 from market.constraints import matching, text
+from market.people import delegates
+from market.people.delegates import DELEGABLE
 from market.people.rules import PIN
 from market.settings import Settings
 
@@ -37,7 +40,7 @@ class ChangePinRequest(msgspec.Struct):
     new_pin: Annotated[str, matching(PIN)]
     """6 digits, not trivially guessable (not all one digit, not a run, not the phone's last six)."""
     current_pin: str | None = None
-    """Required when a PIN is already set."""
+    """Required when a PIN is already set, except in the session a one-time code opened."""
 
 
 class SetPinRequest(msgspec.Struct):
@@ -53,18 +56,24 @@ class MyCodeController(Controller):
     path = "/me"
     tags = ("member codes",)
 
-    @get("/code", guards=[requires_role(RESIDENT)], summary="My rotating member code")
+    @get("/code", guards=[requires_role(RESIDENT)], summary="My rotating member code", opt=DELEGABLE,
+         description="With `extended=true`, a longer code (长辈版: more time at the counter), "
+                     "accepted for 5 minutes instead of 30–60 seconds; never longer.")
     async def code(
-        self, me: NamedDependency[Principal], settings: NamedDependency[Settings]
+        self, me: NamedDependency[Principal], settings: NamedDependency[Settings],
+        extended: FromQuery[bool] = False,
     ) -> Response[MemberCode]:
-        return Response(service.member_code(settings, me.id), headers=NO_STORE)
+        await delegates.record_code_shown(me)
+        return Response(service.member_code(settings, me.id, extended=extended), headers=NO_STORE)
 
-    @get("/code.png", media_type="image/png",
+    @get("/code.png", media_type="image/png", opt=DELEGABLE,
          guards=[requires_role(RESIDENT)], summary="My rotating member code as a QR")
     async def code_png(
-        self, me: NamedDependency[Principal], settings: NamedDependency[Settings]
+        self, me: NamedDependency[Principal], settings: NamedDependency[Settings],
+        extended: FromQuery[bool] = False,
     ) -> Response[bytes]:
-        code = service.member_code(settings, me.id)
+        await delegates.record_code_shown(me)
+        code = service.member_code(settings, me.id, extended=extended)
         return _png(await asyncio.to_thread(qr.png, code.code))
 
     @get("/card.png", media_type="image/png", guards=[requires_role(RESIDENT)], opt={"problems": (409,)},
@@ -75,8 +84,8 @@ class MyCodeController(Controller):
         card = await service.printable_card(me.community_id, me.id, settings=settings)
         return _png(await asyncio.to_thread(render_card, card))
 
-    @put("/pin", status_code=204, guards=[requires_role(RESIDENT)], opt={"problems": (429,)},
-         summary="Change my PIN")
+    @put("/pin", status_code=204, guards=[requires_role(RESIDENT)],
+         opt={"problems": (429,), "pin_setup": True}, summary="Change my PIN")
     async def change_pin(
         self,
         data: JSONBody[ChangePinRequest],
@@ -85,6 +94,14 @@ class MyCodeController(Controller):
         limiter: NamedDependency[LoginLimiter],
         settings: NamedDependency[Settings],
     ) -> None:
+        if me.must_set_pin:
+            # Signed in with the office's one-time code: the old PIN (if any) was forgotten,
+            # so it is not asked for; the code already proved who this is.
+            await access_codes.set_first_pin(
+                me.id, me.community_id, me.session_id, data.new_pin,
+                hasher=hasher, limiter=limiter, secret_key=settings.secret_key,
+            )
+            return
         await service.change_my_pin(
             me.id, data.current_pin, data.new_pin,
             hasher=hasher, limiter=limiter, secret_key=settings.secret_key,

@@ -10,6 +10,11 @@ community — indistinguishable on purpose), ``expired`` (410: a stale rotating
 code) and ``revoked`` (410: a reissued card, an erased person, or someone who is
 no longer a resident). 410 for both: the code was genuine once and will never
 work again, which is what a scanner should tell the resident.
+
+A resident who needs more time (长辈版, issue 16: MIIT's 适老化 rules ask that a time limit under
+3 minutes can be extended to at least twice as long) may ask for a longer code: the same kind
+and fields, accepted for ``LONG_ROTATION.previous_steps`` more steps (5–5.5 minutes in all,
+never longer), signed with a key of its own purpose so that nobody can stretch an ordinary code.
 """
 
 import logging
@@ -20,6 +25,7 @@ from functools import lru_cache
 import msgspec
 
 from market.audit import record_person_action
+from market.auth import access_codes
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.roles import RESIDENT, decode_roles
@@ -29,11 +35,15 @@ from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempt
 from market.people import rules
 from market.settings import Settings
 from market.tables import Community, Person
-from qr import ExpiredToken, Kind, Rotation, Signer, TokenError
+from qr import ExpiredToken, InvalidToken, Kind, Rotation, Signer, Token, TokenError
 
 log = logging.getLogger(__name__)
 
 ROTATION = Rotation()
+#: The longer code's acceptance: its own step and ten more, 300–330 seconds. Fixed, so a client can
+#: ask for "longer" but never for how long.
+LONG_ROTATION = Rotation(previous_steps=10)
+LONG_PURPOSE = "qr-v1-long-member-code"
 MAX_CODE_LENGTH = 200
 
 
@@ -47,13 +57,26 @@ def signer_for(settings: Settings) -> Signer:
     return _signer(settings.secret_key)
 
 
+@lru_cache(maxsize=4)
+def _long_signer(secret_key: str) -> Signer:
+    return Signer.from_secrets([secret_key], purpose=LONG_PURPOSE)
+
+
+def long_signer_for(settings: Settings) -> Signer:
+    """The longer member codes' signer: its own key, so its steps are read by ``LONG_ROTATION``."""
+    return _long_signer(settings.secret_key)
+
+
 class MemberCode(msgspec.Struct):
     code: str
     expires_at: datetime
     """The moment the code stops being accepted."""
     refresh_in: int
-    """Seconds until a fresh code should be shown (the next 30-second step)."""
+    """Seconds until a fresh code should be shown (the next 30-second step; for a longer code,
+    its last step, so the one on the screen is always still accepted)."""
     step_seconds: int = ROTATION.step_seconds
+    extended: bool = False
+    """A longer code (``?extended=true``): accepted for 5 minutes instead of 30–60 seconds."""
 
 
 class CardView(msgspec.Struct):
@@ -84,12 +107,21 @@ class PrintableCard:
     code: str
 
 
-def member_code(settings: Settings, person_id: int, now: datetime | None = None) -> MemberCode:
+def member_code(
+    settings: Settings, person_id: int, now: datetime | None = None, *, extended: bool = False
+) -> MemberCode:
+    """The resident's current code; ``extended``: the longer one (see the module)."""
     now = now or datetime.now(UTC)
-    code = ROTATION.issue(signer_for(settings), Kind.MEMBER_CODE, person_id, now)
-    return MemberCode(
-        code=code.text, expires_at=code.expires_at, refresh_in=max(1, round(code.refresh_in(now)))
-    )
+    if not extended:
+        code = ROTATION.issue(signer_for(settings), Kind.MEMBER_CODE, person_id, now)
+        return MemberCode(
+            code=code.text, expires_at=code.expires_at, refresh_in=max(1, round(code.refresh_in(now)))
+        )
+    code = LONG_ROTATION.issue(long_signer_for(settings), Kind.MEMBER_CODE, person_id, now)
+    # Replaced one step before it stops being accepted, as the ordinary code is.
+    show_for = (code.expires_at - now).total_seconds() - LONG_ROTATION.step_seconds
+    return MemberCode(code=code.text, expires_at=code.expires_at, refresh_in=max(1, round(show_for)),
+                      extended=True)
 
 
 def card_code(settings: Settings, person_id: int, card_version: int) -> str:
@@ -111,6 +143,18 @@ def _normalise(text: str) -> str:
     return "".join(text.split()).upper()
 
 
+def _open(settings: Settings, text: str) -> tuple[Token, Rotation]:
+    """A genuine token and the rotation its steps are read by; InvalidToken for anything else."""
+    try:
+        return signer_for(settings).open(text), ROTATION
+    except InvalidToken:
+        # Only a member code is ever signed with the longer codes' key.
+        token = long_signer_for(settings).open(text)
+        if token.kind != Kind.MEMBER_CODE:
+            raise InvalidToken("wrong kind") from None
+        return token, LONG_ROTATION
+
+
 async def resolve_member_code(
     community_id: int, text: str, *, settings: Settings, now: datetime | None = None
 ) -> ScannedMember:
@@ -118,7 +162,7 @@ async def resolve_member_code(
     if not isinstance(text, str) or len(text) > MAX_CODE_LENGTH:
         raise InvalidInput("invalid", field="member_code")
     try:
-        token = signer_for(settings).open(_normalise(text))
+        token, rotation = _open(settings, _normalise(text))
         if token.kind not in (Kind.MEMBER_CODE, Kind.CARD):
             raise InvalidInput("invalid", field="member_code")
     except TokenError:
@@ -136,7 +180,7 @@ async def resolve_member_code(
             raise Gone("revoked", field="member_code")
     else:
         try:
-            ROTATION.check_step(second, now)
+            rotation.check_step(second, now)
         except ExpiredToken:
             raise Gone("expired", field="member_code") from None
         except TokenError:
@@ -186,10 +230,11 @@ MAX_SHEET = 100
 
 async def card_holders(
     community_id: int, *, building_id: int | None = None, grid_id: int | None = None,
-    limit: int = 40, after: int | None = None,
+    limit: int = 40, after: int | None = None, person_ids: list[int] | None = None,
 ) -> CardPage:
     """The residents whose cards to print, in enrolment order, a page at a time: all of the
-    community's, or those living in one building or one grid (through their household)."""
+    community's, those living in one building or one grid (through their household), or those
+    chosen on the people list (``person_ids``; the staff among them have no card)."""
     limit = max(1, min(limit, MAX_SHEET))
     # "resident" is no substring of another role's name, so LIKE picks exactly the residents.
     where = (
@@ -200,6 +245,8 @@ async def card_holders(
         where &= Person.household._.building == building_id
     if grid_id is not None:
         where &= Person.household._.grid == grid_id
+    if person_ids is not None:
+        where &= Person.id.is_in(person_ids or [0])
     if after is not None:
         where &= Person.id > after
     rows = await Person.select(
@@ -319,6 +366,8 @@ async def set_pin(
         await Person.update({Person.pin_hash: new_hash}).where(
             (Person.id == person_id) & (Person.community == community_id)
         )
+        # The office set the PIN itself: a slip it printed earlier must not open a door too.
+        await access_codes.void_live(person_id)
         await record_person_action(community_id, actor_id, "pin_set", person_id)
     await limiter.reset(person_limiter_key(person_id, secret_key))
     log.info("PIN of person %s set by person %s", person_id, actor_id)

@@ -61,13 +61,13 @@ def check_csrf(request: Request, fields: dict[str, str]) -> None:
 
 
 def context(request: Request, **values: Any) -> dict[str, Any]:
-    """What every template gets: language, text size, who is signed in, the CSRF token."""
+    """What every template gets: language, 长辈版 or not, who is signed in, the CSRF token."""
     language = i18n.language_of(request)
     me: Principal | None = principal_of(request)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return {
         "lang": language,
-        "large": i18n.large_text(request),
+        "elder": i18n.elder_mode(request),
         "me": me,
         "csrf": form_token(request),
         "here": here,

@@ -4,11 +4,20 @@ The catalogues are ``frontend/translations/<lang>/LC_MESSAGES/*.po``; they are m
 compiled in memory with Babel the first time a language is used, so a fresh checkout
 needs no build step and no ``.mo`` file can go stale. Message ids are English, so the
 English catalogue may leave them untranslated. The choice is kept in a cookie, and
-GET /lang/<code> and GET /text/<size> switch language and text size from a plain link.
+GET /lang/<code> switches the language from a plain link.
+
+长辈版 (senior mode, issue 16) is the other preference: larger text, 60 px tap targets and no
+pop-ups, as MIIT's 适老化 rules ask (工信厅信管函〔2021〕67号). GET /elder/on and /elder/off switch
+it; the older GET /text/large and /text/normal links do the same. Both preferences live in their
+own cookies, never in the session, so they survive signing in and out.
+
+``points`` is the resident pages' filter for amounts: "5" for 5.00, "5.5" for 5.50 (residents
+read "5 积分"); staff pages and the API keep the ledger's two decimals.
 """
 
 import gettext
 import io
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,8 +35,12 @@ from market.messages import Language, message, preferred_language
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "frontend" / "translations"
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
 LANGUAGE_COOKIE = "market_lang"
-TEXT_COOKIE = "market_text"
+#: 长辈版's cookie. Its name and its "large" value are those of the larger-text switch it replaced,
+#: so a browser that had chosen larger text is in 长辈版 now and older links keep working.
+ELDER_COOKIE = TEXT_COOKIE = "market_text"
+ELDER_ON = "large"
 TEXT_SIZES = ("normal", "large")
+ELDER_STATES = {"on": ELDER_ON, "off": "normal"}
 #: A year: a preference, not a credential.
 PREFERENCE_AGE = 365 * 24 * 3600
 
@@ -69,8 +82,30 @@ def language_of(request: Request) -> Language:
     return preferred_language(request.headers.get("accept-language"))
 
 
-def large_text(request: Request) -> bool:
-    return request.cookies.get(TEXT_COOKIE) == "large"
+def elder_mode(request: Request) -> bool:
+    """长辈版 is on for this browser."""
+    return request.cookies.get(ELDER_COOKIE) == ELDER_ON
+
+
+def points(value: object) -> str:
+    """An amount as residents read it: no ".00" on whole points, exact decimals otherwise.
+
+    ``Decimal("5.00")`` → "5", ``"5.50"`` → "5.5", ``"0.25"`` → "0.25", ``"-3.00"`` → "-3",
+    ``"1234567.00"`` → "1234567" (no grouping: numbers elsewhere on the pages have none, and
+    fixed-point text never turns into ``1E+6``). Anything that is not a number is shown as it is.
+    """
+    if value is None or isinstance(value, bool):
+        return "" if value is None else str(value)
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not amount.is_finite():
+        return str(value)
+    text = f"{amount:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def error_text(language: Language, reason: str, **params: object) -> str:
@@ -95,6 +130,7 @@ def install(environment) -> None:
     """Add the i18n extension to a Jinja environment, translating by the context's ``lang``."""
     environment.add_extension("jinja2.ext.i18n")
     environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)
+    environment.filters["points"] = points
 
 
 # -- the switches -------------------------------------------------------------------------
@@ -121,6 +157,13 @@ async def switch_language(request: Request, code: FromPath[str]) -> Redirect:
     return _preference(request, LANGUAGE_COOKIE, code if code in LANGUAGES else "zh")
 
 
+@get("/elder/{choice:str}", include_in_schema=False, name="web:elder")
+async def switch_elder(request: Request, choice: FromPath[str]) -> Redirect:
+    """长辈版 on or off (anything else: off), then back to the page it was chosen on."""
+    return _preference(request, ELDER_COOKIE, ELDER_STATES.get(choice, "normal"))
+
+
 @get("/text/{size:str}", include_in_schema=False, name="web:text")
 async def switch_text(request: Request, size: FromPath[str]) -> Redirect:
-    return _preference(request, TEXT_COOKIE, size if size in TEXT_SIZES else "normal")
+    """The larger-text switch's old links (bookmarks, printed notices): "large" is 长辈版."""
+    return _preference(request, ELDER_COOKIE, size if size in TEXT_SIZES else "normal")

@@ -4,7 +4,7 @@ A real ``market serve`` on a fresh database (``tests.web.browser``: SQLite, or P
 The admin signs in and sets the community up through the pages only: structure, a roster
 imported through the upload form (a bad file first, then a clean one), people and roles,
 the card sheet printed to an A4 PDF, a point adjustment, the shop's rules. In Chinese,
-then in English with the larger-text switch. Screenshots of every page go to
+then in English with 长辈版 (senior mode). Screenshots of every page go to
 ``MARKET_SCREENSHOTS`` (``admin-<lang>-<n>-<page>.png``), with the card sheet's A4 PDF.
 """
 
@@ -122,11 +122,13 @@ def admin_story(page: Page, base: str, lang: str, shots: Path, tmp: Path) -> Non
     page.goto(base + "/admin/people/new")
     page.get_by_label(t("姓名", "Name"), exact=True).fill(t("周师傅", "Mr Zhou"))
     page.get_by_label(t("手机号", "Mobile phone number"), exact=True).fill(f"137 0000 00{21 if en else 20}")
+    page.get_by_label(t("居民", "Resident"), exact=True).check()  # no role comes ticked (issue 16)
     page.get_by_label(t("6 位数字密码（居民）", "6-digit PIN (residents)")).fill("123456")
     page.get_by_role("button", name=t("登记", "Enrol"), exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text(t("太容易被猜到", "too easy to guess"))
     expect(page.get_by_label(t("姓名", "Name"), exact=True)).to_have_value(t("周师傅", "Mr Zhou"))
     shot("person-new-refused")
+    expect(page.get_by_label(t("6 位数字密码（居民）", "6-digit PIN (residents)"))).to_have_value("123456")
     page.get_by_label(t("6 位数字密码（居民）", "6-digit PIN (residents)")).fill("730418")
     page.get_by_role("button", name=t("登记", "Enrol"), exact=True).click()
     expect(page.get_by_role("status")).to_contain_text(t("登记成功", "Enrolled"))
@@ -209,8 +211,8 @@ def test_admin_pages_in_chromium(server: Server, screenshots: Path, tmp_path: Pa
         expect(page.locator("html")).not_to_have_class("large")
 
         page.get_by_role("link", name="English").click()
-        page.get_by_role("link", name="Larger text").click()
-        expect(page.locator("html")).to_have_class("large")
+        page.get_by_role("switch", name="Senior mode").click()
+        expect(page.locator("html")).to_have_class(re.compile(r"\belder\b"))  # 长辈版 (once "larger text")
         assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 22
         admin_story(page, server.url, "en", screenshots, tmp_path)
 

@@ -6,7 +6,7 @@ shows the resident's *current* member code; Chromium on Linux has no BarcodeDete
 so the frames go to POST /scan/decode. The shop keeper builds a cart of two goods,
 presses Scan, the redemption confirms and the receipt shows the right total and balance;
 it is printed to PDF. Every shop keeper's page is photographed in Chinese, then in English
-with the larger-text switch on.
+with 长辈版 (senior mode) on.
 """
 
 import io
@@ -93,8 +93,8 @@ def counter_story(page: Page, base: str, lang: str, shots: Path, resident: httpx
     expect(page).to_have_url(re.compile(r"/counter$"))
     if english:
         page.get_by_role("link", name="English").click()
-        page.get_by_role("link", name="Larger text").click()
-        expect(page.locator("html")).to_have_class("large")
+        page.get_by_role("switch", name="Senior mode").click()
+        expect(page.locator("html")).to_have_class(re.compile(r"\belder\b"))  # 长辈版 (once "larger text")
     expect(page.get_by_role("heading", level=1)).to_have_text("Counter" if english else "收银台")
     shot("1-counter")
 

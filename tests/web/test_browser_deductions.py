@@ -125,7 +125,7 @@ def story(admin: Page, resident: Page, base: str, lang: str, shots: Path) -> Non
     shot(resident, "statement-upheld")
     resident.goto(base + "/")
     expect(resident.locator("#suspension")).to_have_count(0)
-    expect(resident.locator("#balance")).to_have_text("2.00")
+    expect(resident.locator("#balance")).to_have_text("2")
 
 
 def test_deductions_and_appeals_in_chromium(server: Server, screenshots: Path) -> None:  # noqa: F811

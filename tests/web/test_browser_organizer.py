@@ -5,7 +5,7 @@ creates an activity with the form (a refusal first), checks a resident in by typ
 code, watches the attendance list update itself, approves one resident and rejects another,
 shows the full-screen code and sees it rotate
 without a reload, prints the poster to an A4 PDF. In Chinese, then in English with the
-larger-text switch. Screenshots of every page (390×844; the screen page also at 1280×720) go to
+长辈版 (senior mode). Screenshots of every page (390×844; the screen page also at 1280×720) go to
 ``MARKET_SCREENSHOTS`` (default: a temporary directory), with the poster as PDF.
 
 The rotating code changes at each 30-second step of the clock (``qr.rotating``); there is no
@@ -254,8 +254,8 @@ def test_organizer_story_in_chromium(server: Server, screenshots: Path) -> None:
         expect(page.locator("html")).not_to_have_class("large")
 
         page.get_by_role("link", name="English").click()
-        page.get_by_role("link", name="Larger text").click()
-        expect(page.locator("html")).to_have_class("large")
+        page.get_by_role("switch", name="Senior mode").click()
+        expect(page.locator("html")).to_have_class(re.compile(r"\belder\b"))  # 长辈版 (once "larger text")
         assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 22
         organizer_story(context, server.url, "en", screenshots, residents)
 

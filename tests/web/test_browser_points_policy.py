@@ -125,7 +125,7 @@ def story(browser: Browser, served: Server, watch: Watch, lang: str, shots: Path
 
     resident = phone(browser, watch, lang)
     sign_in(resident, base, RESIDENT_PHONE, RESIDENT_PIN, lang)
-    total = "25.00" if en else "12.50"  # the second run's adjustment adds to the first's
+    total = "25" if en else "12.5"  # the second run's adjustment adds to the first's
     day = year_end.strftime("%-d December %Y") if en else f"{year_end.year}年12月31日"
     expect(resident.locator("#expiring")).to_contain_text(
         t(f"{total} 积分将于 {day} 到期", f"{total} points will expire on {day}"))
@@ -136,11 +136,11 @@ def story(browser: Browser, served: Server, watch: Watch, lang: str, shots: Path
         t("积分在获得当年的 12 月 31 日后清零",
           "Points are cleared after 31 December of the year they were earned"))
     expect(resident.locator("#cap-day")).to_have_text(
-        t("每天最多获得 50.00 积分", "At most 50.00 points a day"))
+        t("每天最多获得 50 积分", "At most 50 points a day"))
     expect(resident.locator("#cap-month")).to_have_text(
-        t("每月最多获得 200.00 积分", "At most 200.00 points a month"))
+        t("每月最多获得 200 积分", "At most 200 points a month"))
     section = resident.locator("section.category", has=resident.get_by_role("heading", name=name))
-    expect(section).to_contain_text(t("参与一次 3.00 积分", "3.00 for taking part"))
+    expect(section).to_contain_text(t("参与一次 3 积分", "3 for taking part"))
     expect(section).to_contain_text(t("周六大扫除", "Saturday clean-up"))
     width = resident.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE_SIZE["width"], f"the page is {width} px wide on a 390 px phone"

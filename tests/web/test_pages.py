@@ -56,7 +56,7 @@ async def test_switches_never_leave_the_site(app: Litestar, target: str) -> None
     async with browser(app) as client:
         response = await client.get("/text/large", params={"next": target})
         assert response.status_code == 303 and response.headers["location"] == "/"
-        assert 'class="large"' in (await client.get("/signin")).text
+        assert 'class="large elder"' in (await client.get("/signin")).text
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
@@ -75,11 +75,12 @@ async def test_every_resident_page_renders(
             assert f'lang="{"en" if language == "en" else "zh-CN"}"' in response.text
             pages[path] = response.text
     home, code, statement, form = pages.values()
-    assert "12.50" in home and "李阿姨" in home and "☆☆☆☆☆" in home
+    # Residents read whole points without ".00" and exact decimals otherwise (issue 16).
+    assert 'id="balance">12.5<' in home and "李阿姨" in home and "☆☆☆☆☆" in home
     assert ("我的积分" if language == "zh" else "My points") in home
     assert ("我的会员码" if language == "zh" else "My member code") in code
     assert '<meta http-equiv="refresh"' in code and 'src="/api/me/code.png"' in code
-    assert "义务植树" in statement and "+12.50" in statement
+    assert "义务植树" in statement and re.search(r"\+12\.5\s*<", statement)
     assert "楼道清扫" in form and ("签到" if language == "zh" else "Check in") in form
 
 
@@ -108,7 +109,7 @@ async def test_a_resident_sees_only_their_own_points(
         home = (await client.get("/")).text
         statement = (await client.get("/statement")).text
     assert "王大爷" in home and "赵奶奶" not in home
-    assert "3.00" in home and "7.25" not in home
+    assert 'id="balance">3<' in home and "7.25" not in home
     assert "第一位的记录" in statement and "第二位的记录" not in statement
 
 
@@ -222,7 +223,7 @@ async def test_check_in_from_the_code_url(app: Litestar, organizer: Member, resi
         assert 'id="checkin-button"' in form.text and "签到" in form.text
         done = await client.post(checkin, data={"csrf": csrf_of(form.text), "direction": "in"})
         assert done.status_code == 200, done.text
-        assert 'id="earned">+5.00<' in done.text and 'id="new-balance">5.00<' in done.text
+        assert 'id="earned">+5<' in done.text and 'id="new-balance">5<' in done.text
         again = await client.post(checkin, data={"csrf": csrf_of(form.text), "direction": "in"})
         assert "您已经签到过了" in again.text
         # Scanning again offers the check-out; the lowercase path works too.
@@ -367,7 +368,7 @@ async def test_a_reservation_reads_as_such_in_the_statement(
         html = (await client.get("/statement")).text
     # The hold and its release by name, not the ledger's English memo; the hold moved nothing.
     assert "预约冻结积分" in html and "预约已释放" in html
-    assert not re.search(r"order \d", html) and "+0.00" not in html
+    assert not re.search(r"order \d", html) and not re.search(r"\+0(\.00)?\s*<", html)
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
