@@ -39,6 +39,8 @@ from market.health import health
 from market.openapi import document_problems
 from market.people import import_jobs
 from market.people.controllers import MeController, PeopleController
+from market.people.delegate_controllers import DelegateController, MyDelegationsController
+from market.people.delegates import acting_for
 from market.people.import_controller import RosterImportController
 from market.people.roles_controller import RolesController
 from market.points import expiry as points_expiry
@@ -219,6 +221,8 @@ def create_app(
             RedemptionController,
             ShopController,
             OrderController,
+            DelegateController,
+            MyDelegationsController,
             *leaderboards.API,
             *dashboards.API,
             *exports.API,
@@ -226,7 +230,8 @@ def create_app(
             *transparency.API,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
-        guards=[signed_in],
+        # signed_in first: acting for an elder needs a session of one's own.
+        guards=[signed_in, acting_for],
     )
     return Litestar(
         route_handlers=[api, health, web_router(), static_files()],

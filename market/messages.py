@@ -61,6 +61,46 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # -- resources -------------------------------------------------------------------
     "not_found": ("找不到该内容", "Not found"),
+    "page_not_found": (
+        "找不到这个页面：链接可能有误或已失效",
+        "There is no such page: the link may be mistyped or out of date",
+    ),
+    # -- community slugs (market.community.slugs) -------------------------------------
+    "invalid_slug": (
+        "网址名只能用小写字母、数字和连字符（-），须含字母，且不能以连字符开头或结尾",
+        "The address name may hold only lower-case letters, digits and hyphens (-), must hold "
+        "a letter, and cannot begin or end with a hyphen",
+    ),
+    "invalid_slug_length": (
+        "网址名须为 {min}–{max} 个字符", "The address name must be {min}–{max} characters"
+    ),
+    "slug_taken": (
+        "该网址名已被其他社区使用（或曾经使用），请换一个",
+        "That address name is (or was) used by another community; choose another",
+    ),
+    "invalid_community_name": (
+        "社区名称须为 1–100 个字", "The community's name must be 1–100 characters long",
+    ),
+    # -- delegates, 代办 (market.people.delegates) ------------------------------------------
+    "not_delegable": (
+        "代办人不能替长辈做这件事（只能查看积分、出示会员码、预订商品）",
+        "A delegate cannot do this for the resident "
+        "(only see points, show the member code, reserve goods)",
+    ),
+    "not_your_elder": ("您不是这位居民的代办人", "You are not a delegate of this resident"),
+    "delegate_not_resident": (
+        "代办双方都须是本社区的居民", "Both sides of a delegation must be residents here",
+    ),
+    "delegate_self": ("不能让居民给自己代办", "A resident cannot be their own delegate"),
+    "delegate_exists": ("这位代办人已经可以为该居民代办", "This delegate can act for the resident already"),
+    "setup_token_invalid": (
+        "设置链接不对：请使用运行 market serve 的终端里打印的完整链接",
+        "This set-up link is wrong: use the whole link printed on the console running market serve",
+    ),
+    "setup_done": (
+        "已经有管理员了，设置链接不再有效；请直接登录",
+        "An admin exists already, so the set-up link no longer works; sign in instead",
+    ),
     "method_not_allowed": ("不支持此请求方法", "Method not allowed"),
     "phone_taken": ("该手机号已在本社区登记", "This phone number is already registered in this community"),
     # -- community structure and the roster (台账) ---------------------------------------
@@ -167,8 +207,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "已有同名的积分类别（含已停用的）", "There is already a category of that name (archived ones too)"
     ),
     "invalid_category_rate": (
-        "{field} 须为 0 到 10000 之间的积分，最多两位小数",
-        "{field} must be 0 to 10,000 points with at most two decimals",
+        "{field} 须为 0 到 1000 之间的积分，最多两位小数",
+        "{field} must be 0 to 1,000 points with at most two decimals",
     ),
     "invalid_category_description": (
         "说明不能超过 200 个字", "The description must be at most 200 characters"
@@ -287,6 +327,41 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "gone": ("该内容已失效", "This is no longer valid"),
     "person_erased": ("该居民的个人信息已删除", "This resident's personal data has been erased"),
     "not_resident": ("只有居民才能设置数字密码", "Only residents have a PIN"),
+    # -- one-time codes and PIN slips (market.auth.access_codes) ---------------------
+    "bad_access_code": (
+        "卡号（或手机号）或一次性码不正确，请对照凭条再输入一次",
+        "Wrong card number (or phone) or one-time code; check the slip and try again",
+    ),
+    "access_code_used": (
+        "这个一次性码已经用过了，请用您设置的数字密码登录；忘记了请到社区办公室领取新凭条",
+        "This one-time code was already used. Sign in with the PIN you set, or ask the office for a new slip",
+    ),
+    "access_code_expired": (
+        "这个一次性码已过期，请到社区办公室领取新凭条",
+        "This one-time code has expired; ask the community office for a new slip",
+    ),
+    "access_code_voided": (
+        "这个一次性码已作废（办公室已补发了新凭条），请使用最新的凭条",
+        "This one-time code was replaced by a newer slip; use the newest one",
+    ),
+    "pin_change_required": (
+        "请先设置新的 6 位数字密码，然后才能继续使用",
+        "Set a new 6-digit PIN first; nothing else is possible until then",
+    ),
+    "nobody_selected": ("请先勾选至少一个人", "Select at least one person first"),
+    "too_many_selected": ("一次最多选择 {max} 人", "Select at most {max} people at a time"),
+    "no_role_left": (
+        "{name} 只有这一个角色，不能移除（每人至少要有一个角色）",
+        "{name} has no other role; everyone keeps at least one",
+    ),
+    "password_without_staff_role": (
+        "只有工作人员（组织者、店员、管理员）才设置密码；请同时勾选一个工作人员角色",
+        "Only staff (organizers, shop keepers, administrators) have a password; tick a staff role too",
+    ),
+    "role_change_invalid": (
+        "请选择要添加还是移除，以及哪个角色",
+        "Choose whether to add or remove, and which role",
+    ),
     "current_pin_required": ("请输入当前的数字密码", "Enter your current PIN"),
     "wrong_pin": ("当前数字密码不正确", "The current PIN is wrong"),
     "last_admin": (
@@ -314,6 +389,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The value must be a number of at least 0 with at most two decimal places",
     ),
     "invalid_capacity": ("人数上限须为正整数", "The capacity must be a positive whole number"),
+    "activity_rate_too_high": (
+        "每次参与或每小时的积分不能超过 {max_rate}",
+        "Points per participation or per hour may be at most {max_rate}",
+    ),
+    "search_needed": (
+        "请输入姓名，或选择楼栋后再查找",
+        "Type a name, or choose a building, then search",
+    ),
+    "invalid_search": (
+        "查找条件太长：姓名最多 50 个字，房号最多 20 个字",
+        "The search is too long: a name has at most 50 characters, a room 20",
+    ),
     "invalid_reason": ("请填写原因（1–200 个字）", "Give a reason (1–200 characters)"),
     "invalid_direction": ("签到方向须为 in 或 out", "The direction must be in or out"),
     "invalid_audience": (
@@ -482,6 +569,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "certificate_bad_period": (
         "开始日期不能晚于结束日期", "The start date cannot be after the end date",
     ),
+    # -- certificates: the national format's identity, issuer and corrections (issue 16) ----
+    "invalid_id_type": ("请选择证件类型", "Choose the type of ID document"),
+    "id_type_and_number": (
+        "证件类型和证件号码要一起填写（都留空则清除）",
+        "Fill in both the ID type and its number (leave both empty to clear them)",
+    ),
+    "invalid_resident_id": (
+        "居民身份证号码不正确：应为18位，最后一位是数字或X，请核对",
+        "That resident ID number is not valid: it has 18 characters, the last a digit or X; please check it",
+    ),
+    "invalid_id_number": (
+        "证件号码不正确：应为5到{max}位字母或数字",
+        "That ID number is not valid: 5 to {max} letters or digits",
+    ),
+    "invalid_volunteer_number": (
+        "全国志愿者编号不正确：应为4到{max}位字母或数字",
+        "That volunteer number is not valid: 4 to {max} letters or digits",
+    ),
+    "invalid_office_name": (
+        "负责人、经办人姓名最多{max}个字",
+        "The names of the person in charge and the clerk take at most {max} characters",
+    ),
+    "invalid_office_contact": (
+        "联系电话只能包含数字和“-”，例如 028-12345678",
+        "The contact phone takes digits and hyphens only, for example 028-12345678",
+    ),
+    "invalid_correction_text": (
+        "请写明哪里有误（最多{max}个字）", "Say what is wrong (at most {max} characters)",
+    ),
+    "invalid_certificate_number": (
+        "证明编号格式不正确，应如 1A2B-3C4D-5E6F-7A8B（可留空）",
+        "That certificate number is not valid; it looks like 1A2B-3C4D-5E6F-7A8B (or leave it empty)",
+    ),
+    "too_many_corrections": (
+        "您已有{max}个更正申请在处理中，请等社区答复后再提交",
+        "You already have {max} correction requests waiting; please wait for the office's answer",
+    ),
+    "invalid_correction_note": (
+        "驳回时请写明原因（最多{max}个字）", "Give the reason when rejecting (at most {max} characters)",
+    ),
+    "correction_not_open": ("这个更正申请已经处理过了", "This correction request has already been decided"),
+    "invalid_correction_status": ("状态不正确", "Unknown status"),
     # -- operations: market backup and market restore ----------------------------------
     "backup_written": (
         "备份完成：{path}（{size} MB），是一份一致的快照，服务照常运行、写入也不受影响",

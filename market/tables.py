@@ -25,6 +25,17 @@ from piccolo.table import Table
 class Community(Table, tablename="community"):
     name = Varchar(length=100, unique=True)
     created_at = Timestamptz(default=TimestamptzNow())
+    #: The address public links use now (``market.community.slugs``); every slug it ever had is
+    #: in ``community_slug``. Null only until the community is given one.
+    slug = Varchar(length=40, unique=True, null=True, default=None)
+
+
+class CommunitySlug(Table, tablename="community_slug"):
+    """Every slug a community has had, its current one included: old ones keep working."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    slug = Varchar(length=40, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
 
 
 class Compound(Table, tablename="compound"):
@@ -124,6 +135,8 @@ class Session(Table, tablename="person_session"):
     created_at = Timestamptz(default=TimestamptzNow())
     expires_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
+    #: Opened with a one-time code (market.auth.access_codes): good for nothing but setting a PIN.
+    must_set_pin = Boolean(default=False)
 
 
 class Activity(Table, tablename="activity"):
@@ -177,6 +190,11 @@ class Stay(Table, tablename="activity_stay"):
     approval = Varchar(length=20, null=True, default=None)
     #: Why an organizer rejected the stay or set its hours by hand.
     review_reason = Text(null=True, default=None)
+    #: Who checked the resident in by name and room (an assisted check-in: no card, no phone);
+    #: NULL for a check-in by a code or a card.
+    assisted_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+    #: The same for the check-out.
+    out_assisted_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
 
 
 class Scan(Table, tablename="activity_scan"):
@@ -194,9 +212,30 @@ class Scan(Table, tablename="activity_scan"):
 
 TABLES: tuple[type[Table], ...] = (
     Community, Compound, Building, Grid, Household, Team, Person, Session, TeamMember, GridWorker,
-    AuditEntry, Activity, Stay, Scan,
+    AuditEntry, Activity, Stay, Scan, CommunitySlug,
 )
 
+
+
+class AccessCode(Table, tablename="access_code"):
+    """A one-time code the office printed for a resident (first sign-in, or a forgotten PIN).
+
+    Only its Argon2id hash is kept. At most one is live per person (unused, not voided): a
+    partial unique index, so issuing a new one voids the old in the same transaction."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.cascade, null=False)
+    code_hash = Text()
+    #: "activate" (no PIN yet) or "reset" (a forgotten PIN).
+    purpose = Varchar(length=10)
+    issued_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+    issued_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+    voided_at = Timestamptz(null=True, default=None)
+
+
+TABLES = (*TABLES, AccessCode)
 
 # -- the shop (market.shop) -----------------------------------------------------------------------
 
@@ -325,6 +364,8 @@ class Order(Table, tablename="shop_order"):
     closed_at = Timestamptz(null=True, default=None)
     closed_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
     redemption = ForeignKey(Redemption, on_delete=OnDelete.restrict, null=True, default=None)
+    #: The delegate (代办) who reserved it for ``person``; None when the resident did.
+    acted_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
 
 
 class OrderLine(Table, tablename="shop_order_line"):
@@ -387,3 +428,49 @@ class Checkpoint(Table, tablename="transparency_checkpoint"):
 
 
 TABLES = (*TABLES, Checkpoint)
+
+
+class PersonIdentity(Table, tablename="person_identity"):
+    """A person's ID document and national volunteer number, for certificates (issue 16).
+
+    Sensitive personal data: masked wherever shown unless the person chooses otherwise, in their
+    data export, emptied on erasure, never logged (``market.privacy.identity``). One row per
+    person (a unique index made by the migration)."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    id_type = Varchar(length=20, null=True, default=None)
+    id_number = Varchar(length=30, null=True, default=None)
+    volunteer_number = Varchar(length=30, null=True, default=None)
+    updated_at = Timestamptz(default=TimestamptzNow())
+    updated_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+
+
+class CertificateOffice(Table, tablename="certificate_office"):
+    """Who issues a community's certificates: 负责人, 经办人, the contact phone (one row each)."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    leader = Varchar(length=20, default="")
+    handler = Varchar(length=20, default="")
+    contact = Varchar(length=20, default="")
+    updated_at = Timestamptz(default=TimestamptzNow())
+    updated_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+
+
+class CertificateCorrection(Table, tablename="certificate_correction"):
+    """A resident's request to correct a certificate or record, and the office's decision.
+
+    ``status`` open → accepted or rejected, once; ``number`` the certificate's, when given."""
+
+    community = ForeignKey(Community, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    number = Varchar(length=19, default="")
+    what = Text()
+    status = Varchar(length=10, default="open")
+    created_at = Timestamptz(default=TimestamptzNow())
+    decided_at = Timestamptz(null=True, default=None)
+    decided_by = ForeignKey(Person, on_delete=OnDelete.restrict, null=True, default=None)
+    note = Text(null=True, default=None)
+
+
+TABLES = (*TABLES, PersonIdentity, CertificateOffice, CertificateCorrection)

@@ -14,6 +14,7 @@ from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.constraints import text
 from market.paging import Cursor
+from market.people.delegates import DELEGABLE
 from market.points import policy, service
 from market.points.policy import PolicyUpdate, PolicyView
 from market.points.service import (
@@ -51,13 +52,13 @@ class MyPointsController(Controller):
     path = "/me"
     tags = ("points",)
 
-    @get("/balance", summary="The signed-in person's points")
+    @get("/balance", summary="The signed-in person's points", opt=DELEGABLE)
     async def balance(
         self, me: NamedDependency[Principal], ledger: NamedDependency[Ledger]
     ) -> WalletBalance:
         return await service.balance(ledger, me)
 
-    @get("/entries", summary="The signed-in person's points history, newest first")
+    @get("/entries", summary="The signed-in person's points history, newest first", opt=DELEGABLE)
     async def entries(
         self,
         me: NamedDependency[Principal],

@@ -73,6 +73,8 @@ class EntryView(msgspec.Struct):
     #: single, pending (points held, the balance unchanged), post (the held points taken),
     #: void (the hold released) or reverse.
     phase: str = "single"
+    #: For a reservation a delegate (代办) made for the person: the delegate's name.
+    acted_by: str | None = None
 
 
 class EntriesPage(msgspec.Struct):
@@ -241,15 +243,28 @@ async def person_entries(
     if account is None:
         return EntriesPage(items=[], next_cursor=None)
     page, next_before = await ledger.entries(account.id, limit=limit, before=before)
+    delegates = await _order_delegates(community_id, [entry.memo for entry in page if entry.kind == "order"])
     items = [
         EntryView(
             id=entry.transfer_id, at=entry.at, amount=points(entry.amount),
             balance_after=points(entry.balance_after), kind=entry.kind, memo=entry.memo,
-            phase=entry.phase,
+            phase=entry.phase, acted_by=delegates.get(entry.memo) if entry.kind == "order" else None,
         )
         for entry in page
     ]
     return EntriesPage(items=items, next_cursor=None if next_before is None else str(next_before))
+
+
+async def _order_delegates(community_id: int, memos: list[str]) -> dict[str, str]:
+    """Memo ("order 12") → name of the delegate who reserved that order, for those a delegate made."""
+    ids = sorted({int(memo[6:]) for memo in memos if memo.startswith("order ") and memo[6:].isdigit()})
+    if not ids:
+        return {}
+    rows = await fetch(
+        "SELECT o.id, p.name FROM shop_order o JOIN person p ON p.id = o.acted_by WHERE o.community = {}"
+        f" AND o.id IN ({', '.join('{}' for _ in ids)})", community_id, *ids,
+    )
+    return {f"order {row['id']}": row["name"] or "" for row in rows}
 
 
 async def verify(ledger: Ledger, community_id: int) -> VerifyResult:

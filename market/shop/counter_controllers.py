@@ -17,6 +17,7 @@ from market.dependencies import (
     provide_me,
     provide_settings,
 )
+from market.people.delegates import DELEGABLE
 from market.points.controllers import KEY_REQUIRED, IdempotencyKey
 from market.points.service import check_idempotency_key
 from market.shop import counter, orders
@@ -69,7 +70,8 @@ class OrderController(Controller):
     path = "/orders"
     tags = ("shop",)
 
-    @post("/", guards=[requires_role(RESIDENT)], summary="Reserve goods: points held, stock set aside")
+    @post("/", guards=[requires_role(RESIDENT)], summary="Reserve goods: points held, stock set aside",
+          opt=DELEGABLE)
     async def create(
         self,
         data: JSONBody[NewOrder],
@@ -81,7 +83,7 @@ class OrderController(Controller):
         view, _ = await orders.reserve(ledger, me, data, key)
         return view
 
-    @get("/", summary="My orders; for shop staff, the community's")
+    @get("/", summary="My orders; for shop staff, the community's", opt=DELEGABLE)
     async def index(
         self,
         me: NamedDependency[Principal],
@@ -91,7 +93,7 @@ class OrderController(Controller):
     ) -> OrderList:
         return await orders.list_orders(me, status)
 
-    @get("/{order_id:int}", summary="One order (its resident, or shop staff)")
+    @get("/{order_id:int}", summary="One order (its resident, or shop staff)", opt=DELEGABLE)
     async def show(self, order_id: FromPath[int], me: NamedDependency[Principal]) -> OrderView:
         return await orders.get(me, order_id)
 
@@ -102,7 +104,7 @@ class OrderController(Controller):
     ) -> OrderView:
         return await orders.fulfil(ledger, me, order_id)
 
-    @post("/{order_id:int}/cancel", status_code=200,
+    @post("/{order_id:int}/cancel", status_code=200, opt=DELEGABLE,
           summary="Call the order off (its resident or shop staff): points and goods come back")
     async def cancel(
         self, order_id: FromPath[int], me: NamedDependency[Principal], ledger: NamedDependency[Ledger]

@@ -66,6 +66,8 @@ class OrderView(msgspec.Struct):
     created_at: datetime
     closed_at: datetime | None
     redemption_id: int | None
+    #: The delegate (代办) who reserved it for the resident; None when the resident did.
+    acted_by: int | None = None
 
 
 class OrderList(msgspec.Struct):
@@ -106,7 +108,7 @@ async def _views(rows: list[dict]) -> list[OrderView]:
         OrderView(
             id=row["id"], status=row["status"], person_id=row["person"], total=format_points(row["total"]),
             items=by_order.get(row["id"], []), expires_at=row["expires_at"], created_at=row["created_at"],
-            closed_at=row["closed_at"], redemption_id=row["redemption"],
+            closed_at=row["closed_at"], redemption_id=row["redemption"], acted_by=row.get("acted_by"),
         )
         for row in rows
     ]
@@ -168,8 +170,9 @@ def _reserve_steps(
     hold_id = f"order-{secrets.token_hex(12)}"
     (row,) = yield (
         "INSERT INTO shop_order (community, person, status, total, hold_id, key, request_hash,"
-        " expires_at, created_at) VALUES ({}, {}, 'reserved', {}, {}, {}, {}, {}, {}) RETURNING *",
-        (me.community_id, me.id, total, hold_id, key, request_hash, at + DEADLINE, at),
+        " expires_at, created_at, acted_by)"
+        " VALUES ({}, {}, 'reserved', {}, {}, {}, {}, {}, {}, {}) RETURNING *",
+        (me.community_id, me.id, total, hold_id, key, request_hash, at + DEADLINE, at, me.delegate_id),
     )
     goods = sorted(priced, key=by_product)
     yield (

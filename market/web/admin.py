@@ -4,10 +4,13 @@ cards, point adjustments, ledger verification, the shop's opening rules.
 Like the resident's pages, handlers call the services directly (people, roles, roster,
 cards, points, the shop's rules), which scope every read and write by the admin's
 community. A refused form is shown again with the reason in the reader's language and
-what was typed still in it, except passwords and PINs, which are never echoed into a
-page. Success redirects (POST-redirect-GET) to a page that says what happened.
+what was typed still in it (passwords and PINs only on the enrol form, where they are the
+admin's own input; a person's stored PIN or password is never shown). Success redirects
+(POST-redirect-GET) to a page that says what happened; PIN slips are the one exception: their
+one-time codes exist only in the answer to the POST that made them, so that answer is the page.
 """
 
+import asyncio
 import secrets
 import time
 import unicodedata
@@ -18,19 +21,21 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+import qr
 from ledger import Ledger, LedgerError
+from market.auth import access_codes
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
-from market.auth.roles import ADMIN, RESIDENT, ROLES
+from market.auth.roles import ADMIN, RESIDENT, ROLES, STAFF_ROLES
 from market.auth.sessions import Principal
 from market.cards import service as cards
-from market.community import structure
+from market.community import slugs, structure
 from market.errors import LEDGER_STATUS, InvalidInput, MarketError, NotFound
 from market.paging import parse_cursor
 from market.people import import_jobs, roles_service, roster
@@ -39,6 +44,7 @@ from market.people import service as people
 from market.points import service as points
 from market.settings import Settings
 from market.shop import rules as shop_rules
+from market.tables import Community, Person
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member, signed_in
 
@@ -116,24 +122,89 @@ class _Verified:
 _verified: "weakref.WeakKeyDictionary[Ledger, dict[int, _Verified]]" = weakref.WeakKeyDictionary()
 
 
-async def _verification(ledger: Ledger, community_id: int, fresh: bool) -> _Verified:
-    """The community's last verification if recent, else a new one (``fresh``: always new)."""
+async def _verification(ledger: Ledger, community_id: int, fresh: bool) -> tuple[_Verified, int]:
+    """The community's last verification if recent, else a new one (``fresh``: always new), and
+    how many entries were written after the one it checked last.
+
+    A remembered check speaks only for the entries it replayed: once the chain has grown, the
+    page says those new entries are not verified yet (and offers the check) instead of showing
+    the old pass — a check made when the ledger was empty said "0 entries" for minutes after
+    points had moved (issue 16)."""
     checks = _verified.setdefault(ledger, {})
     known = checks.get(community_id)
     if fresh or known is None or time.monotonic() - known.monotonic > VERIFY_FRESH_SECONDS:
         result = await points.verify(ledger, community_id)
         known = _Verified(at=datetime.now(UTC), monotonic=time.monotonic(), result=result)
         checks[community_id] = known
-    return known
+        return known, 0
+    entries, head = await ledger.head(community_id)
+    if (entries, head) == (known.result.entries, known.result.head):
+        return known, 0
+    # A chain only grows; a head that moved without growing is counted as one unchecked entry.
+    return known, max(entries - known.result.entries, 1)
+
+
+def _public_links(request: Request, settings: Settings, slug: str) -> dict[str, tuple[str, str]]:
+    """The community's public pages, each as (path, whole URL as printed and put in the QR code):
+    with its slug, which keeps working when it changes."""
+    base = (settings.base_url or str(request.base_url)).rstrip("/")
+    paths = {
+        "boards": f"/public/boards?community={slug}",
+        "notice": f"/public/notice?community={slug}",
+        "transparency": f"/transparency?community={slug}",
+    }
+    return {name: (path, base + path) for name, path in paths.items()}
+
+
+async def _dashboard_page(
+    request: Request, ledger: Ledger, settings: Settings, me: Principal, *, status: int = 200,
+    slug_problem: str | None = None, typed_slug: str | None = None,
+) -> Template:
+    fresh = request.query_params.get("verify") == "now"
+    verified, unverified = await _verification(ledger, me.community_id, fresh)
+    totals = await points.transparency(ledger, me.community_id)
+    community = await slugs.current(me.community_id)
+    return page(
+        request, "admin/dashboard.html", status=status, verified=verified, unverified=unverified,
+        totals=totals, fresh=fresh, community=community, old_slugs=await slugs.history(me.community_id),
+        links=_public_links(request, settings, community.slug), slug_problem=slug_problem,
+        typed_slug=community.slug if typed_slug is None else typed_slug,
+        slug_saved=request.query_params.get("slug") == "saved",
+    )
 
 
 @get("/admin", name="web:admin", **PAGE)
-async def dashboard(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
+async def dashboard(
+    request: Request, ledger: NamedDependency[Ledger], settings: NamedDependency[Settings]
+) -> Template | Redirect:
     me = page_member(request, ADMIN)
-    fresh = request.query_params.get("verify") == "now"
-    verified = await _verification(ledger, me.community_id, fresh)
-    totals = await points.transparency(ledger, me.community_id)
-    return page(request, "admin/dashboard.html", verified=verified, totals=totals, fresh=fresh)
+    return await _dashboard_page(request, ledger, settings, me)
+
+
+@post("/admin/community/slug", status_code=303, **PAGE)
+async def change_slug(
+    request: Request, ledger: NamedDependency[Ledger], settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    """The office changes the community's address; the old one keeps working (audited)."""
+    me = page_member(request, ADMIN)
+    fields = await form_fields(request)
+    check_csrf(request, fields)
+    typed = fields.get("slug", "")[:200]
+    try:
+        await slugs.change(me.community_id, me.id, typed)
+    except MarketError as error:
+        return await _dashboard_page(request, ledger, settings, me, status=error.status,
+                                     slug_problem=_say(request, error), typed_slug=typed)
+    return Redirect("/admin?slug=saved#public-links", status_code=303)
+
+
+@get("/admin/community/notice-qr.png", name="web:admin-notice-qr", **PAGE)
+async def notice_qr(request: Request, settings: NamedDependency[Settings]) -> Response[bytes]:
+    """The QR code of the notice board's public link, to print beside the board."""
+    me = page_member(request, ADMIN)
+    community = await slugs.current(me.community_id)
+    picture = await asyncio.to_thread(qr.png, _public_links(request, settings, community.slug)["notice"][1])
+    return Response(picture, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 # -- the community's structure ---------------------------------------------------------------------
@@ -211,24 +282,122 @@ async def add_to_structure(request: Request) -> Template | Redirect:
 # -- people ---------------------------------------------------------------------------------------
 
 
-@get("/admin/people", name="web:admin-people", **PAGE)
-async def people_page(request: Request) -> Template | Redirect:
-    me = page_member(request, ADMIN)
-    q = (request.query_params.get("q") or "").strip()[:50]
-    cursor = request.query_params.get("cursor") or None
+async def _people_page(
+    request: Request, me: Principal, *, status: int = 200, problem: str | None = None,
+    selected: set[int] | None = None, q: str | None = None, cursor: str | None = None,
+) -> Template:
+    params = request.query_params
+    q = (q if q is not None else params.get("q") or "").strip()[:50]
+    cursor = cursor if cursor is not None else params.get("cursor") or None
     query = _digits(q) if _digits(q).isdigit() else q
     found = await people.list_people(me.community_id, q=query or None, limit=PEOPLE_PAGE,
                                      cursor=cursor)
-    return page(request, "admin/people.html", q=q, found=found, first_page=cursor is None,
-                role_order=ROLE_ORDER)
+    return page(request, "admin/people.html", status=status, q=q, found=found,
+                first_page=cursor is None, role_order=ROLE_ORDER, problem=problem,
+                selected=selected or set(), cursor=cursor or "",
+                done=params.get("done") if status == 200 else None,
+                count=params.get("count", "") if status == 200 else "")
+
+
+@get("/admin/people", name="web:admin-people", **PAGE)
+async def people_page(request: Request) -> Template | Redirect:
+    me = page_member(request, ADMIN)
+    return await _people_page(request, me)
+
+
+async def _selection(request: Request) -> list[int]:
+    """The people ticked on the list (ids), in their order; anything else is refused."""
+    values = (await request.form()).getall("ids", [])[: access_codes.MAX_BATCH + 1]
+    ids = [_id(str(value)[:20]) for value in values]
+    return [i for i in ids if i is not None]
+
+
+def _slip_name(name: str) -> str:
+    """赵*奶, 李*: enough for a household to see whose slip it is, not a full name on paper
+    that may pass through other hands before it is opened."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    # At most three stars: their number would otherwise tell a long name's length.
+    return name[0] + "*" * min(3, len(name) - 2) + name[-1]
+
+
+async def _slips_page(request: Request, me: Principal, issued: list, settings: Settings) -> Template:
+    """One A4 slip per household (each resident without a household gets their own), with
+    every chosen resident of it: masked name, card number, the one-time code, its expiry."""
+    households: list[dict[str, Any]] = []
+    by_household: dict[int, dict[str, Any]] = {}
+    for code in issued:
+        line = {"name": _slip_name(code.name), "card_no": code.card_no, "purpose": code.purpose,
+                "code": f"{code.code[:4]} {code.code[4:]}"}
+        if code.household_id is not None and code.household_id in by_household:
+            by_household[code.household_id]["lines"].append(line)
+            continue
+        slip = {"address": await _address(me.community_id, code.household_id), "lines": [line],
+                "to": _slip_name(code.name)}
+        households.append(slip)
+        if code.household_id is not None:
+            by_household[code.household_id] = slip
+    row = await Community.select(Community.name).where(Community.id == me.community_id).first()
+    community = row["name"] if row else ""
+    expires = issued[0].expires_at if issued else None
+    return page(request, "admin/slips.html", slips=households, count=len(issued),
+                expires=expires, community=community,
+                signin_url=(settings.base_url or str(request.base_url)).rstrip("/") + "/signin/code")
+
+
+@post("/admin/people/bulk", status_code=303, **PAGE)
+async def bulk_people(
+    request: Request, hasher: NamedDependency[SecretHasher], settings: NamedDependency[Settings],
+) -> Template | Redirect:
+    """What the people list's buttons do with the ticked people: add or remove a role, print
+    their PIN slips (new one-time codes), or print their cards."""
+    me = page_member(request, ADMIN)
+    fields = await form_fields(request)
+    check_csrf(request, fields)
+    action = fields.get("action", "")
+    q, cursor = fields.get("q", "")[:50], fields.get("cursor", "")[:20] or None
+    try:
+        ids = await _selection(request)
+        if action in ("add", "remove"):
+            role = fields.get("role", "")
+            changed = await roles_service.change_roles_of_many(
+                me.community_id, ids, actor_id=me.id,
+                add=role if action == "add" else None, remove=role if action == "remove" else None,
+            )
+            back = f"/admin/people?done=roles&count={len(changed)}&q={q}"
+            return Redirect(back + (f"&cursor={cursor}" if cursor else ""), status_code=303)
+        if action == "slips":
+            issued = await access_codes.issue(me.community_id, ids, actor_id=me.id, hasher=hasher)
+            return await _slips_page(request, me, issued, settings)
+        if action == "cards":
+            if not ids:
+                raise InvalidInput("nobody_selected", field="people")
+            return Redirect("/admin/cards?ids=" + ",".join(map(str, ids)), status_code=303)
+        raise InvalidInput("invalid_input", field="action")
+    except MarketError as error:
+        if isinstance(error, NotFound):
+            raise
+        problem = _say(request, error)
+        if name := error.params.get("name"):
+            problem = f"{name}：{problem}" if problem and name not in problem else problem
+        try:  # what was ticked stays ticked, unless the ticks themselves were refused
+            selected = set(await _selection(request))
+        except InvalidInput:
+            selected = set()
+        return await _people_page(request, me, status=error.status, problem=problem,
+                                  selected=selected, q=q, cursor=cursor)
 
 
 def _new_person_page(request: Request, *, status: int = 200, values: dict | None = None,
-                     roles: list[str] | None = None, problem: str | None = None,
-                     bad_field: str | None = None, buildings: list | None = None) -> Template:
+                     roles: list[str] | None = None, errors: dict[str, str] | None = None,
+                     buildings: list | None = None) -> Template:
+    # No role is ticked at first: the office enrols staff as well as residents, and a
+    # pre-ticked 居民 made every staff enrolment fail on a PIN it never meant to give.
     return page(request, "admin/person_new.html", status=status, values=values or {},
-                chosen=set(roles if roles is not None else [RESIDENT]), problem=problem,
-                bad_field=bad_field, buildings=buildings or [], role_order=ROLE_ORDER)
+                chosen=set(roles or []), errors=errors or {}, buildings=buildings or [],
+                role_order=ROLE_ORDER)
 
 
 async def _building_choices(community_id: int) -> list[tuple[int, str]]:
@@ -257,6 +426,38 @@ async def _household_for(me: Principal, fields: dict[str, str]) -> int | None:
     return (await structure.create_household(me.community_id, building, unit, room)).id
 
 
+#: The enrol form's fields, in the order their refusals are listed.
+_ENROL_FIELDS = ("roles", "name", "phone", "pin", "password", "building")
+#: A refusal's field (as the services name it) → the form field it is shown beside.
+_ENROL_FIELD_OF = {"household_id": "building", "building_id": "building", "unit": "building",
+                   "room": "building"}
+
+
+def _enrol_errors(language: str, values: dict[str, str], chosen: list[str]) -> dict[str, str]:
+    """Every refusal of the enrol form at once (field → text), so nothing is fixed one round at
+    a time. The roles decide which secret is needed; without valid roles the secrets are only
+    checked for what they are, not whether they are required."""
+    errors: dict[str, str] = {}
+
+    def check(name: str, rule: Callable[[], object]) -> None:
+        try:
+            rule()
+        except MarketError as error:
+            errors.setdefault(name, i18n.error_text(
+                language, error.reason, **{"field": error.field or "", **error.params}))
+
+    check("roles", lambda: person_rules.check_roles(chosen))
+    roles = frozenset(chosen) if "roles" not in errors else frozenset()
+    check("name", lambda: person_rules.clean_name(values["name"]))
+    check("phone", lambda: person_rules.check_phone(values["phone"]))
+    check("pin", lambda: person_rules.check_pin(values["pin"] or None, roles, values["phone"]))
+    check("password", lambda: person_rules.check_password(values["password"] or None, roles))
+    if not values["building"] and (values["unit"].strip() or values["room"].strip()):
+        errors["building"] = i18n.translate(
+            language, "Choose the building of the address, or leave the unit and room empty.")
+    return errors
+
+
 @post("/admin/people/new", status_code=303, **PAGE)
 async def create_person(
     request: Request, hasher: NamedDependency[SecretHasher], ledger: NamedDependency[Ledger]
@@ -264,38 +465,36 @@ async def create_person(
     me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
+    language = i18n.language_of(request)
     chosen = await _all(request, "roles")
-    values = {key: fields.get(key, "") for key in ("name", "phone", "building", "unit", "room")}
+    values = {key: fields.get(key, "") for key in ("name", "phone", "building", "unit", "room",
+                                                   "password", "pin")}
     values["phone"] = _digits(values["phone"])
-    password = fields.get("password") or None
-    pin = _digits(fields.get("pin", "")) or None
-    if not values["building"] and (values["unit"].strip() or values["room"].strip()):
-        return _new_person_page(
-            request, status=400, values=values, roles=chosen, bad_field="building_id",
-            problem=i18n.translate(i18n.language_of(request),
-                                   "Choose the building of the address, or leave the unit and room empty."),
-            buildings=await _building_choices(me.community_id),
-        )
-    try:
-        # The person's own rules first, so a refused form leaves no new household behind.
-        checked = person_rules.check_roles(chosen)
-        person_rules.clean_name(values["name"])
-        person_rules.check_phone(values["phone"])
-        person_rules.check_password(password, checked)
-        person_rules.check_pin(pin, checked, values["phone"])
-        household = await _household_for(me, fields)
-        made = await people.create_person(
-            me.community_id,
-            people.NewPerson(name=values["name"], phone=values["phone"], roles=chosen,
-                             password=password, pin=pin, household_id=household),
-            hasher=hasher, ledger=ledger,
-        )
-    except MarketError as error:
-        return _new_person_page(
-            request, status=error.status, values=values, roles=chosen, problem=_say(request, error),
-            bad_field=error.field, buildings=await _building_choices(me.community_id),
-        )
-    return Redirect(f"/admin/people/{made.id}?done=created", status_code=303)
+    values["pin"] = _digits(values["pin"])
+    # A refused form comes back with everything typed, the password and PIN included: they are
+    # the admin's own input, on a page that is never stored (no-store), and retyping them after
+    # an unrelated mistake is what made the office give up on this form.
+    errors = _enrol_errors(language, values, chosen)
+    status = 400
+    if not errors:
+        try:
+            household = await _household_for(me, fields)
+            made = await people.create_person(
+                me.community_id,
+                people.NewPerson(name=values["name"], phone=values["phone"], roles=chosen,
+                                 password=values["password"] or None, pin=values["pin"] or None,
+                                 household_id=household),
+                hasher=hasher, ledger=ledger,
+            )
+        except MarketError as error:
+            status = error.status
+            name = _ENROL_FIELD_OF.get(error.field or "", error.field or "")
+            errors[name if name in _ENROL_FIELDS else ""] = _say(request, error)
+        else:
+            return Redirect(f"/admin/people/{made.id}?done=created", status_code=303)
+    ordered = {name: errors[name] for name in ("", *_ENROL_FIELDS) if name in errors}
+    return _new_person_page(request, status=status, values=values, roles=chosen, errors=ordered,
+                            buildings=await _building_choices(me.community_id))
 
 
 @dataclass
@@ -326,12 +525,17 @@ async def _person_page(
     person = await people.get_person(me.community_id, person_id)
     wallet = await points.wallet_of(ledger, me.community_id, person_id)
     history = await points.person_entries(ledger, me.community_id, person_id, 10, None)
+    secrets_set = await Person.select(Person.pin_hash, Person.password_hash).where(
+        Person.id == person_id).first()
     return page(
         request, "admin/person.html", status=status, person=person, wallet=wallet,
         entries=history.items, address=await _address(me.community_id, person.household_id),
         refusal=refusal, chosen=set(roles if roles is not None else person.roles),
         done=request.query_params.get("done"), role_order=ROLE_ORDER,
-        resident=RESIDENT in person.roles,
+        resident=RESIDENT in person.roles, staff=bool(STAFF_ROLES & set(person.roles)),
+        has_pin=bool(secrets_set and secrets_set["pin_hash"]),
+        has_password=bool(secrets_set and secrets_set["password_hash"]),
+        live_code=await access_codes.live_code_of(person_id),
     )
 
 
@@ -345,14 +549,17 @@ async def person_page(
 
 @post("/admin/people/{person_id:int}/roles", status_code=303, **PAGE)
 async def change_roles(
-    request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger]
+    request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger],
+    hasher: NamedDependency[SecretHasher],
 ) -> Template | Redirect:
     me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
     chosen = await _all(request, "roles")
     try:
-        await roles_service.set_roles(me.community_id, person_id, chosen, actor_id=me.id)
+        # A password typed here makes a resident staff in the same step (issue 16).
+        await roles_service.set_roles(me.community_id, person_id, chosen, actor_id=me.id,
+                                      password=fields.get("password") or None, hasher=hasher)
     except MarketError as error:
         if isinstance(error, NotFound):
             raise
@@ -396,6 +603,43 @@ async def set_pin(
         return await _person_page(request, me, ledger, person_id, status=error.status,
                                   refusal=_Refusal("pin", _say(request, error)))
     return Redirect(f"/admin/people/{person_id}?done=pin", status_code=303)
+
+
+@post("/admin/people/{person_id:int}/slip", status_code=200, **PAGE)
+async def print_slip(
+    request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger],
+    hasher: NamedDependency[SecretHasher], settings: NamedDependency[Settings],
+) -> Template:
+    """A new one-time code for one resident (first sign-in, or a forgotten PIN), on its slip."""
+    me = page_member(request, ADMIN)
+    check_csrf(request, await form_fields(request))
+    try:
+        issued = await access_codes.issue(me.community_id, [person_id], actor_id=me.id, hasher=hasher)
+    except MarketError as error:
+        if isinstance(error, NotFound):
+            raise
+        return await _person_page(request, me, ledger, person_id, status=error.status,
+                                  refusal=_Refusal("slip", _say(request, error)))
+    return await _slips_page(request, me, issued, settings)
+
+
+@post("/admin/people/{person_id:int}/password", status_code=303, **PAGE)
+async def set_password(
+    request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger],
+    hasher: NamedDependency[SecretHasher],
+) -> Template | Redirect:
+    me = page_member(request, ADMIN)
+    fields = await form_fields(request)
+    check_csrf(request, fields)
+    try:
+        await roles_service.set_password(me.community_id, person_id, fields.get("password", ""),
+                                         actor_id=me.id, hasher=hasher)
+    except MarketError as error:
+        if isinstance(error, NotFound):
+            raise
+        return await _person_page(request, me, ledger, person_id, status=error.status,
+                                  refusal=_Refusal("password", _say(request, error)))
+    return Redirect(f"/admin/people/{person_id}?done=password#password", status_code=303)
 
 
 # -- the roster import -----------------------------------------------------------------------------
@@ -500,13 +744,17 @@ async def card_sheet(request: Request) -> Template | Redirect:
     building = chosen if who.startswith("b") else None
     grid = chosen if who.startswith("g") else None
     cursor = params.get("cursor") or None
+    # The people ticked on the people list ("Print cards"), as "ids=3,5,8".
+    chosen_ids = [i for i in (_id(part) for part in (params.get("ids") or "").split(",")[:100]) if i]
+    if chosen_ids:
+        who = "ids"
     holders = await cards.card_holders(
         me.community_id, building_id=building, grid_id=grid, limit=CARDS_PER_SHEET,
-        after=parse_cursor(cursor),
+        after=parse_cursor(cursor), person_ids=chosen_ids or None,
     )
     sheets = [holders.items[i:i + CARDS_PER_A4] for i in range(0, len(holders.items), CARDS_PER_A4)]
     return page(
-        request, "admin/cards.html", who=who, sheets=sheets,
+        request, "admin/cards.html", who=who, sheets=sheets, ids=",".join(map(str, chosen_ids)),
         count=len(holders.items), next_cursor=holders.next_cursor, first_page=cursor is None,
         buildings=await _building_choices(me.community_id),
         grid_choices=[(g.id, g.name) for g in await structure.list_grids(me.community_id)],
@@ -646,8 +894,10 @@ async def save_rules(request: Request) -> Template | Redirect:
 
 
 PAGES = [
-    dashboard, structure_page, add_to_structure, people_page, new_person_form, create_person,
-    person_page, change_roles, reissue_card, set_pin, import_form, upload_roster, import_job,
+    dashboard, change_slug, notice_qr,
+    structure_page, add_to_structure, people_page, new_person_form, create_person,
+    person_page, change_roles, reissue_card, set_pin, bulk_people, print_slip, set_password,
+    import_form, upload_roster, import_job,
     import_status, confirm_import, restart_import, card_sheet, adjustments_page, adjust, rules_page,
     save_rules,
 ]

@@ -15,6 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ledger import Ledger
+from market import first_run
 from market.activities import service as activities
 from market.auth import sessions
 from market.auth.controllers import served_over_https, session_cookies
@@ -25,6 +26,7 @@ from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
 from market.cards import service as cards
 from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
+from market.people import delegates
 from market.points import publicity
 from market.points import service as points
 from market.settings import Settings
@@ -41,6 +43,9 @@ from market.web.forms import (
 )
 
 STATEMENT_PAGE = 20
+#: A code that stops working within this many seconds offers 延长时间 (more time): MIIT's 适老化
+#: rule for any time limit under 3 minutes.
+EXTEND_WITHIN = 180
 PAGE = {"include_in_schema": False}
 
 
@@ -58,7 +63,9 @@ async def sign_in_form(request: Request) -> Template | Redirect:
     target = i18n.safe_next(request.query_params.get("next"))
     if signed_in(request) is not None:
         return Redirect(target, status_code=303)
-    return page(request, "signin.html", login="", next=target, errors={}, problem=None)
+    return page(request, "signin.html", login="", next=target, errors={}, problem=None,
+                first_run=not await first_run.admin_exists(),
+                welcome=request.query_params.get("welcome") == "1")
 
 
 @post("/signin", status_code=303, **PAGE)
@@ -129,13 +136,19 @@ async def home(request: Request, ledger: NamedDependency[Ledger]) -> Template | 
     wallet = await points.balance(ledger, me)
     return page(request, "home.html", wallet=wallet, resident=me.has_role(RESIDENT),
                 **await deduction_pages.home_extras(me),
-                waiting=await publicity.waiting_for(me.community_id, me.id))
+                waiting=await publicity.waiting_for(me.community_id, me.id),
+                acting_for=(await delegates.elders_of(me)).items if me.has_role(RESIDENT) else [])
 
 
 @get("/code", name="web:code", **PAGE)
 async def member_code(request: Request, settings: NamedDependency[Settings]) -> Template | Redirect:
     me = page_member(request, RESIDENT)
-    return page(request, "code.html", code=cards.member_code(settings, me.id))
+    # /code?extended=1 is the 延长时间 link: a longer code, shown until one step before it stops.
+    extended = request.query_params.get("extended") in ("1", "true")
+    code = cards.member_code(settings, me.id, extended=extended)
+    expires_in = max(0, round((code.expires_at - datetime.now(UTC)).total_seconds()))
+    return page(request, "code.html", code=code, expires_in=expires_in, extend_within=EXTEND_WITHIN,
+                long_minutes=cards.LONG_ROTATION.previous_steps * cards.LONG_ROTATION.step_seconds // 60)
 
 
 @get("/statement", name="web:statement", **PAGE)

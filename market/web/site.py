@@ -33,8 +33,20 @@ from market.errors import (
     refused_value,
 )
 from market.reports import certificates, dashboards, exports, leaderboards, transparency
-from market.web import admin, household, i18n, organizer, pages, points_pages, shop, shopkeeper
+from market.web import access as access_pages
+from market.web import (
+    admin,
+    delegate_pages,
+    household,
+    i18n,
+    organizer,
+    pages,
+    points_pages,
+    shop,
+    shopkeeper,
+)
 from market.web import deductions as deduction_pages
+from market.web import first_run as first_run_pages
 from market.web import publicity as publicity_pages
 from market.web.forms import page, to_sign_in
 
@@ -124,8 +136,9 @@ def web_router() -> Router:
             *pages.PAGES, *shop.PAGES, *organizer.PAGES, *shopkeeper.PAGES, *admin.PAGES,
             *leaderboards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
             *transparency.PAGES, *points_pages.PAGES, *household.PAGES,
-            *deduction_pages.PAGES, *publicity_pages.PAGES,
-            i18n.switch_language, i18n.switch_text,
+            *deduction_pages.PAGES, *publicity_pages.PAGES, *access_pages.PAGES, *first_run_pages.PAGES,
+            *delegate_pages.PAGES,
+            i18n.switch_language, i18n.switch_elder, i18n.switch_text,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
         exception_handlers={Exception: page_error},

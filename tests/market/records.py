@@ -102,6 +102,17 @@ async def order(community_id: int) -> int:
     return row.id
 
 
+async def delegate_link(community_id: int) -> int:
+    """An open delegate (代办) link between two new residents."""
+    from market.db import fetch
+
+    elder, delegate = await person(community_id, "resident"), await person(community_id, "resident")
+    (row,) = await fetch(
+        "INSERT INTO delegate (community, elder, delegate, linked_by, linked_ms) VALUES ({}, {}, {}, {}, {})"
+        " RETURNING id", community_id, elder, delegate, elder, 0)
+    return row["id"]
+
+
 async def session_token(person_id: int) -> tuple[str, str]:
     """A fresh (token, csrf token) for the person, as a sign-in would give."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)

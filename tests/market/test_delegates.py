@@ -63,11 +63,16 @@ async def test_a_delegate_sees_the_elders_points_shows_the_code_and_reserves_for
     assert order.status_code == 201, order.text
     assert order.json()["person_id"] == elder.id and order.json()["acted_by"] == son.id
     assert (await elder.client.get("/api/me/balance")).json()["available"] == "10.00"
+    # The elder's own statement says who reserved for them; their own entries name nobody.
+    statement = (await elder.client.get("/api/me/entries")).json()["items"]
+    assert [(e["kind"], e["phase"], e["acted_by"]) for e in statement][:2] == [
+        ("order", "pending", "王小明"), ("redemption", "single", None)]
     own = await son.client.post("/api/orders", json={"items": [{"product_id": product, "quantity": 1}]})
     assert own.status_code == 201 and own.json()["person_id"] == son.id and own.json()["acted_by"] is None
     listed = await elder.client.get("/api/orders")
     assert [(o["id"], o["acted_by"]) for o in listed.json()["items"]] == [(order.json()["id"], son.id)]
-    cancelled = await son.client.post(f"/api/orders/{order.json()['id']}/cancel", headers={ACT: str(elder.id)})
+    cancelled = await son.client.post(f"/api/orders/{order.json()['id']}/cancel",
+                                      headers={ACT: str(elder.id)})
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
 
