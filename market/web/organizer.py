@@ -479,7 +479,8 @@ async def attend(
         if is_card_no(_typed(code)):
             # The number printed on a card is no proof the resident is here; its QR code is.
             return await again(400, i18n.translate(
-                language, "That is a card number. Scan the QR code on the card, or the member code."))
+                language, "That is a card number, which alone proves nothing. Scan the QR code on the card "
+                          "or the phone's member code, or check the resident in by name and room."))
         result = await activities.attend(ledger, me, settings, activity_id, code, direction)
     except MarketError as error:
         return await again(error.status, i18n.error_text(language, error.reason, **error.params))
