@@ -6,23 +6,21 @@ module only draws the two forms. Like the sign-in page, a refused form keeps the
 never the code or a PIN.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from litestar import Request, get, post
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from market.auth import access_codes, sessions
-from market.auth.controllers import served_over_https, session_cookies
+from market.auth import access_codes
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter, TotalFailures
-from market.auth.middleware import PIN_PAGE, SESSION_COOKIE
+from market.auth.middleware import PIN_PAGE
 from market.errors import CsrfRejected, MarketError
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import FORM_COOKIE, check_csrf, form_fields, page, page_member
-from market.web.pages import normalise_login
+from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.pages import normalise_login, session_started
 
 PAGE = {"include_in_schema": False}
 #: The page a session that must set its PIN may use (see market.auth.middleware).
@@ -73,13 +71,7 @@ async def code_sign_in(
         )
     except MarketError as error:
         return again(error.status, i18n.error_text(language, error.reason, **error.params))
-    if old := request.cookies.get(SESSION_COOKIE):
-        await sessions.revoke_token(old)
-    max_age = int((signed.expires_at - datetime.now(UTC)).total_seconds())
-    cookies = session_cookies(request, settings, signed.token, signed.csrf_token, max_age)
-    cookies.append(Cookie(key=FORM_COOKIE, value="", path="/", max_age=0, httponly=True,
-                          secure=served_over_https(request.scope, settings), samesite="lax"))
-    return Redirect(PIN_PAGE, status_code=303, cookies=cookies)
+    return await session_started(request, settings, signed, PIN_PAGE)
 
 
 @get(PIN_PAGE, name="web:welcome-pin", **SETUP)

@@ -108,6 +108,12 @@ async def sign_in(
         )
     except MarketError as error:
         return again(error.status, i18n.error_text(language, error.reason, **error.params))
+    return await session_started(request, settings, signed, target)
+
+
+async def session_started(request: Request, settings: Settings, signed: sessions.SignedIn,
+                          target: str) -> Redirect:
+    """The browser's new session (with a PIN or password, or a slip's code): on to ``target``."""
     # As the API does: a session this browser held before ends at a new sign-in.
     if old := request.cookies.get(SESSION_COOKIE):
         await sessions.revoke_token(old)
