@@ -56,8 +56,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Install the Debian packages the tests drive when they are missing (once, not per worker)."""
     if hasattr(session.config, "workerinput"):
         return
+    # Said on the terminal (a print here would be captured and never seen).
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = terminal.write_line if terminal is not None else print
     try:
-        system_packages.ensure(lambda text: print(f"\n{text}", flush=True))
+        system_packages.ensure(say)
     except RuntimeError as error:
         raise pytest.UsageError(str(error)) from None
 
