@@ -230,7 +230,6 @@ def test_staff_dashboards_fit_390_px_and_assisted_check_in(
                     if response is None or response.status != 200:
                         overflowing[(mode, path)] = [f"answered {response and response.status}"]
                         continue
-                    page.wait_for_load_state("networkidle")
                     page.screenshot(path=screenshots / f"narrow-{mode}-{name}.png", full_page=True)
                     if found := page.evaluate(MEASURE):
                         overflowing[(mode, path)] = found
