@@ -7,6 +7,7 @@ never the code or a PIN.
 """
 
 from datetime import timedelta
+from urllib.parse import quote
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -29,7 +30,13 @@ SETUP = {**PAGE, "opt": {"pin_setup": True}}
 
 @get("/signin/code", name="web:signin-code", **PAGE)
 async def code_form(request: Request) -> Template:
-    return page(request, "signin_code.html", login="", errors={}, problem=None)
+    return page(request, "signin_code.html", login="", errors={}, problem=None,
+                next=i18n.safe_next(request.query_params.get("next")))
+
+
+def _pin_page(target: str) -> str:
+    """The new-PIN step, remembering where the resident was going (an activity's check-in)."""
+    return PIN_PAGE if target == "/" else f"{PIN_PAGE}?next={quote(target, safe='/')}"
 
 
 @post("/signin/code", status_code=303, **PAGE)
@@ -46,10 +53,11 @@ async def code_sign_in(
     language = i18n.language_of(request)
     login = normalise_login(fields.get("login", ""))
     code = access_codes.normalise_code(fields.get("code", ""))
+    target = i18n.safe_next(fields.get("next"))
 
     def again(status: int, problem: str | None = None, **errors: str) -> Template:
         return page(request, "signin_code.html", status=status, login=login, errors=errors,
-                    problem=problem)
+                    problem=problem, next=target)
 
     try:
         check_csrf(request, fields)
@@ -71,15 +79,16 @@ async def code_sign_in(
         )
     except MarketError as error:
         return again(error.status, i18n.error_text(language, error.reason, **error.params))
-    return await session_started(request, settings, signed, PIN_PAGE)
+    return await session_started(request, settings, signed, _pin_page(target))
 
 
 @get(PIN_PAGE, name="web:welcome-pin", **SETUP)
 async def pin_form(request: Request) -> Template | Redirect:
     me = page_member(request)
+    target = i18n.safe_next(request.query_params.get("next"))
     if not me.must_set_pin:
-        return Redirect("/", status_code=303)
-    return page(request, "welcome_pin.html", errors={}, problem=None)
+        return Redirect(target, status_code=303)
+    return page(request, "welcome_pin.html", errors={}, problem=None, next=target)
 
 
 @post(PIN_PAGE, status_code=303, **SETUP)
@@ -90,8 +99,9 @@ async def set_pin(
     me = page_member(request)
     fields = await form_fields(request)
     check_csrf(request, fields)
+    target = i18n.safe_next(fields.get("next"))
     if not me.must_set_pin:
-        return Redirect("/", status_code=303)
+        return Redirect(target, status_code=303)
     language = i18n.language_of(request)
     pin = normalise_login(fields.get("pin", ""))
     again = normalise_login(fields.get("pin_again", ""))
@@ -107,8 +117,8 @@ async def set_pin(
         except MarketError as error:
             errors["pin"] = i18n.error_text(language, error.reason, **error.params)
     if errors:
-        return page(request, "welcome_pin.html", status=400, errors=errors, problem=None)
-    return Redirect("/", status_code=303)
+        return page(request, "welcome_pin.html", status=400, errors=errors, problem=None, next=target)
+    return Redirect(target, status_code=303)
 
 
 PAGES = [code_form, code_sign_in, pin_form, set_pin]

@@ -244,3 +244,33 @@ async def test_a_resident_becomes_staff_and_a_password_is_reset_from_the_page(
         signed = await staff.post("/signin", data={
             "csrf": csrf_of(form.text), "login": resident.phone, "secret": "another long password"})
         assert signed.status_code == 303
+
+
+async def test_a_first_sign_in_from_an_activitys_qr_comes_back_to_it(
+    app: Litestar, admin: Member, community
+) -> None:
+    """Signing in with a slip from the check-in page keeps where the resident was going, through
+    the new-PIN step (found by a new user's trial: the elder landed on home and had to scan again)."""
+    person = await imported_resident(community.id, "钱爷爷")
+    async with browser(app) as office:
+        await staff_sign_in(office, admin)
+        page = await office.get(f"/admin/people/{person['id']}")
+        slip = await office.post(f"/admin/people/{person['id']}/slip", data={"csrf": csrf_of(page.text)})
+        code = codes_of(slip.text)[person["card_no"]]
+    checkin = "/c/SOMETOKEN"
+    async with browser(app) as phone:
+        signin = await phone.get("/signin", params={"next": checkin})
+        assert 'href="/signin/code?next=/c/SOMETOKEN"' in signin.text
+        form = await phone.get("/signin/code", params={"next": checkin})
+        assert f'name="next" value="{checkin}"' in form.text
+        signed = await phone.post("/signin/code", data={
+            "csrf": csrf_of(form.text), "login": person["card_no"], "code": code, "next": checkin})
+        assert signed.status_code == 303 and signed.headers["location"] == "/welcome/pin?next=/c/SOMETOKEN"
+        pin_form = await phone.get(signed.headers["location"])
+        assert f'name="next" value="{checkin}"' in pin_form.text
+        done = await phone.post("/welcome/pin", data={
+            "csrf": csrf_of(pin_form.text), "pin": "730418", "pin_again": "730418", "next": checkin})
+        assert done.status_code == 303 and done.headers["location"] == checkin
+    async with browser(app) as stranger:  # another site's address is never where a sign-in leads
+        form = await stranger.get("/signin/code", params={"next": "//evil.example/x"})
+        assert 'name="next" value="/"' in form.text
