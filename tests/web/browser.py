@@ -159,6 +159,17 @@ class Watch:
             self.foreign.append(request.url)
 
 
+#: Screenshots are for people to look at: the measuring tests that walk dozens of pages take theirs
+#: only when ``MARKET_SCREENSHOTS`` names where to keep them (each full page costs a render).
+KEEP_SCREENSHOTS = bool(os.environ.get("MARKET_SCREENSHOTS"))
+
+
+def snapshot(page: Page, path: Path) -> None:
+    """A full-page screenshot, when someone asked for screenshots to look at."""
+    if KEEP_SCREENSHOTS:
+        page.screenshot(path=path, full_page=True)
+
+
 @pytest.fixture
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     chosen = os.environ.get("MARKET_SCREENSHOTS")

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.web.browser import wait_until
+from tests.web.browser import snapshot, wait_until
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -248,7 +248,7 @@ def tour(page: Page, base: str, made: dict, mode: str, limits: dict, shots: Path
         expect(page.locator("h1")).to_be_visible()
         if bad := measure(page, limits):
             found[name] = bad
-        page.screenshot(path=shots / f"elder-{mode}-{name}.png", full_page=True)
+        snapshot(page, shots / f"elder-{mode}-{name}.png")
     return found
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
+from tests.web.browser import snapshot
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -230,7 +231,7 @@ def test_staff_dashboards_fit_390_px_and_assisted_check_in(
                     if response is None or response.status != 200:
                         overflowing[(mode, path)] = [f"answered {response and response.status}"]
                         continue
-                    page.screenshot(path=screenshots / f"narrow-{mode}-{name}.png", full_page=True)
+                    snapshot(page, screenshots / f"narrow-{mode}-{name}.png")
                     if found := page.evaluate(MEASURE):
                         overflowing[(mode, path)] = found
                 context.close()
