@@ -5,8 +5,9 @@ Public API (everything else is internal):
 - ``Ledger.from_url(url)`` — ``sqlite:///file.db`` or ``postgresql://…``; ``start``/``close``.
 - ``open_account``, ``find_account`` — issuance, wallet, shop and expiry accounts per ledger.
 - ``transfer``, ``hold``, ``post``, ``void``, ``reverse`` — every movement of points; ``single``,
-  ``pending``, ``posting``, ``voiding``, ``reversal``, ``locking`` build them for ``apply_within``.
-- ``balance``, ``entries``, ``get``, ``totals``, ``head``, ``verify`` — reading and auditing.
+  ``pending``, ``posting``, ``voiding``, ``reversal``, ``locking`` build them for ``apply_within``;
+  ``crossing`` builds a movement between two ledgers (through ``clearing_accounts``).
+- ``balance``, ``entries``, ``flows``, ``get``, ``totals``, ``head``, ``verify`` — reading and auditing.
 - ``to_hundredths``, ``to_decimal``, ``format_points`` — exact amounts.
 - ``LedgerError`` and its subclasses, each with a machine-readable ``reason``.
 
@@ -27,14 +28,15 @@ from ledger.errors import (
     NotReversible,
     TransferNotFound,
 )
-from ledger.model import Account, Balance, Entry, Problem, Transfer, VerifyReport
-from ledger.writer import Ledger, locking, pending, posting, reversal, single, voiding
+from ledger.model import Account, Balance, Entry, Flows, Problem, Transfer, VerifyReport
+from ledger.writer import Ledger, crossing, locking, pending, posting, reversal, single, voiding
 
 __all__ = [
     "Account",
     "AccountNotFound",
     "Balance",
     "Entry",
+    "Flows",
     "HoldExpired",
     "HoldNotPending",
     "IdConflict",
@@ -49,6 +51,7 @@ __all__ = [
     "Transfer",
     "TransferNotFound",
     "VerifyReport",
+    "crossing",
     "format_points",
     "locking",
     "pending",

@@ -11,8 +11,12 @@ from typing import Literal
 
 from ledger.amounts import to_decimal
 
-AccountKind = Literal["issuance", "wallet", "shop", "expiry"]
-ACCOUNT_KINDS: tuple[str, ...] = ("issuance", "wallet", "shop", "expiry")
+AccountKind = Literal["issuance", "wallet", "shop", "expiry", "clearing"]
+ACCOUNT_KINDS: tuple[str, ...] = ("issuance", "wallet", "shop", "expiry", "clearing")
+#: Kinds whose accounts may go below zero. Issuance is where points come from. A clearing
+#: account (owner: the other ledger's id) stands for what this ledger owes that one (above
+#: zero) or is owed by it (below): see ``ledger.writer.crossing``.
+NEGATIVE_KINDS: frozenset[str] = frozenset({"issuance", "clearing"})
 
 #: How a transfer row moves points. ``single`` moves them at once; ``pending``
 #: reserves them on the debit account; ``post`` and ``void`` resolve a pending
@@ -46,6 +50,16 @@ class Account:
     kind: str
     owner: str
     allow_negative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Flows:
+    """What an account received (``credited``) and gave (``debited``) in a time range, posted
+    movements only, and how many movements that was."""
+
+    credited: Decimal
+    debited: Decimal
+    movements: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,3 +245,5 @@ class VerifyReport:
     problem: Problem | None = None
     #: Each ledger's chain that was checked.
     chains: tuple[ChainHead, ...] = ()
+    #: Pairs of ledgers with clearing accounts between them (checked in a whole check only).
+    clearing_pairs: int = 0

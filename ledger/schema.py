@@ -5,9 +5,10 @@ going below zero even if the writer had a bug; triggers refuse every UPDATE and
 DELETE of a transfer (and every DELETE of an account or chain, and any change of a
 chain's origin), so the log is append-only whatever code runs against it.
 
-The schema grew in two steps, kept apart because databases made by the first are
-upgraded in place: ``statements_v1`` (one chain for the installation) and
-``upgrade_to_chains`` (a chain per ledger, ``ledger.chain``). ``install`` is both.
+The schema grew in steps, kept apart because databases made by the first are
+upgraded in place: ``statements_v1`` (one chain for the installation),
+``upgrade_to_chains`` (a chain per ledger, ``ledger.chain``) and ``allow_clearing``
+(clearing accounts between ledgers). ``install`` is all of them.
 """
 
 from collections.abc import Generator
@@ -184,11 +185,37 @@ def upgrade_to_chains(engine: str) -> Generator[UpgradeStep, Any, None]:
         yield ("insert_chain", ledger, genesis_of(origin), origin, at_us)
 
 
+_KINDS_V1 = "CHECK (kind IN ('issuance', 'wallet', 'shop', 'expiry'))"
+_KINDS_V3 = "CHECK (kind IN ('issuance', 'wallet', 'shop', 'expiry', 'clearing'))"
+
+
+def allow_clearing(engine: str) -> Generator[UpgradeStep, Any, None]:
+    """One more kind of account: ``clearing``, through which points cross between two ledgers
+    (``ledger.writer.crossing``). Only the CHECK on ``ledger_account.kind`` changes.
+
+    SQLite cannot alter a constraint. Its documentation (ALTER TABLE, "making other kinds of
+    table schema changes") gives the way for a change that every stored row already satisfies:
+    edit the table's text in ``sqlite_schema`` and bump ``schema_version`` in one transaction."""
+    if engine == "postgres":
+        yield ("ddl", "ALTER TABLE ledger_account DROP CONSTRAINT ledger_account_kind_check")
+        yield ("ddl", f"ALTER TABLE ledger_account ADD CONSTRAINT ledger_account_kind_check {_KINDS_V3}")
+        return
+    if engine != "sqlite":
+        raise ValueError(f"unknown engine {engine!r}")
+    ((version,),) = yield ("rows", "PRAGMA schema_version")
+    yield ("ddl", "PRAGMA writable_schema = ON")
+    yield ("ddl", f"UPDATE sqlite_master SET sql = replace(sql, \"{_KINDS_V1}\", \"{_KINDS_V3}\")"
+                  " WHERE type = 'table' AND name = 'ledger_account'")
+    yield ("ddl", f"PRAGMA schema_version = {int(version) + 1}")
+    yield ("ddl", "PRAGMA writable_schema = OFF")
+
+
 def install_steps(engine: str) -> Generator[UpgradeStep, Any, None]:
-    """Everything, on an empty database: the first schema, then its upgrade."""
+    """Everything, on an empty database: the first schema, then its upgrades."""
     for statement in statements_v1(engine):
         yield ("ddl", statement)
     yield from upgrade_to_chains(engine)
+    yield from allow_clearing(engine)
 
 
 INSERT_CHAIN = (

@@ -1,4 +1,4 @@
-"""Audits the books from the log alone: the hash chains, every balance, the zero sum.
+"""Audits the books from the log alone: the hash chains, every balance, the zero sums.
 
 The account rows are a cache; the transfers are the truth. ``verify`` replays
 every transfer in order and reports the first place where the two disagree, or
@@ -10,7 +10,8 @@ before ledgers had chains of their own, ordered by ``seq``) and one chain per le
 document that names where the ledger stood when its chain began (``ledger.chain``).
 A whole check replays the legacy chain, then confirms that each ledger's origin
 names the legacy chain's head and the balances and holds the replay reached, then
-replays each ledger's chain. A check of one ledger starts from its origin.
+replays each ledger's chain, and confirms that every pair of ledgers' clearing accounts
+sums to zero (``ledger.writer.crossing``). A check of one ledger starts from its origin.
 """
 
 from collections import defaultdict
@@ -156,6 +157,17 @@ def _origin_problem(chain: tuple, legacy: tuple[int, str] | None) -> tuple[dict 
     return origin, None
 
 
+def _clearing_problem(accounts: list[AccountState]) -> Problem | None:
+    """Every pair of ledgers' clearing accounts sums to zero: what one says it owes the other,
+    the other says it is owed (``ledger.writer.crossing`` moves both in one transaction)."""
+    clearing = {(a.ledger, int(a.owner)): a.balance for a in accounts if a.kind == "clearing"}
+    for (one, other), balance in sorted(clearing.items()):
+        if balance + clearing.get((other, one), 0) != 0:
+            return Problem(None, None, f"the clearing accounts of ledgers {one} and {other}"
+                                       " do not sum to zero", one)
+    return None
+
+
 async def verify(store: Store, ledger: int | None = None) -> VerifyReport:
     accounts = await store.accounts(ledger)
     check = _Check(store, accounts)
@@ -170,6 +182,8 @@ async def verify(store: Store, ledger: int | None = None) -> VerifyReport:
         return VerifyReport(
             ok=problem is None, entries=entries, head=head, accounts=len(accounts),
             total=to_decimal(total), problem=problem, chains=tuple(heads),
+            clearing_pairs=len({frozenset((a.ledger, int(a.owner))) for a in accounts
+                                if a.kind == "clearing"}) if ledger is None else 0,
         )
 
     if ledger is None:
@@ -211,6 +225,8 @@ async def verify(store: Store, ledger: int | None = None) -> VerifyReport:
         by_ledger[a.ledger] += a.balance
     for unbalanced in sorted(lg for lg, total in by_ledger.items() if total != 0):
         return report(Problem(None, None, "the balances do not sum to zero", unbalanced))
+    if ledger is None and (problem := _clearing_problem(accounts)):
+        return report(problem)
     if await store.open_hold_ids(ledger) != set(replay.open):
         return report(Problem(None, None, "the open holds do not match the log", ledger))
     return report(None)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +18,11 @@ from ledger.amounts import to_decimal, to_hundredths
 from ledger.errors import AccountNotFound, InvalidAmount, InvalidTransfer, LedgerError
 from ledger.model import (
     ACCOUNT_KINDS,
+    NEGATIVE_KINDS,
     Account,
     Balance,
     Entry,
+    Flows,
     Request,
     Row,
     Transfer,
@@ -95,6 +97,29 @@ def reversal(id: str, transfer_id: str, reason: str, *, ledger: int | None = Non
     if not reason.strip():
         raise InvalidTransfer("a reversal needs a reason")
     return Request(op="reverse", id=id, target=transfer_id, memo=reason, ledger=_ledger_id(ledger))
+
+
+def crossing(
+    id: str, debit: int, credit: int, amount: Amount, kind: str, memo: str = "",
+    reference: str | None = None, *, ledgers: tuple[int, int], clearing: tuple[int, int],
+) -> list[Request]:
+    """Points from ``debit`` in ledger ``ledgers[0]`` to ``credit`` in ledger ``ledgers[1]``.
+
+    Each ledger keeps its own chain and its own zero sum, so the movement is two transfers,
+    one in each ledger, through the pair's clearing accounts (``Ledger.clearing_accounts``):
+    ``debit`` → the first ledger's account for the second (``id:out``), and the second
+    ledger's account for the first → ``credit`` (``id:in``). Applied in one batch (one
+    transaction, both chains locked in ledger order), both legs commit or neither does; the
+    same ``id`` again answers the first movement. The pair's two clearing balances always sum
+    to zero, which ``verify`` checks."""
+    origin, destination = (_ledger_id(ledger) for ledger in ledgers)
+    if origin == destination:
+        raise InvalidTransfer("a crossing joins two different ledgers")
+    out_of, into = clearing
+    return [
+        single(f"{id}:out", debit, out_of, amount, kind, memo, reference, ledger=origin),
+        single(f"{id}:in", into, credit, amount, kind, memo, reference, ledger=destination),
+    ]
 
 
 def locking(ledger: int) -> Request:
@@ -314,7 +339,7 @@ class Ledger:
     # -- accounts and reads --------------------------------------------------------
 
     async def open_account(self, ledger: int, kind: str, owner: str = "") -> Account:
-        """Get or create the account; only issuance accounts may go below zero."""
+        """Get or create the account; only issuance and clearing accounts may go below zero."""
         return (await self.open_accounts(ledger, kind, [owner]))[owner]
 
     async def open_accounts(self, ledger: int, kind: str, owners: list[str]) -> dict[str, Account]:
@@ -325,7 +350,14 @@ class Ledger:
         unique = sorted(set(owners))
         if not unique:
             return {}
-        return await self.store.open_accounts(ledger, kind, unique, kind == "issuance")
+        return await self.store.open_accounts(ledger, kind, unique, kind in NEGATIVE_KINDS)
+
+    async def clearing_accounts(self, origin: int, destination: int) -> tuple[int, int]:
+        """The ids of the clearing accounts ``crossing`` moves points through from ``origin`` to
+        ``destination``: the origin's account for the destination, and the destination's for the
+        origin (opened if need be)."""
+        return (await self.account_id(origin, "clearing", str(destination)),
+                await self.account_id(destination, "clearing", str(origin)))
 
     async def find_account(self, ledger: int, kind: str, owner: str = "") -> Account | None:
         return await self.store.find_account(ledger, kind, owner)
@@ -361,6 +393,12 @@ class Ledger:
         page = [_entry(account_id, row) for row in rows[:limit]]
         return page, (page[-1].seq if len(rows) > limit else None)
 
+    async def flows(self, account_id: int, since: datetime, until: datetime) -> Flows:
+        """What the account received and gave in [since, until) (aware datetimes)."""
+        credited, debited, movements = await self.store.flows(
+            account_id, _micros(since), _micros(until))
+        return Flows(to_decimal(credited), to_decimal(debited), movements)
+
     async def totals(self, ledger: int) -> dict[str, Decimal]:
         totals = await self.store.totals(ledger)
         return {kind: to_decimal(totals.get(kind, 0)) for kind in ACCOUNT_KINDS}
@@ -374,6 +412,12 @@ class Ledger:
         """Check one ledger's chain and books, or (None) everything: the legacy chain, every
         ledger's chain and where it starts from, every account and the zero sum."""
         return await verify(self.store, ledger)
+
+
+def _micros(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise InvalidTransfer("a moment must carry its time zone")
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def _account_id(value: int) -> int:

@@ -66,6 +66,7 @@ from market.shop.controllers import ProductController
 from market.shop.counter_controllers import OrderController, RedemptionController
 from market.shop.shop_controllers import ShopController
 from market.storable import check_request
+from market.subdistricts.controllers import SubdistrictController
 from market.web.headers import security_headers
 from market.web.site import static_files, template_config, web_router
 
@@ -223,6 +224,7 @@ def create_app(
             OrderController,
             DelegateController,
             MyDelegationsController,
+            SubdistrictController,
             *leaderboards.API,
             *dashboards.API,
             *exports.API,

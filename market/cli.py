@@ -110,6 +110,81 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
         return _fail(message(error.reason, _language(), **params))
 
 
+async def _find_communities(typed: list[str]) -> list[int] | str:
+    """The ids of communities named by name or slug, or the first name that matches none."""
+    from market.community import service as communities
+    from market.community import slugs
+
+    ids = []
+    for name in typed:
+        found = await communities.named(name)
+        if found is None:
+            try:
+                found = await slugs.resolve(name)
+            except MarketError:
+                return name
+        ids.append(found.id)
+    return ids
+
+
+async def _subdistrict_create(args: argparse.Namespace) -> int:
+    from market.db import migrate
+    from market.subdistricts import service as subdistricts
+
+    await migrate()
+    ids = await _find_communities(args.community)
+    if isinstance(ids, str):
+        return _fail(message("community_not_found", _language()) + f": {ids}")
+    view = await subdistricts.create(args.name, ids, args.shared_redemption)
+    print(view.id)
+    names = "、".join(c.name for c in view.communities)
+    shared = "on" if view.shared_redemption else "off"
+    print(f"subdistrict {view.id} {view.name}: {len(view.communities)} communities ({names});"
+          f" shared redemption {shared}", file=sys.stderr)
+    return 0
+
+
+async def _subdistrict_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from market.auth.hashing import SecretHasher
+    from market.auth.roles import ROLES, SUBDISTRICT_ADMIN
+    from market.db import migrate
+    from market.people.service import NewPerson, create_person
+    from market.subdistricts import service as subdistricts
+
+    await migrate()
+    view = await subdistricts.named(args.subdistrict)
+    if view is None or not view.communities:
+        return _fail(message("subdistrict_not_found", _language()))
+    async with Ledger.from_url(settings.ledger_url) as ledger:
+        # The office's account lives in the subdistrict's first community (every person has one);
+        # its role acts inside none of them.
+        new = NewPerson(name=args.name, phone=args.phone, roles=[SUBDISTRICT_ADMIN], password=args.password)
+        person = await create_person(view.communities[0].id, new, hasher=SecretHasher(), ledger=ledger,
+                                     allowed_roles=ROLES | {SUBDISTRICT_ADMIN})
+    await subdistricts.add_admin(view.id, person.id)
+    print(person.id)
+    base = settings.base_url or "http://127.0.0.1:8000"
+    print(f"sign in at {base}/signin with {args.phone} and the password; the office's pages are at"
+          f" {base}/subdistrict", file=sys.stderr)
+    return 0
+
+
+def cmd_subdistrict_create(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_subdistrict_create(args))
+    except MarketError as error:
+        params = {"field": error.field or "", **error.params}
+        return _fail(message(error.reason, _language(), **params))
+
+
+def cmd_subdistrict_admin(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_subdistrict_admin(get_settings(), args))
+    except MarketError as error:
+        params = {"field": error.field or "", **error.params}
+        return _fail(message(error.reason, _language(), **params))
+
+
 async def _verify(settings: Settings, args: argparse.Namespace) -> int:
     from market.community import service as communities
     from market.db import migrate
@@ -132,8 +207,10 @@ async def _verify(settings: Settings, args: argparse.Namespace) -> int:
         print(f"head:     {report.head}")
     print(f"accounts: {report.accounts}")
     print(f"total:    {report.total:.2f} (must be 0.00)")
+    if community is None:
+        print(f"clearing: {report.clearing_pairs} pair(s) of communities (each pair must sum to 0.00)")
     if report.ok:
-        print("ledger OK: hash chains, balances and zero sums all check out")
+        print("ledger OK: hash chains, balances, zero sums and clearing pairs all check out")
         return 0
     problem = report.problem
     where = "" if problem is None or problem.ledger is None else (
@@ -390,6 +467,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--community", help="community name (created if needed); default: the first community"
     )
     create.set_defaults(run=cmd_admin_create)
+
+    subdistrict = commands.add_parser("subdistrict", help="subdistricts (街道): communities grouped")
+    subdistrict_commands = subdistrict.add_subparsers(dest="subdistrict_command", required=True)
+    group = subdistrict_commands.add_parser(
+        "create", help="group communities under a subdistrict (idempotent); prints its id"
+    )
+    group.add_argument("name")
+    group.add_argument("--community", action="append", required=True,
+                       help="a community's name or slug; repeat for each")
+    group.add_argument("--shared-redemption", action=argparse.BooleanOptionalAction, default=None,
+                       help="turn 通存通兑 on (--no-shared-redemption: off); unchanged when absent")
+    group.set_defaults(run=cmd_subdistrict_create)
+    office = subdistrict_commands.add_parser(
+        "admin", help="create an admin of a subdistrict; prints the person's id"
+    )
+    office.add_argument("--subdistrict", required=True, help="the subdistrict's name")
+    office.add_argument("--name", required=True)
+    office.add_argument("--phone", required=True)
+    office.add_argument("--password", required=True)
+    office.set_defaults(run=cmd_subdistrict_admin)
 
     imports = commands.add_parser("import", help="import data from files")
     import_commands = imports.add_subparsers(dest="import_command", required=True)

@@ -93,6 +93,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "delegate_self": ("不能让居民给自己代办", "A resident cannot be their own delegate"),
     "delegate_exists": ("这位代办人已经可以为该居民代办", "This delegate can act for the resident already"),
+    "not_shared": (
+        "该居民来自本街道的另一个社区，街道尚未开通积分通存通兑",
+        "This resident belongs to another community of the subdistrict, which has not turned on"
+        " shared redemption",
+    ),
+    "invalid_subdistrict_name": (
+        "街道名称须为 1–40 个字", "The subdistrict's name must be 1–40 characters long",
+    ),
+    "community_in_other_subdistrict": (
+        "社区 {community_id} 已属于另一个街道", "Community {community_id} belongs to another subdistrict",
+    ),
+    "subdistrict_not_found": ("没有这个街道", "There is no such subdistrict"),
+    "subdistrict_empty": ("街道至少要包含一个社区", "A subdistrict groups at least one community"),
+    "subdistrict_name_taken": ("已有同名的街道", "Another subdistrict has that name"),
+    "admin_of_other_subdistrict": (
+        "此人已是另一个街道的管理员", "This person administers another subdistrict already",
+    ),
+    "invalid_month": ("月份格式应为 YYYY-MM，如 2026-12", "The month is written YYYY-MM, e.g. 2026-12"),
     "setup_token_invalid": (
         "设置链接不对：请使用运行 market serve 的终端里打印的完整链接",
         "This set-up link is wrong: use the whole link printed on the console running market serve",

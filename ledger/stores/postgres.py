@@ -20,7 +20,7 @@ from ledger.model import ROW_COLUMNS, Account, AccountState, ChainHead, Request,
 from ledger.planner import Plan, procedure
 from ledger.schema import INSERT_CHAIN, install_steps
 from ledger.stores.pg_pool import open_pool
-from ledger.stores.sql import ACCOUNT_COLUMNS, CHAIN_COLUMNS, COLUMNS, HISTORY
+from ledger.stores.sql import ACCOUNT_COLUMNS, CHAIN_COLUMNS, COLUMNS, FLOWS, HISTORY
 
 #: asyncpg prepares every statement, and after five runs PostgreSQL may settle on a generic plan
 #: chosen while the table was small: a sequential scan for ``id = ANY($1)`` or for a quiet
@@ -252,6 +252,11 @@ class PostgresStore:
             sql, account_id, before if before is not None else 2**62, limit
         )
         return [_row(r) for r in rows]
+
+    async def flows(self, account_id: int, since_us: int, until_us: int) -> tuple[int, int, int]:
+        sql = FLOWS.format(p1="$1", p2="$2", p3="$3")
+        row = await self.pool.fetchrow(sql, account_id, since_us, until_us)
+        return int(row[0]), int(row[1]), int(row[2])
 
     async def scan_legacy(self, after_seq: int, limit: int) -> list[Row]:
         rows = await self.pool.fetch(

@@ -24,7 +24,7 @@ from ledger.errors import LedgerError
 from ledger.model import ROW_COLUMNS, Account, AccountState, ChainHead, Request, Row
 from ledger.planner import Plan, procedure
 from ledger.schema import INSERT_CHAIN, install_steps
-from ledger.stores.sql import ACCOUNT_COLUMNS, CHAIN_COLUMNS, COLUMNS, HISTORY
+from ledger.stores.sql import ACCOUNT_COLUMNS, CHAIN_COLUMNS, COLUMNS, FLOWS, HISTORY
 
 T = TypeVar("T")
 CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -268,6 +268,11 @@ class SQLiteStore:
         sql = HISTORY.format(p1="?1", p2="?2", p3="?3")
         rows = await self._fetch(sql, (account_id, before if before is not None else 2**62, limit))
         return [_row(r) for r in rows]
+
+    async def flows(self, account_id: int, since_us: int, until_us: int) -> tuple[int, int, int]:
+        sql = FLOWS.format(p1="?1", p2="?2", p3="?3")
+        row = (await self._fetch(sql, (account_id, since_us, until_us)))[0]
+        return int(row[0]), int(row[1]), int(row[2])
 
     async def scan_legacy(self, after_seq: int, limit: int) -> list[Row]:
         rows = await self._fetch(

@@ -34,6 +34,7 @@ from market.db import fetch, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempts
 from market.people import rules
 from market.settings import Settings
+from market.subdistricts.service import sharing
 from market.tables import Community, Person
 from qr import ExpiredToken, InvalidToken, Kind, Rotation, Signer, Token, TokenError
 
@@ -94,6 +95,8 @@ class ScannedMember(msgspec.Struct):
     card_no: str
     via_card: bool
     """A printed card (static code): the shop must also ask for the PIN."""
+    #: The resident's own community: another one only for a visitor at a shop (通存通兑).
+    community_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,24 @@ async def _person(community_id: int, person_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
+async def _visitor(shop_community: int, person_id: int) -> dict | None:
+    """The person, when their community shares its points with the shop's (None: no such person,
+    or a community outside the shop's subdistrict); 409 ``not_shared`` when the subdistrict has
+    not turned 通存通兑 on."""
+    rows = await fetch(
+        "SELECT id, name, card_no, card_version, roles, erased_at, community FROM person WHERE id = {}",
+        person_id,
+    )
+    if not rows:
+        return None
+    shared = await sharing(rows[0]["community"], shop_community)
+    if shared is None:
+        return None
+    if not shared:
+        raise Conflict("not_shared", field="member_code")
+    return rows[0]
+
+
 def _normalise(text: str) -> str:
     # Scanners and hand typing add spaces or lower-case letters; the codec itself is strict.
     return "".join(text.split()).upper()
@@ -156,9 +177,14 @@ def _open(settings: Settings, text: str) -> tuple[Token, Rotation]:
 
 
 async def resolve_member_code(
-    community_id: int, text: str, *, settings: Settings, now: datetime | None = None
+    community_id: int, text: str, *, settings: Settings, now: datetime | None = None,
+    visiting: bool = False,
 ) -> ScannedMember:
-    """The resident a scanned member code or card belongs to, in this community."""
+    """The resident a scanned member code or card belongs to, in this community.
+
+    ``visiting`` (the shop's counter): also a resident of another community of the same
+    subdistrict, when that subdistrict has turned 通存通兑 on; 409 ``not_shared`` when it has not.
+    A resident of a community outside the subdistrict stays ``invalid``, as a forged code."""
     if not isinstance(text, str) or len(text) > MAX_CODE_LENGTH:
         raise InvalidInput("invalid", field="member_code")
     try:
@@ -169,6 +195,8 @@ async def resolve_member_code(
         raise InvalidInput("invalid", field="member_code") from None
     person_id, second = token.fields
     row = await _person(community_id, person_id)
+    if row is None and visiting:
+        row = await _visitor(community_id, person_id)
     if row is None:
         # Another community's genuine code reads exactly like a forged one.
         raise InvalidInput("invalid", field="member_code")
@@ -186,7 +214,8 @@ async def resolve_member_code(
         except TokenError:
             raise InvalidInput("invalid", field="member_code") from None
     return ScannedMember(
-        person_id=row["id"], name=row["name"], card_no=row["card_no"], via_card=via_card
+        person_id=row["id"], name=row["name"], card_no=row["card_no"], via_card=via_card,
+        community_id=row.get("community", community_id),
     )
 
 

@@ -32,9 +32,9 @@ def check_phone(phone: str) -> str:
     return phone
 
 
-def check_roles(roles: Iterable[str]) -> frozenset[str]:
+def check_roles(roles: Iterable[str], allowed: frozenset[str] = ROLES) -> frozenset[str]:
     chosen = frozenset(roles)
-    if not chosen or not chosen <= ROLES:
+    if not chosen or not chosen <= allowed:
         raise InvalidInput("invalid_roles", field="roles")
     return chosen
 

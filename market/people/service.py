@@ -12,7 +12,7 @@ from piccolo.columns.combination import WhereRaw
 
 from ledger import Ledger
 from market.auth.hashing import SecretHasher
-from market.auth.roles import decode_roles, encode_roles
+from market.auth.roles import ROLES, decode_roles, encode_roles
 from market.community.structure import household_of_community
 from market.db import engine_name, is_unique_violation
 from market.errors import Conflict, NotFound
@@ -70,12 +70,14 @@ async def _phone_taken(community_id: int, phone: str) -> bool:
 
 
 async def create_person(
-    community_id: int, new: NewPerson, *, hasher: SecretHasher, ledger: Ledger
+    community_id: int, new: NewPerson, *, hasher: SecretHasher, ledger: Ledger,
+    allowed_roles: frozenset[str] = ROLES,
 ) -> PersonView:
-    """Validate, store and open the person's wallet. Refusals change nothing."""
+    """Validate, store and open the person's wallet. Refusals change nothing.
+    ``allowed_roles``: the community's roles; the office's too for ``market subdistrict admin``."""
     name = rules.clean_name(new.name)
     phone = rules.check_phone(new.phone)
-    roles = rules.check_roles(new.roles)
+    roles = rules.check_roles(new.roles, allowed_roles)
     password = rules.check_password(new.password, roles)
     pin = rules.check_pin(new.pin, roles, phone)
     if new.household_id is not None:

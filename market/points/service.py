@@ -106,6 +106,9 @@ class Transparency(msgspec.Struct):
     redeemed: str
     outstanding: str
     expired: str
+    #: Net points this community's residents spent at other communities' shops, less what other
+    #: communities' residents spent here (通存通兑: the clearing accounts; below zero when more came in).
+    travelled: str = "0.00"
 
 
 def check_idempotency_key(key: str | None) -> str:
@@ -283,7 +286,7 @@ async def verify(ledger: Ledger, community_id: int) -> VerifyResult:
 async def transparency(ledger: Ledger, community_id: int | None) -> Transparency:
     """Public totals: what was issued, redeemed and is still held by residents.
 
-    issued = redeemed + outstanding + expired, because every point comes out
+    issued = redeemed + outstanding + expired + travelled, because every point comes out
     of the issuance account and sits in exactly one other account.
     """
     if community_id is None:
@@ -298,6 +301,7 @@ async def transparency(ledger: Ledger, community_id: int | None) -> Transparency
         community_id=community.id, community=community.name, head=head, entries=count,
         issued=points(-totals["issuance"]), redeemed=points(totals["shop"]),
         outstanding=points(totals["wallet"]), expired=points(totals["expiry"]),
+        travelled=points(totals["clearing"]),
     )
 
 

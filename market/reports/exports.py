@@ -92,7 +92,7 @@ def _safe_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, str):
@@ -116,7 +116,7 @@ async def csv_stream(header: list[str], pages: AsyncIterator[list[Row]]) -> Asyn
     async for rows in pages:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([_csv_cell(value) for value in row] for row in rows)
+        writer.writerows([csv_cell(value) for value in row] for row in rows)
         yield buffer.getvalue().encode()
 
 

@@ -127,16 +127,19 @@ def period_start(period: str, at: datetime) -> datetime:
 
 
 def limited_steps(
-    community_id: int, person_id: int, lines: Sequence[PricedLine], at: datetime
+    community_id: int, person_id: int, lines: Sequence[PricedLine], at: datetime,
+    *, home: int | None = None,
 ) -> Steps[None]:
     """A basket's limits in a write unit: when one of its goods has a limit, the resident is
     locked (``person`` row, first in the lock order) and the limits checked under that lock, so
     two baskets at two counters cannot both pass the same remaining allowance. A basket of goods
-    without limits locks nothing here."""
+    without limits locks nothing here. ``home``: the resident's community, when they are visiting
+    this shop from another one (通存通兑)."""
     if not any(line.limit_per_person is not None and line.limit_period for line in lines):
         return
     lock = " FOR NO KEY UPDATE" if on_postgres() else ""
-    rows = yield ("SELECT id FROM person WHERE id = {} AND community = {}" + lock, (person_id, community_id))
+    rows = yield ("SELECT id FROM person WHERE id = {} AND community = {}" + lock,
+                  (person_id, home or community_id))
     if not rows:
         raise NotFound()
     yield from limits_steps(community_id, person_id, lines, at)

@@ -8,6 +8,12 @@ so a refused or interrupted redemption leaves no trace anywhere. Its locks, in t
 order every unit takes them: the resident, the products (in id order), the
 community's ledger chain.
 
+A resident of another community of the subdistrict may redeem here when it shares its points
+(通存通兑, ``market.subdistricts``): their wallet stays in their own community's ledger, and the
+points cross to this shop through the two communities' clearing accounts (``ledger.crossing``),
+both legs in the same unit, so both commit or neither; the redemption records the resident's
+``home_community``, and a refund crosses back the same way.
+
 The shop keeper's Idempotency-Key names the redemption: the same key with the
 same basket answers with the first redemption; with another basket, 422.
 A refund moves the points back with a transfer shop → wallet, linked to the
@@ -18,11 +24,11 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import msgspec
 
-from ledger import Ledger, format_points, single, to_hundredths
+from ledger import Ledger, crossing, format_points, single, to_hundredths
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
@@ -180,23 +186,28 @@ async def redeem(
     request_hash = _request_hash(data.member_code, lines)
     if (found := await _earlier(me.id, key, request_hash)) is not None:
         return await _view(me.community_id, found), False
-    member = await resolve_member_code(me.community_id, data.member_code, settings=settings)
+    member = await resolve_member_code(me.community_id, data.member_code, settings=settings, visiting=True)
+    home = member.community_id or me.community_id
     at = datetime.now(UTC)
-    await rules.check_may_redeem(me.community_id, member.person_id, at)
-    await deductions.check_not_suspended(me.community_id, member.person_id)  # 409 while suspended
+    await rules.check_may_redeem(me.community_id, member.person_id, at, home=home)
+    # 409 while suspended, by the resident's own community or by this one.
+    for community_id in {me.community_id, home}:
+        await deductions.check_not_suspended(community_id, member.person_id)
     if member.via_card:
         # A printed card can be lost or copied; at the shop it needs its PIN.
         await check_counter_pin(member.person_id, data.pin, hasher=hasher, limiter=limiter,
                                 secret_key=settings.secret_key)
     # Opened before the write transaction: opening an account is the ledger's own
     # write, which would wait behind ours on SQLite's one write lock.
-    wallet = await wallet_id(ledger, me.community_id, member.person_id)
+    wallet = await wallet_id(ledger, home, member.person_id)
     shop = await account_id(ledger, me.community_id, "shop")
+    visit = None if home == me.community_id else Visit(
+        home, await ledger.clearing_accounts(home, me.community_id))
     transfer_id = _transfer_id(me.id, key)
     try:
         view = await write(
             _redeem_steps, ledger, me, PersonRef(id=member.person_id, name=member.name), lines, key,
-            request_hash, transfer_id, wallet, shop, at,
+            request_hash, transfer_id, wallet, shop, at, visit,
         )
     except Exception as error:
         if not is_unique_violation(error):
@@ -210,20 +221,53 @@ async def redeem(
     return view, True
 
 
+class Visit(NamedTuple):
+    """A resident of another community at this shop: their community, and the clearing accounts
+    (theirs for this community, this community's for theirs) the points cross through."""
+
+    home: int
+    clearing: tuple[int, int]
+
+
+def shop_leg(transfer_id: str, visit: Visit | None, *, back: bool = False) -> str:
+    """The id of the transfer that reaches (or, ``back``, leaves) the shop's account: what the
+    redemption or refund records, and what the shop's reconciliation checks."""
+    if visit is None:
+        return transfer_id
+    return f"{transfer_id}:out" if back else f"{transfer_id}:in"
+
+
+def _moving(
+    transfer_id: str, debit: int, credit: int, amount: str, kind: str, memo: str, reference: str,
+    *, community_id: int, visit: Visit | None, back: bool = False,
+) -> list:
+    """The ledger requests of a redemption (or, ``back``, a refund): one transfer in the shop's
+    ledger, or for a visitor a crossing between their community's ledger and the shop's."""
+    if visit is None:
+        return [single(transfer_id, debit, credit, amount, kind, memo=memo, reference=reference,
+                       ledger=community_id)]
+    ledgers = (community_id, visit.home) if back else (visit.home, community_id)
+    clearing = visit.clearing[::-1] if back else visit.clearing
+    return crossing(transfer_id, debit, credit, amount, kind, memo, reference, ledgers=ledgers,
+                    clearing=clearing)
+
+
 def _redeem_steps(
     ledger: Ledger, me: Principal, person: PersonRef, lines: list[Line], key: str, request_hash: str,
-    transfer_id: str, wallet: int, shop: int, at: datetime,
+    transfer_id: str, wallet: int, shop: int, at: datetime, visit: Visit | None = None,
 ) -> Steps[RedemptionView]:
     """The redemption's write unit: everything or nothing.
     Its answer is made from what the transaction wrote, without reading it back."""
     person_id = person.id
     priced = yield from basket.price_steps(me.community_id, lines)
-    yield from basket.limited_steps(me.community_id, person_id, priced, at)
+    yield from basket.limited_steps(me.community_id, person_id, priced, at,
+                                    home=None if visit is None else visit.home)
     total = sum(line.amount for line in priced)
     # The balance after is known once the ledger has run, just below.
     redemption_id = yield from redemption_header_steps(
         community_id=me.community_id, person_id=person_id, keeper_id=me.id, key=key,
-        request_hash=request_hash, total=total, transfer_id=transfer_id, balance_after=0, at=at,
+        request_hash=request_hash, total=total, transfer_id=shop_leg(transfer_id, visit), balance_after=0,
+        at=at, home_community=None if visit is None else visit.home,
     )
     # The goods first (their rows locked in product order), then the lines, whose goods tallies
     # (migration t11) are then locked only while this basket already holds those goods.
@@ -233,11 +277,11 @@ def _redeem_steps(
     )
     yield from redemption_lines_steps(
         redemption_id, [(line.product_id, line.quantity, line.unit_price) for line in priced])
-    (transfer,) = yield LedgerStep(ledger, [single(
-        transfer_id, wallet, shop, format_points(total), "redemption",
-        memo=receipt_no(redemption_id, at), reference=f"redemption:{redemption_id}",
-        ledger=me.community_id,
-    )])
+    # The wallet's leg is the first: a visitor's balance after is their own community's.
+    (transfer, *_) = yield LedgerStep(ledger, _moving(
+        transfer_id, wallet, shop, format_points(total), "redemption", receipt_no(redemption_id, at),
+        f"redemption:{redemption_id}", community_id=me.community_id, visit=visit,
+    ))
     balance_after = to_hundredths(transfer.debit_balance_after)
     yield ("UPDATE redemption SET balance_after = {} WHERE id = {}", (balance_after, redemption_id))
     return RedemptionView(
@@ -263,13 +307,14 @@ def record_redemption_steps(
 
 def redemption_header_steps(
     *, community_id: int, person_id: int, keeper_id: int, key: str, request_hash: str, total: int,
-    transfer_id: str, balance_after: int, at: datetime,
+    transfer_id: str, balance_after: int, at: datetime, home_community: int | None = None,
 ) -> Steps[int]:
     (row,) = yield (
         "INSERT INTO redemption (community, person, keeper, key, request_hash, total,"
-        " transfer_id, balance_after, created_at)"
-        " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
-        (community_id, person_id, keeper_id, key, request_hash, total, transfer_id, balance_after, at),
+        " transfer_id, balance_after, created_at, home_community)"
+        " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+        (community_id, person_id, keeper_id, key, request_hash, total, transfer_id, balance_after, at,
+         home_community),
     )
     return row["id"]
 
@@ -358,7 +403,10 @@ async def _earlier_refund(
         " WHERE f.refund = {} ORDER BY f.id",
         row["redemption"], row["id"],
     )
-    transfer = await ledger.get(row["transfer_id"])
+    # The wallet's leg: a visitor's refund crossed back, and its shop leg ends in ":out".
+    wallet_leg = row["transfer_id"].removesuffix(":out") + ":in" if row["transfer_id"].endswith(":out") \
+        else row["transfer_id"]
+    transfer = await ledger.get(wallet_leg)
     balance_after = 0 if transfer is None else to_hundredths(transfer.credit_balance_after)
     return RefundView(
         id=row["id"], redemption_id=row["redemption"], total=format_points(row["total"]),
@@ -379,15 +427,18 @@ async def refund(
     if key is not None and (found := await _earlier_refund(ledger, me, key, request_hash)):
         return found
     # The wallet that paid exists (the redemption debited it): looked up before the unit.
-    sold = await fetch("SELECT person FROM redemption WHERE id = {} AND community = {}",
+    sold = await fetch("SELECT person, home_community FROM redemption WHERE id = {} AND community = {}",
                        redemption_id, me.community_id)
     if not sold:
         raise NotFound()
-    wallet = await _wallet_of(ledger, me.community_id, sold[0]["person"])
+    home = sold[0]["home_community"] or me.community_id
+    wallet = await _wallet_of(ledger, home, sold[0]["person"])
     shop = await account_id(ledger, me.community_id, "shop")
+    visit = None if home == me.community_id else Visit(
+        home, await ledger.clearing_accounts(home, me.community_id))
     try:
         view = await write(_refund_steps, ledger, me, redemption_id, asked, reason, key, request_hash,
-                           wallet, shop, datetime.now(UTC))
+                           wallet, shop, datetime.now(UTC), visit)
     except Exception as error:
         if key is None or not (isinstance(error, _KeyUsed) or is_unique_violation(error)):
             raise
@@ -407,6 +458,7 @@ class _KeyUsed(Exception):
 def _refund_steps(
     ledger: Ledger, me: Principal, redemption_id: int, asked: list[Line] | None, reason: str,
     key: str | None, request_hash: str | None, wallet: int, shop: int, at: datetime,
+    visit: Visit | None = None,
 ) -> Steps[RefundView]:
     """The refund's unit: the redemption row locked (its refunds one at a time), then the goods
     back on the shelf in product order, the refund's lines, and the points back last."""
@@ -435,7 +487,8 @@ def _refund_steps(
     (row,) = yield (
         "INSERT INTO refund (community, redemption, keeper, total, reason, transfer_id, created_at,"
         " idempotency_key, request_hash) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
-        (me.community_id, redemption_id, me.id, total, reason, transfer_id, at, key, request_hash),
+        (me.community_id, redemption_id, me.id, total, reason, shop_leg(transfer_id, visit, back=True), at,
+         key, request_hash),
     )
     products = sorted(taking)
     # The goods first, then the lines (their goods tallies): the order a redemption locks them.
@@ -452,12 +505,14 @@ def _refund_steps(
         "SELECT id, name FROM product WHERE id IN ({})".format(", ".join("{}" for _ in products)),
         tuple(products),
     )
-    (transfer,) = yield LedgerStep(ledger, [single(
-        transfer_id, shop, wallet, format_points(total), "refund", memo=reason,
-        reference=redemption["transfer_id"], ledger=me.community_id,
-    )])
+    # The wallet's leg is the last: a visitor's points cross back to their own community.
+    (*_, transfer) = yield LedgerStep(ledger, _moving(
+        transfer_id, shop, wallet, format_points(total), "refund", reason, redemption["transfer_id"],
+        community_id=me.community_id, visit=visit, back=True,
+    ))
     # The points come back as the ones they were (``market.points.lots``).
-    yield from lots.covered_steps(me.community_id, wallet, transfer_id, total, at)
+    yield from lots.covered_steps(me.community_id if visit is None else visit.home, wallet, transfer.id,
+                                  total, at)
     name_of = {n["id"]: n["name"] for n in names}
     return RefundView(
         id=row["id"], redemption_id=redemption_id, total=format_points(total),

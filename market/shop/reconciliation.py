@@ -143,7 +143,7 @@ async def reconcile_day(
     start, end = day_bounds(day)
 
     sql, args = _scoped(
-        "SELECT r.id, r.person, r.total, r.transfer_id, t.amount, t.phase,"
+        "SELECT r.id, r.person, r.home_community, r.total, r.transfer_id, t.amount, t.phase,"
         " d.kind AS debit_kind, d.owner AS debit_owner, d.ledger AS debit_ledger,"
         " c.kind AS credit_kind, c.owner AS credit_owner, c.ledger AS credit_ledger"
         " FROM redemption r LEFT JOIN ledger_transfer t ON t.id = r.transfer_id"
@@ -153,7 +153,7 @@ async def reconcile_day(
     )
     redemptions = await fetch(sql + " ORDER BY r.id", *args)
     sql, args = _scoped(
-        "SELECT f.id, r.person, f.total, f.transfer_id, t.amount, t.phase,"
+        "SELECT f.id, r.person, r.home_community, f.total, f.transfer_id, t.amount, t.phase,"
         " d.kind AS debit_kind, d.owner AS debit_owner, d.ledger AS debit_ledger,"
         " c.kind AS credit_kind, c.owner AS credit_owner, c.ledger AS credit_ledger"
         " FROM refund f JOIN redemption r ON r.id = f.redemption"
@@ -199,7 +199,9 @@ def _check(
             if int(row["amount"]) != row["total"]:
                 found.append(("transfer_amount_differs", format_points(row["total"]),
                               format_points(int(row["amount"]))))
-            wallet = ("wallet", str(row["person"]), community)
+            # A visitor's points (通存通兑) crossed through the clearing account for their community.
+            wallet = ("wallet", str(row["person"]), community) if row["home_community"] is None else (
+                "clearing", str(row["home_community"]), community)
             shop = ("shop", "", community)
             debit = (row["debit_kind"], row["debit_owner"], row["debit_ledger"])
             credit = (row["credit_kind"], row["credit_owner"], row["credit_ledger"])
@@ -238,14 +240,15 @@ def _totals(rows: list[dict]) -> Totals:
 async def _unaccounted(
     community: int, start: datetime, end: datetime, language: Language
 ) -> list[LedgerProblem]:
-    """Transfers wallet → shop (and back) of the day that no redemption (refund) names."""
+    """Transfers wallet (or a visitor's clearing account) → shop and back, of the day, that no
+    redemption (refund) names."""
     rows = await fetch(
         "SELECT t.id, t.amount, d.kind AS debit_kind FROM ledger_transfer t"
         " JOIN ledger_account d ON d.id = t.debit JOIN ledger_account c ON c.id = t.credit"
         " WHERE d.ledger = {} AND t.phase IN ('single', 'post') AND t.at_us >= {} AND t.at_us < {}"
-        " AND ((d.kind = 'wallet' AND c.kind = 'shop'"
+        " AND ((d.kind IN ('wallet', 'clearing') AND c.kind = 'shop'"
         "      AND NOT EXISTS (SELECT 1 FROM redemption r WHERE r.transfer_id = t.id))"
-        "   OR (d.kind = 'shop' AND c.kind = 'wallet'"
+        "   OR (d.kind = 'shop' AND c.kind IN ('wallet', 'clearing')"
         "      AND NOT EXISTS (SELECT 1 FROM refund f WHERE f.transfer_id = t.id)))"
         " ORDER BY t.seq",
         community, _micros(start), _micros(end),

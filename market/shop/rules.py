@@ -256,7 +256,8 @@ async def earned_points(community_id: int, person_id: int) -> int:
 
 
 async def check_may_redeem(
-    community_id: int, person_id: int, at: datetime, *, opening_hours: bool = True
+    community_id: int, person_id: int, at: datetime, *, opening_hours: bool = True,
+    home: int | None = None,
 ) -> None:
     """Refuse a redemption the community's rules do not allow at ``at`` (an aware datetime).
 
@@ -264,7 +265,7 @@ async def check_may_redeem(
     (unless ``opening_hours`` is False: a reservation may be made any time, it is
     collected at the counter); 409 ``NotEnoughEarned`` (reason ``not_enough_earned``)
     while the person has earned fewer points or served fewer hours than the
-    minimums. Only reads.
+    minimums (earned in the resident's own community, ``home``, for a visitor). Only reads.
     """
     stored = await stored_rules(community_id)
     if not stored.configured:
@@ -273,7 +274,7 @@ async def check_may_redeem(
         raise ShopClosed(stored, at)
     if not stored.min_earned and not stored.min_hours:
         return
-    earned = await earned_points(community_id, person_id) if stored.min_earned else 0
+    earned = await earned_points(home or community_id, person_id) if stored.min_earned else 0
     hours = await service_hours(person_id) if stored.min_hours else 0
     if earned < stored.min_earned or hours < stored.min_hours:
         raise NotEnoughEarned(stored, earned, hours)

@@ -24,7 +24,8 @@ from market.community import service as communities
 from tests.market import records
 from tests.market.support import client_for
 
-ROLES = ("resident", "organizer", "shopkeeper", "admin")
+#: The community's four roles and the 街道 office's (issue 17), which acts inside no community.
+ROLES = ("resident", "organizer", "shopkeeper", "admin", "subdistrict_admin")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -188,6 +189,14 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/people/{person_id}/delegates"): ADMIN,
     ("POST", "/api/people/{person_id}/delegates/{link_id}/end"): ADMIN,
     ("GET", "/api/me/delegations"): only("resident"),
+    # subdistricts (街道): the office only, and only its own subdistrict
+    ("GET", "/api/subdistricts"): only("subdistrict_admin"),
+    ("GET", "/api/subdistricts/{subdistrict_id}"): only("subdistrict_admin"),
+    ("PUT", "/api/subdistricts/{subdistrict_id}"): only("subdistrict_admin"),
+    ("GET", "/api/subdistricts/{subdistrict_id}/overview"): only("subdistrict_admin"),
+    ("GET", "/api/subdistricts/{subdistrict_id}/overview.csv"): only("subdistrict_admin"),
+    ("GET", "/api/subdistricts/{subdistrict_id}/ledger"): only("subdistrict_admin"),
+    ("GET", "/api/subdistricts/{subdistrict_id}/settlement"): only("subdistrict_admin"),
     ("GET", "/api/orders"): signed_in(),
     ("GET", "/api/orders/{order_id}"): signed_in(),
     ("POST", "/api/orders/{order_id}/fulfil"): only("shopkeeper"),
@@ -324,6 +333,20 @@ async def _slug(community_id: int) -> str:
     return (await slugs.current(community_id)).slug
 
 
+async def _subdistrict(community_id: int) -> int:
+    """The subdistrict the community belongs to (founded for it), administered by the community's
+    people who hold the office's role (``market.subdistricts``)."""
+    from market.db import fetch
+    from market.subdistricts import service as subdistricts
+
+    view = await subdistricts.create(f"矩阵街道-{community_id}", [community_id])
+    office = await fetch("SELECT id FROM person WHERE community = {} AND roles LIKE '%subdistrict_admin%'",
+                         community_id)
+    for row in office:
+        await subdistricts.add_admin(view.id, row["id"])
+    return view.id
+
+
 #: path parameter → how to make a record of a community for it.
 RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
     "person_id": records.person,
@@ -343,6 +366,7 @@ RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
     "token": lambda _community_id: _any_token(),  # a certificate token: any text is checked
     "correction_id": _correction,
     "slug": lambda community_id: _slug(community_id),
+    "subdistrict_id": _subdistrict,
 }
 
 

@@ -1,0 +1,154 @@
+"""What a subdistrict's office sees across its communities: the points of each and in total, and
+each community's ledger check, with the clearing pairs between them.
+
+Only sums and chain heads: nothing here names a resident or acts inside a community.
+"""
+
+import csv
+import io
+from decimal import Decimal
+
+import msgspec
+
+from ledger import Ledger, to_decimal
+from market.db import fetch
+from market.points import service as points
+from market.reports.exports import csv_cell
+from market.subdistricts.service import CommunityRef, get
+
+AMOUNTS = ("issued", "redeemed", "outstanding", "expired", "travelled")
+
+
+class CommunityFigures(msgspec.Struct):
+    community: CommunityRef
+    residents: int
+    issued: str
+    redeemed: str
+    outstanding: str
+    expired: str
+    #: Net points its residents spent at other communities' shops (通存通兑), less what came in.
+    travelled: str
+    entries: int
+    head: str
+
+
+class Totals(msgspec.Struct):
+    residents: int
+    issued: str
+    redeemed: str
+    outstanding: str
+    expired: str
+    travelled: str
+
+
+class Overview(msgspec.Struct):
+    subdistrict_id: int
+    name: str
+    shared_redemption: bool
+    communities: list[CommunityFigures]
+    totals: Totals
+
+
+class CommunityCheck(msgspec.Struct):
+    community: CommunityRef
+    ok: bool
+    entries: int
+    head: str
+    problem: str | None = None
+
+
+class ClearingCheck(msgspec.Struct):
+    """The pair's two clearing accounts: what the first owes the second, as each ledger says."""
+
+    first: CommunityRef
+    second: CommunityRef
+    first_says: str
+    second_says: str
+    ok: bool
+
+
+class LedgerChecks(msgspec.Struct):
+    ok: bool
+    communities: list[CommunityCheck]
+    clearing: list[ClearingCheck]
+
+
+async def _residents(community_ids: list[int]) -> dict[int, int]:
+    if not community_ids:
+        return {}
+    marks = ", ".join("{}" for _ in community_ids)
+    rows = await fetch(
+        f"SELECT community, count(*) AS n FROM person WHERE community IN ({marks})"
+        " AND erased_at IS NULL AND (',' || roles || ',') LIKE '%,resident,%' GROUP BY community",
+        *community_ids,
+    )
+    return {row["community"]: int(row["n"]) for row in rows}
+
+
+async def overview(ledger: Ledger, subdistrict_id: int) -> Overview:
+    view = await get(subdistrict_id)
+    residents = await _residents([c.id for c in view.communities])
+    figures = []
+    sums = dict.fromkeys(AMOUNTS, Decimal(0))
+    for community in view.communities:
+        seen = await points.transparency(ledger, community.id)
+        for name in AMOUNTS:
+            sums[name] += Decimal(getattr(seen, name))
+        figures.append(CommunityFigures(
+            community=community, residents=residents.get(community.id, 0), issued=seen.issued,
+            redeemed=seen.redeemed, outstanding=seen.outstanding, expired=seen.expired,
+            travelled=seen.travelled, entries=seen.entries, head=seen.head,
+        ))
+    return Overview(
+        subdistrict_id=view.id, name=view.name, shared_redemption=view.shared_redemption,
+        communities=figures,
+        totals=Totals(residents=sum(residents.values()),
+                      **{name: points.points(total) for name, total in sums.items()}),
+    )
+
+
+def overview_csv(seen: Overview, *, english: bool = False) -> str:
+    """The overview as a spreadsheet: one row per community and a total row (UTF-8 with BOM, so
+    Excel opens the Chinese names as they are)."""
+    header = (
+        ["community", "slug", "residents", *AMOUNTS, "entries", "head"] if english else
+        ["社区", "地址代号", "居民数", "已发放", "已兑换", "未使用", "已过期", "跨社区净兑换",
+         "账本条数", "账本哈希"]
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in seen.communities:
+        writer.writerow([csv_cell(row.community.name), row.community.slug, row.residents,
+                         *(getattr(row, name) for name in AMOUNTS), row.entries, row.head])
+    total = seen.totals
+    writer.writerow(["total" if english else "合计", "", total.residents,
+                     *(getattr(total, name) for name in AMOUNTS), "", ""])
+    return "\ufeff" + out.getvalue()
+
+
+async def ledger_checks(ledger: Ledger, subdistrict_id: int) -> LedgerChecks:
+    """Each community's chain and books checked now, and every clearing pair between them."""
+    view = await get(subdistrict_id)
+    checks = []
+    for community in view.communities:
+        result = await points.verify(ledger, community.id)
+        checks.append(CommunityCheck(
+            community=community, ok=result.ok, entries=result.entries, head=result.head,
+            problem=None if result.problem is None else result.problem.message,
+        ))
+    pairs = []
+    for index, first in enumerate(view.communities):
+        for second in view.communities[index + 1:]:
+            ours = await ledger.find_account(first.id, "clearing", str(second.id))
+            theirs = await ledger.find_account(second.id, "clearing", str(first.id))
+            if ours is None and theirs is None:
+                continue
+            first_says = (await ledger.balance(ours.id)).balance if ours else to_decimal(0)
+            second_says = -(await ledger.balance(theirs.id)).balance if theirs else to_decimal(0)
+            pairs.append(ClearingCheck(
+                first=first, second=second, first_says=points.points(first_says),
+                second_says=points.points(second_says), ok=first_says == second_says,
+            ))
+    return LedgerChecks(ok=all(c.ok for c in checks) and all(p.ok for p in pairs),
+                        communities=checks, clearing=pairs)
