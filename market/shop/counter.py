@@ -77,6 +77,8 @@ class RedemptionView(msgspec.Struct):
     items: list[ItemView]
     refunded: str
     at: datetime
+    #: A visitor's own community (通存通兑): their points came from its ledger. None: a resident here.
+    visiting_from: str | None = None
 
 
 class RefundRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -130,8 +132,9 @@ def _transfer_id(keeper_id: int, key: str) -> str:
 
 async def _view(community_id: int, redemption_id: int) -> RedemptionView:
     rows = await fetch(
-        "SELECT r.id, r.total, r.balance_after, r.created_at, p.id AS person, p.name AS person_name"
-        " FROM redemption r JOIN person p ON p.id = r.person"
+        "SELECT r.id, r.total, r.balance_after, r.created_at, p.id AS person, p.name AS person_name,"
+        " h.name AS home_name FROM redemption r JOIN person p ON p.id = r.person"
+        " LEFT JOIN community h ON h.id = r.home_community"
         " WHERE r.id = {} AND r.community = {}",
         redemption_id, community_id,
     )
@@ -151,7 +154,7 @@ async def _view(community_id: int, redemption_id: int) -> RedemptionView:
         person=PersonRef(id=row["person"], name=row["person_name"]),
         total=format_points(row["total"]), balance_after=format_points(row["balance_after"]),
         items=[item_view(x["product"], x["name"], x["quantity"], x["unit_price"]) for x in lines],
-        refunded=format_points(int(refunded[0]["n"])), at=row["created_at"],
+        refunded=format_points(int(refunded[0]["n"])), at=row["created_at"], visiting_from=row["home_name"],
     )
 
 
@@ -202,7 +205,7 @@ async def redeem(
     wallet = await wallet_id(ledger, home, member.person_id)
     shop = await account_id(ledger, me.community_id, "shop")
     visit = None if home == me.community_id else Visit(
-        home, await ledger.clearing_accounts(home, me.community_id))
+        home, await ledger.clearing_accounts(home, me.community_id), await _community_name(home))
     transfer_id = _transfer_id(me.id, key)
     try:
         view = await write(
@@ -227,6 +230,13 @@ class Visit(NamedTuple):
 
     home: int
     clearing: tuple[int, int]
+    #: The home community's name, for the receipt.
+    name: str = ""
+
+
+async def _community_name(community_id: int) -> str:
+    rows = await fetch("SELECT name FROM community WHERE id = {}", community_id)
+    return rows[0]["name"] if rows else ""
 
 
 def shop_leg(transfer_id: str, visit: Visit | None, *, back: bool = False) -> str:
@@ -288,7 +298,7 @@ def _redeem_steps(
         id=redemption_id, receipt_no=receipt_no(redemption_id, at), person=person,
         total=format_points(total), balance_after=format_points(balance_after),
         items=[item_view(line.product_id, line.name, line.quantity, line.unit_price) for line in priced],
-        refunded=format_points(0), at=at,
+        refunded=format_points(0), at=at, visiting_from=None if visit is None else visit.name,
     )
 
 

@@ -59,7 +59,7 @@ MOVEMENTS_PAGE = 20
 #: Refusals about the card's PIN: the PIN field stays on the page.
 PIN_REASONS = frozenset({"card_pin_required", "wrong_card_pin", "card_pin_not_set", "too_many_attempts"})
 #: Refusals about the code itself: it is cleared, so the next scan fills it afresh.
-CODE_REASONS = frozenset({"invalid", "expired", "revoked"})
+CODE_REASONS = frozenset({"invalid", "expired", "revoked", "not_shared"})
 QUANTITY_FIELD = re.compile(r"q(\d{1,12})")
 REFUND_FIELD = re.compile(r"r(\d{1,12})")
 #: The stock form's choices: (kind of the stock record, sign of the quantity).
@@ -144,10 +144,11 @@ async def _shortfall(
 ) -> str | None:
     """For "not enough points": what the resident has, so the keeper can take something out."""
     try:
-        member = await resolve_member_code(me.community_id, code, settings=settings)
+        member = await resolve_member_code(me.community_id, code, settings=settings, visiting=True)
     except MarketError:
         return None
-    wallet = await points.wallet_of(ledger, me.community_id, member.person_id)
+    # A visitor's points are in their own community's ledger (通存通兑).
+    wallet = await points.wallet_of(ledger, member.community_id or me.community_id, member.person_id)
     return i18n.translate(language, "The resident has %(points)s points to spend.") % {
         "points": wallet.available
     }

@@ -16,6 +16,10 @@ After a last restart, read both from the database directly and through the API:
   stock movement of kind ``redemption`` exists without its redemption; a refused key (409/410)
   left no redemption;
 - every resident's balance is 1000.00 minus the totals of their redemption rows;
+- two of the residents belong to a second community of the same subdistrict (通存通兑, issue 17):
+  their redemptions cross ledgers (wallet → clearing in their community, clearing → shop here), and
+  each is whole in both ledgers or absent from both; ``market ledger verify`` then checks every
+  chain and the clearing pair;
 - re-sending an unacknowledged key with its body answers 201 — the redemption that had committed
   before the kill, or a new one — and re-sending it once more answers the same redemption.
 """
@@ -47,6 +51,8 @@ SEED = 20261123
 LIVES = 3
 LOOPS = 8
 RESIDENTS = 5
+#: The last residents belong to the neighbouring community: visitors at this counter.
+VISITORS = 2
 START_POINTS = "1000.00"
 STOCK = 100_000
 PRICES = ("1.00", "2.00")
@@ -56,6 +62,8 @@ ACKS_BEFORE_KILL = (20, 150)
 CODE_MAX_AGE = 15.0
 LIFE_DEADLINE = 30.0
 ADMIN_PHONE, ADMIN_PASSWORD = "13800000000", "crash-admin-password"
+NEIGHBOUR_ADMIN_PHONE = "13800000009"
+HOME, NEIGHBOUR = "幸福里社区", "邻里社区"
 
 Read = Callable[[str], Awaitable[list[dict]]]
 
@@ -84,6 +92,7 @@ class Sent:
 @dataclass
 class World:
     admin: str = ""
+    neighbour_admin: str = ""
     keeper: str = ""
     residents: list[tuple[int, str]] = field(default_factory=list)  # (person id, token)
     products: list[int] = field(default_factory=list)
@@ -138,10 +147,17 @@ def server_env(database_url: str, secret_key: str) -> dict[str, str]:
 
 
 def create_admin(env: dict[str, str], workdir: Path) -> None:
-    """``market admin create``: the community and its admin (and the tables, migrated)."""
+    """``market admin create``: the two communities and their admins (and the tables, migrated);
+    ``market subdistrict create``: one subdistrict, sharing its points."""
+    for phone, community in ((ADMIN_PHONE, HOME), (NEIGHBOUR_ADMIN_PHONE, NEIGHBOUR)):
+        subprocess.run(
+            [*market_command(), "admin", "create", "--name", "管理员", "--phone", phone,
+             "--password", ADMIN_PASSWORD, "--community", community],
+            env=env, cwd=workdir, check=True, capture_output=True,
+        )
     subprocess.run(
-        [*market_command(), "admin", "create", "--name", "管理员", "--phone", ADMIN_PHONE,
-         "--password", ADMIN_PASSWORD, "--community", "幸福里社区"],
+        [*market_command(), "subdistrict", "create", "崩溃街道", "--community", HOME, "--community",
+         NEIGHBOUR, "--shared-redemption"],
         env=env, cwd=workdir, check=True, capture_output=True,
     )
 
@@ -201,6 +217,7 @@ async def set_up(url: str, world: World) -> None:
                           200)["token"]
 
         world.admin = await sign_in(ADMIN_PHONE, ADMIN_PASSWORD)
+        world.neighbour_admin = await sign_in(NEIGHBOUR_ADMIN_PHONE, ADMIN_PASSWORD)
         keeper_phone = random_phone()
         expect(await client.post("/api/people", headers=bearer(world.admin), json={
             "name": "店员", "phone": keeper_phone, "roles": ["shopkeeper"], "password": PASSWORD,
@@ -209,11 +226,12 @@ async def set_up(url: str, world: World) -> None:
         for i in range(RESIDENTS):
             phone = random_phone()
             pin = good_pin(phone)
-            person = expect(await client.post("/api/people", headers=bearer(world.admin), json={
+            office = world.admin if i < RESIDENTS - VISITORS else world.neighbour_admin
+            person = expect(await client.post("/api/people", headers=bearer(office), json={
                 "name": f"居民{i}", "phone": phone, "roles": ["resident"], "pin": pin,
             }), 201)
             expect(await client.post(
-                "/api/adjustments", headers=bearer(world.admin) | {"Idempotency-Key": secrets.token_hex(8)},
+                "/api/adjustments", headers=bearer(office) | {"Idempotency-Key": secrets.token_hex(8)},
                 json={"person_id": person["id"], "amount": START_POINTS, "reason": "测试"},
             ), 201)
             world.residents.append((person["id"], await sign_in(phone, pin)))
@@ -315,10 +333,10 @@ async def live(
 TABLES = {
     "product": "SELECT id, stock FROM product",
     "stock_movement": "SELECT id, product, delta, stock_after, kind, ref FROM stock_movement ORDER BY id",
-    "redemption": "SELECT id, person, key, total, transfer_id, balance_after FROM redemption",
+    "redemption": "SELECT id, person, key, total, transfer_id, balance_after, home_community FROM redemption",
     "redemption_line": "SELECT redemption, product, quantity, unit_price FROM redemption_line",
     "ledger_transfer": "SELECT id, kind, amount, debit, credit, debit_after FROM ledger_transfer",
-    "ledger_account": "SELECT id, kind, owner FROM ledger_account",
+    "ledger_account": "SELECT id, ledger, kind, owner FROM ledger_account",
 }
 
 
@@ -362,25 +380,15 @@ def problems(db: dict[str, list[dict]], sent: list[Sent]) -> list[str]:
             found.append(f"{name}: no lines")
         if r["total"] != sum(line["quantity"] * line["unit_price"] for line in lines):
             found.append(f"{name}: total {r['total']} is not the sum of its lines {lines}")
-        transfer = transfers.get(r["transfer_id"])
-        if transfer is None:
-            found.append(f"{name}: its ledger transfer {r['transfer_id']} is missing")
-        else:
-            debit, credit = accounts.get(transfer["debit"], {}), accounts.get(transfer["credit"], {})
-            if (transfer["kind"], transfer["amount"]) != ("redemption", r["total"]):
-                found.append(f"{name}: transfer {transfer} does not match total {r['total']}")
-            wallet = ("wallet", str(r["person"]), "shop")
-            if (debit.get("kind"), debit.get("owner"), credit.get("kind")) != wallet:
-                found.append(f"{name}: transfer {transfer} is not from {r['person']}'s wallet to the shop")
-            if transfer["debit_after"] != r["balance_after"]:
-                found.append(f"{name}: balance_after {r['balance_after']},"
-                             f" the ledger says {transfer['debit_after']}")
+        found += _transfer_problems(name, r, transfers, accounts)
         moves = sorted((m["product"], m["delta"]) for m in moves_of[f"redemption:{r['id']}"])
         wanted = sorted((line["product"], -line["quantity"]) for line in lines)
         if moves != wanted:
             found.append(f"{name}: stock movements {moves}, its lines want {wanted}")
 
-    transfer_ids = {r["transfer_id"] for r in redemptions.values()}
+    # A visitor's redemption names the leg that reached the shop; its other leg is the wallet's.
+    transfer_ids = {r["transfer_id"] for r in redemptions.values()} | {
+        _wallet_leg(r) for r in redemptions.values()}
     for transfer in transfers.values():
         if transfer["kind"] == "redemption" and transfer["id"] not in transfer_ids:
             found.append(f"ledger transfer {transfer['id']} of kind redemption has no redemption")
@@ -411,6 +419,40 @@ def problems(db: dict[str, list[dict]], sent: list[Sent]) -> list[str]:
                              f" sent person {s.person_id}, basket {s.basket()}")
     for key in by_key.keys() - keys:
         found.append(f"redemption {by_key[key]['id']} has a key nobody sent: {key}")
+    return found
+
+
+def _wallet_leg(redemption: dict) -> str:
+    """The id of the transfer that took a redemption's points from the wallet."""
+    if redemption["home_community"] is None:
+        return redemption["transfer_id"]
+    return redemption["transfer_id"].removesuffix(":in") + ":out"
+
+
+def _transfer_problems(
+    name: str, r: dict, transfers: dict[str, dict], accounts: dict[int, dict]
+) -> list[str]:
+    """A redemption's points moved whole: wallet → shop, or for a visitor wallet → clearing (in
+    their community's ledger) and clearing → shop (here), both legs of the same amount."""
+    found = []
+    visitor = r["home_community"] is not None
+    legs = [(_wallet_leg(r), "wallet", str(r["person"]), "clearing" if visitor else "shop")]
+    if visitor:
+        legs.append((r["transfer_id"], "clearing", str(r["home_community"]), "shop"))
+    for leg_id, debit_kind, debit_owner, credit_kind in legs:
+        transfer = transfers.get(leg_id)
+        if transfer is None:
+            found.append(f"{name}: its ledger transfer {leg_id} is missing")
+            continue
+        debit, credit = accounts.get(transfer["debit"], {}), accounts.get(transfer["credit"], {})
+        if (transfer["kind"], transfer["amount"]) != ("redemption", r["total"]):
+            found.append(f"{name}: transfer {transfer} does not match total {r['total']}")
+        wanted = (debit_kind, debit_owner, credit_kind)
+        if (debit.get("kind"), debit.get("owner"), credit.get("kind")) != wanted:
+            found.append(f"{name}: transfer {transfer} is not {debit_kind} {debit_owner} → {credit_kind}")
+        if debit_kind == "wallet" and transfer["debit_after"] != r["balance_after"]:
+            found.append(f"{name}: balance_after {r['balance_after']},"
+                         f" the ledger says {transfer['debit_after']}")
     return found
 
 
@@ -487,6 +529,15 @@ async def test_kill_9_during_redemptions_leaves_only_whole_redemptions(tmp_path:
 
                 verify = expect(await client.get("/api/ledger/verify", headers=bearer(world.admin)), 200)
                 assert verify["ok"] is True, verify
+                # Every community's chain and the clearing pair between the two.
+                checked = await asyncio.to_thread(
+                    subprocess.run, [*market_command(), "ledger", "verify"], env=env, cwd=tmp_path,
+                    capture_output=True, text=True)
+                assert checked.returncode == 0 and "ledger OK" in checked.stdout, (
+                    checked.stdout + checked.stderr)
+                assert "clearing: 1 pair(s)" in checked.stdout, checked.stdout
+                visits = [r for r in db["redemption"] if r["home_community"] is not None]
+                assert visits, "no visitor's redemption was made"
                 for person_id, token in world.residents:
                     spent = sum(r["total"] for r in db["redemption"] if r["person"] == person_id)
                     balance = expect(await client.get("/api/me/balance", headers=bearer(token)), 200)
@@ -500,3 +551,20 @@ async def test_kill_9_during_redemptions_leaves_only_whole_redemptions(tmp_path:
                 process.kill()
                 process.wait()
 
+
+
+def test_the_judge_sees_a_visit_with_one_leg_only() -> None:
+    """``problems`` on made-up rows: a visitor's redemption whose wallet leg is missing is reported."""
+    db = {
+        "product": [], "stock_movement": [],
+        "redemption": [{"id": 1, "person": 7, "key": "k", "total": 100, "transfer_id": "t:in",
+                        "balance_after": 900, "home_community": 2}],
+        "redemption_line": [{"redemption": 1, "product": 3, "quantity": 1, "unit_price": 100}],
+        "ledger_transfer": [{"id": "t:in", "kind": "redemption", "amount": 100, "debit": 10, "credit": 11,
+                             "debit_after": -100}],
+        "ledger_account": [{"id": 10, "ledger": 1, "kind": "clearing", "owner": "2"},
+                           {"id": 11, "ledger": 1, "kind": "shop", "owner": ""}],
+    }
+    found = problems(db, [])
+    assert any("its ledger transfer t:out is missing" in p for p in found), found
+    assert not any("t:in" in p and "is not" in p for p in found), found  # the shop's leg is right

@@ -266,3 +266,31 @@ async def test_settlement_month_bounds_are_beijing_months() -> None:
     start, end = month_bounds("2026-12")
     assert start.astimezone(UTC).isoformat() == "2026-11-30T16:00:00+00:00"
     assert end.astimezone(UTC).isoformat() == "2026-12-31T16:00:00+00:00"
+
+
+async def test_the_counter_page_serves_a_visitor_and_says_where_they_are_from(
+    app: Litestar, town: Town, ledger: Ledger
+) -> None:
+    """B's shop keeper, at the counter page, with A's resident's member code: a receipt that says
+    the resident is visiting; with sharing off, the code field says why, in the page's language."""
+    from tests.web.support import browser
+    from tests.web.test_scanner import sign_in_staff
+    from tests.web.test_shopkeeper import counter_form
+
+    soap = await product(town.keeper_b, price="5.00", stock_count=9)
+    async with browser(app) as client:
+        await sign_in_staff(client, town.keeper_b)
+        csrf, key = await counter_form(client)
+        done = await client.post("/counter", data={
+            "csrf": csrf, "key": key, f"q{soap}": "3", "member_code": await code_of(town.resident), "pin": ""})
+        assert done.status_code == 303, done.text
+        receipt = await client.get(done.headers["location"])
+        assert f"来自{town.a.name}（通存通兑）" in receipt.text
+        assert 'id="balance-after">85.00<' in receipt.text
+        await subdistricts.create(town.name, [], shared=False)
+        csrf, key = await counter_form(client)
+        refused = await client.post("/counter", data={
+            "csrf": csrf, "key": key, f"q{soap}": "1", "member_code": await code_of(town.resident), "pin": ""})
+        assert refused.status_code == 409
+        assert "尚未开通积分通存通兑" in refused.text
+    assert await balance(town.resident) == "85.00"
