@@ -310,6 +310,8 @@ class Redemption(Table, tablename="redemption"):
     transfer_id = Varchar(length=100)
     balance_after = BigInt()
     created_at = Timestamptz(default=TimestamptzNow())
+    #: A visitor's own community (通存通兑); their points crossed from its ledger. NULL: a resident here.
+    home_community = ForeignKey(Community, on_delete=OnDelete.restrict, null=True)
 
 
 class RedemptionLine(Table, tablename="redemption_line"):

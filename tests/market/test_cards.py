@@ -35,7 +35,7 @@ async def audit(action: str, person_id: int) -> list[dict]:
 
 
 async def test_admin_prints_a_card_that_scans_as_the_resident(
-    admin: Member, resident: Member, shopkeeper: Member
+    admin: Member, resident: Member, shopkeeper: Member, community: communities.CommunityView
 ) -> None:
     code = await card_code(admin.client, f"/api/people/{resident.id}/card.png")
     assert len(code) <= 34
@@ -43,7 +43,7 @@ async def test_admin_prints_a_card_that_scans_as_the_resident(
     assert scanned.status_code == 200, scanned.text
     assert scanned.json() == {
         "person_id": resident.id, "name": resident.name, "card_no": resident.card_no,
-        "via_card": True,
+        "via_card": True, "community_id": community.id,
     }
     # The resident can print the same card themselves.
     assert await card_code(resident.client, "/api/me/card.png") == code

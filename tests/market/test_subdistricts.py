@@ -294,3 +294,19 @@ async def test_the_counter_page_serves_a_visitor_and_says_where_they_are_from(
         assert refused.status_code == 409
         assert "尚未开通积分通存通兑" in refused.text
     assert await balance(town.resident) == "85.00"
+
+
+async def test_a_visitor_without_a_phone_redeems_with_the_printed_card_and_pin(
+    town: Town, ledger: Ledger
+) -> None:
+    from market.cards.service import card_code
+    from market.settings import get_settings
+
+    soap = await product(town.keeper_b, price="4.00")
+    card = card_code(get_settings(), town.resident.id, 1)
+    missing = await redeem(town.keeper_b, card, [(soap, 1)])
+    assert missing.status_code == 400 and missing.json()["reason"] == "card_pin_required"
+    right = await redeem(town.keeper_b, card, [(soap, 1)], pin=town.resident.pin)
+    assert right.status_code == 201, right.text
+    assert await balance(town.resident) == "96.00"
+    assert await _clearing(ledger, town.a.id, town.b.id) == "4.00"
