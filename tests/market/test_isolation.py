@@ -92,7 +92,7 @@ async def test_ledger_views_carry_no_other_communitys_data(
     assert public.status_code == 200
     assert set(public.json()) == {
         "community_id", "community", "head", "entries", "issued", "redeemed", "outstanding",
-        "expired",
+        "expired", "travelled",
     }
     assert neighbour.marker not in public.json()["community"].replace(f"乙社区-{neighbour.marker}", "")
 

@@ -9,6 +9,7 @@ from litestar import Litestar
 import qr
 from market.cards import service
 from market.community import service as communities
+from market.community.service import CommunityView
 from market.tables import Person
 from tests.market.support import Enrol, Member
 
@@ -21,7 +22,10 @@ async def resolve(staff: Member, code: str, **headers: str):
     )
 
 
-async def test_a_resident_gets_a_rotating_code(resident: Member, shopkeeper: Member) -> None:
+async def test_a_resident_gets_a_rotating_code(
+    resident: Member, shopkeeper: Member, community: CommunityView
+) -> None:
+    resident_community = community.id
     before = datetime.now(UTC)
     response = await resident.client.get("/api/me/code")
     assert response.status_code == 200, response.text
@@ -37,7 +41,7 @@ async def test_a_resident_gets_a_rotating_code(resident: Member, shopkeeper: Mem
     assert scanned.status_code == 200, scanned.text
     assert scanned.json() == {
         "person_id": resident.id, "name": resident.name, "card_no": resident.card_no,
-        "via_card": False,
+        "via_card": False, "community_id": resident_community,
     }
     # It can be scanned any number of times until it expires.
     assert (await resolve(shopkeeper, body["code"])).status_code == 200

@@ -282,7 +282,8 @@ async def test_the_counter_page_serves_a_visitor_and_says_where_they_are_from(
         await sign_in_staff(client, town.keeper_b)
         csrf, key = await counter_form(client)
         done = await client.post("/counter", data={
-            "csrf": csrf, "key": key, f"q{soap}": "3", "member_code": await code_of(town.resident), "pin": ""})
+            "csrf": csrf, "key": key, f"q{soap}": "3", "member_code": await code_of(town.resident),
+            "pin": ""})
         assert done.status_code == 303, done.text
         receipt = await client.get(done.headers["location"])
         assert f"来自{town.a.name}（通存通兑）" in receipt.text
@@ -290,7 +291,8 @@ async def test_the_counter_page_serves_a_visitor_and_says_where_they_are_from(
         await subdistricts.create(town.name, [], shared=False)
         csrf, key = await counter_form(client)
         refused = await client.post("/counter", data={
-            "csrf": csrf, "key": key, f"q{soap}": "1", "member_code": await code_of(town.resident), "pin": ""})
+            "csrf": csrf, "key": key, f"q{soap}": "1", "member_code": await code_of(town.resident),
+            "pin": ""})
         assert refused.status_code == 409
         assert "尚未开通积分通存通兑" in refused.text
     assert await balance(town.resident) == "85.00"
