@@ -67,6 +67,7 @@ from market.shop.counter_controllers import OrderController, RedemptionControlle
 from market.shop.shop_controllers import ShopController
 from market.storable import check_request
 from market.subdistricts.controllers import SubdistrictController
+from market.subdistricts.move_controllers import MoveController
 from market.web.headers import security_headers
 from market.web.site import static_files, template_config, web_router
 
@@ -225,6 +226,7 @@ def create_app(
             DelegateController,
             MyDelegationsController,
             SubdistrictController,
+            MoveController,
             *leaderboards.API,
             *dashboards.API,
             *exports.API,

@@ -111,6 +111,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "此人已是另一个街道的管理员", "This person administers another subdistrict already",
     ),
     "invalid_month": ("月份格式应为 YYYY-MM，如 2026-12", "The month is written YYYY-MM, e.g. 2026-12"),
+    # -- moving house (搬家) between communities of one subdistrict ------------------------------
+    "not_same_subdistrict": (
+        "只能迁往本街道的其他社区", "A resident can only move to another community of this subdistrict",
+    ),
+    "move_to_same_community": ("居民已经在这个社区了", "The resident lives in this community already"),
+    "move_pending": (
+        "这位居民已有一项待审核的迁出申请", "This resident has a move waiting for a decision already",
+    ),
+    "move_not_pending": ("这项迁出申请已经处理过了", "This move has been decided already"),
+    "move_staff": (
+        "此人有工作人员角色：请先取消其工作人员角色，再办理迁出",
+        "This person has a staff role: take the staff roles away before moving them",
+    ),
+    "move_phone_taken": (
+        "迁入社区已有人用这个手机号登记", "Someone in the new community is registered with this phone number",
+    ),
+    "move_person_changed": (
+        "这位居民的情况已有变化（不再是迁出社区的居民），申请无法办理",
+        "The resident is no longer of the community they were to move out of: the move cannot go ahead",
+    ),
+    "open_reservations": (
+        "这位居民还有未取货的预订或待公示的积分：请先处理完，再批准迁入",
+        "The resident has reservations not yet collected or points waiting for publicity: settle them"
+        " before approving the move",
+    ),
     "setup_token_invalid": (
         "设置链接不对：请使用运行 market serve 的终端里打印的完整链接",
         "This set-up link is wrong: use the whole link printed on the console running market serve",

@@ -21,7 +21,9 @@ gets through. Deadlocks stay rare because every unit takes its locks in one orde
    one person's baskets and reservations are then decided one after another, so a limit
    cannot be passed twice; and, where the community caps earning, by every unit that may
    credit earned points (a scan, an approval, hours set by hand: ``lots.earning_rules_steps``,
-   the people in id order, before the activity), so a cap cannot be passed twice;
+   the people in id order, before the activity), so a cap cannot be passed twice; and by every
+   unit of a move of house (``market.subdistricts.moves``), whose approval also moves the row to
+   its new community before it takes the two chains;
 2. the activity: ``FOR KEY SHARE`` by scans, which run side by side and only wait for
    what changes the activity; ``FOR UPDATE`` by edits, cancellations, approvals,
    rejections, hours set by hand and closing unfinished stays, which wait for the scans

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import msgspec
 
-from ledger import InvalidAmount, Ledger, Transfer, format_points, single, to_decimal, to_hundredths
+from ledger import Entry, InvalidAmount, Ledger, Transfer, format_points, single, to_decimal, to_hundredths
 from market.activities.hours import hours_and_stars
 from market.auth.sessions import Principal
 from market.community import service as communities
@@ -22,6 +22,7 @@ from market.paging import parse_cursor
 from market.people.service import community_of
 from market.points import lots
 from market.points.lots import Credit, earn_steps
+from market.subdistricts.moves import wallet_communities
 from market.writes import LedgerStep, Steps, write
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class EntryView(msgspec.Struct):
     phase: str = "single"
     #: For a reservation a delegate (代办) made for the person: the delegate's name.
     acted_by: str | None = None
+    #: The community whose ledger holds the entry: the person's own, or one they moved out of (搬家).
+    community_id: int | None = None
 
 
 class EntriesPage(msgspec.Struct):
@@ -240,22 +243,40 @@ async def entries(ledger: Ledger, me: Principal, limit: int, cursor: str | None)
 async def person_entries(
     ledger: Ledger, community_id: int, person_id: int, limit: int, cursor: str | None
 ) -> EntriesPage:
-    """A person's points history, newest first (the caller checks the person's community)."""
+    """A person's points history, newest first (the caller checks the person's community).
+
+    A resident who moved house (搬家, ``market.subdistricts.moves``) had a wallet in each community
+    they lived in: their history is every one of those wallets' entries, merged by the ledger's
+    ``seq`` (one order across ledgers), with the same cursor (the last ``seq`` shown)."""
     before = parse_cursor(cursor)
-    account = await ledger.find_account(community_id, "wallet", owner=str(person_id))
-    if account is None:
-        return EntriesPage(items=[], next_cursor=None)
-    page, next_before = await ledger.entries(account.id, limit=limit, before=before)
-    delegates = await _order_delegates(community_id, [entry.memo for entry in page if entry.kind == "order"])
+    limit = max(1, min(limit, 200))
+    pages: list[tuple[int, Entry]] = []
+    more = False
+    for ledger_id in await wallet_communities(person_id, community_id):
+        account = await ledger.find_account(ledger_id, "wallet", owner=str(person_id))
+        if account is None:
+            continue
+        page, next_before = await ledger.entries(account.id, limit=limit, before=before)
+        pages += [(ledger_id, entry) for entry in page]
+        more = more or next_before is not None
+    pages.sort(key=lambda found: found[1].seq, reverse=True)
+    more = more or len(pages) > limit
+    pages = pages[:limit]
+    delegates: dict[int, dict[str, str]] = {}
+    for ledger_id in {ledger_id for ledger_id, _ in pages}:
+        delegates[ledger_id] = await _order_delegates(
+            ledger_id, [entry.memo for lid, entry in pages if lid == ledger_id and entry.kind == "order"])
     items = [
         EntryView(
             id=entry.transfer_id, at=entry.at, amount=points(entry.amount),
             balance_after=points(entry.balance_after), kind=entry.kind, memo=entry.memo,
-            phase=entry.phase, acted_by=delegates.get(entry.memo) if entry.kind == "order" else None,
+            phase=entry.phase,
+            acted_by=delegates[ledger_id].get(entry.memo) if entry.kind == "order" else None,
+            community_id=ledger_id,
         )
-        for entry in page
+        for ledger_id, entry in pages
     ]
-    return EntriesPage(items=items, next_cursor=None if next_before is None else str(next_before))
+    return EntriesPage(items=items, next_cursor=str(pages[-1][1].seq) if more and pages else None)
 
 
 async def _order_delegates(community_id: int, memos: list[str]) -> dict[str, str]:

@@ -204,13 +204,20 @@ def number_of(digest: bytes) -> str:
     return "-".join(text[i : i + 4] for i in range(0, 16, 4))
 
 
-async def compute(community_id: int, person_id: int, issued_at: datetime, period: Period) -> Certificate:
+async def compute(community_id: int, person_id: int, issued_at: datetime, period: Period,
+                  *, former: bool = False) -> Certificate:
     """The certificate's content from today's records, as of ``issued_at``.
 
-    The person must be of the community (else NotFound: nobody sees another community)."""
+    The person must be of the community (else NotFound: nobody sees another community); with
+    ``former`` (checking a certificate the community issued), also one who moved away since.
+    A person's service is theirs wherever it was done: a resident who moved house (搬家,
+    ``market.subdistricts.moves``) keeps the stays of the community they left, as their service
+    hours do (``market.activities.hours``)."""
+    moved_away = (" OR EXISTS (SELECT 1 FROM house_move m WHERE m.person = p.id"
+                  " AND m.from_community = c.id AND m.state = 'done')") if former else ""
     people = await fetch(
-        "SELECT p.name AS name, c.name AS community FROM person p JOIN community c ON c.id = p.community"
-        " WHERE p.id = {} AND p.community = {}", person_id, community_id,
+        "SELECT p.name AS name, c.name AS community FROM person p JOIN community c ON c.id = {}"
+        f" WHERE p.id = {{}} AND (p.community = c.id{moved_away})", community_id, person_id,
     )
     if not people:
         raise NotFound(field="person_id")
@@ -218,11 +225,11 @@ async def compute(community_id: int, person_id: int, issued_at: datetime, period
         "SELECT a.id AS id, a.title AS title, a.category AS category, a.starts_at AS starts_at,"
         " s.hours AS hours"
         " FROM activity_stay s JOIN activity a ON a.id = s.activity"
-        " WHERE s.community = {} AND s.person = {} AND s.status = 'out'"
+        " WHERE s.person = {} AND s.status = 'out'"
         " AND (s.approval IS NULL OR s.approval = 'approved')"
         " AND COALESCE(s.out_at, s.in_at) <= {}"
     )
-    args: list[object] = [community_id, person_id, issued_at]
+    args: list[object] = [person_id, issued_at]
     since, before = period.bounds()
     if since is not None:
         sql += " AND a.starts_at >= {}"
@@ -313,7 +320,7 @@ async def check(settings: Settings, token: str) -> Check:
     key = public_key_hex(settings, community_id)
     try:
         period = Period(_unpack_day(start), _unpack_day(end))
-        now = await compute(community_id, person_id, issued_at, period)
+        now = await compute(community_id, person_id, issued_at, period, former=True)
     except NotFound:
         return Check("changed", "records_missing", public_key=key, number=number_of(digest))
     if now.digest() != digest:

@@ -1,5 +1,6 @@
 """Subdistricts over HTTP, for their admins (role ``subdistrict_admin``): the group and 通存通兑,
-the overview across communities, each community's ledger check, and the monthly settlement.
+the overview across communities, each community's ledger check, the monthly settlement and the
+honour roll across communities (masked names).
 
 Every route answers 404 for a subdistrict the caller does not administer, as for a record of
 another community."""
@@ -15,10 +16,13 @@ from market.auth.guards import requires_role
 from market.auth.roles import SUBDISTRICT_ADMIN
 from market.auth.sessions import Principal
 from market.messages import preferred_language
+from market.reports.board_period import PeriodAt, PeriodKind, parse_period
+from market.reports.leaderboards import DEFAULT_LIMIT, Limit
+from market.subdistricts import boards, service
 from market.subdistricts import overview as figures
-from market.subdistricts import service
 from market.subdistricts.service import SubdistrictList, SubdistrictUpdate, SubdistrictView
 from market.subdistricts.settlement import Settlement, settlement, this_month
+from market.web import i18n
 
 
 class SubdistrictController(Controller):
@@ -85,3 +89,14 @@ class SubdistrictController(Controller):
     ) -> Settlement:
         await service.check_admin(me, subdistrict_id)
         return await settlement(ledger, subdistrict_id, period or this_month())
+
+    @get("/{subdistrict_id:int}/leaderboard", opt={"problems": (404,)},
+         summary="The top residents of all its communities by points earned in a month, quarter or"
+                 " year: masked names, each with their community")
+    async def leaderboard(
+        self, request: Request, subdistrict_id: FromPath[int], me: NamedDependency[Principal],
+        period: PeriodKind = None, at: PeriodAt = None, limit: Limit = DEFAULT_LIMIT,
+    ) -> boards.SubdistrictBoard:
+        await service.check_admin(me, subdistrict_id)
+        return await boards.leaderboard(subdistrict_id, parse_period(period, at), limit=limit,
+                                        language=i18n.language_of(request))

@@ -44,6 +44,7 @@ from market.people import service as people
 from market.points import service as points
 from market.settings import Settings
 from market.shop import rules as shop_rules
+from market.subdistricts import moves
 from market.tables import Community, Person
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member, signed_in
@@ -536,6 +537,7 @@ async def _person_page(
         has_pin=bool(secrets_set and secrets_set["pin_hash"]),
         has_password=bool(secrets_set and secrets_set["password_hash"]),
         live_code=await access_codes.live_code_of(person_id),
+        move=await moves.panel(me.community_id, person_id),
     )
 
 

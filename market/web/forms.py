@@ -14,6 +14,7 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
 from market.auth.guards import principal_of
+from market.auth.roles import ROLES, SUBDISTRICT_ADMIN
 from market.auth.sessions import Principal
 from market.errors import CsrfRejected, Forbidden, NotSignedIn
 from market.web import i18n
@@ -102,13 +103,21 @@ def require_role(me: Principal, *roles: str) -> None:
         raise Forbidden()
 
 
+def office_only(me: Principal) -> bool:
+    """The 街道 office's account: it holds none of a community's roles (``market.subdistricts``)."""
+    return me.has_role(SUBDISTRICT_ADMIN) and not me.has_role(*ROLES)
+
+
 def page_member(request: Request, *roles: str) -> Principal:
     """The signed-in person, holding one of ``roles`` (if any are named). A stranger is sent to
     sign in and back (the pages' error handler turns ``NotSignedIn`` into that redirect); anyone
-    else gets the friendly 403 page."""
+    else gets the friendly 403 page, as does the 街道 office's account on a page that names no
+    role (its pages name theirs: ``market.web.subdistrict_pages``)."""
     me = principal_of(request)
     if me is None:
         raise NotSignedIn()
-    if roles:  # none named: anyone signed in
+    if roles:
         require_role(me, *roles)
+    elif office_only(me):  # none named: anyone of a community (the 街道 office is of none)
+        raise Forbidden()
     return me

@@ -37,6 +37,7 @@ from market.web.forms import (
     FORM_COOKIE,
     check_csrf,
     form_fields,
+    office_only,
     page,
     page_member,
     signed_in,
@@ -138,6 +139,9 @@ async def sign_out(request: Request, settings: NamedDependency[Settings]) -> Red
 
 @get("/", name="web:home", **PAGE)
 async def home(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
+    office = signed_in(request)
+    if office is not None and office_only(office):
+        return Redirect("/subdistrict", status_code=303)  # the 街道 office's account: its own pages
     me = page_member(request)
     wallet = await points.balance(ledger, me)
     return page(request, "home.html", wallet=wallet, resident=me.has_role(RESIDENT),

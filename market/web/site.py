@@ -39,11 +39,13 @@ from market.web import (
     delegate_pages,
     household,
     i18n,
+    move_pages,
     organizer,
     pages,
     points_pages,
     shop,
     shopkeeper,
+    subdistrict_pages,
 )
 from market.web import deductions as deduction_pages
 from market.web import first_run as first_run_pages
@@ -137,7 +139,7 @@ def web_router() -> Router:
             *leaderboards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
             *transparency.PAGES, *points_pages.PAGES, *household.PAGES,
             *deduction_pages.PAGES, *publicity_pages.PAGES, *access_pages.PAGES, *first_run_pages.PAGES,
-            *delegate_pages.PAGES,
+            *delegate_pages.PAGES, *subdistrict_pages.PAGES, *move_pages.PAGES,
             i18n.switch_language, i18n.switch_elder, i18n.switch_text,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],

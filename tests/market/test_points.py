@@ -183,7 +183,8 @@ async def test_entries_are_paged_newest_first(admin: Member, resident: Member) -
     ]
     assert [item["memo"] for item in items] == ["第5次", "第4次", "第3次", "第2次", "第1次"]
     first = items[0]
-    assert set(first) == {"id", "at", "amount", "balance_after", "kind", "memo", "phase", "acted_by"}
+    assert set(first) == {"id", "at", "amount", "balance_after", "kind", "memo", "phase", "acted_by",
+                          "community_id"}
     assert first["kind"] == "adjustment"
     assert first["at"].endswith(("Z", "+00:00"))
 

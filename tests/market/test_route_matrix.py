@@ -15,6 +15,7 @@ add a maker to ``RECORDS``.
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -197,6 +198,13 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/subdistricts/{subdistrict_id}/overview.csv"): only("subdistrict_admin"),
     ("GET", "/api/subdistricts/{subdistrict_id}/ledger"): only("subdistrict_admin"),
     ("GET", "/api/subdistricts/{subdistrict_id}/settlement"): only("subdistrict_admin"),
+    # moving house (搬家): the old community's admin asks and cancels, the new one's decides
+    ("POST", "/api/moves"): ADMIN,
+    ("GET", "/api/moves"): ADMIN,
+    ("POST", "/api/moves/{move_id}/approve"): ADMIN,
+    ("POST", "/api/moves/{move_id}/refuse"): ADMIN,
+    ("POST", "/api/moves/{move_id}/cancel"): ADMIN,
+    ("GET", "/api/subdistricts/{subdistrict_id}/leaderboard"): only("subdistrict_admin"),
     ("GET", "/api/orders"): signed_in(),
     ("GET", "/api/orders/{order_id}"): signed_in(),
     ("POST", "/api/orders/{order_id}/fulfil"): only("shopkeeper"),
@@ -347,6 +355,19 @@ async def _subdistrict(community_id: int) -> int:
     return view.id
 
 
+async def _move(community_id: int) -> int:
+    """A pending move of a new resident out of the community, to a new community of its own."""
+    from market.db import fetch
+
+    (place,) = await fetch("INSERT INTO community (name, created_at) VALUES ({}, {}) RETURNING id",
+                           f"迁入社区-{secrets.token_hex(6)}", datetime.now(UTC))
+    person = await records.person(community_id)
+    (row,) = await fetch(
+        "INSERT INTO house_move (person, from_community, to_community, requested_by, requested_ms, state)"
+        " VALUES ({}, {}, {}, {}, {}, 'pending') RETURNING id", person, community_id, place["id"], person, 0)
+    return row["id"]
+
+
 #: path parameter → how to make a record of a community for it.
 RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
     "person_id": records.person,
@@ -367,6 +388,7 @@ RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
     "correction_id": _correction,
     "slug": lambda community_id: _slug(community_id),
     "subdistrict_id": _subdistrict,
+    "move_id": _move,
 }
 
 

@@ -1,0 +1,199 @@
+"""The 街道 office's pages (role ``subdistrict_admin``), and the subdistrict's public page.
+
+``/subdistrict``: each community's points and chain head and the totals, 通存通兑 on or off, the
+overview as a spreadsheet and the ledger checks run on demand; ``/subdistrict/settlement``: a
+month's settlement between the communities; ``/subdistrict/boards``: the honour roll across them,
+with masked names. They read through ``market.subdistricts`` only, as the API does; every page
+takes an optional ``?subdistrict=<id>`` (the office's own by default), and another office's
+subdistrict is not there (404). ``/public/subdistrict?id=`` (or ``?name=``) needs no sign-in: the
+communities and the latest signed checkpoint of each, linked to its own transparency page.
+"""
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.response import Redirect, Template
+
+from ledger import Ledger
+from market.auth.roles import SUBDISTRICT_ADMIN
+from market.auth.sessions import Principal
+from market.errors import CsrfRejected, MarketError, NotFound
+from market.reports import checkpoint_service as checkpoints
+from market.reports.board_period import parse_period
+from market.settings import Settings
+from market.subdistricts import boards, service
+from market.subdistricts import overview as figures
+from market.subdistricts.service import SubdistrictUpdate
+from market.subdistricts.settlement import month_bounds, settlement, this_month
+from market.web import i18n
+from market.web.forms import check_csrf, form_fields, page, page_member
+
+PAGE = {"include_in_schema": False}
+#: Residents on the office's honour roll.
+BOARD_LIMIT = 20
+MAX_ID = 2**31 - 1
+SHARING = {"on": True, "off": False}
+
+
+def _number(typed: str | None) -> int | None:
+    """An id typed into an address; None when it is not one (the page answers 404)."""
+    text = (typed or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
+        return None
+    return int(text)
+
+
+async def _chosen(me: Principal, typed: str | None) -> int:
+    """The subdistrict a page is about: the one named in the address if ``me`` administers it,
+    else ``me``'s own; 404 for any other (as the API answers for another office's)."""
+    if typed:
+        subdistrict_id = _number(typed)
+        if subdistrict_id is None:
+            raise NotFound()
+        await service.check_admin(me, subdistrict_id)
+        return subdistrict_id
+    mine = (await service.administered_by(me)).items
+    if not mine:
+        raise NotFound()
+    return mine[0].id
+
+
+def _office(request: Request) -> Principal:
+    return page_member(request, SUBDISTRICT_ADMIN)
+
+
+# -- the overview ---------------------------------------------------------------------------------
+
+
+async def _overview_page(
+    request: Request, ledger: Ledger, subdistrict_id: int, *, status: int = 200,
+    sharing_problem: str | None = None, typed_sharing: str | None = None,
+    checks: figures.LedgerChecks | None = None,
+) -> Template:
+    seen = await figures.overview(ledger, subdistrict_id)
+    return page(
+        request, "subdistrict/overview.html", status=status, seen=seen, checks=checks,
+        sharing_problem=sharing_problem,
+        typed_sharing=typed_sharing or ("on" if seen.shared_redemption else "off"),
+        saved=request.query_params.get("sharing") in SHARING and status == 200,
+        csv=f"/api/subdistricts/{subdistrict_id}/overview.csv", tab="overview",
+    )
+
+
+@get("/subdistrict", name="web:subdistrict", **PAGE)
+async def overview_page(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
+    me = _office(request)
+    subdistrict_id = await _chosen(me, request.query_params.get("subdistrict"))
+    # Checking replays every community's chain: only when the office presses the button.
+    checks = (await figures.ledger_checks(ledger, subdistrict_id)
+              if request.query_params.get("check") == "now" else None)
+    return await _overview_page(request, ledger, subdistrict_id, checks=checks)
+
+
+@post("/subdistrict/sharing", status_code=200, **PAGE)
+async def change_sharing(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
+    """通存通兑 on or off (audited by the service); refused, the page again with the choice kept."""
+    me = _office(request)
+    fields = await form_fields(request)
+    subdistrict_id = await _chosen(me, fields.get("subdistrict"))
+    language = i18n.language_of(request)
+    typed = fields.get("shared", "")[:10]
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return await _overview_page(request, ledger, subdistrict_id, status=error.status, typed_sharing=typed,
+                                    sharing_problem=i18n.error_text(language, error.reason))
+    if typed not in SHARING:
+        return await _overview_page(
+            request, ledger, subdistrict_id, status=400, typed_sharing=typed,
+            sharing_problem=i18n.translate(language, "Choose whether shared redemption is on or off."))
+    try:
+        await service.update(me, subdistrict_id, SubdistrictUpdate(shared_redemption=SHARING[typed]))
+    except MarketError as error:
+        return await _overview_page(
+            request, ledger, subdistrict_id, status=error.status, typed_sharing=typed,
+            sharing_problem=i18n.error_text(language, error.reason, field=error.field or "", **error.params))
+    return Redirect(f"/subdistrict?subdistrict={subdistrict_id}&sharing={typed}#sharing", status_code=303)
+
+
+# -- the month's settlement -----------------------------------------------------------------------
+
+
+def _next_months(period: str) -> dict[str, str]:
+    start, _ = month_bounds(period)
+    before = (start.year - 1, 12) if start.month == 1 else (start.year, start.month - 1)
+    after = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return {"previous": f"{before[0]:04d}-{before[1]:02d}", "next": f"{after[0]:04d}-{after[1]:02d}"}
+
+
+@get("/subdistrict/settlement", name="web:subdistrict-settlement", **PAGE)
+async def settlement_page(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
+    me = _office(request)
+    subdistrict_id = await _chosen(me, request.query_params.get("subdistrict"))
+    typed = (request.query_params.get("period") or "").strip()[:20] or this_month()
+    view = await service.get(subdistrict_id)
+    try:
+        statement = await settlement(ledger, subdistrict_id, typed)
+    except MarketError as error:
+        problem = i18n.error_text(i18n.language_of(request), error.reason, **error.params)
+        return page(request, "subdistrict/settlement.html", status=error.status, view=view, statement=None,
+                    typed=typed, problem=problem, nav=None, tab="settlement")
+    return page(request, "subdistrict/settlement.html", view=view, statement=statement, typed=typed,
+                problem=None, nav=_next_months(typed), tab="settlement")
+
+
+# -- the honour roll across communities -----------------------------------------------------------
+
+
+@get("/subdistrict/boards", name="web:subdistrict-boards", **PAGE)
+async def boards_page(request: Request) -> Template | Redirect:
+    me = _office(request)
+    subdistrict_id = await _chosen(me, request.query_params.get("subdistrict"))
+    language = i18n.language_of(request)
+    typed = {"period": request.query_params.get("period", "month")[:10],
+             "at": request.query_params.get("at", "")[:10]}
+    view = await service.get(subdistrict_id)
+    try:
+        chosen = parse_period(typed["period"], typed["at"] or None)
+    except MarketError as error:
+        return page(request, "subdistrict/boards.html", status=error.status, view=view, board=None,
+                    typed=typed, problem=i18n.error_text(language, error.reason, **error.params),
+                    bad_field=error.field, nav=None, tab="boards")
+    board = await boards.leaderboard(subdistrict_id, chosen, limit=BOARD_LIMIT, language=language)
+    typed = {"period": chosen.kind, "at": chosen.key}
+    return page(request, "subdistrict/boards.html", view=view, board=board, typed=typed, problem=None,
+                bad_field=None, nav={"previous": chosen.previous().key, "next": chosen.next().key},
+                tab="boards")
+
+
+# -- the public page ------------------------------------------------------------------------------
+
+
+async def _public_subdistrict(request: Request) -> service.SubdistrictView:
+    typed_id = request.query_params.get("id")
+    if typed_id:
+        subdistrict_id = _number(typed_id)
+        if subdistrict_id is not None:
+            return await service.get(subdistrict_id)
+        typed_name = typed_id  # ?id=<the name> reads as the name
+    else:
+        typed_name = request.query_params.get("name") or ""
+    found = await service.named(typed_name[:100]) if typed_name.strip() else None
+    if found is None:
+        raise NotFound()
+    return found
+
+
+@get("/public/subdistrict", name="web:public-subdistrict", **PAGE)
+async def public_page(request: Request, settings: NamedDependency[Settings]) -> Template:
+    """Anyone may read it: which communities, and the head each signed last (no resident, no sum
+    beyond what each community's own transparency page publishes)."""
+    view = await _public_subdistrict(request)
+    rows = []
+    for community in view.communities:
+        newest = await checkpoints.latest(community.id)
+        verdict = await checkpoints.status_of(settings, newest) if newest else None
+        rows.append({"community": community, "newest": newest, "verdict": verdict})
+    return page(request, "subdistrict/public.html", view=view, rows=rows)
+
+
+PAGES = [overview_page, change_sharing, settlement_page, boards_page, public_page]
