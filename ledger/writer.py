@@ -393,11 +393,12 @@ class Ledger:
         page = [_entry(account_id, row) for row in rows[:limit]]
         return page, (page[-1].seq if len(rows) > limit else None)
 
-    async def flows(self, account_id: int, since: datetime, until: datetime) -> Flows:
-        """What the account received and gave in [since, until) (aware datetimes)."""
-        credited, debited, movements = await self.store.flows(
-            account_id, _micros(since), _micros(until))
-        return Flows(to_decimal(credited), to_decimal(debited), movements)
+    async def flows(self, account_id: int, since: datetime, until: datetime) -> dict[str, Flows]:
+        """What the account received and gave in [since, until) (aware datetimes), per kind of
+        transfer (kinds without movements are absent)."""
+        found = await self.store.flows(account_id, _micros(since), _micros(until))
+        return {kind: Flows(to_decimal(credited), to_decimal(debited), movements)
+                for kind, (credited, debited, movements) in found.items()}
 
     async def totals(self, ledger: int) -> dict[str, Decimal]:
         totals = await self.store.totals(ledger)

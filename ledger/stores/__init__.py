@@ -28,8 +28,8 @@ class Store(Protocol):
     async def accounts(self, ledger: int | None = None) -> list[AccountState]: ...
     async def transfer(self, transfer_id: str) -> Row | None: ...
     async def history(self, account_id: int, limit: int, before: int | None) -> list[Row]: ...
-    async def flows(self, account_id: int, since_us: int, until_us: int) -> tuple[int, int, int]:
-        """(credited, debited, movements) of the account's posted transfers in [since, until)."""
+    async def flows(self, account_id: int, since_us: int, until_us: int) -> dict[str, tuple[int, int, int]]:
+        """kind → (credited, debited, movements) of the account's posted transfers in [since, until)."""
     async def scan_legacy(self, after_seq: int, limit: int) -> list[Row]:
         """Rows of the legacy chain (written before chains per ledger), by ``seq``."""
     async def scan_chain(self, ledger: int, after: int, limit: int) -> list[Row]:

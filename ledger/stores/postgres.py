@@ -253,10 +253,10 @@ class PostgresStore:
         )
         return [_row(r) for r in rows]
 
-    async def flows(self, account_id: int, since_us: int, until_us: int) -> tuple[int, int, int]:
+    async def flows(self, account_id: int, since_us: int, until_us: int) -> dict[str, tuple[int, int, int]]:
         sql = FLOWS.format(p1="$1", p2="$2", p3="$3")
-        row = await self.pool.fetchrow(sql, account_id, since_us, until_us)
-        return int(row[0]), int(row[1]), int(row[2])
+        rows = await self.pool.fetch(sql, account_id, since_us, until_us)
+        return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
 
     async def scan_legacy(self, after_seq: int, limit: int) -> list[Row]:
         rows = await self.pool.fetch(

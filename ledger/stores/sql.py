@@ -19,11 +19,14 @@ SELECT {COLUMNS} FROM (
 """
 
 #: What moved into ({p1} = the account as credit) and out of an account in a time range
-#: [{p2}, {p3}) of whole microseconds: the posted movements (single or post), and how many.
+#: [{p2}, {p3}) of whole microseconds, per kind of transfer: the posted movements (single or
+#: post), and how many.
 FLOWS = """
-SELECT COALESCE(SUM(CASE WHEN credit = {p1} THEN amount ELSE 0 END), 0),
+SELECT kind,
+       COALESCE(SUM(CASE WHEN credit = {p1} THEN amount ELSE 0 END), 0),
        COALESCE(SUM(CASE WHEN debit = {p1} THEN amount ELSE 0 END), 0),
        COUNT(*)
 FROM ledger_transfer
 WHERE (debit = {p1} OR credit = {p1}) AND phase IN ('single', 'post') AND at_us >= {p2} AND at_us < {p3}
+GROUP BY kind
 """

@@ -2,9 +2,10 @@
 
 When a resident of A redeems at B's shop, A's ledger moves the points from the wallet to A's
 clearing account for B, and B's ledger from its clearing account for A to its shop
-(``ledger.crossing``). So in a month, what A's clearing account for B received is what A's
-residents spent at B, and what it gave is what B's residents spent at A (refunds come back the
-other way). The statement is read from those accounts' movements alone, and each side is
+(``ledger.crossing``). So in a month, what A's clearing account for B received in redemptions is
+what A's residents spent at B, and what it gave is what B's residents spent at A; refunds come back
+the other way, and a resident moving house carries their points through the same accounts. The
+statement is read from those accounts' movements alone, by kind of transfer, and each side is
 checked against the other's ledger: the two must mirror each other exactly.
 """
 
@@ -26,14 +27,18 @@ MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 class PairSettlement(msgspec.Struct):
     """One pair of communities in one month. ``debtor`` owes ``creditor`` ``owed`` points: what the
-    debtor's residents spent at the creditor's shop less what the creditor's residents spent at
-    the debtor's (each net of refunds)."""
+    debtor's residents spent at the creditor's shop less what the creditor's residents spent at the
+    debtor's (each net of refunds), and the points residents took with them when they moved house
+    from one to the other."""
 
     debtor: CommunityRef
     creditor: CommunityRef
     owed: str
     debtor_residents_spent: str
     creditor_residents_spent: str
+    #: Points carried by residents who moved from the debtor to the creditor, and the other way.
+    moved_to_creditor: str
+    moved_to_debtor: str
     #: Transfers through the pair's clearing accounts in the month (each crossing is two: one a side).
     movements: int
 
@@ -62,6 +67,53 @@ def month_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+#: The kinds of transfer that cross between communities (``ledger.crossing``): redemptions at
+#: another community's shop and their refunds (``market.shop.counter``), and moves of house
+#: (``market.subdistricts.moves``).
+REDEMPTION, REFUND, MOVE = "redemption", "refund", "move"
+
+
+class _Side(msgspec.Struct):
+    """One clearing account's month, as its own ledger has it: what its residents spent at the
+    other community (net of refunds), what the other's residents spent here, points moved either
+    way, and the transfers."""
+
+    spent_there: Decimal
+    spent_here: Decimal
+    moved_there: Decimal
+    moved_here: Decimal
+    movements: int
+
+    @property
+    def net(self) -> Decimal:
+        return self.spent_there - self.spent_here + self.moved_there - self.moved_here
+
+
+async def _side(ledger: Ledger, account_id: int | None, start: datetime, end: datetime) -> _Side:
+    """A clearing account is credited when points leave its community (a resident spending at the
+    other shop, moving there, or the other's refund going back) and debited when they come in."""
+    flows = await ledger.flows(account_id, start, end) if account_id else {}
+    zero = Decimal(0)
+
+    def credited(kind: str) -> Decimal:
+        return flows[kind].credited if kind in flows else zero
+
+    def debited(kind: str) -> Decimal:
+        return flows[kind].debited if kind in flows else zero
+
+    return _Side(
+        spent_there=credited(REDEMPTION) - debited(REFUND), spent_here=debited(REDEMPTION) - credited(REFUND),
+        moved_there=credited(MOVE), moved_here=debited(MOVE),
+        movements=sum(f.movements for f in flows.values()),
+    )
+
+
+def _mirrors(mine: _Side, theirs: _Side) -> bool:
+    """The other ledger's account for this community says the same month from the other side."""
+    return (mine.spent_there, mine.spent_here, mine.moved_there, mine.moved_here, mine.movements) == (
+        theirs.spent_here, theirs.spent_there, theirs.moved_here, theirs.moved_there, theirs.movements)
+
+
 async def settlement(ledger: Ledger, subdistrict_id: int, period: str) -> Settlement:
     start, end = month_bounds(period)
     view = await get(subdistrict_id)
@@ -72,24 +124,22 @@ async def settlement(ledger: Ledger, subdistrict_id: int, period: str) -> Settle
         theirs = await ledger.find_account(second.id, "clearing", str(first.id))
         if ours is None and theirs is None:
             continue  # points never crossed between these two
-        zero = (Decimal(0), Decimal(0), 0)
-        mine = await ledger.flows(ours.id, start, end) if ours else None
-        other = await ledger.flows(theirs.id, start, end) if theirs else None
-        spent_at_second, spent_at_first, count = (
-            (mine.credited, mine.debited, mine.movements) if mine else zero)
-        mirror = (other.debited, other.credited, other.movements) if other else zero
-        # What the first ledger says went out, the second must say came in, and the reverse.
-        mirrored = mirrored and (spent_at_second, spent_at_first, count) == mirror
-        if not count and not mirror[2]:
+        mine = await _side(ledger, ours.id if ours else None, start, end)
+        other = await _side(ledger, theirs.id if theirs else None, start, end)
+        mirrored = mirrored and _mirrors(mine, other)
+        if not mine.movements and not other.movements:
             continue
-        net = spent_at_second - spent_at_first
-        debtor, creditor = (first, second) if net >= 0 else (second, first)
-        debtor_spent, creditor_spent = (
-            (spent_at_second, spent_at_first) if net >= 0 else (spent_at_first, spent_at_second))
+        # What the first ledger says, seen from the side that owes.
+        if mine.net >= 0:
+            debtor, creditor, side = first, second, mine
+        else:
+            debtor, creditor, side = second, first, other
         pairs.append(PairSettlement(
-            debtor=debtor, creditor=creditor, owed=format_points(abs(net)),
-            debtor_residents_spent=format_points(debtor_spent),
-            creditor_residents_spent=format_points(creditor_spent), movements=count + mirror[2],
+            debtor=debtor, creditor=creditor, owed=format_points(side.net),
+            debtor_residents_spent=format_points(side.spent_there),
+            creditor_residents_spent=format_points(side.spent_here),
+            moved_to_creditor=format_points(side.moved_there), moved_to_debtor=format_points(side.moved_here),
+            movements=mine.movements + other.movements,
         ))
     pairs.sort(key=lambda p: (-Decimal(p.owed), p.debtor.id, p.creditor.id))
     return Settlement(subdistrict_id=subdistrict_id, period=period, pairs=pairs, mirrored=mirrored)

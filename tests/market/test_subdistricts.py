@@ -312,3 +312,40 @@ async def test_a_visitor_without_a_phone_redeems_with_the_printed_card_and_pin(
     assert right.status_code == 201, right.text
     assert await balance(town.resident) == "96.00"
     assert await _clearing(ledger, town.a.id, town.b.id) == "4.00"
+
+
+async def test_the_settlement_separates_spending_refunds_and_moves_of_house(
+    town: Town, ledger: Ledger, enrol: Enrol
+) -> None:
+    """A's resident spends 25 at B and gets 12.50 back; B's resident spends 5 at A; another resident
+    of A moves to B with 40 points. A owes B 12.50 − 5 + 40 = 47.50, and each part says what it is."""
+    from market.subdistricts.settlement import settlement, this_month
+
+    soap = await product(town.keeper_b, price="12.50")
+    sale = (await redeem(town.keeper_b, await code_of(town.resident), [(soap, 2)])).json()
+    back = await town.keeper_b.client.post(
+        f"/api/redemptions/{sale['id']}/refund", json={"reason": "破损", "items": [
+            {"product_id": soap, "quantity": 1}]}, headers={"Idempotency-Key": "settle-back"})
+    assert back.status_code in (200, 201), back.text
+    b_resident = await enrol("resident", community_id=town.b.id)
+    b_admin = await enrol("admin", community_id=town.b.id)
+    assert (await adjust(b_admin, b_resident.id, "5")).status_code == 201
+    rice = await product(town.keeper_a, price="5.00")
+    assert (await redeem(town.keeper_a, await code_of(b_resident), [(rice, 1)])).status_code == 201
+    mover = await enrol("resident", name="搬家的人")
+    assert (await adjust(town.admin_a, mover.id, "40")).status_code == 201
+    asked = await town.admin_a.client.post(
+        "/api/moves", json={"person_id": mover.id, "to_community": town.b.id})
+    assert asked.status_code == 201, asked.text
+    approved = await b_admin.client.post(f"/api/moves/{asked.json()['id']}/approve")
+    assert approved.status_code in (200, 201), approved.text
+
+    statement = await settlement(ledger, town.subdistrict_id, this_month())
+    (pair,) = statement.pairs
+    assert (pair.debtor.id, pair.creditor.id) == (town.a.id, town.b.id)
+    assert (pair.debtor_residents_spent, pair.creditor_residents_spent) == ("12.50", "5.00")
+    assert (pair.moved_to_creditor, pair.moved_to_debtor, pair.owed) == ("40.00", "0.00", "47.50")
+    assert pair.movements == 2 * 4  # four crossings, two legs each
+    assert statement.mirrored
+    # What the pair owes is what the clearing accounts hold (they started at zero this test).
+    assert await _clearing(ledger, town.a.id, town.b.id) == "47.50"
