@@ -336,6 +336,8 @@ class Refund(Table, tablename="refund"):
     #: The shop keeper's Idempotency-Key and a hash of what it was for (both empty without a key).
     idempotency_key = Varchar(length=100, null=True, default=None)
     request_hash = Varchar(length=64, null=True, default=None)
+    #: The community whose wallet the points went back to, when not this one (通存通兑, a move).
+    home_community = ForeignKey(Community, on_delete=OnDelete.restrict, null=True)
 
 
 class RefundLine(Table, tablename="refund_line"):

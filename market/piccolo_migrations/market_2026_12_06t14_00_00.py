@@ -8,6 +8,8 @@
 - ``redemption.home_community``: the community whose resident redeemed at this shop, when it is
   not the shop's own (NULL: the shop's own resident); the points crossed ledgers through the
   two communities' clearing accounts (``ledger.crossing``).
+- ``refund.home_community``: the same for a refund: the community whose wallet the points went back
+  to when it is not the shop's (a visitor, or a resident who has moved house since).
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -36,7 +38,8 @@ CREATE TABLE subdistrict_admin (
     person INTEGER PRIMARY KEY REFERENCES person (id) ON DELETE RESTRICT,
     subdistrict INTEGER NOT NULL REFERENCES subdistrict (id) ON DELETE RESTRICT
 );
-ALTER TABLE redemption ADD COLUMN home_community INTEGER REFERENCES community (id) ON DELETE RESTRICT
+ALTER TABLE redemption ADD COLUMN home_community INTEGER REFERENCES community (id) ON DELETE RESTRICT;
+ALTER TABLE refund ADD COLUMN home_community INTEGER REFERENCES community (id) ON DELETE RESTRICT
 """
 
 _BIGINT = {"sqlite": "INTEGER", "postgres": "BIGINT"}

@@ -12,7 +12,8 @@ A resident of another community of the subdistrict may redeem here when it share
 (通存通兑, ``market.subdistricts``): their wallet stays in their own community's ledger, and the
 points cross to this shop through the two communities' clearing accounts (``ledger.crossing``),
 both legs in the same unit, so both commit or neither; the redemption records the resident's
-``home_community``, and a refund crosses back the same way.
+``home_community``. A refund goes back to the wallet the resident has now — crossing the same way
+when that is in another community (a visitor's, or a resident's who has moved house since).
 
 The shop keeper's Idempotency-Key names the redemption: the same key with the
 same basket answers with the first redemption; with another basket, 422.
@@ -192,7 +193,7 @@ async def redeem(
     member = await resolve_member_code(me.community_id, data.member_code, settings=settings, visiting=True)
     home = member.community_id or me.community_id
     at = datetime.now(UTC)
-    await rules.check_may_redeem(me.community_id, member.person_id, at, home=home)
+    await rules.check_may_redeem(me.community_id, member.person_id, at)
     # 409 while suspended, by the resident's own community or by this one.
     for community_id in {me.community_id, home}:
         await deductions.check_not_suspended(community_id, member.person_id)
@@ -437,11 +438,14 @@ async def refund(
     if key is not None and (found := await _earlier_refund(ledger, me, key, request_hash)):
         return found
     # The wallet that paid exists (the redemption debited it): looked up before the unit.
-    sold = await fetch("SELECT person, home_community FROM redemption WHERE id = {} AND community = {}",
+    # The points go back to the wallet the resident has now: in their own community for a visitor,
+    # and in their new one for a resident who has moved house since (``market.subdistricts.moves``).
+    sold = await fetch("SELECT r.person, p.community AS home FROM redemption r"
+                       " JOIN person p ON p.id = r.person WHERE r.id = {} AND r.community = {}",
                        redemption_id, me.community_id)
     if not sold:
         raise NotFound()
-    home = sold[0]["home_community"] or me.community_id
+    home = sold[0]["home"]
     wallet = await _wallet_of(ledger, home, sold[0]["person"])
     shop = await account_id(ledger, me.community_id, "shop")
     visit = None if home == me.community_id else Visit(
@@ -496,9 +500,10 @@ def _refund_steps(
     transfer_id = f"refund-{redemption_id}-{int(earlier[0]['n']) + 1}"
     (row,) = yield (
         "INSERT INTO refund (community, redemption, keeper, total, reason, transfer_id, created_at,"
-        " idempotency_key, request_hash) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+        " idempotency_key, request_hash, home_community)"
+        " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
         (me.community_id, redemption_id, me.id, total, reason, shop_leg(transfer_id, visit, back=True), at,
-         key, request_hash),
+         key, request_hash, None if visit is None else visit.home),
     )
     products = sorted(taking)
     # The goods first, then the lines (their goods tallies): the order a redemption locks them.

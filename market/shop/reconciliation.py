@@ -153,7 +153,7 @@ async def reconcile_day(
     )
     redemptions = await fetch(sql + " ORDER BY r.id", *args)
     sql, args = _scoped(
-        "SELECT f.id, r.person, r.home_community, f.total, f.transfer_id, t.amount, t.phase,"
+        "SELECT f.id, r.person, f.home_community, f.total, f.transfer_id, t.amount, t.phase,"
         " d.kind AS debit_kind, d.owner AS debit_owner, d.ledger AS debit_ledger,"
         " c.kind AS credit_kind, c.owner AS credit_owner, c.ledger AS credit_ledger"
         " FROM refund f JOIN redemption r ON r.id = f.redemption"

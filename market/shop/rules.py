@@ -9,8 +9,9 @@ Rules decided here:
   (the opening minute is open, the closing minute is closed). The same hours
   hold on every open day; a shop does not open across midnight.
 - A minimum may require a resident to have earned points or served hours
-  before their first redemption. "Earned" is the net of what the community
-  has issued to the wallet: transfers issuance → wallet (check-in and
+  before their first redemption. "Earned" is the net of what the communities
+  have issued to the person's wallets (every community they have a wallet in:
+  a visitor's own, one they moved from): transfers issuance → wallet (check-in and
   check-out credits, approved credits, positive adjustments) less transfers
   wallet → issuance (reversals of those credits, negative adjustments).
   Spending at the shop, refunds and expiry do not change it; a hold awaiting
@@ -242,22 +243,23 @@ async def rules(community_id: int, at: datetime | None = None) -> ShopRules:
     return _view(await stored_rules(community_id), at or datetime.now(UTC))
 
 
-async def earned_points(community_id: int, person_id: int) -> int:
-    """Hundredths of points the community has issued to the person's wallet, net (see the module)."""
+async def earned_points(person_id: int) -> int:
+    """Hundredths of points issued to the person's wallets, net (see the module): by every
+    community they have had a wallet in, so what a resident earned before moving house (or at
+    home, when visiting another community's shop: 通存通兑) counts wherever they redeem."""
     rows = await fetch(
         "SELECT COALESCE(SUM(CASE WHEN t.credit = w.id THEN t.amount ELSE -t.amount END), 0) AS n"
         " FROM ledger_account w JOIN ledger_account i ON i.ledger = w.ledger AND i.kind = 'issuance'"
         " JOIN ledger_transfer t ON (t.debit = i.id AND t.credit = w.id)"
         "  OR (t.debit = w.id AND t.credit = i.id)"
-        " WHERE w.ledger = {} AND w.kind = 'wallet' AND w.owner = {} AND t.phase IN ('single', 'post')",
-        community_id, str(person_id),
+        " WHERE w.kind = 'wallet' AND w.owner = {} AND t.phase IN ('single', 'post')",
+        str(person_id),
     )
     return int(rows[0]["n"]) if rows else 0
 
 
 async def check_may_redeem(
-    community_id: int, person_id: int, at: datetime, *, opening_hours: bool = True,
-    home: int | None = None,
+    community_id: int, person_id: int, at: datetime, *, opening_hours: bool = True
 ) -> None:
     """Refuse a redemption the community's rules do not allow at ``at`` (an aware datetime).
 
@@ -265,7 +267,7 @@ async def check_may_redeem(
     (unless ``opening_hours`` is False: a reservation may be made any time, it is
     collected at the counter); 409 ``NotEnoughEarned`` (reason ``not_enough_earned``)
     while the person has earned fewer points or served fewer hours than the
-    minimums (earned in the resident's own community, ``home``, for a visitor). Only reads.
+    minimums (earned in any community: ``earned_points``). Only reads.
     """
     stored = await stored_rules(community_id)
     if not stored.configured:
@@ -274,7 +276,7 @@ async def check_may_redeem(
         raise ShopClosed(stored, at)
     if not stored.min_earned and not stored.min_hours:
         return
-    earned = await earned_points(home or community_id, person_id) if stored.min_earned else 0
+    earned = await earned_points(person_id) if stored.min_earned else 0
     hours = await service_hours(person_id) if stored.min_hours else 0
     if earned < stored.min_earned or hours < stored.min_hours:
         raise NotEnoughEarned(stored, earned, hours)

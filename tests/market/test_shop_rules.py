@@ -220,7 +220,7 @@ async def test_a_minimum_of_earned_points(admin: Member, resident: Member, commu
     )
     assert (await adjust(admin, resident.id, "0.01")).status_code == 201
     assert await refusal(community.id, resident.id, at) is None
-    assert await rules.earned_points(community.id, resident.id) == 1000
+    assert await rules.earned_points(resident.id) == 1000
     # points taken back by an admin are not earned; points spent or expired still are
     assert (await adjust(admin, resident.id, "-0.01")).status_code == 201
     assert isinstance(await refusal(community.id, resident.id, at), NotEnoughEarned)
@@ -240,7 +240,7 @@ async def test_spending_does_not_undo_what_was_earned(
     shop = await account_id(ledger, community.id, "shop")
     await ledger.transfer(f"spent-{resident.id}", debit=wallet, credit=shop, amount=Decimal("8.00"),
                           kind="redemption")
-    assert await rules.earned_points(community.id, resident.id) == 1000
+    assert await rules.earned_points(resident.id) == 1000
     assert await refusal(community.id, resident.id, beijing(25, 12, 0)) is None
 
 

@@ -349,3 +349,50 @@ async def test_the_settlement_separates_spending_refunds_and_moves_of_house(
     assert statement.mirrored
     # What the pair owes is what the clearing accounts hold (they started at zero this test).
     assert await _clearing(ledger, town.a.id, town.b.id) == "47.50"
+
+
+async def test_a_refund_after_a_move_of_house_reaches_the_new_wallet(
+    town: Town, ledger: Ledger, enrol: Enrol
+) -> None:
+    """Bought at A, moved to B, brought the goods back to A's shop: the points reach the wallet in
+    B (the one the resident has now), crossing back through the clearing accounts, and A's day
+    still reconciles."""
+    rice = await product(town.keeper_a, price="10.00")
+    sale = await redeem(town.keeper_a, await code_of(town.resident), [(rice, 3)])
+    assert sale.status_code == 201
+    b_admin = await enrol("admin", community_id=town.b.id)
+    asked = await town.admin_a.client.post(
+        "/api/moves", json={"person_id": town.resident.id, "to_community": town.b.id})
+    assert asked.status_code == 201, asked.text
+    approved = await b_admin.client.post(f"/api/moves/{asked.json()['id']}/approve")
+    assert approved.status_code in (200, 201), approved.text
+    assert await balance(town.resident) == "70.00"  # now in B
+    back = await town.keeper_a.client.post(
+        f"/api/redemptions/{sale.json()['id']}/refund", json={"reason": "发霉"},
+        headers={"Idempotency-Key": "after-move"})
+    assert back.status_code in (200, 201), back.text
+    assert back.json()["balance_after"] == "100.00"
+    assert await balance(town.resident) == "100.00"
+    # 70 moved A → B, then 30 crossed back from A's shop to the wallet in B: A owes B 100.
+    assert await _clearing(ledger, town.a.id, town.b.id) == "100.00"
+    await _zero_sums(ledger, town.a.id, town.b.id)
+    assert (await ledger.verify()).ok
+    day = await town.admin_a.client.get("/api/shop/reconciliation")
+    check = day.json()["ledger"]
+    assert check["agrees"] and check["problems"] == [], check
+
+
+async def test_a_visitor_meets_the_shops_minimum_with_points_earned_at_home(
+    town: Town, enrol: Enrol
+) -> None:
+    """B asks residents to have earned 50 points before redeeming; A's resident earned 100 at home."""
+    b_admin = await enrol("admin", community_id=town.b.id)
+    rules = await b_admin.client.put("/api/shop/rules", json={
+        "open_days": [1, 2, 3, 4, 5, 6, 7], "opens_at": "00:00", "closes_at": "24:00", "min_earned": "50"})
+    assert rules.status_code == 200, rules.text
+    soap = await product(town.keeper_b, price="1.00")
+    visit = await redeem(town.keeper_b, await code_of(town.resident), [(soap, 1)])
+    assert visit.status_code == 201, visit.text
+    newcomer = await enrol("resident")
+    refused = await redeem(town.keeper_b, await code_of(newcomer), [(soap, 1)])
+    assert refused.status_code == 409 and refused.json()["reason"] == "not_enough_earned"
