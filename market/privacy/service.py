@@ -22,6 +22,7 @@ from market.points.appeals import AppealView
 from market.points.deductions import DeductionView, list_deductions
 from market.privacy import identity as identities
 from market.privacy.identity import Identity
+from market.subdistricts.moves import wallet_communities
 from market.tables import AuditEntry, Community, GridWorker, Household, Person, Session, TeamMember
 
 log = logging.getLogger(__name__)
@@ -229,7 +230,11 @@ async def export(ledger: Ledger, community_id: int, person_id: int) -> MyData:
         found = await ledger.balance(account.id)
         balance = format_points(to_hundredths(found.balance))
         held = format_points(to_hundredths(found.held))
-        entries = await _entries(ledger, account.id)
+    # Every wallet the person had: one per community they lived in (搬家), newest entry first.
+    for wallet_community in await wallet_communities(person_id, community_id):
+        if (wallet := await ledger.find_account(wallet_community, "wallet", owner=str(person_id))):
+            entries += await _entries(ledger, wallet.id)
+    entries.sort(key=lambda entry: entry.at, reverse=True)
     log.info("person %s exported their data", person_id)
     return MyData(
         exported_at=datetime.now(UTC),

@@ -396,3 +396,17 @@ async def test_a_visitor_meets_the_shops_minimum_with_points_earned_at_home(
     newcomer = await enrol("resident")
     refused = await redeem(town.keeper_b, await code_of(newcomer), [(soap, 1)])
     assert refused.status_code == 409 and refused.json()["reason"] == "not_enough_earned"
+
+
+async def test_a_resident_who_moved_exports_every_wallet_they_had(town: Town, enrol: Enrol) -> None:
+    b_admin = await enrol("admin", community_id=town.b.id)
+    asked = await town.admin_a.client.post(
+        "/api/moves", json={"person_id": town.resident.id, "to_community": town.b.id})
+    assert (await b_admin.client.post(f"/api/moves/{asked.json()['id']}/approve")).status_code in (200, 201)
+    mine = await town.resident.client.get("/api/me/export")
+    assert mine.status_code == 200, mine.text
+    data = mine.json()
+    assert data["balance"] == "100.00"
+    kinds = [(entry["kind"], entry["amount"]) for entry in data["entries"]]
+    # The move's two legs (into B's wallet, out of A's) and the credit A gave before it.
+    assert [kind for kind, _ in kinds].count("move") == 2 and ("adjustment", "100.00") in kinds, kinds
