@@ -232,6 +232,26 @@ async def add_admin(subdistrict_id: int, person_id: int) -> None:
     await write(_admin_steps, subdistrict_id, person_id)
 
 
+class Groupable(msgspec.Struct):
+    community: CommunityRef
+    member: bool
+
+
+async def groupable(subdistrict_id: int) -> list[Groupable]:
+    """The communities the subdistrict may group: its own and those of no subdistrict, by name."""
+    rows = await fetch(
+        "SELECT c.id, m.subdistrict FROM community c LEFT JOIN subdistrict_community m ON m.community = c.id"
+        " WHERE m.subdistrict IS NULL OR m.subdistrict = {} ORDER BY c.name, c.id",
+        subdistrict_id,
+    )
+    found = []
+    for row in rows:
+        community = await slugs.current(row["id"])
+        found.append(Groupable(CommunityRef(id=community.id, name=community.name, slug=community.slug),
+                               member=row["subdistrict"] is not None))
+    return found
+
+
 async def named(name: str) -> SubdistrictView | None:
     rows = await fetch("SELECT id FROM subdistrict WHERE name = {}", " ".join(name.split()))
     return await get(rows[0]["id"]) if rows else None

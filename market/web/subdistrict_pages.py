@@ -67,15 +67,20 @@ def _office(request: Request) -> Principal:
 async def _overview_page(
     request: Request, ledger: Ledger, subdistrict_id: int, *, status: int = 200,
     sharing_problem: str | None = None, typed_sharing: str | None = None,
-    checks: figures.LedgerChecks | None = None,
+    checks: figures.LedgerChecks | None = None, grouping_problem: str | None = None,
+    ticked: set[int] | None = None,
 ) -> Template:
     seen = await figures.overview(ledger, subdistrict_id)
+    choices = await service.groupable(subdistrict_id)
     return page(
         request, "subdistrict/overview.html", status=status, seen=seen, checks=checks,
         sharing_problem=sharing_problem,
         typed_sharing=typed_sharing or ("on" if seen.shared_redemption else "off"),
         saved=request.query_params.get("sharing") in SHARING and status == 200,
         csv=f"/api/subdistricts/{subdistrict_id}/overview.csv", tab="overview",
+        choices=choices, grouping_problem=grouping_problem,
+        ticked=ticked if ticked is not None else {c.community.id for c in choices if c.member},
+        grouped=request.query_params.get("grouped") == "1" and status == 200,
     )
 
 
@@ -113,6 +118,34 @@ async def change_sharing(request: Request, ledger: NamedDependency[Ledger]) -> T
             request, ledger, subdistrict_id, status=error.status, typed_sharing=typed,
             sharing_problem=i18n.error_text(language, error.reason, field=error.field or "", **error.params))
     return Redirect(f"/subdistrict?subdistrict={subdistrict_id}&sharing={typed}#sharing", status_code=303)
+
+
+@post("/subdistrict/communities", status_code=200, **PAGE)
+async def change_communities(request: Request, ledger: NamedDependency[Ledger]) -> Template | Redirect:
+    """The communities the subdistrict groups (ticked boxes); refused, the page again with the
+    boxes as ticked and the reason beside them."""
+    me = _office(request)
+    fields = await form_fields(request)
+    subdistrict_id = await _chosen(me, fields.get("subdistrict"))
+    language = i18n.language_of(request)
+    typed = [str(value)[:20] for value in (await request.form()).getall("community", [])]
+    ticked = {number for text in typed[:service.MAX_COMMUNITIES] if (number := _number(text)) is not None}
+
+    async def again(status: int, reason: str, **params) -> Template:
+        return await _overview_page(request, ledger, subdistrict_id, status=status, ticked=ticked,
+                                    grouping_problem=i18n.error_text(language, reason, **params))
+
+    try:
+        check_csrf(request, fields)
+    except CsrfRejected as error:
+        return await again(error.status, error.reason)
+    if len(ticked) != len(typed) or not ticked:
+        return await again(400, "subdistrict_empty" if not typed else "invalid_input", field="communities")
+    try:
+        await service.update(me, subdistrict_id, SubdistrictUpdate(communities=sorted(ticked)))
+    except MarketError as error:
+        return await again(error.status, error.reason, field=error.field or "", **error.params)
+    return Redirect(f"/subdistrict?subdistrict={subdistrict_id}&grouped=1#grouping", status_code=303)
 
 
 # -- the month's settlement -----------------------------------------------------------------------
@@ -196,4 +229,4 @@ async def public_page(request: Request, settings: NamedDependency[Settings]) -> 
     return page(request, "subdistrict/public.html", view=view, rows=rows)
 
 
-PAGES = [overview_page, change_sharing, settlement_page, boards_page, public_page]
+PAGES = [overview_page, change_sharing, change_communities, settlement_page, boards_page, public_page]

@@ -319,3 +319,32 @@ async def test_the_public_page_names_each_communitys_signed_head(
         assert missing.status_code == (400 if "\x00" in "".join(params.values()) else 404), params
     broken = await anon.get("/public/subdistrict?id=%ED%A0%80")  # not UTF-8: a lone surrogate
     assert broken.status_code in (400, 404)
+
+
+async def test_the_office_sets_its_communities_on_the_page(app: Litestar, town: Town, ledger: Ledger) -> None:
+    """The office adds a community of no subdistrict and leaves one out; another subdistrict's
+    community is not offered, and one typed in by hand is refused with nothing changed."""
+    free = await communities.get_or_create(ledger, f"新建社区-{secrets.token_hex(3)}")
+    taken = await communities.get_or_create(ledger, f"别处社区-{secrets.token_hex(3)}")
+    await subdistricts.create(f"别的街道-{secrets.token_hex(3)}", [taken.id])
+    office_id = town.office.subdistrict_id
+    async with office_of(app, town) as office:
+        page = (await office.get("/subdistrict")).text
+        grouping = section(page, "grouping")
+        assert free.name in grouping and taken.name not in grouping
+        assert f'value="{town.a.id}" checked' in grouping and f'value="{free.id}">' in grouping
+        form = {"csrf": csrf_of(page), "subdistrict": str(office_id)}
+
+        grabbed = await office.post("/subdistrict/communities", data={
+            **form, "community": [str(town.a.id), str(taken.id)]})
+        assert grabbed.status_code == 409 and "已属于另一个街道" in section(grabbed.text, "grouping")
+        none = await office.post("/subdistrict/communities", data=form)
+        assert none.status_code == 400 and "街道至少要包含一个社区" in none.text
+        unchanged = (await subdistricts.get(office_id)).communities
+        assert [c.id for c in unchanged] == sorted([town.a.id, town.b.id])
+
+        done = await office.post("/subdistrict/communities", data={
+            **form, "community": [str(town.a.id), str(free.id)]})
+        assert done.status_code == 303, done.text
+        assert 'id="grouping-saved"' in (await office.get(done.headers["location"])).text
+    assert [c.id for c in (await subdistricts.get(office_id)).communities] == sorted([town.a.id, free.id])
