@@ -412,7 +412,7 @@ def _gift_steps(
         yield lots.lot_rows(community_id, giver, f"{transfer_id}:giver", GIFT_KIND,
                             [Part(-p.hundredths, p.expires_us) for p in from_lots], earned_us)
     yield lots.lot_rows(community_id, receiver, transfer_id, GIFT_KIND, given_parts, earned_us)
-    if spent := _spent_lots(r_balance, r_lots.total, r_groups):
+    if spent := lots.spent_beyond(r_balance, r_lots.total, r_groups):
         # Of their own kind: points given back later restore them (``lots.covered_steps``).
         yield lots.lot_rows(community_id, receiver, f"{transfer_id}:spent", lots.SPENT_KIND,
                             [Part(-p.hundredths, p.expires_us) for p in spent], earned_us)
@@ -465,21 +465,6 @@ def _taken(
         assert left <= uncovered
         given.append(Part(left, None))
     return given, from_lots
-
-
-def _spent_lots(balance: int, total: int, groups: dict[int | None, int]) -> list[Part]:
-    """The receiver's lots already spent (lots beyond the balance), earliest first — written
-    negated, so the gift's lots cannot take their place (see the module)."""
-    spent = max(0, total - balance)
-    parts = []
-    for expires in sorted(groups, key=lambda e: (e is None, e or 0)):
-        if spent <= 0:
-            break
-        take = min(spent, groups[expires])
-        if take > 0:
-            parts.append(Part(take, expires))
-            spent -= take
-    return parts
 
 
 # -- what the pages need besides ------------------------------------------------------------------

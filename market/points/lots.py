@@ -269,6 +269,22 @@ def expired_part(balance: int, total: int, alive: int) -> int:
     return max(0, min(balance, total) - alive)
 
 
+def spent_beyond(balance: int, total: int, groups: dict[int | None, int]) -> list[Part]:
+    """The lots already spent: ``total`` of the lots less the ``balance``, taken earliest-expiring
+    first. Points arriving in a wallet (a gift, a move of house) are written after these lots are
+    written off (negated), so the new points are not read as the ones spent before."""
+    spent = max(0, total - balance)
+    parts = []
+    for expires in sorted(groups, key=lambda e: (e is None, e or 0)):
+        if spent <= 0:
+            break
+        take = min(spent, groups[expires])
+        if take > 0:
+            parts.append(Part(take, expires))
+            spent -= take
+    return parts
+
+
 def allocate(balance: int, lots: dict[int | None, int]) -> list[Part]:
     """The balance as parts by expiry, earliest first: ``lots`` sums amounts per expiry (None:
     never), the balance taken from the latest-expiring down. What the lots do not cover is left

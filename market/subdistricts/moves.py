@@ -404,7 +404,7 @@ def _lots_steps(
     # Lots of B already spent (a wallet there from an earlier stay): written off, so the points
     # arriving are not read as the ones spent before (``market.points.gifts``).
     there = lots.lot_sums((yield lots.lot_sums_sql(destination, [person_id], lots.EVER))).get(person_id)
-    if there is not None and (spent := _spent(balance_b, there.total, there.alive or {})):
+    if there is not None and (spent := lots.spent_beyond(balance_b, there.total, there.alive or {})):
         yield lots.lot_rows(destination, person_id, f"{transfer_id}:spent", lots.SPENT_KIND,
                             [Part(-p.hundredths, p.expires_us) for p in spent], at_us)
     yield lots.lot_rows(destination, person_id, f"{transfer_id}:in", MOVE_KIND, arriving, at_us)
@@ -413,19 +413,6 @@ def _lots_steps(
         yield ("INSERT INTO points_expiry_blocked (community, person) VALUES ({}, {})"
                " ON CONFLICT (community, person) DO NOTHING", (destination, person_id))
 
-
-def _spent(balance: int, total: int, groups: dict[int | None, int]) -> list[Part]:
-    """Lots beyond the balance (spent already), earliest-expiring first."""
-    spent = max(0, total - balance)
-    parts = []
-    for expires in sorted(groups, key=lambda e: (e is None, e or 0)):
-        if spent <= 0:
-            break
-        take = min(spent, groups[expires])
-        if take > 0:
-            parts.append(Part(take, expires))
-            spent -= take
-    return parts
 
 
 async def wallet_communities(person_id: int, community_id: int) -> list[int]:
