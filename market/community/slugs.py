@@ -15,7 +15,6 @@ import unicodedata
 from datetime import UTC, datetime
 
 import msgspec
-from pypinyin import lazy_pinyin
 
 from market.community import service as communities
 from market.db import fetch, is_unique_violation, write_transaction
@@ -44,6 +43,10 @@ def derive(name: str) -> str:
     Chinese characters become their pinyin without tones, run together (幸福社区 → xingfushequ);
     Latin words and digits stay, lower-cased; anything else separates words with a hyphen.
     """
+    # Imported here: pypinyin's dictionaries take ~0.15 s to load, which every ``market``
+    # command and server worker would pay at start-up, while only founding a community needs them.
+    from pypinyin import lazy_pinyin
+
     text = unicodedata.normalize("NFKC", name).lower()
     parts: list[str] = []
     for piece in lazy_pinyin(text, errors=lambda chars: [f"-{chars}-"]):

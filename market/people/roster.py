@@ -20,7 +20,6 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import msgspec
-import openpyxl
 from piccolo.table import Table
 
 from ledger import Ledger
@@ -151,6 +150,9 @@ def file_kind(data: bytes, filename: str | None) -> str:
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
     """Rows of the first sheet that has a header (number, values)."""
+    # Imported on the first spreadsheet, not at start-up: openpyxl takes ~0.05 s to load.
+    import openpyxl
+
     _check_unpacked_size(data)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)

@@ -54,7 +54,6 @@ from market.reports.certificate_office import (
     OfficeChange,
     OfficeView,
 )
-from market.reports.certificate_pdf import render_pdf
 from market.reports.certificate_records import CATEGORY_NAMES, Check, Period, mask_name
 from market.settings import Settings
 from market.web import i18n
@@ -74,6 +73,9 @@ async def _pdf(settings: Settings, request: Request, community_id: int, person_i
     issuer = await office.office_of(community_id)
     if full_identity and identity.id_number:
         await audit.record_person_action(community_id, actor_id, identities.IDENTITY_SHOWN_IN_FULL, person_id)
+    # Imported on the first certificate, not at start-up: reportlab takes ~0.1 s to load.
+    from market.reports.certificate_pdf import render_pdf
+
     data = await asyncio.to_thread(render_pdf, certificate, url, identity=identity, office=issuer,
                                    show_full_id=full_identity)
     filename = f"certificate-{certificate.issued_on.isoformat()}-{person_id}.pdf"

@@ -53,9 +53,11 @@ class Backup:
     source_url: str  # gone by the time a test restores; it names the schema a restore brings back
 
 
-@pytest.fixture
-def backup(tmp_path: Path) -> Backup:
-    """A backup of a database with one community, 幸福里."""
+@pytest.fixture(scope="module")
+def backup(tmp_path_factory: pytest.TempPathFactory) -> Backup:
+    """A backup of a database with one community, 幸福里: made once for the module (two ``market``
+    processes and a database of its own), as every test only reads it and restores it elsewhere."""
+    tmp_path = tmp_path_factory.mktemp("backup")
     directory = tmp_path / "source"
     file = tmp_path / "market.backup"
     with fresh_database(directory) as url:

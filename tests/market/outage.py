@@ -85,13 +85,15 @@ def serving(env: dict[str, str], workdir: Path, workers: int = 2, ready: str = "
         )
     try:
         deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + ready, timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
+        # One client for every probe (``httpx.get`` builds one, SSL context included, each time).
+        with httpx.Client(timeout=2) as probe:
+            while True:
+                assert process.poll() is None, log.read_text()[-3000:]
+                with contextlib.suppress(httpx.TransportError):
+                    if probe.get(url + ready).status_code == 200:
+                        break
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.05)
         yield url
     finally:
         stop_server(process)

@@ -530,16 +530,18 @@ def servers(count: int, log_dir: Path) -> Iterator[list[str]]:
             ))
             urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 60
-        for url, process in zip(urls, processes, strict=True):
-            while True:
-                assert process.poll() is None, (log_dir / "server-0.log").read_text()
-                try:
-                    if httpx.get(url + "/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "the servers did not start"
-                time.sleep(0.2)
+        # One client for every probe (``httpx.get`` builds one, SSL context included, each time).
+        with httpx.Client(timeout=1) as probe:
+            for url, process in zip(urls, processes, strict=True):
+                while True:
+                    assert process.poll() is None, (log_dir / "server-0.log").read_text()
+                    try:
+                        if probe.get(url + "/health").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    assert time.monotonic() < deadline, "the servers did not start"
+                    time.sleep(0.05)
         yield urls
     finally:
         for process in processes:

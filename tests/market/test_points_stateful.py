@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from market.app import create_app
 from market.community import service as communities
 from market.db import fetch
 from market.points import expiry, lots, publicity
@@ -32,7 +31,7 @@ from market.points.lots import Credit, earn_steps
 from market.points.policy import CHINA, Rules
 from market.writes import write
 from tests.market import records
-from tests.market.support import running
+from tests.market.stateful_app import example_app
 
 amounts = st.integers(min_value=1, max_value=2_000)  # hundredths
 
@@ -118,8 +117,7 @@ class PointsMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.stack = contextlib.AsyncExitStack()
-        self.app = create_app()
-        self.run(self.stack.enter_async_context(running(self.app)))
+        self.app = self.run(self.stack.enter_async_context(example_app()))
         self.ledger = self.app.state.ledger
         self.model = Notebook()
         self.now = datetime(2025, 1, 6, 9, 0, tzinfo=CHINA)

@@ -18,14 +18,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from market.app import create_app
 from market.cards.service import member_code
 from market.community import service as communities
 from market.settings import get_settings
 from market.shop import orders, stock
 from market.tables import Order
 from tests.market import records
-from tests.market.support import running
+from tests.market.stateful_app import example_app
 
 START_POINTS = 5_000  # hundredths, per resident
 quantities = st.integers(min_value=1, max_value=4)
@@ -67,8 +66,7 @@ class ShopMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.stack = contextlib.AsyncExitStack()
-        self.app = create_app()
-        self.run(self.stack.enter_async_context(running(self.app)))
+        self.app = self.run(self.stack.enter_async_context(example_app()))
         self.ledger = self.app.state.ledger
         self.model = Shop()
 

@@ -20,7 +20,6 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from bench.checkin_load import market_command
-from tests.web import browser as browser_support
 from tests.web.browser import (
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -39,27 +38,12 @@ OFFICE_PHONE, OFFICE_PASSWORD = "13800000033", "a-long-office-password"
 RESIDENT_PHONE, RESIDENT_PIN = "13700000034", "258036"
 
 
-class _Recording:
-    """``subprocess`` as ``serving`` sees it, keeping the environment it starts the server with: the
-    CLI commands must reach the same database (a SQLite file, or a schema made for this test)."""
-
-    def __init__(self) -> None:
-        self.env: dict[str, str] = {}
-
-    def __getattr__(self, name: str):
-        return getattr(subprocess, name)
-
-    def Popen(self, *args, **kwargs):
-        self.env = dict(kwargs["env"])
-        return subprocess.Popen(*args, **kwargs)
-
-
 @pytest.fixture
-def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Server, dict[str, str]]]:
-    recording = _Recording()
-    monkeypatch.setattr(browser_support, "subprocess", recording)
+def town(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    """The server, and its environment for the CLI (the same database: a SQLite file, or a schema
+    made for this test)."""
     with serving(tmp_path) as running:
-        yield running, recording.env
+        yield running, running.env
 
 
 def market(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen:

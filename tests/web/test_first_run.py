@@ -18,10 +18,10 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     PHONE_SIZE,
     Server,
     Watch,
+    cli_server,
     fresh_server,
     market_command,
     screenshots,
-    server,
 )
 
 LINK = re.compile(r"(http://\S+/setup\?token=[A-Za-z0-9_-]+)")
@@ -109,9 +109,9 @@ def test_a_fresh_install_prints_a_link_that_makes_the_first_admin_once(
         assert signed.status_code == 401
 
 
-def test_with_an_admin_serve_prints_no_link_and_signin_shows_no_hint(server: Server) -> None:  # noqa: F811
-    assert LINK.search(server.log.read_text(encoding="utf-8")) is None
-    page = httpx.get(server.url + "/signin")
+def test_with_an_admin_serve_prints_no_link_and_signin_shows_no_hint(cli_server: Server) -> None:  # noqa: F811
+    assert LINK.search(cli_server.log.read_text(encoding="utf-8")) is None
+    page = httpx.get(cli_server.url + "/signin")
     assert page.status_code == 200 and "first-run" not in page.text
 
 
