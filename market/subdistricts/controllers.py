@@ -18,7 +18,7 @@ from market.auth.sessions import Principal
 from market.messages import preferred_language
 from market.reports.board_period import PeriodAt, PeriodKind, parse_period
 from market.reports.leaderboards import DEFAULT_LIMIT, Limit
-from market.subdistricts import boards, service
+from market.subdistricts import boards, dashboards, service
 from market.subdistricts import overview as figures
 from market.subdistricts.service import SubdistrictList, SubdistrictUpdate, SubdistrictView
 from market.subdistricts.settlement import Settlement, settlement, this_month
@@ -100,3 +100,14 @@ class SubdistrictController(Controller):
         await service.check_admin(me, subdistrict_id)
         return await boards.leaderboard(subdistrict_id, parse_period(period, at), limit=limit,
                                         language=i18n.language_of(request))
+
+    @get("/{subdistrict_id:int}/dashboard", opt={"problems": (404,)},
+         summary="Each community's activities, participants, service hours and points in a month, quarter"
+                 " or year, and the sums across them")
+    async def dashboard(
+        self, request: Request, subdistrict_id: FromPath[int], me: NamedDependency[Principal],
+        period: PeriodKind = None, at: PeriodAt = None,
+    ) -> dashboards.SubdistrictDashboard:
+        await service.check_admin(me, subdistrict_id)
+        return await dashboards.dashboard(subdistrict_id, parse_period(period, at),
+                                          language=i18n.language_of(request))

@@ -20,7 +20,7 @@ from market.errors import CsrfRejected, MarketError, NotFound
 from market.reports import checkpoint_service as checkpoints
 from market.reports.board_period import parse_period
 from market.settings import Settings
-from market.subdistricts import boards, service
+from market.subdistricts import boards, dashboards, service
 from market.subdistricts import overview as figures
 from market.subdistricts.service import SubdistrictUpdate
 from market.subdistricts.settlement import month_bounds, settlement, this_month
@@ -198,6 +198,28 @@ async def boards_page(request: Request) -> Template | Redirect:
                 tab="boards")
 
 
+@get("/subdistrict/dashboard", name="web:subdistrict-dashboard", **PAGE)
+async def dashboard_page(request: Request) -> Template | Redirect:
+    """Each community's activities, participants, hours and points in a period, and the sums."""
+    me = _office(request)
+    subdistrict_id = await _chosen(me, request.query_params.get("subdistrict"))
+    language = i18n.language_of(request)
+    typed = {"period": request.query_params.get("period", "month")[:10],
+             "at": request.query_params.get("at", "")[:10]}
+    view = await service.get(subdistrict_id)
+    try:
+        chosen = parse_period(typed["period"], typed["at"] or None)
+    except MarketError as error:
+        return page(request, "subdistrict/dashboard.html", status=error.status, view=view, seen=None,
+                    typed=typed, problem=i18n.error_text(language, error.reason, **error.params),
+                    bad_field=error.field, nav=None, tab="dashboard", action="/subdistrict/dashboard")
+    seen = await dashboards.dashboard(subdistrict_id, chosen, language=language)
+    return page(request, "subdistrict/dashboard.html", view=view, seen=seen,
+                typed={"period": chosen.kind, "at": chosen.key}, problem=None, bad_field=None,
+                nav={"previous": chosen.previous().key, "next": chosen.next().key}, tab="dashboard",
+                action="/subdistrict/dashboard")
+
+
 # -- the public page ------------------------------------------------------------------------------
 
 
@@ -229,4 +251,5 @@ async def public_page(request: Request, settings: NamedDependency[Settings]) -> 
     return page(request, "subdistrict/public.html", view=view, rows=rows)
 
 
-PAGES = [overview_page, change_sharing, change_communities, settlement_page, boards_page, public_page]
+PAGES = [overview_page, change_sharing, change_communities, settlement_page, boards_page, dashboard_page,
+         public_page]

@@ -198,6 +198,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/subdistricts/{subdistrict_id}/overview.csv"): only("subdistrict_admin"),
     ("GET", "/api/subdistricts/{subdistrict_id}/ledger"): only("subdistrict_admin"),
     ("GET", "/api/subdistricts/{subdistrict_id}/settlement"): only("subdistrict_admin"),
+    ("GET", "/api/subdistricts/{subdistrict_id}/dashboard"): only("subdistrict_admin"),
     # moving house (搬家): the old community's admin asks and cancels, the new one's decides
     ("POST", "/api/moves"): ADMIN,
     ("GET", "/api/moves"): ADMIN,

@@ -348,3 +348,35 @@ async def test_the_office_sets_its_communities_on_the_page(app: Litestar, town: 
         assert done.status_code == 303, done.text
         assert 'id="grouping-saved"' in (await office.get(done.headers["location"])).text
     assert [c.id for c in (await subdistricts.get(office_id)).communities] == sorted([town.a.id, free.id])
+
+
+async def test_the_office_sees_each_communitys_activity_and_the_sums(
+    app: Litestar, town: Town, enrol: Enrol
+) -> None:
+    """The dashboard adds up what each community's own dashboard counts: a check-in in A, points
+    issued in both."""
+    from market.reports import dashboards as community_dashboards
+    from market.reports.board_period import parse_period
+
+    neighbour = await enrol("resident", community_id=town.b.id)
+    assert (await adjust(town.admin_b, neighbour.id, "7")).status_code == 201
+    async with office_of(app, town) as office:
+        api = await office.get(f"/api/subdistricts/{town.office.subdistrict_id}/dashboard")
+        assert api.status_code == 200, api.text
+        seen = api.json()
+        period = parse_period(None, None)
+        for row in seen["communities"]:
+            own = await community_dashboards.points(row["community"]["id"], period)
+            assert row["issued"] == own.issued
+        assert seen["totals"]["issued"] == "107.00"  # 100 to A's resident, 7 in B
+        page = await office.get("/subdistrict/dashboard")
+        assert page.status_code == 200
+        assert 'data-figure="issued">107.00<' in page.text and "活动场次" in page.text
+        bad = await office.get("/subdistrict/dashboard", params={"period": "week"})
+        assert bad.status_code == 400 and 'id="board-problem"' in bad.text
+    async with office_of(app, town, "en") as office:
+        english = await office.get("/subdistrict/dashboard")
+        assert "Activity in the communities" in english.text and "Activities held" in english.text
+    community_admin = await enrol("admin")
+    refused = await community_admin.client.get(f"/api/subdistricts/{town.office.subdistrict_id}/dashboard")
+    assert refused.status_code == 403
