@@ -9,6 +9,8 @@ subdistrict is not there (404). ``/public/subdistrict?id=`` (or ``?name=``) need
 communities and the latest signed checkpoint of each, linked to its own transparency page.
 """
 
+from collections.abc import Awaitable, Callable
+
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
@@ -18,7 +20,7 @@ from market.auth.roles import SUBDISTRICT_ADMIN
 from market.auth.sessions import Principal
 from market.errors import CsrfRejected, MarketError, NotFound
 from market.reports import checkpoint_service as checkpoints
-from market.reports.board_period import parse_period
+from market.reports.board_period import Period, parse_period
 from market.settings import Settings
 from market.subdistricts import boards, dashboards, service
 from market.subdistricts import overview as figures
@@ -177,47 +179,42 @@ async def settlement_page(request: Request, ledger: NamedDependency[Ledger]) -> 
 # -- the honour roll across communities -----------------------------------------------------------
 
 
-@get("/subdistrict/boards", name="web:subdistrict-boards", **PAGE)
-async def boards_page(request: Request) -> Template | Redirect:
+async def _period_page(
+    request: Request, tab: str, make: Callable[[int, Period, str], Awaitable[object]]
+) -> Template:
+    """A page of the office about a period (the honour roll, the dashboard): the period form, what
+    ``make(subdistrict, period, language)`` gives as ``seen``, and the previous and next periods;
+    a bad period, the form again with the reason beside the field."""
     me = _office(request)
     subdistrict_id = await _chosen(me, request.query_params.get("subdistrict"))
     language = i18n.language_of(request)
     typed = {"period": request.query_params.get("period", "month")[:10],
              "at": request.query_params.get("at", "")[:10]}
     view = await service.get(subdistrict_id)
+    template, action = f"subdistrict/{tab}.html", f"/subdistrict/{tab}"
     try:
         chosen = parse_period(typed["period"], typed["at"] or None)
     except MarketError as error:
-        return page(request, "subdistrict/boards.html", status=error.status, view=view, board=None,
-                    typed=typed, problem=i18n.error_text(language, error.reason, **error.params),
-                    bad_field=error.field, nav=None, tab="boards")
-    board = await boards.leaderboard(subdistrict_id, chosen, limit=BOARD_LIMIT, language=language)
-    typed = {"period": chosen.kind, "at": chosen.key}
-    return page(request, "subdistrict/boards.html", view=view, board=board, typed=typed, problem=None,
-                bad_field=None, nav={"previous": chosen.previous().key, "next": chosen.next().key},
-                tab="boards")
+        return page(request, template, status=error.status, view=view, seen=None, typed=typed,
+                    problem=i18n.error_text(language, error.reason, **error.params),
+                    bad_field=error.field, nav=None, tab=tab, action=action)
+    return page(request, template, view=view, seen=await make(subdistrict_id, chosen, language),
+                typed={"period": chosen.kind, "at": chosen.key}, problem=None, bad_field=None,
+                nav={"previous": chosen.previous().key, "next": chosen.next().key}, tab=tab, action=action)
+
+
+@get("/subdistrict/boards", name="web:subdistrict-boards", **PAGE)
+async def boards_page(request: Request) -> Template | Redirect:
+    """The honour roll across the communities, names masked as on the public boards."""
+    return await _period_page(request, "boards", lambda subdistrict_id, period, language: boards.leaderboard(
+        subdistrict_id, period, limit=BOARD_LIMIT, language=language))
 
 
 @get("/subdistrict/dashboard", name="web:subdistrict-dashboard", **PAGE)
 async def dashboard_page(request: Request) -> Template | Redirect:
     """Each community's activities, participants, hours and points in a period, and the sums."""
-    me = _office(request)
-    subdistrict_id = await _chosen(me, request.query_params.get("subdistrict"))
-    language = i18n.language_of(request)
-    typed = {"period": request.query_params.get("period", "month")[:10],
-             "at": request.query_params.get("at", "")[:10]}
-    view = await service.get(subdistrict_id)
-    try:
-        chosen = parse_period(typed["period"], typed["at"] or None)
-    except MarketError as error:
-        return page(request, "subdistrict/dashboard.html", status=error.status, view=view, seen=None,
-                    typed=typed, problem=i18n.error_text(language, error.reason, **error.params),
-                    bad_field=error.field, nav=None, tab="dashboard", action="/subdistrict/dashboard")
-    seen = await dashboards.dashboard(subdistrict_id, chosen, language=language)
-    return page(request, "subdistrict/dashboard.html", view=view, seen=seen,
-                typed={"period": chosen.kind, "at": chosen.key}, problem=None, bad_field=None,
-                nav={"previous": chosen.previous().key, "next": chosen.next().key}, tab="dashboard",
-                action="/subdistrict/dashboard")
+    return await _period_page(request, "dashboard", lambda subdistrict_id, period, language: (
+        dashboards.dashboard(subdistrict_id, period, language=language)))
 
 
 # -- the public page ------------------------------------------------------------------------------
