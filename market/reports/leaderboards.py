@@ -20,6 +20,8 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from ledger import format_points
+from market.auth.guards import requires_role
+from market.auth.roles import ROLES
 from market.auth.sessions import Principal
 from market.community import service as communities
 from market.community import slugs
@@ -244,7 +246,10 @@ class LeaderboardController(Controller):
     path = "/leaderboards"
     tags = ("reports",)
 
-    @get("/", summary="The community's leaderboards (红榜) for a month, quarter or year")
+    # The community's own people only: the boards name residents in full. The 街道 office sees its
+    # communities' boards with masked names (``market.subdistricts.boards``).
+    @get("/", guards=[requires_role(*ROLES)],
+         summary="The community's leaderboards (红榜) for a month, quarter or year")
     async def show(
         self, request: Request, me: NamedDependency[Principal],
         period: PeriodKind = None,

@@ -211,7 +211,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/orders/{order_id}/fulfil"): only("shopkeeper"),
     ("POST", "/api/orders/{order_id}/cancel"): signed_in(),
     # -- reports: leaderboards and dashboards
-    ("GET", "/api/leaderboards"): signed_in(),
+    ("GET", "/api/leaderboards"): only("resident", "organizer", "shopkeeper", "admin"),  # not the office
     ("GET", "/api/leaderboards/public"): public(),
     ("GET", "/api/dashboards/activities"): only("organizer", "admin"),
     ("GET", "/api/dashboards/points"): only("organizer", "admin"),
