@@ -14,13 +14,12 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from ledger.chain import genesis_of, link, new_origin
 from ledger.model import ROW_COLUMNS, Row
 from ledger.schema import INSERT_CHAIN
+from market.china_time import CHINA
 
-CHINA = ZoneInfo("Asia/Shanghai")
 COMMUNITY = "幸福里社区"
 CATEGORIES = ("self_governance", "collective_labour", "volunteer_service")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"

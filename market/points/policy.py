@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import msgspec
 
 from ledger import format_points, to_hundredths
 from market import audit
 from market.amounts import Amount
+from market.china_time import CHINA
 from market.errors import InvalidInput
 from market.writes import Steps, write
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 EXPIRY_KINDS = ("none", "calendar_year", "months")
 GIFTING = ("off", "household", "community")

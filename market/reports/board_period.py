@@ -9,13 +9,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from litestar.params import QueryParameter
 
+from market.china_time import CHINA
 from market.errors import InvalidInput
 
-CHINA = ZoneInfo("Asia/Shanghai")
 KINDS = ("month", "quarter", "year")
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 _PATTERNS = {

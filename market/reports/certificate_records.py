@@ -26,17 +26,16 @@ import json
 import struct
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidSignature
 
 from ledger import format_points
+from market.china_time import CHINA
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, NotFound
 from market.reports.keys import public_key, public_key_hex, signing_key
 from market.settings import Settings
 
-CHINA = ZoneInfo("Asia/Shanghai")
 VERSION = 1
 #: Domain separation: this key also signs transparency checkpoints.
 SIGNED_PREFIX = b"points-market certificate v1\n"

@@ -18,12 +18,12 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
 
 from ledger.chain import genesis_of, new_origin, parse_origin
+from market.china_time import CHINA
 from market.community import service as communities
 from market.community.service import CommunityView
 from market.db import fetch, write_transaction
@@ -36,7 +36,6 @@ from market.tables import Community
 
 log = logging.getLogger(__name__)
 
-CHINA = ZoneInfo("Asia/Shanghai")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: How often the sweeper looks whether today's checkpoint is made.
 SWEEP_EVERY = 600.0

@@ -15,16 +15,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from ledger import to_decimal
 from market.auth.roles import ADMIN, ORGANIZER, SHOPKEEPER
 from market.auth.sessions import Principal
+from market.china_time import CHINA
 from market.db import fetch
 from market.messages import Language
 from market.shop.counter import receipt_no
 
-CHINA = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 2000
 #: Row pages that look up more rows by id (lines of redemptions, people) keep their IN lists short.
 LOOKUP_PAGE = 500

@@ -9,17 +9,16 @@ unit, so the price charged is the price of the moment of the commit.
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 
+from market.china_time import CHINA
 from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
 from market.writes import Steps, on_postgres
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 PERIOD_NAMES = {

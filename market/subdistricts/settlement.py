@@ -17,9 +17,9 @@ from itertools import combinations
 import msgspec
 
 from ledger import Ledger
+from market.china_time import CHINA
 from market.errors import InvalidInput
 from market.points.service import points as format_points
-from market.reports.board_period import CHINA
 from market.subdistricts.service import CommunityRef, get
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")

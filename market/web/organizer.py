@@ -18,7 +18,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -31,6 +30,7 @@ from market.activities.service import ActivityChanges, ActivityView, NewActivity
 from market.auth.roles import ADMIN, ORGANIZER
 from market.auth.sessions import Principal
 from market.cards import service as cards
+from market.china_time import CHINA
 from market.community import service as communities
 from market.community import structure
 from market.errors import InvalidInput, MarketError, NotFound
@@ -41,7 +41,6 @@ from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member
 
 PAGE = {"include_in_schema": False}
-CHINA = ZoneInfo("Asia/Shanghai")
 BASE = "/organizer/activities"
 #: How the activity form's times travel: what ``<input type="datetime-local">`` sends.
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"

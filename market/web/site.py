@@ -12,7 +12,6 @@ from datetime import datetime
 from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response, Router
@@ -24,6 +23,7 @@ from litestar.template import TemplateConfig
 
 from ledger import LedgerError
 from market.auth.middleware import SessionAuthMiddleware
+from market.china_time import CHINA
 from market.errors import (
     LEDGER_STATUS,
     RETRY_AFTER,
@@ -58,7 +58,6 @@ FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 TEMPLATES = FRONTEND / "templates"
 STATIC = FRONTEND / "static"
 STATIC_PATH = "/static"
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @lru_cache(maxsize=64)
