@@ -4,6 +4,7 @@ all in one run.
 
     python -m bench.subdistrict_redemption [--engine sqlite|postgres] [--communities 10]
         [--counters 20] [--rounds 3] [--per-counter 30] [--residents 200] [--health-requests 2000]
+        [--workers 1]
 
 1. ``market serve`` (one worker) on a fresh database as ``bench.redemption_load`` starts it; then
    ``market admin create`` for each further community and ``market subdistrict create … --shared-
@@ -297,14 +298,15 @@ async def verify(url: str, database_url: str, workdir, setup: Setup, result: Res
 
 
 async def main(args: argparse.Namespace) -> int:
-    extra = {"engine": args.engine, "communities": str(args.communities), "counters": str(args.counters),
+    extra = {"engine": args.engine, "workers": str(args.workers), "communities": str(args.communities),
+             "counters": str(args.counters),
              "residents": str(args.residents), "rounds": str(args.rounds),
              "per-counter": str(args.per_counter)}
     if args.engine == "postgres":
         extra["postgres"] = await pg_version(args.pg_url)
     print_machine(extra)
     async with database(args) as (database_url, workdir):
-        with market_serve(database_url, workdir) as server:
+        with market_serve(database_url, workdir, workers=args.workers) as server:
             print(f"market serve on {server.url} (pid {server.pid}); setting up …", flush=True)
             started = time.perf_counter()
             group_communities(database_url, workdir, args.communities)
@@ -362,6 +364,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--residents", type=int, default=200)
     parser.add_argument("--health-requests", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="market serve --workers (default 1; the server CPU column counts the first)")
     parser.add_argument("--pg-url", default=PG_URL)
     args = parser.parse_args(argv)
     if args.communities < 2 or args.counters < args.communities:

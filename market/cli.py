@@ -10,10 +10,10 @@ import asyncio
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -102,12 +102,18 @@ async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_admin_create(args: argparse.Namespace) -> int:
+def _run_refusing(work: Coroutine[Any, Any, int]) -> int:
+    """Run a command's work; a refusal (``MarketError``) is said on stderr in the user's language
+    and exits 1."""
     try:
-        return asyncio.run(_create_admin(get_settings(), args))
+        return asyncio.run(work)
     except MarketError as error:
         params = {"field": error.field or "", **error.params}
         return _fail(message(error.reason, _language(), **params))
+
+
+def cmd_admin_create(args: argparse.Namespace) -> int:
+    return _run_refusing(_create_admin(get_settings(), args))
 
 
 async def _find_communities(typed: list[str]) -> list[int] | str:
@@ -170,19 +176,11 @@ async def _subdistrict_admin(settings: Settings, args: argparse.Namespace) -> in
 
 
 def cmd_subdistrict_create(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_subdistrict_create(args))
-    except MarketError as error:
-        params = {"field": error.field or "", **error.params}
-        return _fail(message(error.reason, _language(), **params))
+    return _run_refusing(_subdistrict_create(args))
 
 
 def cmd_subdistrict_admin(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_subdistrict_admin(get_settings(), args))
-    except MarketError as error:
-        params = {"field": error.field or "", **error.params}
-        return _fail(message(error.reason, _language(), **params))
+    return _run_refusing(_subdistrict_admin(get_settings(), args))
 
 
 async def _verify(settings: Settings, args: argparse.Namespace) -> int:
@@ -315,11 +313,7 @@ def cmd_points_expire(args: argparse.Namespace) -> int:
 
 
 def cmd_transparency_checkpoint(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_checkpoint(get_settings(), args))
-    except MarketError as error:
-        params = {"field": error.field or "", **error.params}
-        return _fail(message(error.reason, _language(), **params))
+    return _run_refusing(_checkpoint(get_settings(), args))
 
 
 def cmd_transparency_verify(args: argparse.Namespace) -> int:

@@ -131,32 +131,32 @@ def card_code(settings: Settings, person_id: int, card_version: int) -> str:
     return signer_for(settings).sign(Kind.CARD, person_id, card_version)
 
 
-async def _person(community_id: int, person_id: int) -> dict | None:
-    # Every scan at the counter and at an activity reads this: hand-written SQL (market.db.fetch).
-    rows = await fetch(
-        "SELECT id, name, card_no, card_version, roles, erased_at FROM person"
-        " WHERE community = {} AND id = {}",
-        community_id, person_id,
-    )
-    return rows[0] if rows else None
-
-
-async def _visitor(shop_community: int, person_id: int) -> dict | None:
-    """The person, when their community shares its points with the shop's (None: no such person,
-    or a community outside the shop's subdistrict); 409 ``not_shared`` when the subdistrict has
-    not turned 通存通兑 on."""
+async def _person(community_id: int, person_id: int, *, visiting: bool = False) -> dict | None:
+    """The person, if of the community (``visiting``: or of one sharing its points with it).
+    Every scan at the counter and at an activity reads this: hand-written SQL (market.db.fetch),
+    one read of the person whichever community they belong to."""
     rows = await fetch(
         "SELECT id, name, card_no, card_version, roles, erased_at, community FROM person WHERE id = {}",
         person_id,
     )
     if not rows:
         return None
-    shared = await sharing(rows[0]["community"], shop_community)
+    row = rows[0]
+    if row["community"] == community_id:
+        return row
+    return await _visitor(community_id, row) if visiting else None
+
+
+async def _visitor(shop_community: int, row: dict) -> dict | None:
+    """A person of another community at this shop's counter: their row when their community shares
+    its points with the shop's (None: a community outside the shop's subdistrict); 409
+    ``not_shared`` when the subdistrict has not turned 通存通兑 on."""
+    shared = await sharing(row["community"], shop_community)
     if shared is None:
         return None
     if not shared:
         raise Conflict("not_shared", field="member_code")
-    return rows[0]
+    return row
 
 
 def _normalise(text: str) -> str:
@@ -194,9 +194,7 @@ async def resolve_member_code(
     except TokenError:
         raise InvalidInput("invalid", field="member_code") from None
     person_id, second = token.fields
-    row = await _person(community_id, person_id)
-    if row is None and visiting:
-        row = await _visitor(community_id, person_id)
+    row = await _person(community_id, person_id, visiting=visiting)
     if row is None:
         # Another community's genuine code reads exactly like a forged one.
         raise InvalidInput("invalid", field="member_code")
@@ -215,7 +213,7 @@ async def resolve_member_code(
             raise InvalidInput("invalid", field="member_code") from None
     return ScannedMember(
         person_id=row["id"], name=row["name"], card_no=row["card_no"], via_card=via_card,
-        community_id=row.get("community", community_id),
+        community_id=row["community"],
     )
 
 

@@ -14,7 +14,7 @@ from ledger import Ledger, to_decimal
 from market.db import fetch
 from market.points import service as points
 from market.reports.exports import csv_cell
-from market.subdistricts.service import CommunityRef, get
+from market.subdistricts.service import CommunityRef, clearing_pairs, get
 
 AMOUNTS = ("issued", "redeemed", "outstanding", "expired", "travelled")
 
@@ -138,17 +138,12 @@ async def ledger_checks(ledger: Ledger, subdistrict_id: int) -> LedgerChecks:
             problem=None if result.problem is None else result.problem.message,
         ))
     pairs = []
-    for index, first in enumerate(view.communities):
-        for second in view.communities[index + 1:]:
-            ours = await ledger.find_account(first.id, "clearing", str(second.id))
-            theirs = await ledger.find_account(second.id, "clearing", str(first.id))
-            if ours is None and theirs is None:
-                continue
-            first_says = (await ledger.balance(ours.id)).balance if ours else to_decimal(0)
-            second_says = -(await ledger.balance(theirs.id)).balance if theirs else to_decimal(0)
-            pairs.append(ClearingCheck(
-                first=first, second=second, first_says=points.points(first_says),
-                second_says=points.points(second_says), ok=first_says == second_says,
-            ))
+    for first, second, ours, theirs in await clearing_pairs(ledger, view):
+        first_says = (await ledger.balance(ours.id)).balance if ours else to_decimal(0)
+        second_says = -(await ledger.balance(theirs.id)).balance if theirs else to_decimal(0)
+        pairs.append(ClearingCheck(
+            first=first, second=second, first_says=points.points(first_says),
+            second_says=points.points(second_says), ok=first_says == second_says,
+        ))
     return LedgerChecks(ok=all(c.ok for c in checks) and all(p.ok for p in pairs),
                         communities=checks, clearing=pairs)

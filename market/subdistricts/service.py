@@ -13,10 +13,12 @@ belong to no other subdistrict.
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated
+from itertools import combinations
+from typing import Annotated, NamedTuple
 
 import msgspec
 
+from ledger import Account, Ledger
 from market import audit
 from market.auth.sessions import Principal
 from market.community import slugs
@@ -69,20 +71,26 @@ def clean_name(typed: str) -> str:
     return name
 
 
+async def _ref(row: dict) -> CommunityRef:
+    """A community read with its name and slug (a slug given now to one founded by hand)."""
+    slug = row["slug"] or await slugs.assign_default(row["id"], row["name"])
+    return CommunityRef(id=row["id"], name=row["name"], slug=slug)
+
+
 async def get(subdistrict_id: int) -> SubdistrictView:
     rows = await fetch("SELECT id, name, shared_redemption FROM subdistrict WHERE id = {}", subdistrict_id)
     if not rows:
         raise NotFound()
+    # One read for every community (a town's subdistrict has hundreds), not one each.
     members = await fetch(
-        "SELECT c.id FROM subdistrict_community m JOIN community c ON c.id = m.community"
+        "SELECT c.id, c.name, c.slug FROM subdistrict_community m JOIN community c ON c.id = m.community"
         " WHERE m.subdistrict = {} ORDER BY c.id",
         subdistrict_id,
     )
-    communities = [await slugs.current(row["id"]) for row in members]
     row = rows[0]
     return SubdistrictView(
         id=row["id"], name=row["name"], shared_redemption=bool(row["shared_redemption"]),
-        communities=[CommunityRef(id=c.id, name=c.name, slug=c.slug) for c in communities],
+        communities=[await _ref(member) for member in members],
     )
 
 
@@ -240,16 +248,33 @@ class Groupable(msgspec.Struct):
 async def groupable(subdistrict_id: int) -> list[Groupable]:
     """The communities the subdistrict may group: its own and those of no subdistrict, by name."""
     rows = await fetch(
-        "SELECT c.id, m.subdistrict FROM community c LEFT JOIN subdistrict_community m ON m.community = c.id"
+        "SELECT c.id, c.name, c.slug, m.subdistrict FROM community c"
+        " LEFT JOIN subdistrict_community m ON m.community = c.id"
         " WHERE m.subdistrict IS NULL OR m.subdistrict = {} ORDER BY c.name, c.id",
         subdistrict_id,
     )
-    found = []
-    for row in rows:
-        community = await slugs.current(row["id"])
-        found.append(Groupable(CommunityRef(id=community.id, name=community.name, slug=community.slug),
-                               member=row["subdistrict"] is not None))
-    return found
+    return [Groupable(await _ref(row), member=row["subdistrict"] is not None) for row in rows]
+
+
+class ClearingPair(NamedTuple):
+    """Two communities with clearing accounts between them: each one's account for the other
+    (None when only the other side has one)."""
+
+    first: CommunityRef
+    second: CommunityRef
+    ours: Account | None
+    theirs: Account | None
+
+
+async def clearing_pairs(ledger: Ledger, view: SubdistrictView) -> list[ClearingPair]:
+    """Every pair of the subdistrict's communities that points ever crossed between."""
+    pairs = []
+    for first, second in combinations(view.communities, 2):
+        ours = await ledger.find_account(first.id, "clearing", str(second.id))
+        theirs = await ledger.find_account(second.id, "clearing", str(first.id))
+        if ours is not None or theirs is not None:
+            pairs.append(ClearingPair(first, second, ours, theirs))
+    return pairs
 
 
 async def named(name: str) -> SubdistrictView | None:

@@ -12,7 +12,6 @@ checked against the other's ledger: the two must mirror each other exactly.
 import re
 from datetime import datetime
 from decimal import Decimal
-from itertools import combinations
 
 import msgspec
 
@@ -20,7 +19,7 @@ from ledger import Ledger
 from market.china_time import CHINA
 from market.errors import InvalidInput
 from market.points.service import points as format_points
-from market.subdistricts.service import CommunityRef, get
+from market.subdistricts.service import CommunityRef, clearing_pairs, get
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 
@@ -119,11 +118,7 @@ async def settlement(ledger: Ledger, subdistrict_id: int, period: str) -> Settle
     view = await get(subdistrict_id)
     pairs: list[PairSettlement] = []
     mirrored = True
-    for first, second in combinations(view.communities, 2):
-        ours = await ledger.find_account(first.id, "clearing", str(second.id))
-        theirs = await ledger.find_account(second.id, "clearing", str(first.id))
-        if ours is None and theirs is None:
-            continue  # points never crossed between these two
+    for first, second, ours, theirs in await clearing_pairs(ledger, view):
         mine = await _side(ledger, ours.id if ours else None, start, end)
         other = await _side(ledger, theirs.id if theirs else None, start, end)
         mirrored = mirrored and _mirrors(mine, other)
