@@ -152,9 +152,23 @@ async def main() -> None:
             "points_per_checkin": "2", "points_per_hour": "10"})).json()
         products = [(await http.post("/api/products", headers=staff, json={
             "name": f"商品{n}", "price": "1.00", "stock": 1000})).json()["id"] for n in range(BASKET)]
+        # A neighbouring community of the same subdistrict, sharing points (通存通兑): its shop
+        # keeper serves the residents above (``visit``: the points cross between two chains).
+        from market.subdistricts import service as subdistricts
+
+        neighbour = await communities.get_or_create(app.state.ledger, "邻里社区")
+        await subdistricts.create("往返街道", [community.id, neighbour.id], True)
+        await create_person(neighbour.id, NewPerson(
+            name="邻里主任", phone="13800000001", roles=["admin", "shopkeeper"],
+            password="a-long-admin-password"), hasher=SecretHasher(), ledger=app.state.ledger)
+        token = (await http.post("/api/session", json={"login": "13800000001",
+                                                        "secret": "a-long-admin-password"})).json()["token"]
+        neighbour_staff = {"Authorization": f"Bearer {token}"}
+        neighbour_products = [(await http.post("/api/products", headers=neighbour_staff, json={
+            "name": f"商品{n}", "price": "1.00", "stock": 1000})).json()["id"] for n in range(BASKET)]
 
         rows = []
-        for kind in ("health", "check-in", "check-out", "redemption"):
+        for kind in ("health", "check-in", "check-out", "redemption", "visit"):
             results = []
             for i, resident in enumerate(residents):
                 if kind == "health":
@@ -171,11 +185,14 @@ async def main() -> None:
                             "token": code["token"], "direction": "in" if kind == "check-in" else "out"})
                 else:
                     member = (await http.get("/api/me/code", headers=resident)).json()["code"]
+                    keeper, goods = (staff, products) if kind == "redemption" else (
+                        neighbour_staff, neighbour_products)
 
-                    def request(member=member, i=i):
-                        return http.post("/api/redemptions", headers=staff | {"Idempotency-Key": f"r{i}"},
-                                         json={"member_code": member, "items": [
-                                             {"product_id": p, "quantity": 1} for p in products]})
+                    def request(member=member, i=i, keeper=keeper, goods=goods, kind=kind):
+                        return http.post(
+                            "/api/redemptions", headers=keeper | {"Idempotency-Key": f"{kind}{i}"},
+                            json={"member_code": member, "items": [
+                                {"product_id": p, "quantity": 1} for p in goods]})
                 total, locked, ledger_trips, ledger_ms, statements = await measure(http, request)
                 if i:  # the first of each kind is the warm-up
                     results.append((total, locked, ledger_trips, ledger_ms))

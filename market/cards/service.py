@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Literal, overload
 
 import msgspec
 
@@ -34,7 +35,7 @@ from market.db import fetch, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempts
 from market.people import rules
 from market.settings import Settings
-from market.subdistricts.service import sharing
+from market.subdistricts.service import SHARED
 from market.tables import Community, Person
 from qr import ExpiredToken, InvalidToken, Kind, Rotation, Signer, Token, TokenError
 
@@ -99,6 +100,13 @@ class ScannedMember(msgspec.Struct):
     community_id: int | None = None
 
 
+class CounterMember(ScannedMember):
+    """As scanned at the shop's counter (``visiting``), with the name of the resident's community
+    for a visitor's receipt."""
+
+    community_name: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class PrintableCard:
     """What goes on a printed card."""
@@ -131,30 +139,37 @@ def card_code(settings: Settings, person_id: int, card_version: int) -> str:
     return signer_for(settings).sign(Kind.CARD, person_id, card_version)
 
 
+_PERSON = "SELECT p.id, p.name, p.card_no, p.card_version, p.roles, p.erased_at, p.community"
+
+
 async def _person(community_id: int, person_id: int, *, visiting: bool = False) -> dict | None:
     """The person, if of the community (``visiting``: or of one sharing its points with it).
     Every scan at the counter and at an activity reads this: hand-written SQL (market.db.fetch),
-    one read of the person whichever community they belong to."""
+    one read of the person whichever community they belong to — at the counter with their
+    community's name and whether it shares with this one (``subdistricts.SHARED``)."""
+    if not visiting:
+        rows = await fetch(f"{_PERSON} FROM person p WHERE p.id = {{}}", person_id)
+        return rows[0] if rows and rows[0]["community"] == community_id else None
     rows = await fetch(
-        "SELECT id, name, card_no, card_version, roles, erased_at, community FROM person WHERE id = {}",
-        person_id,
+        f"{_PERSON}, h.name AS community_name, {SHARED} AS shared"
+        " FROM person p JOIN community h ON h.id = p.community WHERE p.id = {}",
+        community_id, person_id,
     )
     if not rows:
         return None
     row = rows[0]
     if row["community"] == community_id:
         return row
-    return await _visitor(community_id, row) if visiting else None
+    return _visitor(row)
 
 
-async def _visitor(shop_community: int, row: dict) -> dict | None:
+def _visitor(row: dict) -> dict | None:
     """A person of another community at this shop's counter: their row when their community shares
     its points with the shop's (None: a community outside the shop's subdistrict); 409
     ``not_shared`` when the subdistrict has not turned 通存通兑 on."""
-    shared = await sharing(row["community"], shop_community)
-    if shared is None:
+    if row["shared"] is None:
         return None
-    if not shared:
+    if not row["shared"]:
         raise Conflict("not_shared", field="member_code")
     return row
 
@@ -176,6 +191,20 @@ def _open(settings: Settings, text: str) -> tuple[Token, Rotation]:
         return token, LONG_ROTATION
 
 
+@overload
+async def resolve_member_code(
+    community_id: int, text: str, *, settings: Settings, now: datetime | None = None,
+    visiting: Literal[True],
+) -> CounterMember: ...
+
+
+@overload
+async def resolve_member_code(
+    community_id: int, text: str, *, settings: Settings, now: datetime | None = None,
+    visiting: bool = False,
+) -> ScannedMember: ...
+
+
 async def resolve_member_code(
     community_id: int, text: str, *, settings: Settings, now: datetime | None = None,
     visiting: bool = False,
@@ -184,6 +213,7 @@ async def resolve_member_code(
 
     ``visiting`` (the shop's counter): also a resident of another community of the same
     subdistrict, when that subdistrict has turned 通存通兑 on; 409 ``not_shared`` when it has not.
+    The answer is then a ``CounterMember``, with their community's name.
     A resident of a community outside the subdistrict stays ``invalid``, as a forged code."""
     if not isinstance(text, str) or len(text) > MAX_CODE_LENGTH:
         raise InvalidInput("invalid", field="member_code")
@@ -211,6 +241,11 @@ async def resolve_member_code(
             raise Gone("expired", field="member_code") from None
         except TokenError:
             raise InvalidInput("invalid", field="member_code") from None
+    if visiting:
+        return CounterMember(
+            person_id=row["id"], name=row["name"], card_no=row["card_no"], via_card=via_card,
+            community_id=row["community"], community_name=row["community_name"],
+        )
     return ScannedMember(
         person_id=row["id"], name=row["name"], card_no=row["card_no"], via_card=via_card,
         community_id=row["community"],

@@ -289,18 +289,27 @@ _SUSPENSION_COLUMNS = (
 
 async def active_suspension(community_id: int, person_id: int) -> SuspensionView | None:
     """The person's suspension in force today, the one that lasts longest; None: may redeem."""
+    return await _active_in((community_id,), person_id)
+
+
+async def _active_in(community_ids: tuple[int, ...], person_id: int) -> SuspensionView | None:
+    """As ``active_suspension``, by any of ``community_ids``: one read for all of them."""
     on = today()
+    places = ", ".join("{}" for _ in community_ids)
     rows = await fetch(
-        f"SELECT {_SUSPENSION_COLUMNS} FROM redemption_suspension WHERE community = {{}} AND person = {{}}"
-        " AND lifted_ms IS NULL AND starts_on <= {} AND until_on >= {} ORDER BY until_on DESC, id LIMIT 1",
-        community_id, person_id, on.isoformat(), on.isoformat(),
+        f"SELECT {_SUSPENSION_COLUMNS} FROM redemption_suspension WHERE community IN ({places})"
+        " AND person = {} AND lifted_ms IS NULL AND starts_on <= {} AND until_on >= {}"
+        " ORDER BY until_on DESC, id LIMIT 1",
+        *community_ids, person_id, on.isoformat(), on.isoformat(),
     )
     return _suspension_view(rows[0], on) if rows else None
 
 
-async def check_not_suspended(community_id: int, person_id: int) -> None:
-    """Refuse (409 ``redemption_suspended``) a redemption or reservation of a suspended person."""
-    found = await active_suspension(community_id, person_id)
+async def check_not_suspended(community_id: int, person_id: int, *, visiting: int | None = None) -> None:
+    """Refuse (409 ``redemption_suspended``) a redemption or reservation of a suspended person;
+    ``visiting``: a visitor's own community (通存通兑), whose suspension refuses it too."""
+    communities = (community_id,) if visiting in (None, community_id) else (community_id, visiting)
+    found = await _active_in(communities, person_id)
     if found is not None:
         raise RedemptionSuspended(until=found.until.isoformat(), why=found.reason)
 

@@ -195,8 +195,7 @@ async def redeem(
     at = datetime.now(UTC)
     await rules.check_may_redeem(me.community_id, member.person_id, at)
     # 409 while suspended, by the resident's own community or by this one.
-    for community_id in {me.community_id, home}:
-        await deductions.check_not_suspended(community_id, member.person_id)
+    await deductions.check_not_suspended(me.community_id, member.person_id, visiting=home)
     if member.via_card:
         # A printed card can be lost or copied; at the shop it needs its PIN.
         await check_counter_pin(member.person_id, data.pin, hasher=hasher, limiter=limiter,
@@ -206,7 +205,7 @@ async def redeem(
     wallet = await wallet_id(ledger, home, member.person_id)
     shop = await account_id(ledger, me.community_id, "shop")
     visit = None if home == me.community_id else Visit(
-        home, await ledger.clearing_accounts(home, me.community_id), await _community_name(home))
+        home, await ledger.clearing_accounts(home, me.community_id), member.community_name)
     transfer_id = _transfer_id(me.id, key)
     try:
         view = await write(
@@ -233,11 +232,6 @@ class Visit(NamedTuple):
     clearing: tuple[int, int]
     #: The home community's name, for the receipt.
     name: str = ""
-
-
-async def _community_name(community_id: int) -> str:
-    rows = await fetch("SELECT name FROM community WHERE id = {}", community_id)
-    return rows[0]["name"] if rows else ""
 
 
 def shop_leg(transfer_id: str, visit: Visit | None, *, back: bool = False) -> str:
