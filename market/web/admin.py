@@ -48,6 +48,7 @@ from market.subdistricts import moves
 from market.tables import Community, Person
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member, signed_in
+from market.web.pages import normalise_login
 
 PAGE = {"include_in_schema": False}
 PEOPLE_PAGE = 20
@@ -88,11 +89,6 @@ def _id(text: str | None) -> int | None:
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         raise InvalidInput("invalid_input", field="id")
     return int(text)
-
-
-def _digits(text: str) -> str:
-    """Full-width digits (a Chinese keyboard's) become ASCII; spaces and dashes go."""
-    return "".join(unicodedata.normalize("NFKC", text).split()).replace("-", "")
 
 
 def _amount(text: str) -> Decimal:
@@ -290,7 +286,7 @@ async def _people_page(
     params = request.query_params
     q = (q if q is not None else params.get("q") or "").strip()[:50]
     cursor = cursor if cursor is not None else params.get("cursor") or None
-    query = _digits(q) if _digits(q).isdigit() else q
+    query = normalise_login(q) if normalise_login(q).isdigit() else q
     found = await people.list_people(me.community_id, q=query or None, limit=PEOPLE_PAGE,
                                      cursor=cursor)
     return page(request, "admin/people.html", status=status, q=q, found=found,
@@ -470,8 +466,8 @@ async def create_person(
     chosen = await _all(request, "roles")
     values = {key: fields.get(key, "") for key in ("name", "phone", "building", "unit", "room",
                                                    "password", "pin")}
-    values["phone"] = _digits(values["phone"])
-    values["pin"] = _digits(values["pin"])
+    values["phone"] = normalise_login(values["phone"])
+    values["pin"] = normalise_login(values["pin"])
     # A refused form comes back with everything typed, the password and PIN included: they are
     # the admin's own input, on a page that is never stored (no-store), and retyping them after
     # an unrelated mistake is what made the office give up on this form.
@@ -596,7 +592,7 @@ async def set_pin(
     fields = await form_fields(request)
     check_csrf(request, fields)
     try:
-        await cards.set_pin(me.community_id, person_id, _digits(fields.get("pin", "")),
+        await cards.set_pin(me.community_id, person_id, normalise_login(fields.get("pin", "")),
                             actor_id=me.id, hasher=hasher, limiter=limiter,
                             secret_key=settings.secret_key)
     except MarketError as error:
@@ -775,7 +771,7 @@ async def _adjustment_page(
     q = (params.get("q") or "").strip()[:50]
     found = None
     if person_id is None and q:
-        typed = _digits(q)
+        typed = normalise_login(q)
         found = (await people.list_people(
             me.community_id, q=typed if typed.isdigit() else q, limit=PEOPLE_PAGE
         )).items

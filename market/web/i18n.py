@@ -1,10 +1,6 @@
-"""The pages' language: Chinese by default, English by choice, from Babel message catalogues.
-
-The catalogues are ``frontend/translations/<lang>/LC_MESSAGES/*.po``; they are merged and
-compiled in memory with Babel the first time a language is used, so a fresh checkout
-needs no build step and no ``.mo`` file can go stale. Message ids are English, so the
-English catalogue may leave them untranslated. The choice is kept in a cookie, and
-GET /lang/<code> switches the language from a plain link.
+"""The pages' language: Chinese by default, English by choice, from the one translation system
+(``market.translations``: Babel message catalogues, shared with the API's refusals). The choice
+is kept in a cookie, and GET /lang/<code> switches the language from a plain link.
 
 长辈版 (senior mode, issue 16) is the other preference: larger text, 60 px tap targets and no
 pop-ups, as MIIT's 适老化 rules ask (工信厅信管函〔2021〕67号). GET /elder/on and /elder/off switch
@@ -15,14 +11,8 @@ own cookies, never in the session, so they survive signing in and out.
 read "5 积分"); staff pages and the API keep the ledger's two decimals.
 """
 
-import gettext
-import io
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from litestar import Request, get
@@ -30,10 +20,9 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from market.messages import Language, message, preferred_language
+from market.messages import message, preferred_language
+from market.translations import LANGUAGES, Language, translations
 
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "frontend" / "translations"
-LANGUAGES: tuple[Language, ...] = ("zh", "en")
 LANGUAGE_COOKIE = "market_lang"
 #: 长辈版's cookie. Its name and its "large" value are those of the larger-text switch it replaced,
 #: so a browser that had chosen larger text is in 长辈版 now and older links keep working.
@@ -43,31 +32,6 @@ TEXT_SIZES = ("normal", "large")
 ELDER_STATES = {"on": ELDER_ON, "off": "normal"}
 #: A year: a preference, not a credential.
 PREFERENCE_AGE = 365 * 24 * 3600
-
-
-@lru_cache(maxsize=len(LANGUAGES))
-def translations(language: Language) -> gettext.NullTranslations:
-    """The compiled catalogue of ``language``: every .po file of its directory, merged.
-
-    ``messages.po`` holds what every page shares; each group of pages (organizer, shop
-    counter, admin, …) keeps its texts in its own file beside it, so they never collide.
-    """
-    locale = "zh_Hans_CN" if language == "zh" else "en"
-    directory = TRANSLATIONS / language / "LC_MESSAGES"
-    catalog = None
-    for path in sorted(directory.glob("*.po"), key=lambda p: (p.name != "messages.po", p.name)):
-        with path.open("rb") as source:
-            part = read_po(source, locale=locale)
-        if catalog is None:
-            catalog = part
-            continue
-        for entry in part:
-            if entry.id:
-                catalog[entry.id] = entry
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
 
 
 def translate(language: Language, text: str) -> str:
