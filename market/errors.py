@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from litestar import Request, Response
@@ -304,14 +304,30 @@ def refused_value(exc: BaseException) -> str | None:
     return None
 
 
+class Refusal(NamedTuple):
+    """A service's or the ledger's refusal as users are told it: the HTTP status, the reason
+    (the key of its text in ``market.messages``) and the parameters its text may name."""
+
+    status: int
+    reason: str
+    params: dict[str, Any]
+
+
+def refusal_of(error: MarketError | LedgerError) -> Refusal:
+    """The one mapping from a domain or ledger error to what the API's problem details and the
+    pages' form messages say."""
+    if isinstance(error, MarketError):
+        return Refusal(error.status, error.reason, {"field": error.field or "", **error.params})
+    return Refusal(LEDGER_STATUS.get(error.reason, 409), error.reason, {})
+
+
 def _classify(exc: Exception) -> tuple[int, str, dict[str, Any], dict[str, str], dict[str, Any]]:
     """(status, reason, message params, headers, extra members) for any exception."""
-    if isinstance(exc, MarketError):
-        extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
-        params = {"field": exc.field or "", **exc.params}
-        return exc.status, exc.reason, params, exc.headers, extra
-    if isinstance(exc, LedgerError):
-        return LEDGER_STATUS.get(exc.reason, 409), exc.reason, {}, {}, {}
+    if isinstance(exc, MarketError | LedgerError):
+        status, reason, params = refusal_of(exc)
+        headers = exc.headers if isinstance(exc, MarketError) else {}
+        extra: dict[str, Any] = {"field": exc.field} if isinstance(exc, MarketError) and exc.field else {}
+        return status, reason, params, headers, extra
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         headers = dict(exc.headers or {})
         if isinstance(exc, ValidationException):

@@ -36,7 +36,7 @@ from market.auth.roles import ADMIN, RESIDENT, ROLES, STAFF_ROLES
 from market.auth.sessions import Principal
 from market.cards import service as cards
 from market.community import slugs, structure
-from market.errors import LEDGER_STATUS, InvalidInput, MarketError, NotFound
+from market.errors import InvalidInput, MarketError, NotFound, refusal_of
 from market.paging import parse_cursor
 from market.people import import_jobs, roles_service, roster
 from market.people import rules as person_rules
@@ -47,7 +47,7 @@ from market.shop import rules as shop_rules
 from market.subdistricts import moves
 from market.tables import Community, Person
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member, signed_in
+from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text, signed_in
 from market.web.pages import normalise_login
 
 PAGE = {"include_in_schema": False}
@@ -69,11 +69,7 @@ assert set(ROLE_ORDER) == ROLES
 
 def _say(request: Request, error: MarketError | LedgerError) -> str:
     """A refusal in the reader's language, with the parameters its message names."""
-    params = getattr(error, "params", {})
-    return i18n.error_text(
-        i18n.language_of(request), error.reason,
-        **{"field": getattr(error, "field", None) or "", **params},
-    )
+    return refusal_text(i18n.language_of(request), error)[2]
 
 
 async def _all(request: Request, name: str) -> list[str]:
@@ -830,7 +826,7 @@ async def adjust(request: Request, ledger: NamedDependency[Ledger]) -> Template 
             problem = i18n.error_text(language, "invalid_reason")
         elif error.reason == "invalid_amount":
             bad_field = "amount"
-        status = error.status if isinstance(error, MarketError) else LEDGER_STATUS.get(error.reason, 409)
+        status = refusal_of(error).status
         return await _adjustment_page(request, me, ledger, status=status, person_id=person_id,
                                       values=values, problem=problem, bad_field=bad_field)
     return Redirect(f"/admin/adjustments?person={person_id}&done={made.id}", status_code=303)

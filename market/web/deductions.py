@@ -37,7 +37,7 @@ from market.points import appeals, deductions
 from market.points import service as points
 from market.points.deductions import DeductionRequest, RuleChange, SuspensionMonths
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
 
 PAGE = {"include_in_schema": False}
 PEOPLE_PAGE = 20
@@ -45,9 +45,7 @@ RECENT = 20
 
 
 def _say(request: Request, error: MarketError | LedgerError) -> str:
-    params = getattr(error, "params", {})
-    return i18n.error_text(i18n.language_of(request), error.reason,
-                           **{"field": getattr(error, "field", None) or "", **params})
+    return refusal_text(i18n.language_of(request), error)[2]
 
 
 def _id(text: str | None) -> int | None:

@@ -23,7 +23,7 @@ from market.auth.roles import ADMIN, RESIDENT
 from market.auth.sessions import Principal
 from market.cards import service as cards
 from market.db import fetch
-from market.errors import LEDGER_STATUS, CsrfRejected, MarketError, NotFound
+from market.errors import CsrfRejected, MarketError, NotFound
 from market.people import delegates, rules
 from market.points import service as points
 from market.settings import Settings
@@ -31,18 +31,16 @@ from market.shop import catalogue, orders
 from market.shop.basket import MAX_QUANTITY, Line
 from market.shop.orders import NewOrder
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
 
 PAGE = {"include_in_schema": False}
 #: How many of the elder's latest entries the page lists.
 RECENT = 10
 
 
-def _problem(language: str, error: Exception) -> tuple[int, str]:
-    if isinstance(error, MarketError):
-        return error.status, i18n.error_text(language, error.reason, **error.params)
-    assert isinstance(error, LedgerError)
-    return LEDGER_STATUS.get(error.reason, 409), i18n.error_text(language, error.reason)
+def _problem(language: str, error: MarketError | LedgerError) -> tuple[int, str]:
+    status, _, text = refusal_text(language, error, naming_field=False)
+    return status, text
 
 
 async def _elder(request: Request, elder_id: int) -> tuple[Principal, Principal]:

@@ -13,16 +13,29 @@ from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
+from ledger import LedgerError
 from market.auth.guards import principal_of
 from market.auth.roles import ROLES, SUBDISTRICT_ADMIN
 from market.auth.sessions import Principal
-from market.errors import CsrfRejected, Forbidden, NotSignedIn
+from market.errors import CsrfRejected, Forbidden, MarketError, NotSignedIn, refusal_of
 from market.web import i18n
 
 FORM_COOKIE = "market_form"
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language"}
 #: Longest value kept from any form field; longer ones are cut before anything else sees them.
 MAX_FIELD = 500
+
+
+def refusal_text(
+    language: str, error: MarketError | LedgerError, *, naming_field: bool = True
+) -> tuple[int, str, str]:
+    """(status, reason, text in the reader's language) of a refusal, as the API's problem details
+    say it (``market.errors.refusal_of``). ``naming_field=False``: a text that names the field
+    ("提交的内容有误：{field}") stops before the name, for forms that mark the field itself."""
+    status, reason, params = refusal_of(error)
+    if not naming_field:
+        params = {name: value for name, value in params.items() if name != "field"}
+    return status, reason, i18n.error_text(language, reason, **params)
 
 
 async def form_fields(request: Request) -> dict[str, str]:

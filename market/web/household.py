@@ -21,13 +21,13 @@ from ledger import Ledger, LedgerError
 from market.amounts import Amount
 from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
-from market.errors import LEDGER_STATUS, CsrfRejected, MarketError, NotFound
+from market.errors import CsrfRejected, MarketError, NotFound
 from market.points import gifts
 from market.points.gifts import GiftNotAllowed, GiftRequest
 from market.points.service import MAX_KEY_LENGTH
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
 
 PAGE = {"include_in_schema": False}
 
@@ -57,10 +57,8 @@ def _refusal_text(language: str, error: Exception) -> tuple[int, str, str]:
     """(status, reason, text in the reader's language) of a refused gift."""
     if isinstance(error, GiftNotAllowed):
         return error.status, error.reason, error.text(language)  # type: ignore[arg-type]
-    if isinstance(error, MarketError):
-        return error.status, error.reason, i18n.error_text(language, error.reason, **error.params)
-    assert isinstance(error, LedgerError)
-    return LEDGER_STATUS.get(error.reason, 409), error.reason, i18n.error_text(language, error.reason)
+    assert isinstance(error, MarketError | LedgerError)
+    return refusal_text(language, error, naming_field=False)
 
 
 async def _page(

@@ -11,22 +11,19 @@ from litestar.response import Redirect, Template
 from ledger import Ledger, LedgerError
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
-from market.errors import LEDGER_STATUS, MarketError
+from market.errors import MarketError
 from market.people import service as people
 from market.subdistricts import moves
 from market.subdistricts.moves import NewMove, Refusal
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
 
 PAGE = {"include_in_schema": False}
 
 
 def _problem(request: Request, error: MarketError | LedgerError) -> tuple[int, str]:
-    language = i18n.language_of(request)
-    if isinstance(error, MarketError):
-        return error.status, i18n.error_text(language, error.reason,
-                                             **{"field": error.field or "", **error.params})
-    return LEDGER_STATUS.get(error.reason, 409), i18n.error_text(language, error.reason)
+    status, _, text = refusal_text(i18n.language_of(request), error)
+    return status, text
 
 
 def _whole(text: str) -> int | None:

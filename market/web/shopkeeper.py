@@ -34,7 +34,7 @@ from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.cards.service import resolve_member_code
-from market.errors import LEDGER_STATUS, CsrfRejected, InvalidInput, MarketError, NotFound
+from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
 from market.settings import Settings
@@ -50,6 +50,7 @@ from market.web.forms import (
     form_fields,
     page,
     page_member,
+    refusal_text,
     require_role,
 )
 from market.web.scanner import SCANNER_PAGES
@@ -87,10 +88,8 @@ def _number(text: str) -> str:
 
 def _refusal(language: str, error: Exception) -> tuple[int, str, str]:
     """(status, reason, text in the reader's language) of a service's or the ledger's refusal."""
-    if isinstance(error, MarketError):
-        return error.status, error.reason, i18n.error_text(language, error.reason, **error.params)
-    assert isinstance(error, LedgerError)
-    return LEDGER_STATUS.get(error.reason, 409), error.reason, i18n.error_text(language, error.reason)
+    assert isinstance(error, MarketError | LedgerError)
+    return refusal_text(language, error, naming_field=False)
 
 
 def _field_errors(language: str, error: MarketError) -> dict[str, str]:

@@ -25,11 +25,11 @@ from ledger import LedgerError
 from market.auth.middleware import SessionAuthMiddleware
 from market.china_time import CHINA
 from market.errors import (
-    LEDGER_STATUS,
     RETRY_AFTER,
     MarketError,
     database_unavailable,
     log_failure,
+    refusal_of,
     refused_value,
 )
 from market.reports import certificates, dashboards, exports, leaderboards, transparency
@@ -98,12 +98,11 @@ def static_files() -> Router:
 def page_error(request: Request, exc: Exception) -> Response:
     """Any error on a page: the reason's message in the reader's language, on a page."""
     headers: dict[str, str] = {}
-    if isinstance(exc, LedgerError):  # a refusal by the ledger a page did not catch itself
-        status, reason, params = LEDGER_STATUS.get(exc.reason, 409), exc.reason, {}
-    elif isinstance(exc, MarketError):
+    if isinstance(exc, MarketError | LedgerError):
         # As the API's problem details: a text may name the field ("{field}").
-        status, reason, params = exc.status, exc.reason, {"field": exc.field or "", **exc.params}
-        headers = exc.headers
+        status, reason, params = refusal_of(exc)
+        if isinstance(exc, MarketError):
+            headers = exc.headers
         if reason == "not_signed_in":
             return to_sign_in(request)
     elif isinstance(exc, HTTPException) and exc.status_code < 500:
