@@ -33,6 +33,7 @@ from market.auth.limiter import DatabaseLoginLimiter, LoginLimiter, TotalFailure
 from market.auth.middleware import SessionAuthMiddleware
 from market.cards.controllers import CardAdminController, MemberCodeController, MyCodeController
 from market.community.controllers import STRUCTURE_CONTROLLERS
+from market.community.doorplate_controllers import DOORPLATE_CONTROLLERS
 from market.dependencies import DEPENDENCIES
 from market.errors import database_unavailable, problem_response
 from market.health import health
@@ -201,6 +202,7 @@ def create_app(
             PeopleController,
             RosterImportController,
             *STRUCTURE_CONTROLLERS,
+            *DOORPLATE_CONTROLLERS,
             AdjustmentController,
             LedgerController,
             PointsPolicyController,

@@ -28,6 +28,8 @@ class Community(Table, tablename="community"):
     #: The address public links use now (``market.community.slugs``); every slug it ever had is
     #: in ``community_slug``. Null only until the community is given one.
     slug = Varchar(length=40, unique=True, null=True, default=None)
+    #: The 民声 hotline a doorplate shows to anyone not of the household (``market.community.doorplates``).
+    hotline = Varchar(length=20, null=True, default=None)
 
 
 class CommunitySlug(Table, tablename="community_slug"):
@@ -72,6 +74,8 @@ class Household(Table, tablename="household"):
     room = Varchar(length=20)
     grid = ForeignKey(Grid, on_delete=OnDelete.restrict, null=True, default=None)
     archived_at = Timestamptz(null=True, default=None)
+    #: Bumped when the doorplate is reissued: the printed code carries it, so an old plate stops working.
+    plate_version = Integer(default=1)
 
 
 class Team(Table, tablename="team"):

@@ -3,9 +3,9 @@
 Public API
 ----------
 Tokens (``qr.tokens``)
-    ``Kind`` — MEMBER_CODE, CARD, ACTIVITY_ROTATING, POSTER; each carries two unsigned ints
-    (``FIELD_COUNTS``): (person, step), (person, card_version), (activity, step),
-    (activity, poster_version).
+    ``Kind`` — MEMBER_CODE, CARD, ACTIVITY_ROTATING, POSTER, DOORPLATE; each carries two unsigned
+    ints (``FIELD_COUNTS``): (person, step), (person, card_version), (activity, step),
+    (activity, poster_version), (household, plate_version).
     ``derive_key(secret, purpose="qr-v1") -> bytes`` — HMAC(secret, purpose).
     ``Signer(keys=[newest, *older])`` / ``Signer.from_secrets([...])``:
     ``sign(kind, *fields) -> str``, ``verify(text, kind) -> tuple[int, ...]``,

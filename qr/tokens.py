@@ -47,6 +47,8 @@ class Kind(enum.IntEnum):
     """An activity's check-in code on the organizer's screen: (activity_id, time step)."""
     POSTER = 4
     """An activity's printed poster code: (activity_id, poster_version)."""
+    DOORPLATE = 5
+    """A household's printed doorplate (数字门牌): (household_id, plate_version)."""
 
 
 #: How many integer fields each kind carries.
@@ -55,6 +57,7 @@ FIELD_COUNTS: dict[Kind, int] = {
     Kind.CARD: 2,
     Kind.ACTIVITY_ROTATING: 2,
     Kind.POSTER: 2,
+    Kind.DOORPLATE: 2,
 }
 
 

@@ -35,7 +35,7 @@ from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, RESIDENT, ROLES, STAFF_ROLES
 from market.auth.sessions import Principal
 from market.cards import service as cards
-from market.community import slugs, structure
+from market.community import doorplates, slugs, structure
 from market.errors import InvalidInput, MarketError, NotFound, refusal_of
 from market.paging import parse_cursor
 from market.people import import_jobs, roles_service, roster
@@ -152,6 +152,7 @@ def _public_links(request: Request, settings: Settings, slug: str) -> dict[str, 
 async def _dashboard_page(
     request: Request, ledger: Ledger, settings: Settings, me: Principal, *, status: int = 200,
     slug_problem: str | None = None, typed_slug: str | None = None,
+    hotline_problem: str | None = None, typed_hotline: str | None = None,
 ) -> Template:
     fresh = request.query_params.get("verify") == "now"
     verified, unverified = await _verification(ledger, me.community_id, fresh)
@@ -163,6 +164,8 @@ async def _dashboard_page(
         links=_public_links(request, settings, community.slug), slug_problem=slug_problem,
         typed_slug=community.slug if typed_slug is None else typed_slug,
         slug_saved=request.query_params.get("slug") == "saved",
+        hotline=await doorplates.hotline(me.community_id) if typed_hotline is None else typed_hotline,
+        hotline_problem=hotline_problem, hotline_saved=request.query_params.get("hotline") == "saved",
     )
 
 
@@ -189,6 +192,23 @@ async def change_slug(
         return await _dashboard_page(request, ledger, settings, me, status=error.status,
                                      slug_problem=_say(request, error), typed_slug=typed)
     return Redirect("/admin?slug=saved#public-links", status_code=303)
+
+
+@post("/admin/community/hotline", status_code=303, **PAGE)
+async def change_hotline(
+    request: Request, ledger: NamedDependency[Ledger], settings: NamedDependency[Settings]
+) -> Template | Redirect:
+    """The office sets the 民声 hotline its doorplates and their landing page show (audited)."""
+    me = page_member(request, ADMIN)
+    fields = await form_fields(request)
+    check_csrf(request, fields)
+    typed = fields.get("hotline", "")[:100]
+    try:
+        await doorplates.set_hotline(me.community_id, typed, actor_id=me.id)
+    except MarketError as error:
+        return await _dashboard_page(request, ledger, settings, me, status=error.status,
+                                     hotline_problem=_say(request, error), typed_hotline=typed)
+    return Redirect("/admin?hotline=saved#hotline", status_code=303)
 
 
 @get("/admin/community/notice-qr.png", name="web:admin-notice-qr", **PAGE)
@@ -223,6 +243,7 @@ async def _structure_page(
         building_names={b.id: f"{compound_names.get(b.compound_id, '')} {b.name}" for b in buildings},
         grid_names={g.id: g.name for g in grids},
         errors=errors or {}, values=values or {}, added=request.query_params.get("added"),
+        reissued=request.query_params.get("reissued"),
     )
 
 
@@ -888,7 +909,7 @@ async def save_rules(request: Request) -> Template | Redirect:
 
 
 PAGES = [
-    dashboard, change_slug, notice_qr,
+    dashboard, change_slug, change_hotline, notice_qr,
     structure_page, add_to_structure, people_page, new_person_form, create_person,
     person_page, change_roles, reissue_card, set_pin, bulk_people, print_slip, set_password,
     import_form, upload_roster, import_job,

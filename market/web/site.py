@@ -37,6 +37,7 @@ from market.web import access as access_pages
 from market.web import (
     admin,
     delegate_pages,
+    doorplate_pages,
     household,
     i18n,
     move_pages,
@@ -137,7 +138,7 @@ def web_router() -> Router:
             *leaderboards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
             *transparency.PAGES, *points_pages.PAGES, *household.PAGES,
             *deduction_pages.PAGES, *publicity_pages.PAGES, *access_pages.PAGES, *first_run_pages.PAGES,
-            *delegate_pages.PAGES, *subdistrict_pages.PAGES, *move_pages.PAGES,
+            *delegate_pages.PAGES, *subdistrict_pages.PAGES, *move_pages.PAGES, *doorplate_pages.PAGES,
             i18n.switch_language, i18n.switch_elder, i18n.switch_text,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],

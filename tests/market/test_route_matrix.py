@@ -128,7 +128,14 @@ ROUTES: dict[tuple[str, str], Access] = {
         ("POST", "/api/grids/{grid_id}/workers"): ADMIN,
         ("DELETE", "/api/grids/{grid_id}/workers/{person_id}"): ADMIN,
     }),
-    **_structure("household", "households"),
+    **_structure("household", "households", {
+        ("GET", "/api/households/{household_id}/doorplate.pdf"): ADMIN,
+        ("POST", "/api/households/{household_id}/doorplate/reissue"): ADMIN,
+    }),
+    # doorplates (数字门牌) and the 民声 hotline
+    ("GET", "/api/doorplates/{token}"): public(any_community=True),
+    ("GET", "/api/community/hotline"): only("resident", "organizer", "shopkeeper", "admin"),
+    ("PUT", "/api/community/hotline"): ADMIN,
     **_structure("team", "teams", {
         ("GET", "/api/teams/{team_id}/members"): ADMIN,
         ("POST", "/api/teams/{team_id}/members"): ADMIN,

@@ -157,7 +157,7 @@ def test_lowercase_is_not_the_canonical_spelling() -> None:
 def test_kind_values_are_fixed() -> None:
     # Written into printed cards: renumbering would void every card in circulation.
     assert {kind.name: kind.value for kind in Kind} == {
-        "MEMBER_CODE": 1, "CARD": 2, "ACTIVITY_ROTATING": 3, "POSTER": 4,
+        "MEMBER_CODE": 1, "CARD": 2, "ACTIVITY_ROTATING": 3, "POSTER": 4, "DOORPLATE": 5,
     }
 
 
