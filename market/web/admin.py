@@ -177,21 +177,32 @@ async def dashboard(
     return await _dashboard_page(request, ledger, settings, me)
 
 
+async def _community_setting(
+    request: Request, ledger: Ledger, settings: Settings, name: str,
+    save: Callable[[Principal, str], Awaitable[object]], done: str,
+) -> Template | Redirect:
+    """A form of the admin home that sets one thing of the community (``name``: its field, and
+    the page's ``<name>_problem``/``typed_<name>`` when refused, the typed value kept)."""
+    me = page_member(request, ADMIN)
+    fields = await form_fields(request)
+    check_csrf(request, fields)
+    typed = fields.get(name, "")[:200]
+    try:
+        await save(me, typed)
+    except MarketError as error:
+        return await _dashboard_page(request, ledger, settings, me, status=error.status,
+                                     **{f"{name}_problem": _say(request, error), f"typed_{name}": typed})
+    return Redirect(done, status_code=303)
+
+
 @post("/admin/community/slug", status_code=303, **PAGE)
 async def change_slug(
     request: Request, ledger: NamedDependency[Ledger], settings: NamedDependency[Settings]
 ) -> Template | Redirect:
     """The office changes the community's address; the old one keeps working (audited)."""
-    me = page_member(request, ADMIN)
-    fields = await form_fields(request)
-    check_csrf(request, fields)
-    typed = fields.get("slug", "")[:200]
-    try:
-        await slugs.change(me.community_id, me.id, typed)
-    except MarketError as error:
-        return await _dashboard_page(request, ledger, settings, me, status=error.status,
-                                     slug_problem=_say(request, error), typed_slug=typed)
-    return Redirect("/admin?slug=saved#public-links", status_code=303)
+    return await _community_setting(
+        request, ledger, settings, "slug", lambda me, typed: slugs.change(me.community_id, me.id, typed),
+        "/admin?slug=saved#public-links")
 
 
 @post("/admin/community/hotline", status_code=303, **PAGE)
@@ -199,16 +210,10 @@ async def change_hotline(
     request: Request, ledger: NamedDependency[Ledger], settings: NamedDependency[Settings]
 ) -> Template | Redirect:
     """The office sets the 民声 hotline its doorplates and their landing page show (audited)."""
-    me = page_member(request, ADMIN)
-    fields = await form_fields(request)
-    check_csrf(request, fields)
-    typed = fields.get("hotline", "")[:100]
-    try:
-        await doorplates.set_hotline(me.community_id, typed, actor_id=me.id)
-    except MarketError as error:
-        return await _dashboard_page(request, ledger, settings, me, status=error.status,
-                                     hotline_problem=_say(request, error), typed_hotline=typed)
-    return Redirect("/admin?hotline=saved#hotline", status_code=303)
+    return await _community_setting(
+        request, ledger, settings, "hotline",
+        lambda me, typed: doorplates.set_hotline(me.community_id, typed, actor_id=me.id),
+        "/admin?hotline=saved#hotline")
 
 
 @get("/admin/community/notice-qr.png", name="web:admin-notice-qr", **PAGE)
