@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from ledger.model import ROW_COLUMNS
+from ledger import TRANSFER_COLUMNS
 from market.community.service import CommunityView
 from market.db import fetch
 from market.errors import InvalidInput, NotFound
@@ -55,8 +55,8 @@ LEGACY_URL = "/api/transparency/legacy.json?community={community}"
 
 #: A transfer as published: its place in its chain first, the hash last (the ledger's columns
 #: with ``seq``, the table's key, replaced by ``number`` in a community's chain).
-_CHAIN_ROW = ("number", *ROW_COLUMNS[1:17])
-_LEGACY_ROW = ROW_COLUMNS[:17]
+_CHAIN_ROW = ("number", *TRANSFER_COLUMNS[1:17])
+_LEGACY_ROW = TRANSFER_COLUMNS[:17]
 
 
 class Proof(msgspec.Struct, kw_only=True):
@@ -187,7 +187,8 @@ async def proof(settings: Settings, community_id: int | None, transfer_id: str) 
     transfer_id = transfer_id.strip()
     if not 1 <= len(transfer_id) <= 200:
         raise InvalidInput(field="transfer")
-    found = await fetch(f"SELECT {', '.join(ROW_COLUMNS)} FROM ledger_transfer WHERE id = {{}}", transfer_id)
+    found = await fetch(f"SELECT {', '.join(TRANSFER_COLUMNS)} FROM ledger_transfer WHERE id = {{}}",
+                        transfer_id)
     if not found or int(found[0]["ledger"]) != community.id:
         raise NotFound(field="transfer")
     stored = found[0]

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from cryptography.exceptions import InvalidSignature
 
-from ledger.chain import genesis_of, new_origin, parse_origin
+from ledger import genesis_of, new_origin, parse_origin
 from market.china_time import CHINA
 from market.community import service as communities
 from market.community.service import CommunityView
