@@ -214,9 +214,9 @@ def allow_clearing(engine: str) -> Generator[UpgradeStep, Any, None]:
 _TRANSFER = ("seq, number, id, ledger, kind, phase, debit, credit, amount, memo, reference, pending_id,"
              " reverses, timeout_ms, at_us, debit_after, credit_after, hash")
 
-#: What others may read, by name; the tables behind them are the ledger's alone (frozen, like the
-#: steps above: a change is a new step and a new migration). Each view is a
-#: plain SELECT, which both engines inline into the query that reads it (no extra cost).
+#: What others may read, by name; the tables behind them are the ledger's alone. Frozen like the
+#: steps above: a change is a new step and a new migration. Each view is a plain SELECT, which
+#: both engines inline into the query that reads it (no extra cost).
 VIEWS = {
     "ledger_accounts": "SELECT id, ledger, kind, owner, allow_negative, balance, held FROM ledger_account",
     "ledger_transfers": f"SELECT {_TRANSFER} FROM ledger_transfer",

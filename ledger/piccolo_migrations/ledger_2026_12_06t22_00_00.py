@@ -1,9 +1,9 @@
 """What others may read of the ledger: the views ``ledger_accounts``, ``ledger_transfers``,
 ``ledger_movements`` and ``ledger_chains`` (``ledger.schema.publish_views``).
 
-Until now the market read the ledger's tables themselves, so no column of them could change
-without reading every report of the market. From now on it reads these views only (docs/LEDGER.md,
-"What market may read"); they are plain SELECTs, inlined by both engines. Nothing else changes.
+Until now others (the market's reports) read the ledger's tables themselves, so no column of them
+could change without reading every one of those queries. From now on they read these views only
+(docs/LEDGER.md, "What market may read"); plain SELECTs, inlined by both engines. No row changes.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
