@@ -7,8 +7,9 @@ chain's origin), so the log is append-only whatever code runs against it.
 
 The schema grew in steps, kept apart because databases made by the first are
 upgraded in place: ``statements_v1`` (one chain for the installation),
-``upgrade_to_chains`` (a chain per ledger, ``ledger.chain``) and ``allow_clearing``
-(clearing accounts between ledgers). ``install`` is all of them.
+``upgrade_to_chains`` (a chain per ledger, ``ledger.chain``), ``allow_clearing``
+(clearing accounts between ledgers) and ``publish_views`` (what others may read).
+``install_steps`` is all of them.
 """
 
 from collections.abc import Generator
@@ -210,12 +211,45 @@ def allow_clearing(engine: str) -> Generator[UpgradeStep, Any, None]:
     yield ("ddl", "PRAGMA writable_schema = OFF")
 
 
+_TRANSFER = ("seq, number, id, ledger, kind, phase, debit, credit, amount, memo, reference, pending_id,"
+             " reverses, timeout_ms, at_us, debit_after, credit_after, hash")
+
+#: What others may read, by name; the tables behind them are the ledger's alone. Frozen like the
+#: steps above: a change is a new step and a new migration. Each view is a plain SELECT, which
+#: both engines inline into the query that reads it (no extra cost).
+VIEWS = {
+    "ledger_accounts": "SELECT id, ledger, kind, owner, allow_negative, balance, held FROM ledger_account",
+    "ledger_transfers": f"SELECT {_TRANSFER} FROM ledger_transfer",
+    # Each side's account beside the transfer. LEFT JOINs on the accounts' key (every transfer
+    # has both): a query that reads no column of a side lets both engines leave that join out.
+    "ledger_movements": (
+        "SELECT " + ", ".join(f"t.{c}" for c in _TRANSFER.split(", "))
+        + ", d.ledger AS debit_ledger, d.kind AS debit_kind, d.owner AS debit_owner,"
+        " c.ledger AS credit_ledger, c.kind AS credit_kind, c.owner AS credit_owner"
+        " FROM ledger_transfer t LEFT JOIN ledger_account d ON d.id = t.debit"
+        " LEFT JOIN ledger_account c ON c.id = t.credit"
+    ),
+    "ledger_chains": ("SELECT ledger, genesis, origin, head_seq AS head_number, head_hash, head_at_us"
+                      " FROM ledger_chain"),
+}
+
+
+def publish_views(engine: str) -> Generator[UpgradeStep, Any, None]:
+    """The views others read the ledger through (``VIEWS``; docs/LEDGER.md, "What market may
+    read"), the same on both engines."""
+    if engine not in ("sqlite", "postgres"):
+        raise ValueError(f"unknown engine {engine!r}")
+    for name, select in VIEWS.items():
+        yield ("ddl", f"CREATE VIEW {name} AS {select}")
+
+
 def install_steps(engine: str) -> Generator[UpgradeStep, Any, None]:
     """Everything, on an empty database: the first schema, then its upgrades."""
     for statement in statements_v1(engine):
         yield ("ddl", statement)
     yield from upgrade_to_chains(engine)
     yield from allow_clearing(engine)
+    yield from publish_views(engine)
 
 
 INSERT_CHAIN = (

@@ -16,7 +16,7 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
-from ledger.amounts import MAX_HUNDREDTHS
+from ledger import MAX_HUNDREDTHS
 
 #: What an amount in text looks like; its digits bounded by the ledger's largest amount.
 _WHOLE_DIGITS = len(str(MAX_HUNDREDTHS // 100)) - 1

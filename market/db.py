@@ -21,7 +21,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import TransactionType
 from piccolo.querystring import QueryString
 
-from ledger.stores.sqlite import BUSY_TIMEOUT
+from ledger import SQLITE_BUSY_TIMEOUT as BUSY_TIMEOUT
 from market.errors import DatabaseUnavailable
 from market.pg_writer import SERVER_SETTINGS, PostgresWriter
 from market.settings import EngineName

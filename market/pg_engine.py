@@ -22,7 +22,7 @@ import asyncpg
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.utils.warnings import colored_warning
 
-from ledger.stores.pg_pool import connect, open_pool
+from ledger import pg_connect, pg_open_pool
 
 
 def _open(connection: Any) -> bool:
@@ -66,14 +66,14 @@ class BoundedPostgresEngine(PostgresEngine):
             colored_warning("A pool already exists - close it first if you want to create a new pool.")
             return
         config = {**self.config, **kwargs}
-        self.pool = await open_pool(
+        self.pool = await pg_open_pool(
             config.pop("dsn"), min_size=config.pop("min_size", 1),
             max_size=config.pop("max_size", 10), **config,
         )
 
     async def get_new_connection(self) -> asyncpg.Connection:
         config = dict(self.config)
-        return await connect(config.pop("dsn"), **config)
+        return await pg_connect(config.pop("dsn"), **config)
 
     def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
         return _Transaction(engine=self, allow_nested=allow_nested)

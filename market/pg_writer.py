@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from ledger.stores.pg_pool import open_pool
+from ledger import pg_open_pool
 
 T = TypeVar("T")
 
@@ -79,7 +79,7 @@ class PostgresWriter:
         async with self._opening:
             if self._pool is None:
                 # Bounded waits, as the ledger's pool: an outage fails fast (``pg_pool``).
-                self._pool = await open_pool(
+                self._pool = await pg_open_pool(
                     self._dsn, min_size=1, max_size=self._size, server_settings=SERVER_SETTINGS,
                 )
         return self._pool

@@ -19,10 +19,10 @@ if engine_of(DATABASE_URL) == "postgres":
     # ``?search_path=schema`` selects a schema (the tests rely on it).
     DB = BoundedPostgresEngine(config={"dsn": DATABASE_URL})
 else:
-    from ledger.stores.sqlite import BUSY_TIMEOUT
+    from ledger import SQLITE_BUSY_TIMEOUT
     from market.sqlite_pool import PooledSQLiteEngine
 
     # Writers wait for each other's lock as the ledger's do, then fail (503).
-    DB = PooledSQLiteEngine(path=str(sqlite_path(DATABASE_URL)), timeout=BUSY_TIMEOUT)
+    DB = PooledSQLiteEngine(path=str(sqlite_path(DATABASE_URL)), timeout=SQLITE_BUSY_TIMEOUT)
 
 APP_REGISTRY = AppRegistry(apps=["market.piccolo_app", "ledger.piccolo_app"])

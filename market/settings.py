@@ -54,7 +54,7 @@ def database_url_from_env() -> str:
     url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     if engine_of(url) == "sqlite":
         return _SQLITE_PREFIX + str(sqlite_path(url))
-    from ledger.stores.pg_pool import behind_pgbouncer
+    from ledger import behind_pgbouncer
 
     try:
         behind_pgbouncer(url)

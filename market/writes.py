@@ -59,10 +59,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
-from ledger import Ledger
-from ledger.drive import drive, drive_now
-from ledger.model import Request
-from ledger.stores.pg_pool import COMMAND_TIMEOUT, CONNECT_TIMEOUT, connect
+from ledger import PG_COMMAND_TIMEOUT, PG_CONNECT_TIMEOUT, Ledger, Request, drive, drive_now, pg_connect
 from market import db
 from market.errors import MarketError
 from market.sqlite_pool import Connection
@@ -147,8 +144,8 @@ async def _run(engine: Any, steps: Steps[T]) -> T:
     pg_writer = db.pg_writer_here()
     if pg_writer is not None:
         return await pg_writer.run(lambda con: _on_postgres(con, steps))
-    con = await connect(engine.config["dsn"], server_settings=db.PG_SERVER_SETTINGS,
-                        timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT)
+    con = await pg_connect(engine.config["dsn"], server_settings=db.PG_SERVER_SETTINGS,
+                        timeout=PG_CONNECT_TIMEOUT, command_timeout=PG_COMMAND_TIMEOUT)
     try:
         async with con.transaction():
             return await _on_postgres(con, steps)

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from ledger.stores.pg_pool import behind_pgbouncer
+from ledger import behind_pgbouncer
 from market.backups import BackupRefused, Note, partial_path, publish, size_mb
 
 #: Tables a restore does not count as data: Piccolo's record of the migrations run.

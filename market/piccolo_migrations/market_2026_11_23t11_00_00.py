@@ -5,8 +5,9 @@ A year's board summed up to a million transfers and half a million stays on ever
 Beijing month, written by the database itself in the transaction that writes the rows they
 count, so no path can forget them: a credit, a reversal, a check-out, an approval, hours set by
 hand, a cancellation, a redemption, a refund, a stock movement. What each tally counts is
-defined once more, from the rows, in ``market.reports.tallies`` (which refills them here and
-checks them: ``market reports check``).
+defined once more, from the rows, in ``market.reports.tallies`` (which checks them: ``market
+reports check``, and refills them on demand); this migration fills them with its own copy of
+those sums, frozen as they were written, over the ledger's tables as they were then.
 
 On PostgreSQL a tally row is locked from its update to the commit, so the order of those locks
 matters. The ledger's trigger touches only the points and flow tallies, always under the ledger's
@@ -346,18 +347,90 @@ def statements(engine_type: str) -> list[str]:
     return [s.strip() for s in tables.split(";\n") if s.strip()] + triggers
 
 
+# -- filling them from what was written before (frozen: ``market.reports.tallies`` moves on) ---------
+
+_POINTS = ("tally_points_period", ("community", "span", "period", "person"), ("points",))
+_HOURS = ("tally_hours_period", ("community", "span", "period", "person"), ("hours",))
+_ACTIVITY = ("tally_activity", ("community", "activity"), ("participants", "hours"))
+_FLOW = ("tally_flow_month", ("community", "month"), ("issued", "redeemed", "expired"))
+_GOODS = ("tally_goods_month", ("community", "month", "product"), ("quantity", "points"))
+_STOCK = ("tally_stock_month", ("community", "month", "product"), ("delta",))
+
+
+def _sources(table: str, engine: str) -> list[str]:
+    """SELECTs whose rows (the tally's keys, then its values, named in the first) sum to it."""
+    micros = MONTH_OF_MICROS[engine].format
+    time = MONTH_OF_TIME[engine].format
+    if table == "tally_points_period":
+        return [
+            f"SELECT t.ledger AS community, {micros(x='t.at_us')} AS month, {OWNER} AS person,"
+            " t.amount AS points FROM ledger_transfer t JOIN ledger_account a ON a.id = t.credit"
+            f" WHERE a.kind = 'wallet' AND {EARNED.format(t='t')} AND t.phase IN ('single', 'post')",
+            f"SELECT r.ledger, {micros(x='o.at_us')}, {OWNER}, -o.amount"
+            " FROM ledger_transfer r JOIN ledger_transfer o ON o.id = r.reverses"
+            " JOIN ledger_account a ON a.id = o.credit"
+            f" WHERE r.reverses IS NOT NULL AND {EARNED.format(t='o')} AND a.kind = 'wallet'",
+        ]
+    if table == "tally_hours_period":
+        return [
+            f"SELECT s.community AS community, {time(x=HOURS_AT.format(s='s'))} AS month,"
+            f" s.person AS person, s.hours AS hours FROM activity_stay s WHERE {HOURS.format(s='s')}",
+        ]
+    if table == "tally_activity":
+        return [
+            "SELECT s.community AS community, s.activity AS activity,"
+            f" CASE WHEN {PARTICIPANT.format(s='s')} THEN 1 ELSE 0 END AS participants,"
+            f" {STAY_HOURS.format(s='s')} AS hours FROM activity_stay s",
+        ]
+    if table == "tally_flow_month":
+        flows = ", ".join(f"{FLOWS[name].format(a='t.amount')} AS {name}" for name in _FLOW[2])
+        return [
+            f"SELECT t.ledger AS community, {micros(x='t.at_us')} AS month, {flows} FROM ledger_transfer t"
+            " JOIN ledger_account d ON d.id = t.debit JOIN ledger_account c ON c.id = t.credit"
+            f" WHERE t.phase IN ('single', 'post') AND (d.kind IN {FLOW_KINDS} OR c.kind IN {FLOW_KINDS})",
+        ]
+    if table == "tally_goods_month":
+        return [
+            f"SELECT r.community AS community, {time(x='r.created_at')} AS month, l.product AS product,"
+            " l.quantity AS quantity, l.quantity * l.unit_price AS points"
+            " FROM redemption_line l JOIN redemption r ON r.id = l.redemption",
+            f"SELECT f.community, {time(x='f.created_at')}, b.product, -b.quantity,"
+            " -b.quantity * l.unit_price FROM refund_line b JOIN refund f ON f.id = b.refund"
+            " JOIN redemption_line l ON l.redemption = f.redemption AND l.product = b.product",
+        ]
+    return [f"SELECT m.community AS community, {time(x='m.at')} AS month, m.product AS product,"
+            " m.delta AS delta FROM stock_movement m"]
+
+
+def fill_statements(engine: str) -> list[str]:
+    """Each tally summed from the rows written before its trigger existed."""
+    out = []
+    for table, keys, values in (_POINTS, _HOURS, _ACTIVITY, _FLOW, _GOODS, _STOCK):
+        union = " UNION ALL ".join(_sources(table, engine))
+        if table in ("tally_points_period", "tally_hours_period"):  # by month, quarter and year
+            period = PERIOD_OF_MONTH.format(span="s.span", m="m.month")
+            kept = ", ".join(f"m.{value}" for value in values)
+            union = (f"SELECT m.community, s.span, {period} AS period, m.person, {kept}"
+                     f" FROM ({union}) m, {SPANS} s")
+        columns = ", ".join(keys + values)
+        sums = ", ".join(f"SUM({v}) AS {v}" for v in values)
+        out.append(f"INSERT INTO {table} ({columns}) SELECT * FROM"
+                   f" (SELECT {', '.join(keys)}, {sums} FROM ({union}) x GROUP BY {', '.join(keys)}) s"
+                   " WHERE TRUE")
+    return out
+
+
 async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="market", description=DESCRIPTION)
 
     async def create_tallies() -> None:
-        from market.reports import tallies
-
         engine = engine_finder()
         assert engine is not None
         for statement in statements(engine.engine_type):
             await engine.run_ddl(statement)
-        # What was written before the triggers existed.
-        await tallies.refill()
+        # What was written before the triggers existed (the tables are new, so empty).
+        for statement in fill_statements(engine.engine_type):
+            await engine.run_ddl(statement)
 
     manager.add_raw(create_tallies)
     return manager

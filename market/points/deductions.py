@@ -539,7 +539,7 @@ def _deduct_steps(
     # The chain first: no redemption, reservation or other deduction of this community can come
     # between reading the wallet and the transfer decided from it.
     yield LedgerStep(ledger, [locking(me.community_id)], each=True)
-    (account,) = yield ("SELECT balance, held FROM ledger_account WHERE id = {}", (wallet,))
+    (account,) = yield ("SELECT balance, held FROM ledger_accounts WHERE id = {}", (wallet,))
     balance, held = int(account["balance"]), int(account["held"])
     take = max(0, min(plan.amount, balance - held))
     at_ms = now_ms()

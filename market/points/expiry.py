@@ -105,7 +105,7 @@ def _clear_steps(
     yield LedgerStep(ledger, [locking(community_id)], each=True)
     owners = [str(person) for person in people]
     wallets = yield (
-        "SELECT id, owner, balance, held FROM ledger_account WHERE ledger = {} AND kind = 'wallet'"
+        "SELECT id, owner, balance, held FROM ledger_accounts WHERE ledger = {} AND kind = 'wallet'"
         f" AND owner IN ({', '.join('{}' for _ in owners)})",
         (community_id, *owners),
     )
@@ -186,7 +186,7 @@ async def expiring_soon(community_id: int, now_us: int, horizon_us: int) -> list
     balances = {
         int(row["owner"]): int(row["balance"])
         for row in await fetch(
-            "SELECT owner, balance FROM ledger_account WHERE ledger = {} AND kind = 'wallet'"
+            "SELECT owner, balance FROM ledger_accounts WHERE ledger = {} AND kind = 'wallet'"
             f" AND owner IN ({', '.join('{}' for _ in rows)})",
             community_id, *(str(row["person"]) for row in rows),
         )

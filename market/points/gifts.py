@@ -236,7 +236,7 @@ async def _wallets(community_id: int, people: list[int]) -> dict[int, tuple[int,
     if not people:
         return {}
     rows = await fetch(
-        "SELECT owner, balance, held FROM ledger_account WHERE ledger = {} AND kind = 'wallet'"
+        "SELECT owner, balance, held FROM ledger_accounts WHERE ledger = {} AND kind = 'wallet'"
         f" AND owner IN ({', '.join('{}' for _ in people)})",
         community_id, *(str(p) for p in people),
     )
@@ -393,7 +393,7 @@ def _gift_steps(
         raise GiftCapExceeded(left, policy.gift_cap_per_month)
 
     wallets = yield (
-        "SELECT id, balance, held FROM ledger_account WHERE id IN ({}, {})", (giver_wallet, receiver_wallet)
+        "SELECT id, balance, held FROM ledger_accounts WHERE id IN ({}, {})", (giver_wallet, receiver_wallet)
     )
     found = {row["id"]: (int(row["balance"]), int(row["held"])) for row in wallets}
     (g_balance, g_held), (r_balance, _) = found[giver_wallet], found[receiver_wallet]

@@ -354,7 +354,7 @@ def covered_steps(
     first. Without them the balance just covers more of its lots, which says the same. Points
     given back that were of an expired lot expire again at the next clearing: they come back as
     they were."""
-    (account,) = yield ("SELECT owner FROM ledger_account WHERE id = {}", (wallet,))
+    (account,) = yield ("SELECT owner FROM ledger_accounts WHERE id = {}", (wallet,))
     person = int(account["owner"])
     written = yield (
         "SELECT expires_us, -SUM(amount) AS amount FROM points_lot WHERE community = {} AND person = {}"

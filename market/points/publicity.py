@@ -42,8 +42,7 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 
-from ledger import Ledger, LedgerError, format_points, posting, reversal, voiding
-from ledger.model import Request
+from ledger import Ledger, LedgerError, Request, format_points, posting, reversal, voiding
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, MarketError, NotFound
 from market.points import lots

@@ -28,7 +28,7 @@ _entries: OrderedDict[tuple, tuple[float, tuple, Any]] = OrderedDict()
 
 async def data_version() -> tuple:
     rows = await fetch(
-        "SELECT (SELECT MAX(seq) FROM ledger_transfer) AS transfers,"
+        "SELECT (SELECT MAX(seq) FROM ledger_transfers) AS transfers,"
         " (SELECT MAX(id) FROM activity_stay) AS stays,"
         " (SELECT MAX(id) FROM activity) AS activities,"
         " (SELECT MAX(id) FROM stock_movement) AS movements"

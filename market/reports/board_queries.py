@@ -99,7 +99,8 @@ async def flows_by_month(community_id: int, first: int) -> dict[int, dict]:
 async def wallets_total(community_id: int) -> int:
     """Hundredths held in the community's wallets now (posted balances)."""
     rows = await fetch(
-        "SELECT COALESCE(SUM(balance), 0) AS total FROM ledger_account WHERE ledger = {} AND kind = 'wallet'",
+        "SELECT COALESCE(SUM(balance), 0) AS total FROM ledger_accounts"
+        " WHERE ledger = {} AND kind = 'wallet'",
         community_id,
     )
     return int(rows[0]["total"])

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from ledger.model import ROW_COLUMNS
+from ledger import TRANSFER_COLUMNS
 from market.community.service import CommunityView
 from market.db import fetch
 from market.errors import InvalidInput, NotFound
@@ -55,8 +55,8 @@ LEGACY_URL = "/api/transparency/legacy.json?community={community}"
 
 #: A transfer as published: its place in its chain first, the hash last (the ledger's columns
 #: with ``seq``, the table's key, replaced by ``number`` in a community's chain).
-_CHAIN_ROW = ("number", *ROW_COLUMNS[1:17])
-_LEGACY_ROW = ROW_COLUMNS[:17]
+_CHAIN_ROW = ("number", *TRANSFER_COLUMNS[1:17])
+_LEGACY_ROW = TRANSFER_COLUMNS[:17]
 
 
 class Proof(msgspec.Struct, kw_only=True):
@@ -106,7 +106,7 @@ async def _checkpoints(community_id: int, versions: tuple[int, int]) -> list[dic
 
 async def _accounts(community_id: int) -> dict[str, int]:
     rows = await fetch(
-        "SELECT kind, id FROM ledger_account WHERE ledger = {} AND kind IN ('issuance', 'shop', 'expiry')",
+        "SELECT kind, id FROM ledger_accounts WHERE ledger = {} AND kind IN ('issuance', 'shop', 'expiry')",
         community_id,
     )
     return {row["kind"]: int(row["id"]) for row in rows}
@@ -153,7 +153,7 @@ async def history_document(settings: Settings, community: CommunityView) -> Asyn
     }
     if chain.legacy:
         header["legacy_download"] = LEGACY_URL.format(community=community.id)
-    query = (f"SELECT {', '.join(_CHAIN_ROW)} FROM ledger_transfer WHERE ledger = {{}} "
+    query = (f"SELECT {', '.join(_CHAIN_ROW)} FROM ledger_transfers WHERE ledger = {{}} "
              "AND number > {} AND number <= {} ORDER BY number LIMIT {}")
     return _document(header, checkpoints, _pages(query, (community.id,), head, _CHAIN_ROW))
 
@@ -175,7 +175,7 @@ async def legacy_document(settings: Settings, community: CommunityView) -> Async
                 f"{seq}, where this community's chain begins (its origin names that entry's hash).",
         "legacy_head": {"seq": seq, "hash": hash_},
     }
-    query = (f"SELECT {', '.join(_LEGACY_ROW)} FROM ledger_transfer WHERE number IS NULL "
+    query = (f"SELECT {', '.join(_LEGACY_ROW)} FROM ledger_transfers WHERE number IS NULL "
              "AND seq > {} AND seq <= {} ORDER BY seq LIMIT {}")
     checkpoints = await _checkpoints(community.id, (1, 1))
     return _document(header, checkpoints, _pages(query, (), seq, _LEGACY_ROW))
@@ -187,7 +187,8 @@ async def proof(settings: Settings, community_id: int | None, transfer_id: str) 
     transfer_id = transfer_id.strip()
     if not 1 <= len(transfer_id) <= 200:
         raise InvalidInput(field="transfer")
-    found = await fetch(f"SELECT {', '.join(ROW_COLUMNS)} FROM ledger_transfer WHERE id = {{}}", transfer_id)
+    found = await fetch(f"SELECT {', '.join(TRANSFER_COLUMNS)} FROM ledger_transfers WHERE id = {{}}",
+                        transfer_id)
     if not found or int(found[0]["ledger"]) != community.id:
         raise NotFound(field="transfer")
     stored = found[0]
@@ -213,13 +214,13 @@ async def proof(settings: Settings, community_id: int | None, transfer_id: str) 
         answer.status = "too_long"
         return answer
     if number > 1:
-        before = await fetch("SELECT hash FROM ledger_transfer WHERE ledger = {} AND number = {}",
+        before = await fetch("SELECT hash FROM ledger_transfers WHERE ledger = {} AND number = {}",
                              community.id, number - 1)
         answer.previous_hash = before[0]["hash"] if before else None
     else:
         answer.previous_hash = checkpoint.genesis
     segment = await fetch(
-        f"SELECT {', '.join(_CHAIN_ROW)} FROM ledger_transfer WHERE ledger = {{}} "
+        f"SELECT {', '.join(_CHAIN_ROW)} FROM ledger_transfers WHERE ledger = {{}} "
         "AND number >= {} AND number <= {} ORDER BY number", community.id, number, checkpoint.head,
     )
     answer.transfers = [_row(r, _CHAIN_ROW) for r in segment]

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from cryptography.exceptions import InvalidSignature
 
-from ledger.chain import genesis_of, new_origin, parse_origin
+from ledger import genesis_of, new_origin, parse_origin
 from market.china_time import CHINA
 from market.community import service as communities
 from market.community.service import CommunityView
@@ -136,13 +136,13 @@ def _chain(community_id: int, row: dict | None) -> Chain:
         # origin (a community founded now has no legacy).
         origin = new_origin(community_id)
         return Chain(origin, genesis_of(origin), 0, genesis_of(origin), None)
-    return Chain(row["origin"], row["genesis"], int(row["head_seq"]), row["head_hash"],
+    return Chain(row["origin"], row["genesis"], int(row["head_number"]), row["head_hash"],
                  parse_origin(row["origin"])["legacy"])
 
 
 async def chain_of(community_id: int) -> Chain:
     rows = await fetch(
-        "SELECT origin, genesis, head_seq, head_hash FROM ledger_chain WHERE ledger = {}", community_id)
+        "SELECT origin, genesis, head_number, head_hash FROM ledger_chains WHERE ledger = {}", community_id)
     return _chain(community_id, rows[0] if rows else None)
 
 
@@ -150,13 +150,13 @@ async def chain_of(community_id: int) -> Chain:
 
 # One statement, so one snapshot on both engines: the chain's head and the balances agree (the
 # ledger updates the chain row and the account rows in the transaction that appends transfers).
-_SUM = "(SELECT COALESCE(SUM(balance), 0) FROM ledger_account WHERE ledger = {{}} AND kind = '{kind}')"
+_SUM = "(SELECT COALESCE(SUM(balance), 0) FROM ledger_accounts WHERE ledger = {{}} AND kind = '{kind}')"
 _SNAPSHOT = f"""
 SELECT
-    chain.origin, chain.genesis, chain.head_seq, chain.head_hash,
+    chain.origin, chain.genesis, chain.head_number, chain.head_hash,
     {_SUM.format(kind="issuance")} AS issuance, {_SUM.format(kind="shop")} AS shop,
     {_SUM.format(kind="wallet")} AS wallet, {_SUM.format(kind="expiry")} AS expiry
-FROM (SELECT 1 AS here) AS one LEFT JOIN ledger_chain AS chain ON chain.ledger = {{}}
+FROM (SELECT 1 AS here) AS one LEFT JOIN ledger_chains AS chain ON chain.ledger = {{}}
 """
 
 
@@ -279,12 +279,12 @@ async def _head_hash(checkpoint: CheckpointView) -> str | None:
             return None
         if checkpoint.head == 0:
             return chain.genesis
-        rows = await fetch("SELECT hash FROM ledger_transfer WHERE ledger = {} AND number = {}",
+        rows = await fetch("SELECT hash FROM ledger_transfers WHERE ledger = {} AND number = {}",
                            checkpoint.community_id, checkpoint.head)
     else:
         if checkpoint.head == 0:
             return GENESIS
-        rows = await fetch("SELECT hash FROM ledger_transfer WHERE number IS NULL AND seq = {}",
+        rows = await fetch("SELECT hash FROM ledger_transfers WHERE number IS NULL AND seq = {}",
                            checkpoint.head)
     return rows[0]["hash"] if rows else None
 

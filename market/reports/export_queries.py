@@ -176,16 +176,17 @@ async def _pages(sql: str, *args: object, key: str, size: int | None = None) -> 
 
 
 async def _ledger_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
-    top = (await fetch("SELECT MAX(seq) AS top FROM ledger_transfer"))[0]["top"] or 0
+    top = (await fetch("SELECT MAX(seq) AS top FROM ledger_transfers"))[0]["top"] or 0
     async for rows in _pages(
             "SELECT t.seq, t.at_us, t.kind, t.phase, t.amount, t.memo, t.reference, t.hash,"
-            " d.kind AS d_kind, d.owner AS d_owner, dp.name AS d_name,"
-            " c.kind AS c_kind, c.owner AS c_owner, cp.name AS c_name"
-            " FROM ledger_transfer t"
-            " JOIN ledger_account d ON d.id = t.debit JOIN ledger_account c ON c.id = t.credit"
+            " t.debit_kind AS d_kind, t.debit_owner AS d_owner, dp.name AS d_name,"
+            " t.credit_kind AS c_kind, t.credit_owner AS c_owner, cp.name AS c_name"
+            " FROM ledger_movements t"
             # CASE: only a wallet's owner is a person id (the others' is '', which no cast accepts).
-            " LEFT JOIN person dp ON dp.id = CASE WHEN d.kind = 'wallet' THEN CAST(d.owner AS BIGINT) END"
-            " LEFT JOIN person cp ON cp.id = CASE WHEN c.kind = 'wallet' THEN CAST(c.owner AS BIGINT) END"
+            " LEFT JOIN person dp"
+            "  ON dp.id = CASE WHEN t.debit_kind = 'wallet' THEN CAST(t.debit_owner AS BIGINT) END"
+            " LEFT JOIN person cp"
+            "  ON cp.id = CASE WHEN t.credit_kind = 'wallet' THEN CAST(t.credit_owner AS BIGINT) END"
             " WHERE t.seq > {} AND t.seq <= {} AND t.ledger = {} AND t.at_us >= {} AND t.at_us < {}"
             " ORDER BY t.seq LIMIT {}",
             top, me.community_id, period.start_us, period.end_us, key="seq",

@@ -2,17 +2,16 @@
 the tallies and to check them (``market reports check``).
 
 The database keeps the tallies itself, by triggers, in the transaction that writes what they
-count (migration ``t11``, which holds the conditions used here too). This module states the same
-sums as one query per tally over the rows they come from — the ledger's transfers and accounts,
-the stays, the redemption and refund lines, the stock movements — and compares the two in one
-statement (one snapshot on either engine). A difference means a tally was written around the
-triggers, which no code of the market does.
+count (migration ``t11``, which states the same conditions over the tables as they were then).
+This module states the same sums as one query per tally over the rows they come from — the
+ledger's movements (its published views), the stays, the redemption and refund lines, the stock
+movements — and compares the two in one statement (one snapshot on either engine). A difference
+means a tally was written around the triggers, which no code of the market does.
 """
 
 from dataclasses import dataclass
 
 from market.db import engine_name, fetch
-from market.piccolo_migrations import market_2026_11_23t11_00_00 as installed
 
 
 @dataclass(frozen=True)
@@ -33,42 +32,84 @@ GOODS_MONTH = Tally("tally_goods_month", ("community", "month", "product"), ("qu
 STOCK_MONTH = Tally("tally_stock_month", ("community", "month", "product"), ("delta",))
 TALLIES = (POINTS_PERIOD, HOURS_PERIOD, ACTIVITY, FLOW_MONTH, GOODS_MONTH, STOCK_MONTH)
 
+# -- what counts (the triggers of migrations t11 and t07 count the same) ----------------------
+#: Earned: a credit for a check-in or a check-out (``{t}``: a transfer).
+EARNED = "{t}.kind IN ('checkin', 'checkout')"
+HOURS = "{s}.status = 'out' AND ({s}.approval IS NULL OR {s}.approval = 'approved') AND {s}.hours > 0"
+#: A stay's hours count in the month of its check-out; hours set by hand (no check-out), in the
+#: month of its check-in.
+HOURS_AT = "COALESCE({s}.out_at, {s}.in_at)"
+PARTICIPANT = "{s}.status <> 'cancelled' AND ({s}.approval IS NULL OR {s}.approval <> 'rejected')"
+STAY_HOURS = ("CASE WHEN {s}.status = 'out' AND ({s}.approval IS NULL OR {s}.approval = 'approved')"
+              " THEN COALESCE({s}.hours, 0) ELSE 0 END")
+_MOVED = "(CASE WHEN {{m}}.{side}_kind = '{kind}' THEN {{m}}.amount ELSE 0 END)"
+
+
+def _net(into: str, out_of: str, kind: str) -> str:
+    return _MOVED.format(side=into, kind=kind) + " - " + _MOVED.format(side=out_of, kind=kind)
+
+
+#: Issued: out of the issuance account; redeemed: into the shop's; expired: into the expiry
+#: account — each net of what went the other way (``{m}``: a row of ``ledger_movements``).
+FLOWS = {
+    "issued": _net("debit", "credit", "issuance"),
+    "redeemed": _net("credit", "debit", "shop"),
+    "expired": _net("credit", "debit", "expiry"),
+}
+FLOW_KINDS = "('issuance', 'shop', 'expiry')"
+#: Months are ``YYYYMM`` integers in Beijing time (UTC+8 all year), from the ledger's
+#: microseconds or a TIMESTAMPTZ.
+MONTH_OF_MICROS = {
+    "sqlite": "CAST(strftime('%Y%m', ({x}) / 1000000, 'unixepoch', '+8 hours') AS INTEGER)",
+    "postgres": "CAST(to_char((to_timestamp(({x}) / 1000000) AT TIME ZONE 'UTC') + INTERVAL '8 hours',"
+                " 'YYYYMM') AS INTEGER)",
+}
+MONTH_OF_TIME = {
+    "sqlite": "CAST(strftime('%Y%m', {x}, '+8 hours') AS INTEGER)",
+    "postgres": "CAST(to_char(({x} AT TIME ZONE 'UTC') + INTERVAL '8 hours', 'YYYYMM') AS INTEGER)",
+}
+#: A person's points and hours are kept for each month, quarter and year (one row each):
+#: ``span`` and ``period`` 'month' 202611, 'quarter' 20264, 'year' 2026.
+SPANS = "(SELECT 'month' AS span UNION ALL SELECT 'quarter' AS span UNION ALL SELECT 'year' AS span)"
+PERIOD_OF_MONTH = ("CASE {span} WHEN 'month' THEN {m}"
+                   " WHEN 'quarter' THEN ({m}) / 100 * 10 + (({m}) % 100 + 2) / 3 ELSE ({m}) / 100 END")
+#: A wallet's owner is the person's id as text.
+OWNER = "CAST({m}.credit_owner AS INTEGER)"
+
 
 def _sources(tally: Tally, engine: str) -> list[str]:
     """SELECTs whose rows (the tally's keys, then its values, named in the first) sum to the tally."""
-    micros = installed.MONTH_OF_MICROS[engine].format
-    time = installed.MONTH_OF_TIME[engine].format
-    earned = installed.EARNED.format
+    micros = MONTH_OF_MICROS[engine].format
+    time = MONTH_OF_TIME[engine].format
+    earned = EARNED.format
     if tally is POINTS_PERIOD:
         return [
-            f"SELECT t.ledger AS community, {micros(x='t.at_us')} AS month, {installed.OWNER} AS person,"
-            " t.amount AS points FROM ledger_transfer t JOIN ledger_account a ON a.id = t.credit"
+            f"SELECT t.ledger AS community, {micros(x='t.at_us')} AS month, {OWNER.format(m='t')} AS person,"
+            " t.amount AS points FROM ledger_movements t"
             # Posted too: a credit that waited for 公示 (migration t07) reaches the wallet so.
-            f" WHERE a.kind = 'wallet' AND {earned(t='t')} AND t.phase IN ('single', 'post')",
-            f"SELECT r.ledger, {micros(x='o.at_us')}, {installed.OWNER}, -o.amount"
-            " FROM ledger_transfer r JOIN ledger_transfer o ON o.id = r.reverses"
-            " JOIN ledger_account a ON a.id = o.credit"
-            f" WHERE r.reverses IS NOT NULL AND {earned(t='o')} AND a.kind = 'wallet'",
+            f" WHERE t.credit_kind = 'wallet' AND {earned(t='t')} AND t.phase IN ('single', 'post')",
+            f"SELECT r.ledger, {micros(x='o.at_us')}, {OWNER.format(m='o')}, -o.amount"
+            " FROM ledger_transfers r JOIN ledger_movements o ON o.id = r.reverses"
+            f" WHERE r.reverses IS NOT NULL AND {earned(t='o')} AND o.credit_kind = 'wallet'",
         ]
     if tally is HOURS_PERIOD:
         return [
-            f"SELECT s.community AS community, {time(x=installed.HOURS_AT.format(s='s'))} AS month,"
+            f"SELECT s.community AS community, {time(x=HOURS_AT.format(s='s'))} AS month,"
             " s.person AS person, s.hours AS hours FROM activity_stay s"
-            f" WHERE {installed.HOURS.format(s='s')}",
+            f" WHERE {HOURS.format(s='s')}",
         ]
     if tally is ACTIVITY:
         return [
             "SELECT s.community AS community, s.activity AS activity,"
-            f" CASE WHEN {installed.PARTICIPANT.format(s='s')} THEN 1 ELSE 0 END AS participants,"
-            f" {installed.STAY_HOURS.format(s='s')} AS hours FROM activity_stay s",
+            f" CASE WHEN {PARTICIPANT.format(s='s')} THEN 1 ELSE 0 END AS participants,"
+            f" {STAY_HOURS.format(s='s')} AS hours FROM activity_stay s",
         ]
     if tally is FLOW_MONTH:
-        flows = ", ".join(f"{installed.FLOWS[name].format(a='t.amount')} AS {name}" for name in tally.values)
-        kinds = installed.FLOW_KINDS
+        flows = ", ".join(f"{FLOWS[name].format(m='t')} AS {name}" for name in tally.values)
         return [
-            f"SELECT t.ledger AS community, {micros(x='t.at_us')} AS month, {flows} FROM ledger_transfer t"
-            " JOIN ledger_account d ON d.id = t.debit JOIN ledger_account c ON c.id = t.credit"
-            f" WHERE t.phase IN ('single', 'post') AND (d.kind IN {kinds} OR c.kind IN {kinds})",
+            f"SELECT t.ledger AS community, {micros(x='t.at_us')} AS month, {flows} FROM ledger_movements t"
+            f" WHERE t.phase IN ('single', 'post')"
+            f" AND (t.debit_kind IN {FLOW_KINDS} OR t.credit_kind IN {FLOW_KINDS})",
         ]
     if tally is GOODS_MONTH:
         return [
@@ -87,18 +128,18 @@ def computed(tally: Tally, engine: str) -> str:
     """The tally as a query over the rows it counts, one row per key."""
     union = " UNION ALL ".join(_sources(tally, engine))
     if tally.by_span:  # each month's row counts in its month, its quarter and its year
-        period = installed.PERIOD_OF_MONTH.format(span="s.span", m="m.month")
+        period = PERIOD_OF_MONTH.format(span="s.span", m="m.month")
         values = ", ".join(f"m.{value}" for value in tally.values)
         union = (f"SELECT m.community, s.span, {period} AS period, m.person, {values}"
-                 f" FROM ({union}) m, {installed.SPANS} s")
+                 f" FROM ({union}) m, {SPANS} s")
     keys = ", ".join(tally.keys)
     sums = ", ".join(f"SUM({v}) AS {v}" for v in tally.values)
     return f"SELECT {keys}, {sums} FROM ({union}) x GROUP BY {keys}"
 
 
 async def refill() -> None:
-    """Empty every tally and sum it again from the rows (the migration that made them does this;
-    run it only while nothing writes)."""
+    """Empty every tally and sum it again from the rows (the migration that made them did so with
+    the same conditions; run it only while nothing writes)."""
     engine = engine_name()
     for tally in TALLIES:
         await fetch(f"DELETE FROM {tally.table}")

@@ -146,8 +146,8 @@ async def reconcile_day(
         "SELECT r.id, r.person, r.home_community, r.total, r.transfer_id, t.amount, t.phase,"
         " d.kind AS debit_kind, d.owner AS debit_owner, d.ledger AS debit_ledger,"
         " c.kind AS credit_kind, c.owner AS credit_owner, c.ledger AS credit_ledger"
-        " FROM redemption r LEFT JOIN ledger_transfer t ON t.id = r.transfer_id"
-        " LEFT JOIN ledger_account d ON d.id = t.debit LEFT JOIN ledger_account c ON c.id = t.credit"
+        " FROM redemption r LEFT JOIN ledger_transfers t ON t.id = r.transfer_id"
+        " LEFT JOIN ledger_accounts d ON d.id = t.debit LEFT JOIN ledger_accounts c ON c.id = t.credit"
         " WHERE r.community = {} AND r.created_at >= {} AND r.created_at < {}",
         [community, start, end], "r.keeper", keeper,
     )
@@ -157,8 +157,8 @@ async def reconcile_day(
         " d.kind AS debit_kind, d.owner AS debit_owner, d.ledger AS debit_ledger,"
         " c.kind AS credit_kind, c.owner AS credit_owner, c.ledger AS credit_ledger"
         " FROM refund f JOIN redemption r ON r.id = f.redemption"
-        " LEFT JOIN ledger_transfer t ON t.id = f.transfer_id"
-        " LEFT JOIN ledger_account d ON d.id = t.debit LEFT JOIN ledger_account c ON c.id = t.credit"
+        " LEFT JOIN ledger_transfers t ON t.id = f.transfer_id"
+        " LEFT JOIN ledger_accounts d ON d.id = t.debit LEFT JOIN ledger_accounts c ON c.id = t.credit"
         " WHERE f.community = {} AND f.created_at >= {} AND f.created_at < {}",
         [community, start, end], "f.keeper", keeper,
     )
@@ -243,12 +243,11 @@ async def _unaccounted(
     """Transfers wallet (or a visitor's clearing account) → shop and back, of the day, that no
     redemption (refund) names."""
     rows = await fetch(
-        "SELECT t.id, t.amount, d.kind AS debit_kind FROM ledger_transfer t"
-        " JOIN ledger_account d ON d.id = t.debit JOIN ledger_account c ON c.id = t.credit"
-        " WHERE d.ledger = {} AND t.phase IN ('single', 'post') AND t.at_us >= {} AND t.at_us < {}"
-        " AND ((d.kind IN ('wallet', 'clearing') AND c.kind = 'shop'"
+        "SELECT t.id, t.amount, t.debit_kind FROM ledger_movements t"
+        " WHERE t.debit_ledger = {} AND t.phase IN ('single', 'post') AND t.at_us >= {} AND t.at_us < {}"
+        " AND ((t.debit_kind IN ('wallet', 'clearing') AND t.credit_kind = 'shop'"
         "      AND NOT EXISTS (SELECT 1 FROM redemption r WHERE r.transfer_id = t.id))"
-        "   OR (d.kind = 'shop' AND c.kind IN ('wallet', 'clearing')"
+        "   OR (t.debit_kind = 'shop' AND t.credit_kind IN ('wallet', 'clearing')"
         "      AND NOT EXISTS (SELECT 1 FROM refund f WHERE f.transfer_id = t.id)))"
         " ORDER BY t.seq",
         community, _micros(start), _micros(end),

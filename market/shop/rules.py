@@ -249,8 +249,8 @@ async def earned_points(person_id: int) -> int:
     home, when visiting another community's shop: 通存通兑) counts wherever they redeem."""
     rows = await fetch(
         "SELECT COALESCE(SUM(CASE WHEN t.credit = w.id THEN t.amount ELSE -t.amount END), 0) AS n"
-        " FROM ledger_account w JOIN ledger_account i ON i.ledger = w.ledger AND i.kind = 'issuance'"
-        " JOIN ledger_transfer t ON (t.debit = i.id AND t.credit = w.id)"
+        " FROM ledger_accounts w JOIN ledger_accounts i ON i.ledger = w.ledger AND i.kind = 'issuance'"
+        " JOIN ledger_transfers t ON (t.debit = i.id AND t.credit = w.id)"
         "  OR (t.debit = w.id AND t.credit = i.id)"
         " WHERE w.kind = 'wallet' AND w.owner = {} AND t.phase IN ('single', 'post')",
         str(person_id),

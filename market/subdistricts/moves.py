@@ -360,7 +360,7 @@ def _approve_steps(
 
     # The chains last, both in one step (ledger order); the amount is read under them.
     yield LedgerStep(ledger, [locking(origin), locking(destination)], each=True)
-    wallets = yield ("SELECT id, balance, held FROM ledger_account WHERE id IN ({}, {})",
+    wallets = yield ("SELECT id, balance, held FROM ledger_accounts WHERE id IN ({}, {})",
                      (accounts.wallet_a, accounts.wallet_b))
     by_id = {row["id"]: (int(row["balance"]), int(row["held"])) for row in wallets}
     balance, held = by_id[accounts.wallet_a]
