@@ -90,8 +90,10 @@ def parse_day(text: str | None, now: datetime | None = None) -> date:
     try:
         if len(text.strip()) != 10:
             raise ValueError(text)
-        return date.fromisoformat(text.strip())
-    except ValueError:
+        day = date.fromisoformat(text.strip())
+        day_bounds(day)  # 0001-01-01 and 9999-12-31 have no Beijing day in UTC
+        return day
+    except (ValueError, OverflowError):
         raise InvalidInput("invalid_date", field="date") from None
 
 

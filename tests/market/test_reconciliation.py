@@ -124,7 +124,8 @@ async def test_who_may_see_which_counter(
     assert (await admin.client.get(URL, params={"keeper_id": outsider})).status_code == 404
 
 
-@pytest.mark.parametrize("bad", ["2026-13-01", "yesterday", "2026-1-1", "2026-11-23T00:00", "20261123"])
+@pytest.mark.parametrize("bad", ["2026-13-01", "yesterday", "2026-1-1", "2026-11-23T00:00", "20261123",
+                                 "0001-01-01", "9999-12-31"])
 async def test_a_bad_date_is_refused(admin: Member, bad: str) -> None:
     response = await admin.client.get(URL, params={"date": bad})
     assert response.status_code == 400 and response.json()["reason"] == "invalid_date"
