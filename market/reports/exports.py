@@ -65,9 +65,13 @@ def _day(text: str | None, field: str) -> date | None:
     if not _DATE.fullmatch(text):
         raise InvalidInput("invalid_period_date", field=field)
     try:
-        return date.fromisoformat(text)
+        found = date.fromisoformat(text)
     except ValueError:
         raise InvalidInput("invalid_period_date", field=field) from None
+    # The first and last days of the calendar have no whole Beijing day in UTC.
+    if not date(1, 1, 2) <= found <= date(9999, 12, 30):
+        raise InvalidInput("invalid_period_date", field=field)
+    return found
 
 
 def period_of(start: str | None, end: str | None) -> Period:
