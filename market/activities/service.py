@@ -39,7 +39,7 @@ Rules decided here:
 - Stays still checked in ``CHECKOUT_LATE`` after the end can no longer check
   out: they are closed ("closed", check-in credit only) for review, and the
   organizer may set their real hours with a reason.
-- The clock is ``clock`` (module attribute), so tests can move time.
+- The time is ``market.activities.clock``'s, read at each call, so tests can move it.
 """
 
 import logging
@@ -64,6 +64,7 @@ from ledger import (
 )
 from market import audit
 from market.activities import earning
+from market.activities.clock import now
 from market.amounts import Amount
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
@@ -105,13 +106,6 @@ MAX_MATCHES = 20
 #: The path of the check-in URL; uppercase so the whole URL after an uppercase
 #: base can stay in QR alphanumeric mode.
 CHECKIN_PATH = "/C/"
-
-clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-
-
-def now() -> datetime:
-    return clock()
-
 
 # -- views and requests ----------------------------------------------------------------------
 
