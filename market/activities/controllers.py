@@ -1,9 +1,7 @@
 """Activities, their rotating check-in codes, check-in scans and attendance over HTTP."""
 
 import asyncio
-from typing import Annotated
 
-import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
@@ -12,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 import qr
 from ledger import Ledger
 from market.activities import service
-from market.activities.service import (
+from market.activities.schemas import (
     ActivityChanges,
     ActivityCode,
     ActivityList,
@@ -22,7 +20,10 @@ from market.activities.service import (
     ApprovalResult,
     AssistedRequest,
     AttendanceList,
+    AttendanceRequest,
+    CancelRequest,
     CancelResult,
+    CheckinRequest,
     CheckinResult,
     HoursByHand,
     NewActivity,
@@ -33,28 +34,11 @@ from market.activities.service import (
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, ORGANIZER, RESIDENT
 from market.auth.sessions import Principal
-from market.constraints import text
 from market.dependencies import provide_ledger, provide_me, provide_settings
 from market.settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store"}
 STAFF = requires_role(ORGANIZER, ADMIN)
-
-
-class CancelRequest(msgspec.Struct):
-    reason: Annotated[str, text(service.MAX_REASON_LENGTH)]
-
-
-class CheckinRequest(msgspec.Struct):
-    token: str
-    """The scanned token, or the whole URL the QR encodes."""
-    direction: str = "in"
-    """"in" or "out"."""
-
-
-class AttendanceRequest(msgspec.Struct):
-    member_code: str
-    direction: str = "in"
 
 
 #: A scan repeated (the same person, the same direction) is answered 200 with what the first did.
