@@ -16,7 +16,9 @@ from litestar.response import Redirect, Template
 
 from ledger import Ledger
 from market import first_run
+from market.activities import clock, codes, scans
 from market.activities import service as activities
+from market.activities.schemas import ActivityView
 from market.auth import sessions
 from market.auth.controllers import served_over_https, session_cookies
 from market.auth.hashing import SecretHasher
@@ -185,7 +187,7 @@ async def _stay_status(activity_id: int, person_id: int) -> str | None:
     return None if row is None else row["status"]
 
 
-async def _activity(me: Principal, activity_id: int) -> activities.ActivityView | None:
+async def _activity(me: Principal, activity_id: int) -> ActivityView | None:
     try:
         return await activities.get(me, activity_id)
     except NotFound:
@@ -207,7 +209,7 @@ async def checkin_form(
 ) -> Template | Redirect:
     me = page_member(request, RESIDENT)
     try:
-        activity_id = activities.checkin_activity(cards.signer_for(settings), token, activities.now())
+        activity_id = codes.checkin_activity(cards.signer_for(settings), token, clock.now())
     except MarketError as error:
         return _refusal(request, token, error)
     activity = await _activity(me, activity_id)
@@ -229,7 +231,7 @@ async def checkin(
     check_csrf(request, fields)
     direction = fields.get("direction", "in")
     try:
-        result = await activities.check_in_by_token(ledger, me, settings, token, direction)
+        result = await scans.check_in_by_token(ledger, me, settings, token, direction)
     except MarketError as error:
         return _refusal(request, token, error)
     activity = await _activity(me, result.activity_id)
