@@ -1,5 +1,5 @@
-"""How a stay's points reach the wallet: the ids of its two credits, which stays' points may be
-credited, and the wallet a scan or a review pays into (inside its unit)."""
+"""What a stay earns and how it reaches the wallet: the ids of its two credits, which stays'
+points count, and the wallet a scan or a review pays into (inside its unit)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +19,14 @@ def approved(approval: str | None) -> bool:
     """May the stay's points be credited: it needs no approval, or has it? (Not while pending,
     never once rejected.)"""
     return approval in (None, "approved")
+
+
+def earned(stay: dict) -> int:
+    """Hundredths of points the stay credited: its check-in and check-out, unless it awaits
+    approval, was rejected or its activity cancelled (the credits were reversed)."""
+    if stay["status"] == "cancelled" or not approved(stay["approval"]):
+        return 0
+    return stay["points_in"] + (stay["points_out"] or 0)
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,37 @@ class ResidentMatches(msgspec.Struct):
     items: list[ResidentMatch]
 
 
+class MyStay(msgspec.Struct):
+    """An activity I took part in, with what it earned me."""
+
+    activity_id: int
+    title: str
+    category: str
+    location: str
+    in_at: datetime
+    out_at: datetime | None
+    hours_text: str | None
+    """The hours of service counted, formatted ("1.50"); null before the check-out."""
+    points: str
+    """What the stay credited: 0.00 while it awaits approval, once rejected or cancelled."""
+    status: str
+    approval: str | None
+
+
+class ActivitiesNearMe(msgspec.Struct):
+    """The resident's activities page: what they may join, how many came, what they joined."""
+
+    ongoing: list[ActivityView]
+    """Open for check-in now (from ``CHECKIN_EARLY`` before the start), soonest first."""
+    coming: list[ActivityView]
+    counts: dict[int, int]
+    """People checked in (cancelled stays aside), by activity; absent: none yet."""
+    stays: list[MyStay]
+    """My latest stays, newest first."""
+    joined: dict[int, str]
+    """My stay's status, by activity (of the stays listed)."""
+
+
 # -- requests ----------------------------------------------------------------------------------
 
 

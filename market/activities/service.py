@@ -4,7 +4,7 @@ organizer's, with how many came; a resident's, those open to them).
 The other jobs of the domain have rooms of their own: ``validation`` (what an organizer may
 ask), ``codes`` (check-in codes and posters), ``scans`` (the check-in and check-out unit),
 ``assisted`` (check-in by name and room), ``review`` (attendance, approvals, hours by hand),
-``cancellation``. Callers
+``cancellation``, ``participation`` (the resident's activities and check-in pages). Callers
 outside the package that know the domain as this one module (the organizer's pages, the earning
 categories, the app's jobs) reach the rooms' public functions through it: they are re-exported
 below (``name as name``).

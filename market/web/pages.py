@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 
 from ledger import Ledger
 from market import first_run
-from market.activities import clock, codes, scans
+from market.activities import clock, codes, participation, scans
 from market.activities import service as activities
 from market.activities.schemas import ActivityView
 from market.auth import sessions
@@ -32,7 +32,6 @@ from market.people import delegates
 from market.points import publicity
 from market.points import service as points
 from market.settings import Settings
-from market.tables import Stay
 from market.web import deductions as deduction_pages
 from market.web import i18n
 from market.web.forms import (
@@ -180,13 +179,6 @@ async def statement(request: Request, ledger: NamedDependency[Ledger]) -> Templa
 CHECKIN_PATHS = ["/c/{token:str}", "/C/{token:str}"]
 
 
-async def _stay_status(activity_id: int, person_id: int) -> str | None:
-    row = await Stay.select(Stay.status).where(
-        (Stay.activity == activity_id) & (Stay.person == person_id)
-    ).first()
-    return None if row is None else row["status"]
-
-
 async def _activity(me: Principal, activity_id: int) -> ActivityView | None:
     try:
         return await activities.get(me, activity_id)
@@ -215,7 +207,7 @@ async def checkin_form(
     activity = await _activity(me, activity_id)
     if activity is None:
         return _refusal(request, token, InvalidInput("invalid"))
-    status = await _stay_status(activity_id, me.id)
+    status = await participation.my_stay_status(me, activity_id)
     direction = {None: "in", "in": "out"}.get(status)
     return page(request, "checkin.html", token=token, activity=activity, direction=direction,
                 stay=status, result=None, refusal=None, problem=None)
