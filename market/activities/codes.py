@@ -1,5 +1,12 @@
 """An activity's check-in codes: the rotating one on the organizer's screen (30 s), the fixed
-poster code, and reading a scanned one back (which activity, which kind, still valid?)."""
+poster code, and reading a scanned one back (which activity, which kind, still valid?).
+
+A poster code (``Kind.POSTER``: activity, version 1) never rotates; it is accepted only inside
+the same scan window as the rotating code. It is a bearer token (a photo of the poster,
+forwarded, works anywhere), so a check-in by it is always "pending": the organizer, who saw who
+came, approves it before anything is credited. The rotating code and the organizer's scan of a
+member code credit at once.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime

@@ -1,6 +1,7 @@
 """Checking what an organizer asks of an activity: every field on its own, so one round reports
 all that is wrong (``InvalidFields``, ``problems``); the audience and category against the
-community's own; the window's length."""
+community's own; the window's length. Rates are bounded: at most ``MAX_RATE`` points per
+participation and per hour (the earning categories' defaults share it)."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
