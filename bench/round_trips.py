@@ -113,7 +113,7 @@ async def measure(client: httpx.AsyncClient, request) -> tuple[int, int, int, fl
 
 async def main() -> None:
     _count_statements()
-    from market.activities import service as activities  # after the environment is set
+    from market.activities import clock  # after the environment is set
     from market.app import create_app
 
     app = create_app()
@@ -177,7 +177,7 @@ async def main() -> None:
                 elif kind in ("check-in", "check-out"):
                     # An hour's stay, so the check-out earns points (and moves them) too.
                     later = timedelta(hours=1) if kind == "check-out" else timedelta(0)
-                    activities.clock = lambda later=later: datetime.now(UTC) + later
+                    clock.clock = lambda later=later: datetime.now(UTC) + later
                     code = (await http.get(f"/api/activities/{activity['id']}/code", headers=staff)).json()
 
                     def request(resident=resident, code=code, kind=kind):

@@ -1,9 +1,7 @@
 """Activities, their rotating check-in codes, check-in scans and attendance over HTTP."""
 
 import asyncio
-from typing import Annotated
 
-import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
@@ -11,8 +9,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 import qr
 from ledger import Ledger
-from market.activities import service
-from market.activities.service import (
+from market.activities import assisted, cancellation, codes, review, scans, service
+from market.activities.schemas import (
     ActivityChanges,
     ActivityCode,
     ActivityList,
@@ -22,7 +20,10 @@ from market.activities.service import (
     ApprovalResult,
     AssistedRequest,
     AttendanceList,
+    AttendanceRequest,
+    CancelRequest,
     CancelResult,
+    CheckinRequest,
     CheckinResult,
     HoursByHand,
     NewActivity,
@@ -33,28 +34,11 @@ from market.activities.service import (
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, ORGANIZER, RESIDENT
 from market.auth.sessions import Principal
-from market.constraints import text
 from market.dependencies import provide_ledger, provide_me, provide_settings
 from market.settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store"}
 STAFF = requires_role(ORGANIZER, ADMIN)
-
-
-class CancelRequest(msgspec.Struct):
-    reason: Annotated[str, text(service.MAX_REASON_LENGTH)]
-
-
-class CheckinRequest(msgspec.Struct):
-    token: str
-    """The scanned token, or the whole URL the QR encodes."""
-    direction: str = "in"
-    """"in" or "out"."""
-
-
-class AttendanceRequest(msgspec.Struct):
-    member_code: str
-    direction: str = "in"
 
 
 #: A scan repeated (the same person, the same direction) is answered 200 with what the first did.
@@ -95,14 +79,14 @@ class ActivityController(Controller):
         self, activity_id: FromPath[int], data: JSONBody[CancelRequest], me: NamedDependency[Principal],
         ledger: NamedDependency[Ledger],
     ) -> CancelResult:
-        return await service.cancel(ledger, me, activity_id, data.reason)
+        return await cancellation.cancel(ledger, me, activity_id, data.reason)
 
     @get("/{activity_id:int}/code", guards=[STAFF], summary="The rotating check-in code")
     async def code(
         self, activity_id: FromPath[int], request: Request, me: NamedDependency[Principal],
         settings: NamedDependency[Settings],
     ) -> Response[ActivityCode]:
-        found = await service.code(me, activity_id, settings, str(request.base_url))
+        found = await codes.code(me, activity_id, settings, str(request.base_url))
         return Response(found, headers=NO_STORE)
 
     @get("/{activity_id:int}/code.png", media_type="image/png",
@@ -111,7 +95,7 @@ class ActivityController(Controller):
         self, activity_id: FromPath[int], request: Request, me: NamedDependency[Principal],
         settings: NamedDependency[Settings],
     ) -> Response[bytes]:
-        found = await service.code(me, activity_id, settings, str(request.base_url))
+        found = await codes.code(me, activity_id, settings, str(request.base_url))
         picture = await asyncio.to_thread(qr.png, found.url)
         return Response(picture, media_type="image/png", headers=NO_STORE)
 
@@ -121,7 +105,7 @@ class ActivityController(Controller):
         self, activity_id: FromPath[int], request: Request, me: NamedDependency[Principal],
         settings: NamedDependency[Settings],
     ) -> ActivityPoster:
-        return await service.poster(me, activity_id, settings, str(request.base_url))
+        return await codes.poster(me, activity_id, settings, str(request.base_url))
 
     @get("/{activity_id:int}/poster.png", media_type="image/png",
          guards=[STAFF], summary="The poster code as a QR")
@@ -129,7 +113,7 @@ class ActivityController(Controller):
         self, activity_id: FromPath[int], request: Request, me: NamedDependency[Principal],
         settings: NamedDependency[Settings],
     ) -> Response[bytes]:
-        found = await service.poster(me, activity_id, settings, str(request.base_url))
+        found = await codes.poster(me, activity_id, settings, str(request.base_url))
         picture = await asyncio.to_thread(qr.png, found.url)
         return Response(picture, media_type="image/png", headers=NO_STORE)
 
@@ -139,7 +123,7 @@ class ActivityController(Controller):
         self, activity_id: FromPath[int], data: JSONBody[Approval],
         me: NamedDependency[Principal], ledger: NamedDependency[Ledger],
     ) -> ApprovalResult:
-        return await service.approve(ledger, me, activity_id, data.person_ids)
+        return await review.approve(ledger, me, activity_id, data.person_ids)
 
     @post("/{activity_id:int}/reject", guards=[STAFF], status_code=200,
           summary="Reject pending stays with a reason")
@@ -147,7 +131,7 @@ class ActivityController(Controller):
         self, activity_id: FromPath[int], data: JSONBody[Rejection],
         me: NamedDependency[Principal],
     ) -> ApprovalResult:
-        return await service.reject(me, activity_id, data.person_ids, data.reason)
+        return await review.reject(me, activity_id, data.person_ids, data.reason)
 
     @post("/{activity_id:int}/attendance/{person_id:int}/hours", guards=[STAFF], status_code=200,
           summary="Set the real hours of a stay closed without a check-out")
@@ -155,7 +139,7 @@ class ActivityController(Controller):
         self, activity_id: FromPath[int], person_id: FromPath[int], data: JSONBody[HoursByHand],
         me: NamedDependency[Principal], ledger: NamedDependency[Ledger],
     ) -> StayView:
-        return await service.set_hours(ledger, me, activity_id, person_id, data.hours, data.reason)
+        return await review.set_hours(ledger, me, activity_id, person_id, data.hours, data.reason)
 
     @post("/{activity_id:int}/attendance", guards=[STAFF], opt={"problems": (410,)}, responses=REPEATED,
           summary="Check a resident in or out by their member code or card")
@@ -164,7 +148,7 @@ class ActivityController(Controller):
         me: NamedDependency[Principal], ledger: NamedDependency[Ledger],
         settings: NamedDependency[Settings],
     ) -> Response[CheckinResult]:
-        result = await service.attend(
+        result = await scans.attend(
             ledger, me, settings, activity_id, data.member_code, data.direction
         )
         return _scan_response(result)
@@ -175,7 +159,7 @@ class ActivityController(Controller):
         self, activity_id: FromPath[int], me: NamedDependency[Principal], name: FromQuery[str] = "",
         building_id: FromQuery[int | None] = None, room: FromQuery[str] = "",
     ) -> Response[ResidentMatches]:
-        found = await service.find_residents(me, activity_id, name, building_id, room)
+        found = await assisted.find_residents(me, activity_id, name, building_id, room)
         return Response(found, headers=NO_STORE)
 
     @post("/{activity_id:int}/attendance/assisted", guards=[STAFF], responses=REPEATED,
@@ -184,14 +168,14 @@ class ActivityController(Controller):
         self, activity_id: FromPath[int], data: JSONBody[AssistedRequest],
         me: NamedDependency[Principal], ledger: NamedDependency[Ledger],
     ) -> Response[CheckinResult]:
-        result = await service.assist(ledger, me, activity_id, data.person_id, data.direction)
+        result = await assisted.assist(ledger, me, activity_id, data.person_id, data.direction)
         return _scan_response(result)
 
     @get("/{activity_id:int}/attendance", guards=[STAFF], summary="Who checked in and out")
     async def attendance(
         self, activity_id: FromPath[int], me: NamedDependency[Principal]
     ) -> AttendanceList:
-        return await service.attendance(me, activity_id)
+        return await review.attendance(me, activity_id)
 
 
 class CheckinController(Controller):
@@ -205,7 +189,7 @@ class CheckinController(Controller):
         # dependencies, Litestar resolves them in an anyio task group per request, 12 % of the
         # event loop on the check-in benchmark (docs/PERFORMANCE.md).
         state = request.app.state
-        result = await service.check_in_by_token(
+        result = await scans.check_in_by_token(
             provide_ledger(state), provide_me(request), provide_settings(state), data.token, data.direction
         )
         return _scan_response(result)

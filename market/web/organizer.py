@@ -26,7 +26,7 @@ from litestar.response import Redirect, Template
 
 from ledger import Ledger
 from market.activities import service as activities
-from market.activities.service import ActivityChanges, ActivityView, NewActivity, StayView
+from market.activities.schemas import ActivityChanges, ActivityView, NewActivity, StayView
 from market.auth.roles import ADMIN, ORGANIZER
 from market.auth.sessions import Principal
 from market.cards import service as cards

@@ -16,7 +16,9 @@ from litestar.response import Redirect, Template
 
 from ledger import Ledger
 from market import first_run
+from market.activities import clock, codes, participation, scans
 from market.activities import service as activities
+from market.activities.schemas import ActivityView
 from market.auth import sessions
 from market.auth.controllers import served_over_https, session_cookies
 from market.auth.hashing import SecretHasher
@@ -30,7 +32,6 @@ from market.people import delegates
 from market.points import publicity
 from market.points import service as points
 from market.settings import Settings
-from market.tables import Stay
 from market.web import deductions as deduction_pages
 from market.web import i18n
 from market.web.forms import (
@@ -178,14 +179,7 @@ async def statement(request: Request, ledger: NamedDependency[Ledger]) -> Templa
 CHECKIN_PATHS = ["/c/{token:str}", "/C/{token:str}"]
 
 
-async def _stay_status(activity_id: int, person_id: int) -> str | None:
-    row = await Stay.select(Stay.status).where(
-        (Stay.activity == activity_id) & (Stay.person == person_id)
-    ).first()
-    return None if row is None else row["status"]
-
-
-async def _activity(me: Principal, activity_id: int) -> activities.ActivityView | None:
+async def _activity(me: Principal, activity_id: int) -> ActivityView | None:
     try:
         return await activities.get(me, activity_id)
     except NotFound:
@@ -207,13 +201,13 @@ async def checkin_form(
 ) -> Template | Redirect:
     me = page_member(request, RESIDENT)
     try:
-        activity_id = activities.checkin_activity(cards.signer_for(settings), token, activities.now())
+        activity_id = codes.checkin_activity(cards.signer_for(settings), token, clock.now())
     except MarketError as error:
         return _refusal(request, token, error)
     activity = await _activity(me, activity_id)
     if activity is None:
         return _refusal(request, token, InvalidInput("invalid"))
-    status = await _stay_status(activity_id, me.id)
+    status = await participation.my_stay_status(me, activity_id)
     direction = {None: "in", "in": "out"}.get(status)
     return page(request, "checkin.html", token=token, activity=activity, direction=direction,
                 stay=status, result=None, refusal=None, problem=None)
@@ -229,7 +223,7 @@ async def checkin(
     check_csrf(request, fields)
     direction = fields.get("direction", "in")
     try:
-        result = await activities.check_in_by_token(ledger, me, settings, token, direction)
+        result = await scans.check_in_by_token(ledger, me, settings, token, direction)
     except MarketError as error:
         return _refusal(request, token, error)
     activity = await _activity(me, result.activity_id)

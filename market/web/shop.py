@@ -2,11 +2,11 @@
 activities near me.
 
 Handlers call the shop's services (``market.shop.catalogue``, ``.orders``, ``.rules``) and the
-activities service directly, as ``market.web.pages`` does. A reservation form carries an
-Idempotency-Key made when the page was rendered, so a double tap or a resent form reserves
-once. A refused reservation is shown again with the reason in the reader's language and the
-quantity still typed in. Every order shown is the reader's own, even when they also keep the
-shop (the orders service shows shop staff the whole community's).
+activities' (``market.activities.participation``) directly, as ``market.web.pages`` does. A
+reservation form carries an Idempotency-Key made when the page was rendered, so a double tap or
+a resent form reserves once. A refused reservation is shown again with the reason in the
+reader's language and the quantity still typed in. Every order shown is the reader's own, even
+when they also keep the shop (the orders service shows shop staff the whole community's).
 """
 
 import secrets
@@ -20,11 +20,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from ledger import Ledger, LedgerError, format_points
-from market.activities import service as activities
+from ledger import Ledger, LedgerError
+from market.activities import participation
 from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
-from market.db import fetch
 from market.errors import LEDGER_STATUS, CsrfRejected, MarketError, NotFound
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
@@ -38,8 +37,6 @@ from market.web.forms import check_csrf, form_fields, page, page_member
 from market.writes import read
 
 PAGE = {"include_in_schema": False}
-#: How many of my past activities the activities page lists.
-MY_ACTIVITIES = 30
 
 
 def _reservation_key() -> str:
@@ -271,55 +268,15 @@ async def cancel(
 # -- activities near me ---------------------------------------------------------------------------
 
 
-async def _checked_in_counts(community_id: int, activity_ids: list[int]) -> dict[int, int]:
-    if not activity_ids:
-        return {}
-    rows = await fetch(
-        "SELECT activity, COUNT(*) AS n FROM activity_stay WHERE community = {}"
-        f" AND status <> 'cancelled' AND activity IN ({', '.join('{}' for _ in activity_ids)})"
-        " GROUP BY activity",
-        community_id, *activity_ids,
-    )
-    return {row["activity"]: int(row["n"]) for row in rows}
-
-
-async def _my_stays(me: Principal) -> list[dict]:
-    """The activities I took part in, newest first, with the points they earned me."""
-    rows = await fetch(
-        "SELECT s.activity, s.in_at, s.out_at, s.hours, s.points_in, s.points_out, s.status,"
-        " s.approval, a.title, a.category, a.location FROM activity_stay s"
-        " JOIN activity a ON a.id = s.activity"
-        " WHERE s.person = {} AND s.community = {} ORDER BY s.in_at DESC LIMIT {}",
-        me.id, me.community_id, MY_ACTIVITIES,
-    )
-    stays = []
-    for row in map(dict, rows):
-        # Points count once credited: not while awaiting approval, never when rejected or cancelled.
-        credited = row["status"] != "cancelled" and row["approval"] in (None, "approved")
-        earned = row["points_in"] + (row["points_out"] or 0) if credited else 0
-        row["points"] = format_points(earned)
-        row["hours_text"] = None if row["hours"] is None else format_points(row["hours"])
-        stays.append(row)
-    return stays
-
-
 @get("/activities", name="web:shop:activities", **PAGE)
 async def activities_near_me(request: Request) -> Template | Redirect:
-    """Ongoing and coming activities of my community that I may join, and the ones I joined.
-
-    ``activities.open_to_me`` lists the ones whose audience I am in; the check-in counts and my
-    own stays are read here.
-    """
+    """Ongoing and coming activities of my community that I may join, and the ones I joined
+    (``market.activities.participation.near_me``)."""
     me = page_member(request, RESIDENT)
-    at = activities.now()
-    listed = await activities.open_to_me(me, at)
-    ongoing = [a for a in listed if a.starts_at - activities.CHECKIN_EARLY <= at]
-    coming = [a for a in listed if a.starts_at - activities.CHECKIN_EARLY > at]
-    stays = await _my_stays(me)
+    near = await participation.near_me(me)
     return page(
-        request, "shop/activities.html", ongoing=ongoing, coming=coming, stays=stays,
-        counts=await _checked_in_counts(me.community_id, [a.id for a in listed]),
-        joined={row["activity"]: row["status"] for row in stays},
+        request, "shop/activities.html", ongoing=near.ongoing, coming=near.coming, stays=near.stays,
+        counts=near.counts, joined=near.joined,
     )
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from market.activities import service
+from market.activities import clock
 from tests.market.support import Enrol, Member, balance
 
 
@@ -100,7 +100,7 @@ async def test_edit_until_it_starts(organizer: Member, enrol: Enrol, monkeypatch
     assert bad.status_code == 400 and bad.json()["reason"] == "invalid_window"
     # once it started: 409 already_started
     started = datetime.fromisoformat(made["starts_at"]) + timedelta(minutes=1)
-    monkeypatch.setattr(service, "clock", lambda: started)
+    monkeypatch.setattr(clock, "clock", lambda: started)
     late = await organizer.client.patch(path, json={"title": "改名"})
     assert late.status_code == 409 and late.json()["reason"] == "already_started"
     assert (await organizer.client.get(path)).json()["title"] == "楼道大扫除"
@@ -113,7 +113,7 @@ async def test_cancel_reverses_credits(
 
     made = await running_activity(organizer, points_per_checkin="5", points_per_hour="6")
     assert (await scan(organizer, resident, made["id"], "in")).status_code == 201
-    monkeypatch.setattr(service, "clock", lambda: datetime.now(UTC) + timedelta(minutes=30))
+    monkeypatch.setattr(clock, "clock", lambda: datetime.now(UTC) + timedelta(minutes=30))
     assert (await scan(organizer, resident, made["id"], "out")).status_code == 201
     assert await balance(resident) == "8.00"  # 5 + 6 × 0.5 h
     assert (await resident.client.get("/api/me/balance")).json()["service_hours"] == "0.50"

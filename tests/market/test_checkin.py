@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qr
-from market.activities import service
+from market.activities import clock, service
 from market.cards.service import signer_for
 from market.errors import Gone, InvalidInput
 from market.settings import Settings
@@ -46,7 +46,7 @@ async def scan(organizer: Member, resident: Member, activity_id: int, direction:
 
 
 def move_clock(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:
-    monkeypatch.setattr(service, "clock", lambda: datetime.now(UTC) + delta)
+    monkeypatch.setattr(clock, "clock", lambda: datetime.now(UTC) + delta)
 
 
 async def test_code_and_its_picture(organizer: Member) -> None:
@@ -159,12 +159,12 @@ async def test_rotation_current_previous_and_expired(
         qr.Rotation().step_at(datetime.now(UTC)) * 30, UTC)
     # the next step: still accepted
     first = await enrol("resident")
-    monkeypatch.setattr(service, "clock", lambda: step_start + timedelta(seconds=31))
+    monkeypatch.setattr(clock, "clock", lambda: step_start + timedelta(seconds=31))
     ok = await first.client.post("/api/checkins", json={"token": code["token"]})
     assert ok.status_code == 201, ok.text
     # two steps on: expired
     second = await enrol("resident")
-    monkeypatch.setattr(service, "clock", lambda: step_start + timedelta(seconds=61))
+    monkeypatch.setattr(clock, "clock", lambda: step_start + timedelta(seconds=61))
     stale = await second.client.post("/api/checkins", json={"token": code["url"]})
     assert stale.status_code == 410 and stale.json()["reason"] == "expired"
     assert await balance(second) == "0.00"

@@ -1,7 +1,7 @@
 """公示 (issue 15): credits wait on a public notice before they count; objections freeze them,
 the office decides, the window's end posts the others — on the right working day, once.
 
-Credits are made by approvals at an injected moment (``activities.service.clock``); the job
+Credits are made by approvals at an injected moment (``market.activities.clock``); the job
 (``publicity.post_due``) is given its moment; objections read "today" from ``lots.clock``.
 2099-03-05 is a Thursday; with a 3-working-day window and 2099-03-09 (Monday) a listed holiday,
 the window is Fri 6, Tue 10, Wed 11: the credit counts on Thursday 2099-03-12. (Far ahead, so
@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 
 from ledger import Ledger
-from market.activities import service as activities
+from market.activities import clock
 from market.community.service import CommunityView
 from market.db import fetch
 from market.points import lots, publicity
@@ -36,7 +36,7 @@ async def approved_on(monkeypatch, organizer: Member, people: list[Member], when
     made = await running_activity(organizer, points_per_checkin="4", requires_approval=True, **fields)
     for person in people:
         assert (await scan(organizer, person, made["id"])).json()["approval"] == "pending"
-    monkeypatch.setattr(activities, "clock", lambda: china(when))
+    monkeypatch.setattr(clock, "clock", lambda: china(when))
     approved = await organizer.client.post(f"/api/activities/{made['id']}/approve", json={})
     monkeypatch.undo()
     assert approved.status_code == 200, approved.text

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from market.activities import service
+from market.activities import clock, service
 from market.db import fetch
 from market.reports import tallies
 from market.reports.board_period import CHINA
@@ -52,7 +52,7 @@ async def _every_kind_of_write(enrol: Enrol, community_id: int, monkeypatch: pyt
     for member in people:
         for activity in (reviewed, plain, cancelled):
             assert (await scan(organizer, member, activity["id"])).status_code == 201
-    monkeypatch.setattr(service, "clock", lambda: datetime.now(UTC) + timedelta(minutes=30))
+    monkeypatch.setattr(clock, "clock", lambda: datetime.now(UTC) + timedelta(minutes=30))
     for member in (zhang, li):
         for activity in (reviewed, plain, cancelled):
             assert (await scan(organizer, member, activity["id"], "out")).status_code == 201
@@ -62,7 +62,7 @@ async def _every_kind_of_write(enrol: Enrol, community_id: int, monkeypatch: pyt
     approved = await organizer.client.post(f"{base}/approve", json={})
     assert approved.json()["count"] == 2, approved.text
     # 王五 never checked out of ``plain``: closed for review, then hours by hand.
-    monkeypatch.setattr(service, "clock", lambda: datetime.now(UTC) + timedelta(hours=5))
+    monkeypatch.setattr(clock, "clock", lambda: datetime.now(UTC) + timedelta(hours=5))
     assert await service.close_unfinished() >= 1
     by_hand = await organizer.client.post(f"/api/activities/{plain['id']}/attendance/{wang.id}/hours",
                                           json={"hours": "1.25", "reason": "忘记签退"})
@@ -170,7 +170,7 @@ async def test_approvals_and_check_outs_at_once_keep_the_tallies(
     for activity in activities:
         for member in people if activity is activities[0] else reversed(people):
             assert (await scan(organizer, member, activity["id"])).status_code == 201
-    monkeypatch.setattr(service, "clock", lambda: datetime.now(UTC) + timedelta(minutes=30))
+    monkeypatch.setattr(clock, "clock", lambda: datetime.now(UTC) + timedelta(minutes=30))
     for member in people[::2]:  # half of them out already, so the approvals credit their hours
         for activity in activities:
             assert (await scan(organizer, member, activity["id"], "out")).status_code == 201

@@ -12,6 +12,7 @@ import pytest
 from litestar import Litestar
 
 from ledger import Ledger
+from market.activities import clock
 from market.activities import service as activities
 from market.cards import service as cards
 from market.community import service as communities
@@ -420,7 +421,7 @@ async def test_set_the_hours_of_a_stay_that_never_checked_out(
         early = await client.get(f"{base}/hours", params={"person": resident.id})
         assert early.status_code == 409 and "closed without a check-out" in early.text
         ended = datetime.fromisoformat(made["ends_at"]) + timedelta(hours=3)
-        monkeypatch.setattr(activities, "clock", lambda: ended)
+        monkeypatch.setattr(clock, "clock", lambda: ended)
         page = (await client.get(base)).text
         assert 'data-value="closed"' in page and f"hours?person={resident.id}" in page
         refused = await client.post(f"{base}/hours", data={

@@ -242,14 +242,14 @@ async def test_an_expired_code_says_so(
     app: Litestar, organizer: Member, resident: Member, monkeypatch: pytest.MonkeyPatch,
     language: str, text: str,
 ) -> None:
-    from market.activities import service
+    from market.activities import clock
 
     made = await running_activity(organizer)
     checkin = path_of(await code_url(organizer, made["id"]))
     async with browser(app, language) as client:
         await sign_in(client, resident)
         csrf = csrf_of((await client.get("/")).text)
-        monkeypatch.setattr(service, "clock", lambda: datetime.now(UTC) + timedelta(minutes=5))
+        monkeypatch.setattr(clock, "clock", lambda: datetime.now(UTC) + timedelta(minutes=5))
         shown = await client.get(checkin)
         posted = await client.post(checkin, data={"csrf": csrf, "direction": "in"})
     for response in (shown, posted):
