@@ -141,7 +141,7 @@ def _repaired(
     if hundredths <= 0:
         return
     transfer_id = transfer_ids(stay["id"])[0 if kind == "checkin" else 1]
-    if not (yield ("SELECT 1 AS yes FROM ledger_transfer WHERE id = {}", (transfer_id,))):
+    if not (yield ("SELECT 1 AS yes FROM ledger_transfers WHERE id = {}", (transfer_id,))):
         yield from pay.credit(stay, kind, hundredths, memo, at, rules)
 
 

@@ -15,8 +15,6 @@ from tests.ledger.support import ENGINE
 
 ROOT = Path(__file__).parent.parent.parent
 LEDGER_TABLES = set(re.findall(r"CREATE TABLE (\w+)", (ROOT / "ledger" / "schema.py").read_text()))
-#: Modules another change is porting to the views (issue 19); this only ever shrinks.
-PENDING = "market/activities/"
 
 
 def _market_modules() -> list[Path]:
@@ -46,9 +44,7 @@ def test_market_reads_the_ledger_through_its_views_only():
         name = path.relative_to(ROOT).as_posix()
         if tables := _named_tables(path):
             found[name] = sorted(tables)
-    ported = {name: tables for name, tables in found.items() if not name.startswith(PENDING)}
-    assert ported == {}, "read the views of docs/LEDGER.md instead"
-    assert len(ported) < len(found), "PENDING is ported: remove it"
+    assert found == {}, "read the views of docs/LEDGER.md instead"
 
 
 def test_market_imports_nothing_of_the_ledger_but_its_api():
