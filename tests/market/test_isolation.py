@@ -122,8 +122,9 @@ async def test_records_of_another_community_are_not_found_by_id(
     templates = [p for p, ops in document["paths"].items()
                  if p.startswith("/api") and "get" in ops and "{" in p]
     assert templates
-    # Public by design: a community's public address (its name and slug) is on every printed notice.
-    public = {"/api/communities/{slug}"}
+    # Public by design: a community's public address (its name and slug) is on every printed notice,
+    # and a doorplate's (community, address, hotline; no names, no points) on the household's door.
+    public = {"/api/communities/{slug}", "/api/doorplates/{token}"}
     for template in (t for t in templates if t not in public):
         path = template
         for name in parameters(template):
