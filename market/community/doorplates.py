@@ -23,7 +23,7 @@ from market.db import fetch
 from market.errors import Conflict, Gone, InvalidInput, NotFound
 from market.settings import Settings
 from market.writes import Steps, write
-from qr import InvalidToken, Kind, TokenError
+from qr import Kind, TokenError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Plate:
 
     @property
     def address(self) -> str:
-        return f"{self.building}{self.unit}{self.room}"
+        return _address(self.building, self.unit, self.room)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,11 @@ class Scanned:
     slug: str | None
     address: str
     hotline: str | None
+
+
+def _address(building: str, unit: str, room: str) -> str:
+    """As the plate prints it: 3号楼2单元301."""
+    return f"{building}{unit}{room}"
 
 
 _PLATE_SQL = (
@@ -122,7 +127,7 @@ async def scanned(settings: Settings, token: str) -> Scanned:
         raise InvalidInput("invalid", field="token")
     try:
         household_id, version = signer_for(settings).verify(token, Kind.DOORPLATE)
-    except (InvalidToken, TokenError):
+    except TokenError:
         raise InvalidInput("invalid", field="token") from None
     rows = await fetch(_PLATE_SQL, household_id)
     if not rows:
@@ -132,7 +137,7 @@ async def scanned(settings: Settings, token: str) -> Scanned:
         raise Gone("plate_revoked", field="token")
     return Scanned(
         household_id=row["id"], community_id=row["community"], community=row["community_name"],
-        slug=row["slug"], address=f"{row['building']}{row['unit']}{row['room']}", hotline=row["hotline"],
+        slug=row["slug"], address=_address(row["building"], row["unit"], row["room"]), hotline=row["hotline"],
     )
 
 

@@ -24,7 +24,7 @@ from ledger import Ledger, LedgerError
 from market.activities import participation
 from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
-from market.errors import LEDGER_STATUS, CsrfRejected, MarketError, NotFound
+from market.errors import CsrfRejected, MarketError, NotFound
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
 from market.shop import basket, catalogue, orders, rules
@@ -33,7 +33,7 @@ from market.shop.catalogue import ProductView
 from market.shop.orders import NewOrder, OrderView
 from market.shop.rules import WEEKDAY_NAMES, ShopRules
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
 from market.writes import read
 
 PAGE = {"include_in_schema": False}
@@ -50,10 +50,8 @@ def _valid_key(text: str) -> bool:
 
 def _problem(language: str, error: Exception) -> tuple[int, str, str]:
     """(status, reason, text in the reader's language) of a service's or the ledger's refusal."""
-    if isinstance(error, MarketError):
-        return error.status, error.reason, i18n.error_text(language, error.reason, **error.params)
-    assert isinstance(error, LedgerError)
-    return LEDGER_STATUS.get(error.reason, 409), error.reason, i18n.error_text(language, error.reason)
+    assert isinstance(error, MarketError | LedgerError)
+    return refusal_text(language, error, naming_field=False)
 
 
 # -- what the pages read besides the services ---------------------------------------------------
