@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import ConsoleMessage, Page, Request
+from playwright.sync_api import ConsoleMessage, Locator, Page, Request
 
 import qr
 from bench.checkin_load import REPO, free_port, market_command
@@ -192,15 +192,35 @@ class Watch:
             self.foreign.append(request.url)
 
 
-#: Screenshots are for people to look at: the measuring tests that walk dozens of pages take theirs
-#: only when ``MARKET_SCREENSHOTS`` names where to keep them (each full page costs a render).
+#: Screenshots are for people to look at: the tests take theirs only when ``MARKET_SCREENSHOTS``
+#: names where to keep them (each full page costs a render and a PNG of it: a tenth of a browser
+#: test's time, measured).
 KEEP_SCREENSHOTS = bool(os.environ.get("MARKET_SCREENSHOTS"))
 
+#: A phone's pixel density (2 device pixels to a CSS pixel) is drawn only for the pictures people
+#: look at. Layout, sizes and what the tests measure are in CSS pixels and do not change with it;
+#: rasterizing four times the pixels cost a fifth of a browser test's time (measured, 8 files).
+DENSITY = 2 if KEEP_SCREENSHOTS else 1
 
-def snapshot(page: Page, path: Path) -> None:
-    """A full-page screenshot, when someone asked for screenshots to look at."""
+
+#: Every screenshot a test asked for, taken or not: what a walk's count of pages is checked against.
+_ASKED: set[Path] = set()
+
+
+def snapshot(page: Page | Locator, path: Path, *, full_page: bool = True) -> None:
+    """A screenshot (of the whole page unless told otherwise), when someone asked for screenshots
+    to look at; counted by ``snapshots`` either way."""
+    _ASKED.add(Path(path))
     if KEEP_SCREENSHOTS:
-        page.screenshot(path=path, full_page=True)
+        if isinstance(page, Locator):
+            page.screenshot(path=path)
+        else:
+            page.screenshot(path=path, full_page=full_page)
+
+
+def snapshots(directory: Path, pattern: str) -> list[Path]:
+    """The screenshots asked for in ``directory`` whose names match ``pattern`` (taken or not)."""
+    return [p for p in _ASKED | set(directory.glob(pattern)) if p.parent == directory and p.match(pattern)]
 
 
 @pytest.fixture

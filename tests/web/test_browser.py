@@ -15,6 +15,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures, and names other browse
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     ORGANIZER_PASSWORD,
     ORGANIZER_PHONE,
     PHONE_SIZE,
@@ -27,6 +28,8 @@ from tests.web.browser import (  # noqa: F401  (fixtures, and names other browse
     screenshots,
     server,
     set_up_people,
+    snapshot,
+    snapshots,
     wait_until,
 )
 
@@ -36,7 +39,7 @@ def resident_story(page: Page, url: str, lang: str, shots: Path, signed_in: bool
     english = lang == "en"
 
     def shot(name: str) -> None:
-        page.screenshot(path=shots / f"{lang}-{name}.png", full_page=True)
+        snapshot(page, shots / f"{lang}-{name}.png")
 
     page.goto(url)
     if not signed_in:
@@ -83,7 +86,7 @@ def test_resident_story_in_chromium(server: Server, screenshots: Path) -> None: 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(
-            viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True, has_touch=True,
+            viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True, has_touch=True,
             locale="zh-CN",
         )
         page = context.new_page()
@@ -113,4 +116,4 @@ def test_resident_story_in_chromium(server: Server, screenshots: Path) -> None: 
     organizer.close()
     assert not watch.errors, watch.errors
     assert not watch.foreign, watch.foreign
-    assert len(list(screenshots.glob("*.png"))) >= 12
+    assert len(snapshots(screenshots, "*.png")) >= 12

@@ -18,12 +18,15 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     Server,
     Watch,
     bearer,
     screenshots,
     server,
+    snapshot,
+    snapshots,
     wait_until,
 )
 
@@ -36,7 +39,7 @@ ROSTER = "姓名,手机号,小区,楼栋,单元,房号,网格,志愿服务队\n"
 
 
 def phone_context(browser: Browser, base: str, lang: str, watch: Watch):
-    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                   has_touch=True, locale="zh-CN")
     if lang == "en":
         context.add_cookies([{"name": "market_lang", "value": "en", "url": base}])
@@ -92,7 +95,7 @@ def story(browser: Browser, base: str, lang: str, shots: Path, watch: Watch, res
     assert len(re.findall(rb"/Type /Page[^s]", pdf)) == 1
     office.set_viewport_size(A4_AT_96_DPI)
     office.emulate_media(media="print")
-    office.screenshot(path=shots / f"access-{lang}-slips-print.png")
+    snapshot(office, shots / f"access-{lang}-slips-print.png", full_page=False)
     office.emulate_media(media="no-override")
     office.set_viewport_size(PHONE_SIZE)
 
@@ -170,4 +173,4 @@ def test_an_imported_resident_gets_in_with_the_office_slip(
     failed_load = re.compile(r"Failed to load resource: .* status of 4(00|01|09) .*")
     assert not [e for e in watch.errors if not failed_load.fullmatch(e)], watch.errors
     assert not watch.foreign, watch.foreign
-    assert len(list(screenshots.glob("access-*.png"))) >= 16
+    assert len(snapshots(screenshots, "access-*.png")) >= 16

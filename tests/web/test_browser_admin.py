@@ -18,11 +18,14 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     Server,
     Watch,
     screenshots,
     server,
+    snapshot,
+    snapshots,
     wait_until,
 )
 
@@ -145,7 +148,7 @@ def admin_story(page: Page, base: str, lang: str, shots: Path, tmp: Path) -> Non
     assert len(re.findall(rb"/Type /Page[^s]", pdf)) == 1  # ten cards to an A4 page
     page.set_viewport_size(A4_AT_96_DPI)
     page.emulate_media(media="print")
-    page.screenshot(path=shots / f"admin-{lang}-cards-print.png")
+    snapshot(page, shots / f"admin-{lang}-cards-print.png", full_page=False)
     page.emulate_media(media="no-override")
     page.set_viewport_size(PHONE_SIZE)
     page.get_by_label(t("打印谁的卡", "Whose cards")).select_option(label="第一网格")
@@ -195,7 +198,7 @@ def test_admin_pages_in_chromium(server: Server, screenshots: Path, tmp_path: Pa
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(
-            viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN",
+            viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True, has_touch=True, locale="zh-CN",
         )
         page = context.new_page()
         page.on("console", watch.console)
@@ -225,4 +228,4 @@ def test_admin_pages_in_chromium(server: Server, screenshots: Path, tmp_path: Pa
     assert len(refused) == 8, watch.errors
     assert not set(watch.errors) - set(refused), watch.errors
     assert not watch.foreign, watch.foreign
-    assert len(list(screenshots.glob("admin-*.png"))) >= 30
+    assert len(snapshots(screenshots, "admin-*.png")) >= 30

@@ -18,6 +18,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     bearer,
     screenshots,
     server,
+    snapshot,
 )
 
 
@@ -43,10 +44,10 @@ def test_a_new_card_is_asked_for_twice_without_a_pop_up(server: Server, screensh
         page.locator("#card").get_by_role("button", name="补办新卡").click()
         expect(page.locator("#card [data-question]")).to_contain_text("旧卡将立即停用")
         expect(done).to_have_count(0)  # nothing issued yet
-        page.screenshot(path=screenshots / "card-reissue-asked.png", full_page=True)
+        snapshot(page, screenshots / "card-reissue-asked.png")
         page.locator("#card").get_by_role("button", name="确定补办新卡").click()
         page.wait_for_url(re.compile(r"done=card"))
         expect(done).to_contain_text("已补办新卡")
-        page.screenshot(path=screenshots / "card-reissue-done.png", full_page=True)
+        snapshot(page, screenshots / "card-reissue-done.png")
         browser.close()
     assert dialogs == []

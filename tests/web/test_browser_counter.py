@@ -24,6 +24,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     Server,
     Watch,
@@ -31,6 +32,8 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     code_on_a_phone,
     screenshots,
     server,
+    snapshot,
+    snapshots,
     write_y4m,
 )
 
@@ -84,7 +87,7 @@ def counter_story(page: Page, base: str, lang: str, shots: Path, resident: httpx
     english = lang == "en"
 
     def shot(name: str) -> None:
-        page.screenshot(path=shots / f"counter-{lang}-{name}.png", full_page=True)
+        snapshot(page, shots / f"counter-{lang}-{name}.png")
 
     page.goto(f"{base}/signin?next=/counter")
     page.locator("#login").fill(KEEPER_PHONE)
@@ -116,7 +119,7 @@ def counter_story(page: Page, base: str, lang: str, shots: Path, resident: httpx
     assert resident.get("/api/me/balance").json()["balance"] == after
     shot("3-receipt")
     page.emulate_media(media="print")
-    page.screenshot(path=shots / f"counter-{lang}-4-receipt-print.png", full_page=True)
+    snapshot(page, shots / f"counter-{lang}-4-receipt-print.png")
     page.pdf(path=shots / f"counter-{lang}-receipt.pdf", width="80mm", print_background=False)
     page.emulate_media(media="screen")
     return after
@@ -127,7 +130,7 @@ def tour(page: Page, base: str, lang: str, shots: Path, goods: list[dict], watch
     english = lang == "en"
 
     def shot(name: str) -> None:
-        page.screenshot(path=shots / f"counter-{lang}-{name}.png", full_page=True)
+        snapshot(page, shots / f"counter-{lang}-{name}.png")
 
     receipt_url = page.url
     page.locator("#refund-box summary").click()
@@ -183,7 +186,7 @@ def photo_of_the_code(page: Page, base: str, lang: str, shots: Path, resident: h
     expect(page).to_have_url(re.compile(r"/counter/receipts/\d+$"), timeout=20_000)
     expect(page.locator("#receipt-total")).to_have_text("4.00")
     shot = shots / f"counter-{lang}-13-receipt-from-photo.png"
-    page.screenshot(path=shot, full_page=True)
+    snapshot(page, shot)
 
 
 def test_the_counter_scans_a_member_code_through_the_camera(
@@ -203,7 +206,7 @@ def test_the_counter_scans_a_member_code_through_the_camera(
                 f"--use-file-for-fake-video-capture={video}",
             ])
             context = browser.new_context(
-                viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True, has_touch=True,
                 locale="zh-CN", permissions=["camera"],
             )
             watch = Watch(server.url)
@@ -230,4 +233,4 @@ def test_the_counter_scans_a_member_code_through_the_camera(
     keeper.close()
     resident.close()
     assert decoded, "the frames were read by BarcodeDetector, not by the server"
-    assert len(list(screenshots.glob("counter-*.png"))) >= 24
+    assert len(snapshots(screenshots, "counter-*.png")) >= 24

@@ -18,6 +18,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     RESIDENT_PHONE,
     RESIDENT_PIN,
@@ -144,7 +145,7 @@ def test_deductions_and_appeals_in_chromium(server: Server, screenshots: Path) -
         watch = Watch(server.url)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            contexts = [browser.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+            contexts = [browser.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                             has_touch=True, locale="zh-CN") for _ in range(2)]
             for context in contexts:
                 context.on("request", watch.request)

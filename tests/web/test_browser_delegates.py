@@ -23,6 +23,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     bearer,
     screenshots,
     server,
+    snapshot,
 )
 
 ELDER_PHONE, ELDER_PIN = "13700000021", "258041"
@@ -64,7 +65,7 @@ def test_a_son_acts_for_his_mother(server: Server, screenshots: Path) -> None:  
         office.get_by_label("代办人的手机号或会员卡号（须为本社区居民）").fill(SON_PHONE)
         office.get_by_role("button", name="添加代办人").click()
         expect(office.locator("#delegates")).to_contain_text("王小明")
-        office.screenshot(path=screenshots / "delegates-1-office.png", full_page=True)
+        snapshot(office, screenshots / "delegates-1-office.png")
 
         son = browser.new_page(viewport=PHONE_SIZE, locale="zh-CN")
         watch = Watch(server.url)
@@ -74,14 +75,14 @@ def test_a_son_acts_for_his_mother(server: Server, screenshots: Path) -> None:  
         expect(son.get_by_role("heading", level=1)).to_have_text("为 王奶奶 代办")
         expect(son.locator("#balance")).to_have_text("30")
         expect(son.locator("#member-code svg")).to_be_visible()
-        son.screenshot(path=screenshots / "delegates-2-for.png", full_page=True)
+        snapshot(son, screenshots / "delegates-2-for.png")
 
         son.get_by_role("link", name="为家人预订商品").click()
         son.get_by_role("button", name="为家人预订 大米").dblclick()  # a double tap
         son.wait_for_url(re.compile(r"/for/\d+\?reserved=\d+$"))
         expect(son.locator("#available")).to_have_text("18")
         expect(son.locator("[id^=order-]")).to_have_count(1)
-        son.screenshot(path=screenshots / "delegates-3-reserved.png", full_page=True)
+        snapshot(son, screenshots / "delegates-3-reserved.png")
         son.goto(server.url + "/")
         expect(son.locator("#balance")).to_have_text("0")  # his own points: untouched
 
@@ -89,7 +90,7 @@ def test_a_son_acts_for_his_mother(server: Server, screenshots: Path) -> None:  
         _sign_in(mother, server.url, ELDER_PHONE, ELDER_PIN)
         mother.goto(server.url + "/statement")
         expect(mother.locator(".acted-by")).to_have_text("由 王小明 代为预订")
-        mother.screenshot(path=screenshots / "delegates-4-statement.png", full_page=True)
+        snapshot(mother, screenshots / "delegates-4-statement.png")
 
         office.get_by_role("button", name="结束代办").click()
         expect(office.locator("#delegates")).to_contain_text("还没有人为这位居民代办")

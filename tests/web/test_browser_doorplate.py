@@ -21,6 +21,7 @@ from tests.web.browser import (
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     Server,
     Watch,
@@ -63,7 +64,7 @@ def story(browser: Browser, base: str, lang: str, shots: Path, watch: Watch, hou
         page.screenshot(path=shots / f"doorplate-{lang}-{next(count):02d}-{name}.png", full_page=True)
 
     def phone() -> Page:
-        context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+        context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                       has_touch=True, locale="en-GB" if en else "zh-CN")
         page = context.new_page()
         context.on("request", watch.request)

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.web.browser import snapshot, wait_until
+from tests.web.browser import DENSITY, snapshot, wait_until
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -265,7 +265,7 @@ def test_senior_mode_meets_the_numbers_on_every_resident_page(server: Server, sc
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(
-            viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN",
+            viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True, has_touch=True, locale="zh-CN",
         )
         page = context.new_page()
         page.on("console", watch.console)
@@ -285,7 +285,7 @@ def test_senior_mode_meets_the_numbers_on_every_resident_page(server: Server, sc
         expect(page.locator("html")).to_have_class(re.compile(r"\belder\b"))
         expect(page.get_by_role("switch", name="长辈版")).to_have_attribute("aria-checked", "true")
         assert not (bad := measure(page, ELDER)), "sign-in page:\n  " + "\n  ".join(bad)
-        page.screenshot(path=screenshots / "elder-senior-signin.png", full_page=True)
+        snapshot(page, screenshots / "elder-senior-signin.png")
         page.get_by_label("手机号或会员卡号").fill(RESIDENT_PHONE)
         page.get_by_label(re.compile("密码")).fill(RESIDENT_PIN)
         page.get_by_role("button", name="登录").click()
@@ -308,14 +308,14 @@ def test_senior_mode_meets_the_numbers_on_every_resident_page(server: Server, sc
         assert page.locator("#code-text").inner_text() != ordinary
         assert int(page.locator("#countdown").inner_text()) > 240
         wait_until(page, "document.getElementById('code-image').naturalWidth > 0")
-        page.screenshot(path=screenshots / "elder-senior-code-extended.png", full_page=True)
+        snapshot(page, screenshots / "elder-senior-code-extended.png")
 
         # The check-in and a reservation through the pages, in 长辈版: their answers too.
         page.goto(checkin_url(base, made["activity"]))
         page.locator("#checkin-button").click()
         expect(page.locator("#earned")).to_have_text("+5")
         assert not (bad := measure(page, ELDER)), "check-in answer:\n  " + "\n  ".join(bad)
-        page.screenshot(path=screenshots / "elder-senior-checked-in.png", full_page=True)
+        snapshot(page, screenshots / "elder-senior-checked-in.png")
         page.goto(f"{base}/shop/{made['products'][0]}")
         expect(page.locator("#price")).to_have_text("25 积分")
         page.locator("#reserve-button").click()

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect, sync_playwright
 
+from tests.web.browser import DENSITY, snapshot, snapshots
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -67,7 +68,7 @@ def policy(base: str, gifting: str) -> None:
 
 def chinese_round(page: Page, base: str, shots: Path) -> None:
     def shot(name: str) -> None:
-        page.screenshot(path=shots / f"household-zh-{name}.png", full_page=True)
+        snapshot(page, shots / f"household-zh-{name}.png")
 
     page.goto(base + "/")
     expect(page).to_have_url(re.compile(r"/signin\?next=/$"))
@@ -114,7 +115,7 @@ def chinese_round(page: Page, base: str, shots: Path) -> None:
 
 def english_round(page: Page, base: str, shots: Path, card_no: str) -> None:
     def shot(name: str) -> None:
-        page.screenshot(path=shots / f"household-en-{name}.png", full_page=True)
+        snapshot(page, shots / f"household-en-{name}.png")
 
     page.goto(base + "/household")
     expect(page.get_by_role("heading", level=1)).to_have_text("My household")
@@ -141,7 +142,7 @@ def test_household_and_gifts_in_chromium(server: Server, screenshots: Path) -> N
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(
-            viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN",
+            viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True, has_touch=True, locale="zh-CN",
         )
         page = context.new_page()
         page.on("console", watch.console)
@@ -160,5 +161,5 @@ def test_household_and_gifts_in_chromium(server: Server, screenshots: Path) -> N
                "Failed to load resource: the server responded with a status of 404 (Not Found)"}
     assert len(watch.errors) == 2 and set(watch.errors) == refused, watch.errors
     assert not watch.foreign, watch.foreign
-    assert len(list(screenshots.glob("household-*.png"))) == 5
+    assert len(snapshots(screenshots, "household-*.png")) == 5
     assert httpx.get(server.url + "/health").status_code == 200

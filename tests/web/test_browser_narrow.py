@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
-from tests.web.browser import snapshot
+from tests.web.browser import DENSITY, snapshot
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -184,7 +184,7 @@ def sign_in(page: Page, base: str, phone: str, secret: str, next_path: str) -> N
 
 def open_as(browser, base: str, who: tuple[str, str], next_path: str, mode: str, watch: Watch):
     """A phone-sized context signed in as ``who``, in ``mode``: "zh", "en" or "senior" (长辈版)."""
-    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                   has_touch=True, locale="zh-CN")
     page = context.new_page()
     page.on("console", watch.console)
@@ -260,10 +260,10 @@ def test_staff_dashboards_fit_390_px_and_assisted_check_in(
             expect(page.locator("#matches")).to_contain_text("幸福里小区 3号楼 1单元")
             assert phone not in page.content()
             assert not page.evaluate(MEASURE)
-            page.screenshot(path=screenshots / f"assist-{lang}-1-found.png", full_page=True)
+            snapshot(page, screenshots / f"assist-{lang}-1-found.png")
             page.get_by_role("link", name=say("签到…", "Check in…")).first.click()
             expect(page.locator("#chosen-name")).to_have_text(who)
-            page.screenshot(path=screenshots / f"assist-{lang}-2-confirm.png", full_page=True)
+            snapshot(page, screenshots / f"assist-{lang}-2-confirm.png")
             page.get_by_role("button", name=say("确认签到", "Confirm the check-in")).click()
             expect(page.locator("#notice")).to_contain_text(who)
             expect(page.locator("#assisted-note")).to_be_visible()
@@ -271,7 +271,7 @@ def test_staff_dashboards_fit_390_px_and_assisted_check_in(
                    ).to_be_visible()
             expect(page.locator("#assisted-by")).to_contain_text("刘组长")
             assert not page.evaluate(MEASURE)
-            page.screenshot(path=screenshots / f"assist-{lang}-3-done.png", full_page=True)
+            snapshot(page, screenshots / f"assist-{lang}-3-done.png")
             context.close()
 
         # The forms report every mistake at once, each under its field, and keep what was typed.
@@ -288,7 +288,7 @@ def test_staff_dashboards_fit_390_px_and_assisted_check_in(
             expect(page.locator("#stock-error")).to_be_visible()
             expect(page.locator("#price")).to_have_value("-3")
             assert not page.evaluate(MEASURE)
-            page.screenshot(path=screenshots / f"forms-{lang}-product-refused.png", full_page=True)
+            snapshot(page, screenshots / f"forms-{lang}-product-refused.png")
             context.close()
             context, page = open_as(browser, server.url, ORGANIZER, "/organizer", lang, forms)
             page.goto(server.url + "/organizer/activities/new")
@@ -303,7 +303,7 @@ def test_staff_dashboards_fit_390_px_and_assisted_check_in(
                 expect(page.locator(f"#{field}-error")).to_be_visible()
             expect(page.locator("#points_per_hour")).to_have_value("99999999999")
             assert not page.evaluate(MEASURE)
-            page.screenshot(path=screenshots / f"forms-{lang}-activity-refused.png", full_page=True)
+            snapshot(page, screenshots / f"forms-{lang}-activity-refused.png")
             context.close()
         browser.close()
     assert not forms.errors, forms.errors

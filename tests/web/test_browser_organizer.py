@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect, sync_playwright
 
-from tests.web.browser import wait_until
+from tests.web.browser import DENSITY, snapshot, snapshots, wait_until
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -90,7 +90,7 @@ def organizer_story(
         return en if english else zh
 
     def shot(target: Page, name: str) -> None:
-        target.screenshot(path=shots / f"organizer-{lang}-{name}.png", full_page=True)
+        snapshot(target, shots / f"organizer-{lang}-{name}.png")
 
     page = context.pages[0]
     page.goto(base + "/organizer")
@@ -219,7 +219,7 @@ def organizer_story(
         assert screen.evaluate("window.notReloaded === true")
         shot(screen, "12-screen-rotated")
         screen.set_viewport_size(PROJECTOR)
-        screen.screenshot(path=shots / f"organizer-{lang}-13-screen-1280x720.png")
+        snapshot(screen, shots / f"organizer-{lang}-13-screen-1280x720.png", full_page=False)
         screen.close()
 
     return back_to_the_projector
@@ -236,7 +236,7 @@ def print_poster(page: Page, stem: Path) -> None:
     else:
         page.emulate_media(media="print")
         page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
-        page.screenshot(path=stem.with_suffix(".png"))
+        snapshot(page, stem.with_suffix(".png"), full_page=False)
         page.set_viewport_size(PHONE_SIZE)
         page.emulate_media(media="no-override")
 
@@ -249,7 +249,7 @@ def test_organizer_story_in_chromium(server: Server, screenshots: Path) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(
-            viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True, has_touch=True,
+            viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True, has_touch=True,
             locale="zh-CN",
         )
         context.on("console", watch.console)
@@ -274,4 +274,4 @@ def test_organizer_story_in_chromium(server: Server, screenshots: Path) -> None:
         client.close()
     assert not watch.errors, watch.errors
     assert not watch.foreign, watch.foreign
-    assert len(list(screenshots.glob("organizer-*.png"))) >= 30
+    assert len(snapshots(screenshots, "organizer-*.png")) >= 30

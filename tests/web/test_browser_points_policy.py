@@ -20,6 +20,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     RESIDENT_PHONE,
     RESIDENT_PIN,
@@ -29,13 +30,14 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     screenshots,
     server,
     set_up_people,
+    snapshots,
 )
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def phone(browser: Browser, watch: Watch, lang: str) -> Page:
-    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                   has_touch=True, locale="zh-CN")
     page = context.new_page()
     page.on("console", watch.console)
@@ -163,4 +165,4 @@ def test_points_policy_in_chromium(server: Server, screenshots: Path) -> None:  
     assert len(refused) == 2, watch.errors
     assert not set(watch.errors) - set(refused), watch.errors
     assert not watch.foreign, watch.foreign
-    assert len(list(screenshots.glob("points-*.png"))) == 12
+    assert len(snapshots(screenshots, "points-*.png")) == 12

@@ -19,6 +19,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     RESIDENT_PHONE,
     Server,
@@ -52,7 +53,7 @@ def story(browser: Browser, base: str, lang: str, shots: Path, watch: Watch, slu
     def shot(page: Page, name: str) -> None:
         page.screenshot(path=shots / f"public-{lang}-{next(count):02d}-{name}.png", full_page=True)
 
-    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                   has_touch=True, locale="en-GB" if en else "zh-CN")
     page = context.new_page()
     page.on("console", watch.console)
@@ -118,7 +119,7 @@ def story(browser: Browser, base: str, lang: str, shots: Path, watch: Watch, slu
     shot(page, "slug-changed")
 
     # The public pages by the old and the new address, signed out as a resident would be.
-    public = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+    public = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                  has_touch=True, locale="en-GB" if en else "zh-CN")
     reader = public.new_page()
     reader.on("console", watch.console)

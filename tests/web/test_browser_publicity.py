@@ -17,6 +17,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     RESIDENT_PHONE,
     RESIDENT_PIN,
@@ -42,7 +43,7 @@ def earn(base: str, organizer: httpx.Client, title: str) -> None:
 
 
 def signed_in(browser: Browser, base: str, locale: str, phone: str, secret: str, watch: Watch) -> Page:
-    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+    context = browser.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                   has_touch=True, locale=locale)
     page = context.new_page()
     page.on("console", watch.console)

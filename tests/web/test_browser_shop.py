@@ -16,7 +16,7 @@ import httpx
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.web.browser import wait_until
+from tests.web.browser import DENSITY, snapshot, snapshots, wait_until
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     ADMIN_PASSWORD,
     ADMIN_PHONE,
@@ -106,7 +106,7 @@ def shop_story(page: Page, base: str, lang: str, shots: Path, check_in: str | No
     english = lang == "en"
 
     def shot(name: str) -> None:
-        page.screenshot(path=shots / f"shop-{lang}-{name}.png", full_page=True)
+        snapshot(page, shots / f"shop-{lang}-{name}.png")
 
     def text(zh: str, en: str) -> str:
         return en if english else zh
@@ -187,7 +187,7 @@ def test_resident_shop_in_chromium(server: Server, screenshots: Path) -> None:  
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(
-            viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN",
+            viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True, has_touch=True, locale="zh-CN",
         )
         page = context.new_page()
         page.on("console", watch.console)
@@ -211,5 +211,5 @@ def test_resident_shop_in_chromium(server: Server, screenshots: Path) -> None:  
     assert watch.errors.count(refused) == 2, watch.errors
     assert not [error for error in watch.errors if error != refused], watch.errors
     assert not watch.foreign, watch.foreign
-    assert len(list(screenshots.glob("shop-*.png"))) == 14
+    assert len(snapshots(screenshots, "shop-*.png")) == 14
     assert httpx.get(server.url + "/health").status_code == 200

@@ -22,6 +22,7 @@ from tests.web.browser import (
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     RESIDENT_PHONE,
     RESIDENT_PIN,
@@ -30,6 +31,7 @@ from tests.web.browser import (
     activity_code_url,
     bearer,
     set_up_people,
+    snapshot,
 )
 from tests.web.support import browser, csrf_of, sign_in
 
@@ -158,7 +160,7 @@ def _story(resident: Page, office: Page, base: str, lang: str, shots: Path) -> N
     resident.goto(base + "/certificate")
     expect(resident.locator("#volunteer-hours")).to_be_visible()
     fits(resident)
-    resident.screenshot(path=shots / f"certificate-page-{lang}.png", full_page=True)
+    snapshot(resident, shots / f"certificate-page-{lang}.png")
     form = resident.locator("#correction-form")
     form.get_by_role("button", name=t("申请更正", "Ask for a correction")).click()
     expect(resident.locator("#correction-problem")).to_contain_text(t("请写明哪里有误", "Say what is wrong"))
@@ -168,13 +170,13 @@ def _story(resident: Page, office: Page, base: str, lang: str, shots: Path) -> N
     expect(resident.locator("#saved")).to_be_visible()
     mine = resident.locator("#my-corrections .correction").filter(has_text=what)
     expect(mine).to_contain_text(t("等待社区处理", "Waiting for the office"))
-    resident.screenshot(path=shots / f"certificate-correction-sent-{lang}.png", full_page=True)
+    snapshot(resident, shots / f"certificate-correction-sent-{lang}.png")
 
     office.goto(base + "/admin/certificates")
     request = office.locator(".correction").filter(has_text=what)
     expect(request).to_be_visible()
     fits(office)
-    office.screenshot(path=shots / f"certificate-admin-{lang}.png", full_page=True)
+    snapshot(office, shots / f"certificate-admin-{lang}.png")
     request.get_by_role("button", name=t("驳回", "Reject")).click()
     expect(office.locator("#problem")).to_contain_text(
         t("驳回时请写明原因", "Give the reason when rejecting"))
@@ -184,21 +186,21 @@ def _story(resident: Page, office: Page, base: str, lang: str, shots: Path) -> N
     request.get_by_role("button", name=t("采纳", "Accept"), exact=True).click()
     expect(office.locator("#decided")).to_be_visible()
     expect(office.locator("#decided-corrections")).to_contain_text(what)
-    office.screenshot(path=shots / f"certificate-admin-decided-{lang}.png", full_page=True)
+    snapshot(office, shots / f"certificate-admin-decided-{lang}.png")
 
     resident.reload()
     answer = resident.locator("#my-corrections .correction").filter(has_text=what)
     expect(answer).to_contain_text(t("已采纳", "Accepted"))
     expect(answer).to_contain_text(t("已请组织者更正时长", "Asked the organizer to correct the hours"))
     answer.scroll_into_view_if_needed()
-    resident.screenshot(path=shots / f"certificate-correction-answered-{lang}.png")
+    snapshot(resident, shots / f"certificate-correction-answered-{lang}.png", full_page=False)
 
     # 长辈版: the same page, larger, still within the phone's width.
     resident.goto(base + "/elder/on")
     resident.goto(base + "/certificate")
     expect(resident.locator("html")).to_have_class(re.compile("elder"))
     fits(resident)
-    resident.screenshot(path=shots / f"certificate-page-elder-{lang}.png", full_page=True)
+    snapshot(resident, shots / f"certificate-page-elder-{lang}.png")
     resident.goto(base + "/elder/off")
 
 
@@ -217,7 +219,7 @@ def test_a_correction_asked_and_decided_in_chromium(server: Server, screenshots:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         for lang in ("zh", "en"):
-            contexts = [chromium.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+            contexts = [chromium.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                              has_touch=True, locale="zh-CN") for _ in range(2)]
             for context in contexts:
                 context.on("request", watch.request)

@@ -18,6 +18,7 @@ from tests.market.test_certificates import DataSet, pdf_last_page, token_of
 from tests.market.test_certificates import data as data  # the data set's fixture
 from tests.web.browser import (
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     RESIDENT_PHONE,
     RESIDENT_PIN,
@@ -26,6 +27,7 @@ from tests.web.browser import (
     activity_code_url,
     bearer,
     set_up_people,
+    snapshot,
 )
 from tests.web.support import browser, csrf_of, path_of, sign_in
 
@@ -127,7 +129,7 @@ def test_certificate_end_to_end_in_chromium(server: Server, screenshots: Path) -
     watch = Watch(server.url)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = chromium.new_context(viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True,
+        context = chromium.new_context(viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True,
                                        has_touch=True, locale="zh-CN")
         page = context.new_page()
         page.on("pageerror", lambda error: watch.errors.append(str(error)))
@@ -138,12 +140,12 @@ def test_certificate_end_to_end_in_chromium(server: Server, screenshots: Path) -
         expect(page.get_by_text("李*姨")).to_be_visible()
         expect(page.get_by_text("幸福里社区").first).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SIZE["width"]
-        page.screenshot(path=str(screenshots / "certificate-verify-zh.png"), full_page=True)
+        snapshot(page, str(screenshots / "certificate-verify-zh.png"))
         page.get_by_role("link", name="English").click()
         expect(page.get_by_text("Certificate valid")).to_be_visible()
-        page.screenshot(path=str(screenshots / "certificate-verify-en.png"), full_page=True)
+        snapshot(page, str(screenshots / "certificate-verify-en.png"))
         page.goto(link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
         expect(page.get_by_text("Invalid certificate")).to_be_visible()
-        page.screenshot(path=str(screenshots / "certificate-verify-invalid.png"), full_page=True)
+        snapshot(page, str(screenshots / "certificate-verify-invalid.png"))
         chromium.close()
     assert not watch.errors and not watch.foreign, (watch.errors, watch.foreign)

@@ -22,6 +22,7 @@ from tests.web.browser import (  # noqa: F401  (fixtures)
     fresh_server,
     market_command,
     screenshots,
+    snapshot,
 )
 
 LINK = re.compile(r"(http://\S+/setup\?token=[A-Za-z0-9_-]+)")
@@ -50,7 +51,7 @@ def test_a_fresh_install_prints_a_link_that_makes_the_first_admin_once(
         expect(hint).to_contain_text("还没有管理员")
         expect(hint).to_contain_text("/setup?token=")
         expect(hint).to_contain_text("market admin create")
-        page.screenshot(path=screenshots / "first-run-1-signin.png", full_page=True)
+        snapshot(page, screenshots / "first-run-1-signin.png")
 
         # A wrong token opens nothing.
         page.goto(fresh_server.url + "/setup?token=guessed")
@@ -70,7 +71,7 @@ def test_a_fresh_install_prints_a_link_that_makes_the_first_admin_once(
         expect(page.locator("#phone-error")).to_contain_text("11 位手机号")
         expect(page.locator("#password-error")).to_contain_text("至少需要 8 位")
         expect(page.get_by_label("您的姓名")).to_have_value("王主任")
-        page.screenshot(path=screenshots / "first-run-2-errors.png", full_page=True)
+        snapshot(page, screenshots / "first-run-2-errors.png")
 
         page.get_by_label("社区名称").fill("幸福里社区")
         page.get_by_label("您的手机号（用于登录）").fill("13800000000")
@@ -79,7 +80,7 @@ def test_a_fresh_install_prints_a_link_that_makes_the_first_admin_once(
         page.wait_for_url(re.compile(r"/signin\?welcome=1$"))
         expect(page.locator(".done")).to_contain_text("第一个管理员已创建")
         expect(page.locator(".first-run")).to_have_count(0)
-        page.screenshot(path=screenshots / "first-run-3-welcome.png", full_page=True)
+        snapshot(page, screenshots / "first-run-3-welcome.png")
 
         page.locator("#login").fill("13800000000")
         page.locator("#secret").fill("a-long-admin-password")

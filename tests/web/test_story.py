@@ -27,10 +27,13 @@ from tests.web.browser import (
     ADMIN_PASSWORD,
     ADMIN_PHONE,
     CHROMIUM,
+    DENSITY,
     PHONE_SIZE,
     Server,
     Watch,
     code_on_a_phone,
+    snapshot,
+    snapshots,
     wait_until,
     write_y4m,
 )
@@ -54,7 +57,7 @@ class Phones:
 
     def phone(self, browser: Browser | None = None, **options: object) -> Page:
         context = (browser or self.browser).new_context(
-            viewport=PHONE_SIZE, device_scale_factor=2, is_mobile=True, has_touch=True,
+            viewport=PHONE_SIZE, device_scale_factor=DENSITY, is_mobile=True, has_touch=True,
             locale="zh-CN", **options,
         )
         # The reader's choices, as the switches leave them (the switches have their own test).
@@ -71,7 +74,7 @@ class Phones:
 
     def shot(self, page: Page, name: str) -> None:
         self.taken += 1
-        page.screenshot(path=self.shots / f"story-{self.lang}-{self.taken:02d}-{name}.png", full_page=True)
+        snapshot(page, self.shots / f"story-{self.lang}-{self.taken:02d}-{name}.png")
 
     def close(self) -> None:
         for context in self.contexts:
@@ -257,4 +260,4 @@ def test_the_whole_story_through_the_pages(
         watch = story(playwright, server, lang, large, screenshots, tmp_path)
     assert not watch.errors, watch.errors
     assert not watch.foreign, watch.foreign
-    assert len(list(screenshots.glob(f"story-{lang}-*.png"))) >= 14
+    assert len(snapshots(screenshots, f"story-{lang}-*.png")) >= 14
