@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -59,10 +59,14 @@ class Connection:
         if parts.port:
             netloc += f":{parts.port}"
         if parts.username:
-            netloc = f"{quote(parts.username, safe='')}@{netloc}"
-        rest = urlencode([(key, value) for key, value in query if key != "search_path"])
+            netloc = f"{quote(unquote(parts.username), safe='')}@{netloc}"
+        # %20 for a space, as libpq reads it (urlencode's default "+" is a plus sign to libpq:
+        # ``options=-c%20name%3Dvalue`` would reach the server as "+name").
+        rest = urlencode([(key, value) for key, value in query if key != "search_path"], quote_via=quote)
         dsn = urlunsplit((parts.scheme, netloc, parts.path, rest, ""))
-        return cls(dsn, parts.password, parts.path.lstrip("/"), schema or None)
+        # The URL's user and password are percent-encoded; the tools take the password as is.
+        password = unquote(parts.password) if parts.password is not None else None
+        return cls(dsn, password, parts.path.lstrip("/"), schema or None)
 
     def describe(self, schema: str | None = None) -> str:
         """The database (and schema) for a message, without host or password."""

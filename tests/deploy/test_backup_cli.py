@@ -179,3 +179,17 @@ def test_backup_says_when_database_url_names_nothing_to_back_up(tmp_path: Path) 
     assert refused.returncode == 1
     assert expected in refused.stderr
     assert not (tmp_path / "x.backup").exists() and not (tmp_path / "typo.db").exists()
+
+
+def test_the_tools_get_the_url_s_settings_as_libpq_reads_them() -> None:
+    """Settings in ``DATABASE_URL`` reach ``pg_dump`` as written: ``options`` with a space stays a
+    space (%20), not a plus sign; the password and ``search_path`` are taken out, the password and
+    the user decoded once (not passed on encoded, nor encoded twice)."""
+    from market.backups.postgres import Connection
+
+    connection = Connection.from_url(
+        "postgresql://mar%40ket:s%20ecret@db.example:5433/town?options=-c%20synchronous_commit%3Doff"
+        "&application_name=nightly&search_path=c_7,public")
+    assert connection.dsn == ("postgresql://mar%40ket@db.example:5433/town"
+                              "?options=-c%20synchronous_commit%3Doff&application_name=nightly")
+    assert (connection.password, connection.database, connection.schema) == ("s ecret", "town", "c_7")

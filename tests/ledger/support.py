@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from ledger import Ledger
+from tests.conftest import PG_URL
 
 ENGINE = os.environ.get("MARKET_TEST_DB", "sqlite")
-PG_URL = os.environ.get("MARKET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 async def new_database() -> str:
