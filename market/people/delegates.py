@@ -25,6 +25,7 @@ from market.auth.roles import RESIDENT, decode_roles
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, MarketError, NotFound
+from market.people.rules import mask_phone
 from market.writes import Steps, write
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,25 @@ async def _resident(community_id: int, person_id: int, field: str) -> dict:
     if RESIDENT not in decode_roles(rows[0]["roles"]):
         raise InvalidInput("delegate_not_resident", field=field)
     return rows[0]
+
+
+async def office_heading(community_id: int, person_id: int) -> dict:
+    """Who the office's delegates page is about: id, name and masked phone of a person of the
+    community, not erased (404 otherwise)."""
+    rows = await fetch("SELECT id, name, phone FROM person WHERE id = {} AND community = {}"
+                       " AND erased_at IS NULL", person_id, community_id)
+    if not rows:
+        raise NotFound()
+    return {**rows[0], "phone": mask_phone(rows[0]["phone"])}
+
+
+async def named_by_login(community_id: int, login: str) -> int | None:
+    """The person of the community (not erased) whose phone or card number is ``login``."""
+    if not login:
+        return None
+    rows = await fetch("SELECT id FROM person WHERE community = {} AND erased_at IS NULL"
+                       " AND (phone = {} OR card_no = {})", community_id, login, login)
+    return rows[0]["id"] if rows else None
 
 
 async def of_elder(community_id: int, elder_id: int) -> DelegateList:

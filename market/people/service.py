@@ -127,6 +127,13 @@ async def get_person(community_id: int, person_id: int) -> PersonView:
     return _view(row)
 
 
+async def secrets_set(community_id: int, person_id: int) -> tuple[bool, bool]:
+    """Whether the person has a PIN and whether they have a password (never the secrets)."""
+    row = await Person.select(Person.pin_hash, Person.password_hash).where(
+        (Person.community == community_id) & (Person.id == person_id)).first()
+    return (bool(row and row["pin_hash"]), bool(row and row["password_hash"]))
+
+
 async def list_people(
     community_id: int, q: str | None = None, limit: int = 20, cursor: str | None = None
 ) -> PeoplePage:

@@ -36,6 +36,7 @@ from market.auth.roles import ADMIN, RESIDENT, ROLES, STAFF_ROLES
 from market.auth.sessions import Principal
 from market.cards import service as cards
 from market.community import doorplates, slugs, structure
+from market.community import service as communities
 from market.errors import InvalidInput, MarketError, NotFound, refusal_of
 from market.paging import parse_cursor
 from market.people import import_jobs, roles_service, roster
@@ -45,7 +46,6 @@ from market.points import service as points
 from market.settings import Settings
 from market.shop import rules as shop_rules
 from market.subdistricts import moves
-from market.tables import Community, Person
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text, signed_in
 from market.web.pages import normalise_login
@@ -358,8 +358,8 @@ async def _slips_page(request: Request, me: Principal, issued: list, settings: S
         households.append(slip)
         if code.household_id is not None:
             by_household[code.household_id] = slip
-    row = await Community.select(Community.name).where(Community.id == me.community_id).first()
-    community = row["name"] if row else ""
+    found = await communities.get(me.community_id)
+    community = found.name if found else ""
     expires = issued[0].expires_at if issued else None
     return page(request, "admin/slips.html", slips=households, count=len(issued),
                 expires=expires, community=community,
@@ -544,16 +544,14 @@ async def _person_page(
     person = await people.get_person(me.community_id, person_id)
     wallet = await points.wallet_of(ledger, me.community_id, person_id)
     history = await points.person_entries(ledger, me.community_id, person_id, 10, None)
-    secrets_set = await Person.select(Person.pin_hash, Person.password_hash).where(
-        Person.id == person_id).first()
+    has_pin, has_password = await people.secrets_set(me.community_id, person_id)
     return page(
         request, "admin/person.html", status=status, person=person, wallet=wallet,
         entries=history.items, address=await _address(me.community_id, person.household_id),
         refusal=refusal, chosen=set(roles if roles is not None else person.roles),
         done=request.query_params.get("done"), role_order=ROLE_ORDER,
         resident=RESIDENT in person.roles, staff=bool(STAFF_ROLES & set(person.roles)),
-        has_pin=bool(secrets_set and secrets_set["pin_hash"]),
-        has_password=bool(secrets_set and secrets_set["password_hash"]),
+        has_pin=has_pin, has_password=has_password,
         live_code=await access_codes.live_code_of(person_id),
         move=await moves.panel(me.community_id, person_id),
     )

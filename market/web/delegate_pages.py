@@ -22,9 +22,8 @@ from ledger import Ledger, LedgerError
 from market.auth.roles import ADMIN, RESIDENT
 from market.auth.sessions import Principal
 from market.cards import service as cards
-from market.db import fetch
 from market.errors import CsrfRejected, MarketError, NotFound
-from market.people import delegates, rules
+from market.people import delegates
 from market.points import service as points
 from market.settings import Settings
 from market.shop import catalogue, orders
@@ -139,17 +138,10 @@ async def cancel_for_elder(
 # -- the office -----------------------------------------------------------------------------------
 
 
-async def _person(me: Principal, person_id: int) -> dict:
-    rows = await fetch("SELECT id, name, phone FROM person WHERE id = {} AND community = {}"
-                       " AND erased_at IS NULL", person_id, me.community_id)
-    if not rows:
-        raise NotFound()
-    return {**rows[0], "phone": rules.mask_phone(rows[0]["phone"])}
-
-
 async def _office_page(request: Request, me: Principal, person_id: int, *, status: int = 200,
                        login: str = "", problem: str | None = None) -> Template:
-    return page(request, "admin/delegates.html", status=status, person=await _person(me, person_id),
+    return page(request, "admin/delegates.html", status=status,
+                person=await delegates.office_heading(me.community_id, person_id),
                 links=(await delegates.of_elder(me.community_id, person_id)).items, login=login,
                 problem=problem)
 
@@ -169,14 +161,11 @@ async def office_link(request: Request, person_id: FromPath[int]) -> Template | 
     login = "".join(fields.get("login", "").split())[:20]
     try:
         check_csrf(request, fields)
-        found = await fetch(
-            "SELECT id FROM person WHERE community = {} AND erased_at IS NULL"
-            " AND (phone = {} OR card_no = {})",
-            me.community_id, login, login)
-        if not login or not found:
+        found = await delegates.named_by_login(me.community_id, login)
+        if found is None:
             return await _office_page(request, me, person_id, status=404, login=login, problem=i18n.translate(
                 language, "Nobody here has that phone number or card number."))
-        await delegates.link(me, person_id, found[0]["id"])
+        await delegates.link(me, person_id, found)
     except MarketError as error:
         return await _office_page(request, me, person_id, status=error.status, login=login,
                                   problem=_problem(language, error)[1])
