@@ -393,11 +393,13 @@ class LoadResult:
 
 
 async def _phase(round_: int, name: str, n: int, connections: list[Connection], server_pid: int,
-                 request, spread: float = 0.0) -> Phase:
+                 request, spread: float = 0.0, from_schedule: bool = False) -> Phase:
     """``await request(connection, i)`` → status, for i in 0..n-1, one worker per connection.
 
     ``spread``: request i is not sent before ``i × spread / n`` seconds into the phase (arrivals
-    evenly spaced over ``spread`` seconds); 0 sends as fast as the workers can."""
+    evenly spaced over ``spread`` seconds); 0 sends as fast as the workers can. ``from_schedule``
+    times each request from when it was due, not from when a free worker sent it: a request kept
+    waiting because every connection was busy counts its wait (no coordinated omission)."""
     latencies: list[float] = []
     statuses: Counter = Counter()
     next_index = iter(range(n))
@@ -406,9 +408,10 @@ async def _phase(round_: int, name: str, n: int, connections: list[Connection], 
 
     async def worker(connection: Connection) -> None:
         for i in next_index:
-            if spread and (wait := phase_start + i * spread / n - time.perf_counter()) > 0:
+            due = phase_start + i * spread / n
+            if spread and (wait := due - time.perf_counter()) > 0:
                 await asyncio.sleep(wait)
-            started = time.perf_counter()
+            started = due if spread and from_schedule else time.perf_counter()
             try:
                 status = await request(connection, i)
             except (ConnectionError, asyncio.IncompleteReadError, OSError):
