@@ -42,8 +42,8 @@ from market.people import import_jobs
 from market.people.controllers import MeController, PeopleController
 from market.people.delegate_controllers import DelegateController, MyDelegationsController
 from market.people.delegates import acting_for
-from market.people.import_controller import RosterImportController
-from market.people.roles_controller import RolesController
+from market.people.import_controllers import RosterImportController
+from market.people.roles_controllers import RolesController
 from market.points import expiry as points_expiry
 from market.points import lots as points_lots
 from market.points import publicity as points_publicity
@@ -60,7 +60,14 @@ from market.points.gift_controllers import GiftController, MyHouseholdController
 from market.points.publicity_controllers import CONTROLLERS as PUBLICITY_API
 from market.privacy import redaction
 from market.privacy.controllers import MyDataController, PersonalDataController
-from market.reports import certificates, checkpoint_service, dashboards, exports, leaderboards, transparency
+from market.reports import (
+    certificate_controllers,
+    checkpoint_service,
+    dashboard_controllers,
+    export_controllers,
+    leaderboard_controllers,
+    transparency_controllers,
+)
 from market.settings import Settings, SettingsError, get_settings, sqlite_path
 from market.shop import orders
 from market.shop.controllers import ProductController
@@ -229,11 +236,11 @@ def create_app(
             MyDelegationsController,
             SubdistrictController,
             MoveController,
-            *leaderboards.API,
-            *dashboards.API,
-            *exports.API,
-            *certificates.API,
-            *transparency.API,
+            *leaderboard_controllers.API,
+            *dashboard_controllers.API,
+            *export_controllers.API,
+            *certificate_controllers.API,
+            *transparency_controllers.API,
         ],
         middleware=[DefineMiddleware(SessionAuthMiddleware)],
         # signed_in first: acting for an elder needs a session of one's own.

@@ -15,25 +15,15 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import msgspec
-from litestar import Controller, Request, get
-from litestar.di import NamedDependency
-from litestar.response import Redirect, Template
 
 from ledger import format_points
-from market.auth.guards import requires_role
-from market.auth.roles import ADMIN, ORGANIZER
-from market.auth.sessions import Principal
-from market.errors import MarketError
-from market.reports import board_cache, charts
+from market.reports import board_cache
 from market.reports import board_queries as q
-from market.reports.board_period import CHINA, Period, PeriodAt, PeriodKind, parse_period, today
+from market.reports.board_period import CHINA, Period, today
 from market.reports.leaderboards import PeriodView, period_view
-from market.web import i18n
-from market.web.forms import page, page_member
 
 CATEGORIES = ("self_governance", "collective_labour", "volunteer_service")
 TOP_GOODS = 10
-PAGE = {"include_in_schema": False}
 
 
 class CategoryMonth(msgspec.Struct):
@@ -188,129 +178,3 @@ async def _shop(community_id: int, period: Period, language: str = "zh") -> Shop
              for qty, pts, pid in top],
         turnover=turnover,
     )
-
-
-
-
-class DashboardController(Controller):
-    path = "/dashboards"
-    tags = ("reports",)
-    guards = (requires_role(ORGANIZER, ADMIN),)
-
-    @get("/activities", summary="Activities held, participants and hours by category, month by month")
-    async def activities(self, request: Request, me: NamedDependency[Principal], period: PeriodKind = None,
-                         at: PeriodAt = None) -> ActivitiesDashboard:
-        chosen = parse_period(period, at, default="year")
-        return await activities(me.community_id, chosen, i18n.language_of(request))
-
-    @get("/points", summary="Points issued vs redeemed, month by month, and outstanding")
-    async def points(self, request: Request, me: NamedDependency[Principal], period: PeriodKind = None,
-                     at: PeriodAt = None) -> PointsDashboard:
-        chosen = parse_period(period, at, default="year")
-        return await points(me.community_id, chosen, i18n.language_of(request))
-
-    @get("/shop", summary="The shop's most redeemed goods and stock turnover")
-    async def shop(self, request: Request, me: NamedDependency[Principal], period: PeriodKind = None,
-                   at: PeriodAt = None) -> ShopDashboard:
-        chosen = parse_period(period, at, default="year")
-        return await shop(me.community_id, chosen, i18n.language_of(request))
-
-
-# -- the page --------------------------------------------------------------------------------
-
-CATEGORY_NAMES = {
-    "zh": {"self_governance": "自治", "collective_labour": "集体劳动", "volunteer_service": "志愿服务"},
-    "en": {"self_governance": "Self-governance", "collective_labour": "Collective labour",
-           "volunteer_service": "Volunteer service"},
-}
-TEXT = {
-    "zh": {
-        "activities": "活动场次", "participants": "参与人次", "hours": "服务时长（小时）",
-        "issued": "发放积分", "redeemed": "兑换积分", "outstanding": "居民持有积分",
-        "activities_desc": "{label}各月按类别的活动场次。",
-        "participants_desc": "{label}各月按类别的参与人次。",
-        "hours_desc": "{label}各月按类别的服务时长。",
-        "points_desc": "{label}各月发放、兑换积分及月末居民持有积分。",
-        "goods": "兑换最多的商品", "goods_desc": "{label}兑换数量最多的商品（件）。",
-    },
-    "en": {
-        "activities": "Activities held", "participants": "Participations", "hours": "Service hours",
-        "issued": "Points issued", "redeemed": "Points redeemed", "outstanding": "Points held by residents",
-        "activities_desc": "Activities held per month and category, {label}.",
-        "participants_desc": "Participations per month and category, {label}.",
-        "hours_desc": "Service hours per month and category, {label}.",
-        "points_desc": "Points issued and redeemed per month and held at each month's end, {label}.",
-        "goods": "Most redeemed goods", "goods_desc": "Goods redeemed most (units), {label}.",
-    },
-}
-
-
-def _cents(text: str) -> int:
-    """"12.50" → 1250 (exact; the charts take integers)."""
-    whole, _, part = text.lstrip("-").partition(".")
-    value = int(whole) * 100 + int((part + "00")[:2])
-    return -value if text.startswith("-") else value
-
-
-def _charts(language: str, acts: ActivitiesDashboard, pts: PointsDashboard, goods: ShopDashboard) -> dict:
-    text, names = TEXT[language], CATEGORY_NAMES[language]
-    label = acts.period.label
-    months = [m[2:] if len(acts.months) > 1 else m for m in acts.months]
-    cells = {(r.month, r.category): r for r in acts.rows}
-
-    def series(attribute: str, scale: bool = False) -> list[tuple[str, list[int]]]:
-        out = []
-        for category in CATEGORIES:
-            values = []
-            for m in acts.months:
-                row = cells.get((m, category))
-                value = getattr(row, attribute) if row else (0 if not scale else "0.00")
-                values.append(_cents(value) if scale else int(value))
-            out.append((names[category], values))
-        return out
-
-    return {
-        "activities": charts.bar_chart("chart-activities", text["activities"],
-                                       text["activities_desc"].format(label=label), months,
-                                       series("activities")),
-        "participants": charts.bar_chart("chart-participants", text["participants"],
-                                         text["participants_desc"].format(label=label), months,
-                                         series("participants")),
-        "hours": charts.bar_chart("chart-hours", text["hours"], text["hours_desc"].format(label=label),
-                                  months, series("hours", scale=True), scale=100),
-        "points": charts.line_chart(
-            "chart-points", f"{text['issued']} / {text['redeemed']}", text["points_desc"].format(label=label),
-            months, [(text["issued"], [_cents(m.issued) for m in pts.months]),
-                     (text["redeemed"], [_cents(m.redeemed) for m in pts.months]),
-                     (text["outstanding"], [_cents(m.outstanding) for m in pts.months])], scale=100),
-        "goods": charts.hbar_chart("chart-goods", text["goods"], text["goods_desc"].format(label=label),
-                                   [(g.name, g.quantity) for g in goods.top]),
-    }
-
-
-@get("/dashboards", name="web:dashboards", **PAGE)
-async def dashboards_page(request: Request) -> Template | Redirect:
-    me = page_member(request, ORGANIZER, ADMIN)
-    language = i18n.language_of(request)
-    typed = {"period": request.query_params.get("period", "year")[:10],
-             "at": request.query_params.get("at", "")[:10]}
-    try:
-        chosen = parse_period(typed["period"], typed["at"] or None, default="year")
-    except MarketError as error:
-        problem = i18n.error_text(language, error.reason, **error.params)
-        return page(request, "reports/boards/dashboards.html", status=400, typed=typed, problem=problem,
-                    acts=None)
-    typed = {"period": chosen.kind, "at": chosen.key}
-    acts = await activities(me.community_id, chosen, language)
-    pts = await points(me.community_id, chosen, language)
-    goods = await shop(me.community_id, chosen, language)
-    return page(request, "reports/boards/dashboards.html", typed=typed, problem=None, acts=acts, pts=pts,
-                goods=goods, charts=_charts(language, acts, pts, goods),
-                categories=CATEGORY_NAMES[language], nav={"previous": chosen.previous().key,
-                                                          "next": chosen.next().key})
-
-
-#: Its /api route handlers (controllers), wired into the /api router by ``market.app``.
-API: list = [DashboardController]
-#: Its pages, wired into the pages' router by ``market.web.site``.
-PAGES: list = [dashboards_page]

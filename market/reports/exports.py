@@ -6,7 +6,8 @@ residents' hours as .xlsx and CSV with Chinese headers (English with ``Accept-La
 default the current month up to today; at most 366 days). Who may take which export is declared
 in ``export_queries.EXPORTS``: the ledger and residents' hours admins only; attendance admins and
 organizers (an organizer only their own activities'); redemptions and stock movements admins and
-shop keepers. The page ``/exports`` offers the same with a plain form.
+shop keepers. The API is ``export_controllers``; the page ``/exports`` (``market.web.exports``)
+offers the same with a plain form.
 
 Memory stays bounded whatever the number of rows: the rows come in keyset pages
 (``export_queries``); CSV is encoded and sent page by page; the .xlsx too, each page written as
@@ -21,23 +22,16 @@ import io
 import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
-from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from litestar import Request, get
-from litestar.di import NamedDependency
-from litestar.params import QueryParameter
-from litestar.response import Redirect, Stream, Template
+from litestar import Request
+from litestar.response import Stream
 
-from market.auth.guards import requires_role
 from market.auth.sessions import Principal
-from market.constraints import DAY
-from market.errors import Forbidden, InvalidInput
+from market.errors import InvalidInput
 from market.messages import Language, preferred_language
 from market.reports import xlsx
-from market.reports.export_queries import CHINA, EXPORTS, Export, Period, Row
-from market.web import i18n
-from market.web.forms import page, page_member
+from market.reports.export_queries import CHINA, Export, Period, Row
 
 FORMATS = ("xlsx", "csv")
 MEDIA_TYPES = {
@@ -164,84 +158,3 @@ def stream(export: Export, me: Principal, period: Period, fmt: str, language: La
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     })
-
-
-# -- the API ------------------------------------------------------------------------------------
-
-
-def _handler(export: Export, fmt: str):
-    async def download(
-        request: Request,
-        me: NamedDependency[Principal],
-        start: Annotated[str | None, QueryParameter(name="from", max_length=20, schema_extra=DAY,
-                                                description="First Beijing day, YYYY-MM-DD")] = None,
-        end: Annotated[str | None, QueryParameter(name="to", max_length=20, schema_extra=DAY,
-                                              description="Last Beijing day (included)")] = None,
-        lang: Annotated[str | None, QueryParameter(name="lang", max_length=5,
-                                               description="zh (default) or en headers")] = None,
-    ) -> Stream:
-        period = period_of(start, end)
-        return stream(export, me, period, fmt, language_for(request, lang))
-
-    download.__name__ = f"export_{export.name}_{fmt}"
-    return get(
-        f"/exports/{export.name}.{fmt}", guards=[requires_role(*export.roles)], tags=["reports"],
-        summary=f"Export: {export.title[1]} ({fmt}, {export.title[0]})",
-        name=f"api:export-{export.name}-{fmt}", media_type=MEDIA_TYPES[fmt],
-    )(download)
-
-
-#: Its /api route handlers, wired into the /api router by ``market.app``.
-API: list = [_handler(export, fmt) for export in EXPORTS.values() for fmt in FORMATS]
-
-
-# -- the page -----------------------------------------------------------------------------------
-
-
-def _choices(me: Principal) -> list[Export]:
-    return [export for export in EXPORTS.values() if me.has_role(*export.roles)]
-
-
-def _form(request: Request, me: Principal, *, status: int = 200, values: dict[str, str] | None = None,
-          problem: str | None = None, bad_field: str | None = None) -> Template:
-    choices = _choices(me)
-    language = i18n.language_of(request)
-    last = today()
-    values = {"kind": choices[0].name, "format": "xlsx", "from": last.replace(day=1).isoformat(),
-              "to": last.isoformat()} | (values or {})
-    return page(
-        request, "reports/exports/index.html", status=status, choices=choices, values=values,
-        problem=problem, bad_field=bad_field, language=language, max_days=MAX_DAYS,
-    )
-
-
-@get("/exports", name="web:exports", include_in_schema=False)
-async def exports_page(request: Request) -> Template | Redirect:
-    """The form; with ``kind`` chosen it checks the period and sends the browser to the file."""
-    me = page_member(request)
-    choices = _choices(me)
-    if not choices:
-        raise Forbidden()  # no export for this person: the friendly 403 page
-    query = request.query_params
-    if "kind" not in query:
-        return _form(request, me)
-    values = {key: str(query.get(key, ""))[:20] for key in ("kind", "format", "from", "to")}
-    export = EXPORTS.get(values["kind"])
-    language = i18n.language_of(request)
-    if export is None or export not in choices:
-        return _form(request, me, status=400, values=values, bad_field="kind",
-                     problem=i18n.error_text(language, "unknown_export"))
-    fmt = values["format"] if values["format"] in FORMATS else "xlsx"
-    try:
-        period = period_of(values["from"], values["to"])
-    except InvalidInput as error:
-        return _form(request, me, status=400, values=values, bad_field=error.field,
-                     problem=i18n.error_text(language, error.reason, field=error.field or "",
-                                             **error.params))
-    query_string = urlencode({"from": period.first.isoformat(), "to": period.last.isoformat(),
-                              "lang": language})
-    return Redirect(f"/api/exports/{export.name}.{fmt}?{query_string}", status_code=303)
-
-
-#: Its pages, wired into the pages' router by ``market.web.site``.
-PAGES: list = [exports_page]

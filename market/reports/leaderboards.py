@@ -14,28 +14,19 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get
-from litestar.di import NamedDependency
 from litestar.params import QueryParameter
-from litestar.response import Redirect, Template
 
 from ledger import format_points
-from market.auth.guards import requires_role
-from market.auth.roles import ROLES
 from market.auth.sessions import Principal
 from market.community import service as communities
-from market.community import slugs
-from market.errors import MarketError, NotFound
+from market.errors import NotFound
 from market.reports import board_cache
 from market.reports import board_queries as q
-from market.reports.board_period import Period, PeriodAt, PeriodKind, parse_period
-from market.web import i18n
-from market.web.forms import page, page_member
+from market.reports.board_period import Period
 
 BOARDS = ("residents", "households", "buildings", "grids", "teams")
 MEASURES = ("points", "hours")
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100
-PAGE = {"include_in_schema": False}
 
 
 def mask_name(name: str) -> str:
@@ -240,93 +231,3 @@ async def leaderboards(
 
 
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
-
-
-class LeaderboardController(Controller):
-    path = "/leaderboards"
-    tags = ("reports",)
-
-    # The community's own people only: the boards name residents in full. The 街道 office sees its
-    # communities' boards with masked names (``market.subdistricts.boards``).
-    @get("/", guards=[requires_role(*ROLES)],
-         summary="The community's leaderboards (红榜) for a month, quarter or year")
-    async def show(
-        self, request: Request, me: NamedDependency[Principal],
-        period: PeriodKind = None,
-        at: PeriodAt = None,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> Leaderboards:
-        chosen = parse_period(period, at)
-        return await leaderboards(me.community_id, chosen, limit=limit, me=me,
-                                  language=i18n.language_of(request))
-
-    @get("/public", opt={"public": True},
-         summary="A community's public leaderboards: ranks, masked names, values; no ids")
-    async def public(
-        self, request: Request,
-        community: Annotated[int | None, QueryParameter(ge=1)] = None,
-        period: PeriodKind = None,
-        at: PeriodAt = None,
-        limit: Limit = DEFAULT_LIMIT,
-    ) -> Leaderboards:
-        chosen = parse_period(period, at)
-        return await leaderboards(await _community_id(community), chosen, limit=limit, public=True,
-                                  language=i18n.language_of(request))
-
-
-async def _community_id(community: int | None) -> int:
-    if community is not None:
-        return community
-    first = await communities.first()
-    if first is None:
-        raise NotFound(field="community")
-    return first.id
-
-
-# -- pages -----------------------------------------------------------------------------------
-
-
-def _board_page(request: Request, board: Leaderboards | None, *, public: bool, problem: str | None,
-                typed: dict[str, str], status: int = 200) -> Template:
-    language = i18n.language_of(request)
-    nav = None
-    if board is not None:
-        current = parse_period(board.period.kind, board.period.at)
-        nav = {"previous": current.previous().key, "next": current.next().key}
-    return page(request, "reports/boards/leaderboards.html", status=status, board=board, public=public,
-                problem=problem, typed=typed, nav=nav, language=language)
-
-
-async def _board_request(request: Request, community_id: int, me: Principal | None, public: bool,
-                         slug: str = "") -> Template:
-    typed = {"period": request.query_params.get("period", "month")[:10],
-             "at": request.query_params.get("at", "")[:10],
-             "community": slug or str(community_id)}
-    try:
-        chosen = parse_period(typed["period"], typed["at"] or None)
-    except MarketError as error:
-        problem = i18n.error_text(i18n.language_of(request), error.reason, **error.params)
-        return _board_page(request, None, public=public, problem=problem, typed=typed, status=400)
-    found = await leaderboards(community_id, chosen, public=public, me=me,
-                               language=i18n.language_of(request))
-    typed["period"], typed["at"] = chosen.kind, chosen.key
-    return _board_page(request, found, public=public, problem=None, typed=typed)
-
-
-@get("/boards", name="web:boards", **PAGE)
-async def boards_page(request: Request) -> Template | Redirect:
-    me = page_member(request)
-    return await _board_request(request, me.community_id, me, public=False)
-
-
-@get("/public/boards", name="web:public-boards", **PAGE)
-async def public_boards_page(request: Request) -> Template:
-    # A slug, an id or the name (``market.community.slugs.resolve``); none: the oldest community.
-    found = await slugs.resolve(request.query_params.get("community"))
-    return await _board_request(request, found.id, None, public=True, slug=found.slug)
-
-
-#: Its /api route handlers (controllers), wired into the /api router by ``market.app``.
-API: list = [LeaderboardController]
-#: Its pages, wired into the pages' router by ``market.web.site``.
-PAGES: list = [boards_page, public_boards_page]

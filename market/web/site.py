@@ -32,12 +32,15 @@ from market.errors import (
     refusal_of,
     refused_value,
 )
-from market.reports import certificates, dashboards, exports, leaderboards, transparency
 from market.web import access as access_pages
 from market.web import (
     admin,
+    boards,
+    certificates,
+    dashboards,
     delegate_pages,
     doorplate_pages,
+    exports,
     household,
     i18n,
     move_pages,
@@ -47,6 +50,7 @@ from market.web import (
     shop,
     shopkeeper,
     subdistrict_pages,
+    transparency,
 )
 from market.web import deductions as deduction_pages
 from market.web import first_run as first_run_pages
@@ -135,7 +139,7 @@ def web_router() -> Router:
         path="/",
         route_handlers=[
             *pages.PAGES, *shop.PAGES, *organizer.PAGES, *shopkeeper.PAGES, *admin.PAGES,
-            *leaderboards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
+            *boards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
             *transparency.PAGES, *points_pages.PAGES, *household.PAGES,
             *deduction_pages.PAGES, *publicity_pages.PAGES, *access_pages.PAGES, *first_run_pages.PAGES,
             *delegate_pages.PAGES, *subdistrict_pages.PAGES, *move_pages.PAGES, *doorplate_pages.PAGES,

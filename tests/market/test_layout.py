@@ -1,0 +1,88 @@
+"""Every domain folder of ``market/`` has the same rooms (README, "Layout"): its HTTP API in
+``controllers.py`` or ``<topic>_controllers.py``, its rules and SQL in its other modules, its
+pages in ``market/web/``, which reads and writes through the domains' services and holds no SQL.
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent.parent
+MARKET = ROOT / "market"
+ROUTE_DECORATORS = {"get", "post", "put", "patch", "delete", "route", "websocket"}
+#: What a module holding SQL imports; pages call services instead.
+DATABASE_MODULES = {"market.db", "market.tables", "market.pg_engine", "market.sqlite_pool", "asyncpg",
+                    "sqlite3", "piccolo"}
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
+def _serves_routes(tree: ast.Module) -> bool:
+    """Does the module define a Litestar controller or a route handler (decorated, or made by
+    calling ``get(…)`` and the like, as the exports' API is)? Only Litestar's ``get`` counts: a
+    module may have a ``get`` of its own."""
+    handlers = {
+        alias.asname or alias.name for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "litestar"
+        for alias in node.names if alias.name in ROUTE_DECORATORS
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and any(
+            isinstance(base, ast.Name) and base.id == "Controller" for base in node.bases
+        ):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and (
+            node.func.id in handlers
+        ):
+            return True
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+            isinstance(decorator, ast.Name) and decorator.id in handlers
+            for decorator in node.decorator_list
+        ):
+            return True
+    return False
+
+
+def _domain_modules() -> list[Path]:
+    return [
+        path for path in sorted(MARKET.glob("*/*.py"))
+        if path.parent.name not in {"web", "piccolo_migrations", "__pycache__"}
+    ]
+
+
+def test_a_domain_s_api_lives_in_its_controllers_files() -> None:
+    misplaced = []
+    for path in _domain_modules():
+        name = str(path.relative_to(ROOT))
+        if _serves_routes(_tree(path)) and not (
+            path.name == "controllers.py" or path.name.endswith("_controllers.py")
+        ):
+            misplaced.append(name)
+    assert not misplaced, f"routes outside a controllers file: {misplaced}"
+
+
+def test_controllers_files_serve_routes() -> None:
+    named_but_empty = [
+        str(path.relative_to(ROOT)) for path in _domain_modules()
+        if path.name.endswith("controllers.py") and not _serves_routes(_tree(path))
+    ]
+    assert not named_but_empty, f"controllers files that serve no route: {named_but_empty}"
+
+
+def test_the_pages_hold_no_sql() -> None:
+    reaching = {}
+    for path in sorted((MARKET / "web").glob("*.py")):
+        imported = set()
+        for node in ast.walk(_tree(path)):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+        found = {
+            module for module in imported
+            if any(module == db or module.startswith(db + ".") for db in DATABASE_MODULES)
+        }
+        if found:
+            reaching[path.name] = sorted(found)
+    assert not reaching, f"pages that reach the database themselves: {reaching}"
