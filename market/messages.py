@@ -9,9 +9,14 @@ id. Chinese is the default; English is used when ``Accept-Language`` prefers it.
 from collections.abc import Iterator, Mapping
 from functools import cache
 
-from market.translations import Language, catalogue_file, translations
+from litestar.connection import ASGIConnection
 
-__all__ = ["MESSAGES", "Language", "message", "preferred_language"]
+from market.translations import LANGUAGES, Language, catalogue_file, translations
+
+__all__ = ["LANGUAGE_COOKIE", "MESSAGES", "Language", "language_of", "message", "preferred_language"]
+
+#: The reader's chosen language, kept by the pages' switch (``market.web.i18n``).
+LANGUAGE_COOKIE = "market_lang"
 
 #: The catalogue of refusals.
 PROBLEMS = "problems.po"
@@ -38,6 +43,15 @@ class _Messages(Mapping[str, tuple[str, str]]):
 
 
 MESSAGES: Mapping[str, tuple[str, str]] = _Messages()
+
+
+def language_of(request: ASGIConnection) -> Language:
+    """The reader's language, for a page or an API answer: the cookie's choice, else the
+    browser's Accept-Language, else Chinese."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    if chosen in LANGUAGES:
+        return chosen  # type: ignore[return-value]
+    return preferred_language(request.headers.get("accept-language"))
 
 
 def preferred_language(accept_language: str | None) -> Language:

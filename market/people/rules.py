@@ -69,6 +69,17 @@ def check_pin(pin: str | None, roles: frozenset[str], phone: str) -> str | None:
     return pin
 
 
+def mask_name(name: str) -> str:
+    """张三明 → 张*明, 张三 → 张*, 欧阳小明 → 欧**明: the first and last character kept (public
+    boards, 公示, a certificate's check, a gift's receipt)."""
+    name = name.strip()
+    if len(name) <= 1:
+        return "*" if name else ""
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 def mask_phone(phone: str) -> str:
     """138****0000: enough to recognise one's own number, not enough to call it."""
     if len(phone) < 7:

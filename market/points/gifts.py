@@ -62,11 +62,11 @@ from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, MarketError, NotFound, Unprocessable
 from market.messages import Language, message
+from market.people.rules import mask_name
 from market.points import lots
 from market.points.lots import Part
 from market.points.policy import CHINA, Rules, rules, rules_steps
 from market.points.service import wallet_id
-from market.reports.leaderboards import mask_name
 from market.settings import Settings
 from market.storable import MAX_ID
 from market.writes import LedgerStep, Steps, write

@@ -45,6 +45,7 @@ import msgspec
 from ledger import Ledger, LedgerError, Request, format_points, posting, reversal, voiding
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, MarketError, NotFound
+from market.people.rules import mask_name
 from market.points import lots
 from market.points.policy import CHINA, Rules, rules_steps, working_days_after
 from market.writes import LedgerStep, Steps, write
@@ -269,8 +270,6 @@ def _day(us: int) -> date:
 
 
 def _item(row: dict) -> NoticeItem:
-    from market.reports.leaderboards import mask_name
-
     ends = date.fromisoformat(row["due_day"])
     return NoticeItem(
         id=row["id"], name=mask_name(row["name"] or ""), amount=format_points(int(row["amount"])),

@@ -33,6 +33,7 @@ from ledger import format_points
 from market.china_time import CHINA
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, NotFound
+from market.people import rules as people_rules
 from market.reports.keys import public_key, public_key_hex, signing_key
 from market.settings import Settings
 
@@ -56,6 +57,12 @@ CATEGORY_NAMES = {
 #: participation (参与时长), listed by category (issue 16: labour and self-governance are not
 #: volunteer service).
 VOLUNTEER_SERVICE = "volunteer_service"
+
+
+def mask_name(name: str) -> str:
+    """As the boards mask a name (``market.people.rules.mask_name``), except that a certificate's
+    check never shows an empty name: an erased person's is "*"."""
+    return people_rules.mask_name(name) or "*"
 
 
 @dataclass(frozen=True)
@@ -101,16 +108,6 @@ def _pack_day(day: date | None) -> int:
 
 def _unpack_day(number: int) -> date | None:
     return None if number == 0 else _EPOCH + timedelta(days=number - 1)
-
-
-def mask_name(name: str) -> str:
-    """张*明, 王*, 欧**明: the first and last characters, the middle hidden."""
-    name = name.strip()
-    if len(name) <= 1:
-        return "*"
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, ORGANIZER
 from market.auth.sessions import Principal
+from market.messages import language_of
 from market.reports.board_period import PeriodAt, PeriodKind, parse_period
 from market.reports.dashboards import (
     ActivitiesDashboard,
@@ -17,7 +18,6 @@ from market.reports.dashboards import (
     points,
     shop,
 )
-from market.web import i18n
 
 
 class DashboardController(Controller):
@@ -29,19 +29,19 @@ class DashboardController(Controller):
     async def activities(self, request: Request, me: NamedDependency[Principal], period: PeriodKind = None,
                          at: PeriodAt = None) -> ActivitiesDashboard:
         chosen = parse_period(period, at, default="year")
-        return await activities(me.community_id, chosen, i18n.language_of(request))
+        return await activities(me.community_id, chosen, language_of(request))
 
     @get("/points", summary="Points issued vs redeemed, month by month, and outstanding")
     async def points(self, request: Request, me: NamedDependency[Principal], period: PeriodKind = None,
                      at: PeriodAt = None) -> PointsDashboard:
         chosen = parse_period(period, at, default="year")
-        return await points(me.community_id, chosen, i18n.language_of(request))
+        return await points(me.community_id, chosen, language_of(request))
 
     @get("/shop", summary="The shop's most redeemed goods and stock turnover")
     async def shop(self, request: Request, me: NamedDependency[Principal], period: PeriodKind = None,
                    at: PeriodAt = None) -> ShopDashboard:
         chosen = parse_period(period, at, default="year")
-        return await shop(me.community_id, chosen, i18n.language_of(request))
+        return await shop(me.community_id, chosen, language_of(request))
 
 
 #: Its /api route handlers, wired into the /api router by ``market.app``.

@@ -13,9 +13,9 @@ from market.auth.roles import ROLES
 from market.auth.sessions import Principal
 from market.community import service as communities
 from market.errors import NotFound
+from market.messages import language_of
 from market.reports.board_period import PeriodAt, PeriodKind, parse_period
 from market.reports.leaderboards import DEFAULT_LIMIT, Leaderboards, Limit, leaderboards
-from market.web import i18n
 
 
 class LeaderboardController(Controller):
@@ -34,7 +34,7 @@ class LeaderboardController(Controller):
     ) -> Leaderboards:
         chosen = parse_period(period, at)
         return await leaderboards(me.community_id, chosen, limit=limit, me=me,
-                                  language=i18n.language_of(request))
+                                  language=language_of(request))
 
     @get("/public", opt={"public": True},
          summary="A community's public leaderboards: ranks, masked names, values; no ids")
@@ -47,7 +47,7 @@ class LeaderboardController(Controller):
     ) -> Leaderboards:
         chosen = parse_period(period, at)
         return await leaderboards(await _community_id(community), chosen, limit=limit, public=True,
-                                  language=i18n.language_of(request))
+                                  language=language_of(request))
 
 
 async def _community_id(community: int | None) -> int:

@@ -20,6 +20,7 @@ from ledger import format_points
 from market.auth.sessions import Principal
 from market.community import service as communities
 from market.errors import NotFound
+from market.people.rules import mask_name
 from market.reports import board_cache
 from market.reports import board_queries as q
 from market.reports.board_period import Period
@@ -27,16 +28,6 @@ from market.reports.board_period import Period
 BOARDS = ("residents", "households", "buildings", "grids", "teams")
 MEASURES = ("points", "hours")
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100
-
-
-def mask_name(name: str) -> str:
-    """张三明 → 张*明, 张三 → 张*, 欧阳小明 → 欧**明: the first and last character kept."""
-    name = name.strip()
-    if len(name) <= 1:
-        return "*" if name else ""
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def mask_room(room: str) -> str:

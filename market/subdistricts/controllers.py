@@ -15,14 +15,13 @@ from ledger import Ledger
 from market.auth.guards import requires_role
 from market.auth.roles import SUBDISTRICT_ADMIN
 from market.auth.sessions import Principal
-from market.messages import preferred_language
+from market.messages import language_of, preferred_language
 from market.reports.board_period import PeriodAt, PeriodKind, parse_period
 from market.reports.leaderboards import DEFAULT_LIMIT, Limit
 from market.subdistricts import boards, dashboards, service
 from market.subdistricts import overview as figures
 from market.subdistricts.service import SubdistrictList, SubdistrictUpdate, SubdistrictView
 from market.subdistricts.settlement import Settlement, settlement, this_month
-from market.web import i18n
 
 
 class SubdistrictController(Controller):
@@ -99,7 +98,7 @@ class SubdistrictController(Controller):
     ) -> boards.SubdistrictBoard:
         await service.check_admin(me, subdistrict_id)
         return await boards.leaderboard(subdistrict_id, parse_period(period, at), limit=limit,
-                                        language=i18n.language_of(request))
+                                        language=language_of(request))
 
     @get("/{subdistrict_id:int}/dashboard", opt={"problems": (404,)},
          summary="Each community's activities, participants, service hours and points in a month, quarter"
@@ -110,4 +109,4 @@ class SubdistrictController(Controller):
     ) -> dashboards.SubdistrictDashboard:
         await service.check_admin(me, subdistrict_id)
         return await dashboards.dashboard(subdistrict_id, parse_period(period, at),
-                                          language=i18n.language_of(request))
+                                          language=language_of(request))

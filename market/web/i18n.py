@@ -20,10 +20,10 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from market.messages import message, preferred_language
+# language_of: the pages read the reader's language here, as the API does from market.messages.
+from market.messages import LANGUAGE_COOKIE, language_of, message, preferred_language  # noqa: F401
 from market.translations import LANGUAGES, Language, translations
 
-LANGUAGE_COOKIE = "market_lang"
 #: 长辈版's cookie. Its name and its "large" value are those of the larger-text switch it replaced,
 #: so a browser that had chosen larger text is in 长辈版 now and older links keep working.
 ELDER_COOKIE = TEXT_COOKIE = "market_text"
@@ -36,14 +36,6 @@ PREFERENCE_AGE = 365 * 24 * 3600
 
 def translate(language: Language, text: str) -> str:
     return translations(language).gettext(text)
-
-
-def language_of(request: Request) -> Language:
-    """The cookie's choice, else the browser's Accept-Language, else Chinese."""
-    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
-    if chosen in LANGUAGES:
-        return chosen  # type: ignore[return-value]
-    return preferred_language(request.headers.get("accept-language"))
 
 
 def elder_mode(request: Request) -> bool:
