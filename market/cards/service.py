@@ -20,7 +20,6 @@ never longer), signed with a key of its own purpose so that nobody can stretch a
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Literal, overload
 
 import msgspec
@@ -35,9 +34,12 @@ from market.db import fetch, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempts
 from market.people import rules
 from market.settings import Settings
+
+# The installation's signers, shared with the doorplates and the activities' codes (market.signing).
+from market.signing import long_signer_for, signer_for
 from market.subdistricts.service import SHARED
 from market.tables import Community, Person
-from qr import ExpiredToken, InvalidToken, Kind, Rotation, Signer, Token, TokenError
+from qr import ExpiredToken, InvalidToken, Kind, Rotation, Token, TokenError
 
 log = logging.getLogger(__name__)
 
@@ -45,28 +47,7 @@ ROTATION = Rotation()
 #: The longer code's acceptance: its own step and ten more, 300–330 seconds. Fixed, so a client can
 #: ask for "longer" but never for how long.
 LONG_ROTATION = Rotation(previous_steps=10)
-LONG_PURPOSE = "qr-v1-long-member-code"
 MAX_CODE_LENGTH = 200
-
-
-@lru_cache(maxsize=4)
-def _signer(secret_key: str) -> Signer:
-    return Signer.from_secrets([secret_key])
-
-
-def signer_for(settings: Settings) -> Signer:
-    """The QR signer, keyed by HMAC(app secret, "qr-v1")."""
-    return _signer(settings.secret_key)
-
-
-@lru_cache(maxsize=4)
-def _long_signer(secret_key: str) -> Signer:
-    return Signer.from_secrets([secret_key], purpose=LONG_PURPOSE)
-
-
-def long_signer_for(settings: Settings) -> Signer:
-    """The longer member codes' signer: its own key, so its steps are read by ``LONG_ROTATION``."""
-    return _long_signer(settings.secret_key)
 
 
 class MemberCode(msgspec.Struct):

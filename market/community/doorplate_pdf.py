@@ -15,7 +15,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from market.community.doorplates import Plate
-from market.reports.certificate_pdf import ACCENT, QrCode, chinese_font
+from market.printing import ACCENT, QrCode, chinese_font
 
 QR_SIDE = 60 * mm
 

@@ -18,10 +18,10 @@ import unicodedata
 from dataclasses import dataclass
 
 from market.audit import entry
-from market.cards.service import signer_for
 from market.db import fetch
 from market.errors import Conflict, Gone, InvalidInput, NotFound
 from market.settings import Settings
+from market.signing import signer_for
 from market.writes import Steps, write
 from qr import Kind, TokenError
 

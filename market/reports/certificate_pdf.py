@@ -13,28 +13,20 @@ it is embedded, so the PDF looks the same everywhere; otherwise — a fresh mach
 reportlab cannot embed (CFF-outline OpenType such as Noto Sans CJK) — the text is set in
 Adobe's standard CID font STSong-Light (UniGB-UCS2-H), which reportlab ships the metrics of and
 every PDF reader (Acrobat, pdf.js, PDFium, poppler) supplies a Song face for. The text stays
-real text either way (searchable, copyable, read by ``pdftotext``).
+real text either way (searchable, copyable, read by ``pdftotext``). The font's choice and the
+QR's squares are shared with the doorplate (``market.printing``).
 
 CPU-bound: call ``render_pdf`` through ``asyncio.to_thread``.
 """
 
-import hashlib
 import io
-import logging
-from functools import lru_cache
 from xml.sax.saxutils import escape
 
-import qrcode
-import qrcode.constants
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.pdfmetrics import registerFontFamily
-from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import (
     Flowable,
     KeepTogether,
@@ -46,89 +38,13 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from market.cards.picture import cjk_font_path
+from market.printing import ACCENT, QrCode, chinese_font
 from market.privacy.identity import Identity, mask_number
 from market.reports.certificate_office import OfficeView
 from market.reports.certificate_records import CATEGORY_NAMES, Certificate
 
-log = logging.getLogger(__name__)
-
-ACCENT = colors.HexColor("#b71c1c")  # the member card's red
 QR_SIDE = 38 * mm  # 0.7 mm a module at version 10: well above what phone cameras need
 SEAL_SIDE = 42 * mm  # an official round seal is 42 mm across (GA 241)
-#: Adobe's standard Simplified Chinese CID font: metrics in reportlab, glyphs from the reader.
-BUILT_IN_FONT = "STSong-Light"
-
-
-@lru_cache(maxsize=1)
-def _built_in() -> str:
-    pdfmetrics.registerFont(UnicodeCIDFont(BUILT_IN_FONT))
-    registerFontFamily(BUILT_IN_FONT, normal=BUILT_IN_FONT, bold=BUILT_IN_FONT, italic=BUILT_IN_FONT,
-                       boldItalic=BUILT_IN_FONT)
-    return BUILT_IN_FONT
-
-
-@lru_cache(maxsize=4)
-def _registered(path: str) -> str | None:
-    """The reportlab name of the font at ``path``, registered once per process; None when it
-    cannot be embedded or cannot draw Chinese."""
-    name = "MarketCJK-" + hashlib.sha256(path.encode()).hexdigest()[:8]
-    try:
-        font = TTFont(name, path, subfontIndex=0) if path.lower().endswith(".ttc") else TTFont(name, path)
-    except (TTFError, OSError) as error:
-        log.warning("the CJK font %s cannot be embedded in a PDF (%s): using %s", path, error,
-                    BUILT_IN_FONT)
-        return None
-    if font.face.charToGlyph.get(ord("证")) is None:  # a font that cannot draw Chinese prints boxes
-        log.warning("the font %s has no Chinese glyphs: using %s", path, BUILT_IN_FONT)
-        return None
-    pdfmetrics.registerFont(font)
-    # One face for bold too: <b> in a paragraph needs a bold member of the family.
-    registerFontFamily(name, normal=name, bold=name, italic=name, boldItalic=name)
-    return name
-
-
-def chinese_font(font_path: str | None = "auto") -> str:
-    """The installed CJK font when there is a usable one (embedded), else the built-in CID font.
-
-    ``font_path`` "auto" looks the font up; None means "no system font"."""
-    path = cjk_font_path() if font_path == "auto" else font_path
-    return (_registered(path) if path else None) or _built_in()
-
-
-class QrCode(Flowable):
-    """A QR code as filled squares: sharp at any zoom or printer resolution."""
-
-    def __init__(self, text: str, side: float) -> None:
-        super().__init__()
-        code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
-        code.add_data(text)
-        code.make(fit=True)
-        self.version = code.version
-        self.matrix = code.get_matrix()
-        self.width = self.height = side
-
-    def draw(self) -> None:
-        canvas = self.canv
-        size = len(self.matrix)
-        module = self.width / size
-        canvas.setFillColor(colors.white)
-        canvas.rect(0, 0, self.width, self.height, stroke=0, fill=1)
-        canvas.setFillColor(colors.black)
-        for row, cells in enumerate(self.matrix):
-            y = self.height - (row + 1) * module
-            column = 0
-            while column < size:
-                if not cells[column]:
-                    column += 1
-                    continue
-                run = column
-                while run < size and cells[run]:
-                    run += 1
-                # A hair of overlap so no white seams show between neighbouring squares.
-                canvas.rect(column * module, y - 0.01, (run - column) * module + 0.01, module + 0.02,
-                            stroke=0, fill=1)
-                column = run
 
 
 def _styles(font: str) -> dict[str, ParagraphStyle]:

@@ -96,8 +96,6 @@ LAYERS = ("auth", "community", "people", "subdistricts", "cards", "activities", 
 #: one taken apart must leave this list.
 KNOWN_UPWARD = {
     ("auth", "people"): "access codes read the people's rules (masking, normalising a login)",
-    ("community", "cards"): "doorplates are signed with the cards' signer",
-    ("community", "reports"): "the doorplate's PDF borrows the certificate PDF's font and colours",
     ("activities", "points"): "a stay's credit and its reversal are the points' lots",
     ("subdistricts", "points"): "a move of house carries the points' lots; settlement formats points",
     ("subdistricts", "reports"): "the office's boards and dashboards are the communities' reports",
