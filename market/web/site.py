@@ -35,6 +35,7 @@ from market.errors import (
 from market.web import access as access_pages
 from market.web import (
     admin,
+    admin_people,
     boards,
     certificates,
     dashboards,
@@ -138,7 +139,7 @@ def web_router() -> Router:
     return Router(
         path="/",
         route_handlers=[
-            *pages.PAGES, *shop.PAGES, *organizer.PAGES, *shopkeeper.PAGES, *admin.PAGES,
+            *pages.PAGES, *shop.PAGES, *organizer.PAGES, *shopkeeper.PAGES, *admin.PAGES, *admin_people.PAGES,
             *boards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
             *transparency.PAGES, *points_pages.PAGES, *household.PAGES,
             *deduction_pages.PAGES, *publicity_pages.PAGES, *access_pages.PAGES, *first_run_pages.PAGES,

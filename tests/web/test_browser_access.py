@@ -54,7 +54,7 @@ def watch_page(page: Page, watch: Watch) -> Page:
 
 
 def masked(name: str) -> str:
-    """As the slip prints a name (market.web.admin._slip_name)."""
+    """As the slip prints a name (market.web.admin_people._slip_name)."""
     return name[0] + "*" * min(3, len(name) - 2) + name[-1] if len(name) > 2 else name[0] + "*"
 
 
