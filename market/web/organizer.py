@@ -1,7 +1,6 @@
-"""The organizer's pages: my activities, create and edit, the full-screen rotating code, live
-attendance, scanning members' codes and cards, checking in by name and room a resident with
-neither (assisted: search, then a confirm step), approvals, hours by hand, cancelling, and the
-printable A4 poster. The activity form shows every mistake at once, each under its field.
+"""The organizer's pages: my activities, create and edit, cancelling, the full-screen rotating
+code and the printable A4 poster (an activity's own page, its attendance and check-ins are in
+``market.web.attendance``). The activity form shows every mistake at once, each under its field.
 
 Handlers call ``market.activities.service`` directly; the service decides who may manage an
 activity (its organizer, or an admin of the community) and answers 404 for anyone else's.
@@ -17,7 +16,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -29,12 +27,10 @@ from market.activities import service as activities
 from market.activities.schemas import ActivityChanges, ActivityView, NewActivity, StayView
 from market.auth.roles import ADMIN, ORGANIZER
 from market.auth.sessions import Principal
-from market.cards import service as cards
 from market.china_time import CHINA
 from market.community import service as communities
 from market.community import structure
-from market.errors import InvalidInput, MarketError, NotFound
-from market.people.rules import is_card_no
+from market.errors import MarketError
 from market.points import categories
 from market.settings import Settings
 from market.web import i18n
@@ -52,21 +48,43 @@ POINTS_SHOWN = re.compile(r"^\d{1,12}\.\d{2}$")
 STATIC = Path(__file__).resolve().parents[2] / "frontend" / "static"
 
 
-def _typed(text: str) -> str:
+def as_typed(text: str) -> str:
     """Full-width digits and punctuation (a Chinese keyboard's) as ASCII, spaces trimmed."""
     return unicodedata.normalize("NFKC", text).strip()
 
 
-def _int(text: str | None) -> int | None:
+def whole_number(text: str | None) -> int | None:
     try:
         return int(text) if text else None
     except ValueError:
         return None
 
 
-def _scanner_ready() -> bool:
+def scanner_ready() -> bool:
     """The shared camera scanner (``scanner.js``) is there: the scan page offers the camera."""
     return (STATIC / "scanner.js").is_file()
+
+
+def tally(stays: list[StayView]) -> dict[str, int]:
+    return {
+        "came": len(stays),
+        "present": sum(stay.status == "in" for stay in stays),
+        "pending": sum(stay.approval == "pending" for stay in stays),
+    }
+
+
+
+def scan_window(activity: ActivityView) -> str:
+    """Is the activity open for check-in now: "before", "open", "checkout" (out only) or "after"."""
+    now = activities.now()
+    if now < activity.starts_at - activities.CHECKIN_EARLY:
+        return "before"
+    if now <= activity.ends_at:
+        return "open"
+    if now <= activity.ends_at + activities.CHECKOUT_LATE:
+        return "checkout"
+    return "after"
+
 
 
 # -- my activities ---------------------------------------------------------------------------
@@ -164,14 +182,14 @@ def _parse(typed: ActivityForm, language: i18n.Language) -> tuple[dict[str, Any]
         out["category"] = v["category"]
     for name in ("starts_at", "ends_at"):
         try:
-            moment = datetime.fromisoformat(_typed(v[name]))
+            moment = datetime.fromisoformat(as_typed(v[name]))
         except ValueError:
             errors[name] = i18n.translate(language, "Enter a date and a time.")
             continue
         # The form is in Beijing time, whatever the phone's own time zone is.
         out[name] = moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
     for name in ("points_per_checkin", "points_per_hour", "max_hours"):
-        text = _typed(v[name])
+        text = as_typed(v[name])
         if not text:
             if name != "max_hours":
                 errors[name] = i18n.translate(language, "Enter a number of points (0 for none).")
@@ -184,13 +202,13 @@ def _parse(typed: ActivityForm, language: i18n.Language) -> tuple[dict[str, Any]
             errors[name] = i18n.error_text(language, "invalid_activity_amount")
         else:
             out[name] = amount
-    capacity = _typed(v["capacity"])
+    capacity = as_typed(v["capacity"])
     if capacity:
         if not capacity.isdigit():
             errors["capacity"] = i18n.error_text(language, "invalid_capacity")
         else:
             out["capacity"] = int(capacity)
-    if team := _typed(v["team_id"]):
+    if team := as_typed(v["team_id"]):
         if not team.isdigit():
             errors["team_id"] = i18n.error_text(language, "invalid_audience")
         else:
@@ -203,7 +221,7 @@ def _parse(typed: ActivityForm, language: i18n.Language) -> tuple[dict[str, Any]
     return out, errors
 
 
-async def _building_choices(community_id: int) -> list[dict[str, Any]]:
+async def building_choices(community_id: int) -> list[dict[str, Any]]:
     """The community's buildings, named with their compound ("幸福小区 3号楼")."""
     compounds = {c.id: c.name for c in await structure.list_compounds(community_id)}
     return [
@@ -217,7 +235,7 @@ async def _audience_choices(community_id: int) -> dict[str, Any]:
     return {
         "teams": await structure.list_teams(community_id),
         "grids": await structure.list_grids(community_id),
-        "buildings": await _building_choices(community_id),
+        "buildings": await building_choices(community_id),
     }
 
 
@@ -277,7 +295,7 @@ async def _prefilled(me: Principal, typed: ActivityForm) -> ActivityForm:
     chosen = {c.name: c for c in await categories.list_categories(me.community_id, archived=False)}
     if (category := chosen.get(typed.values["category"])) is not None:
         for name in ("points_per_checkin", "points_per_hour"):
-            if not _typed(typed.values[name]):
+            if not as_typed(typed.values[name]):
                 typed.values[name] = getattr(category, name)
     return typed
 
@@ -302,7 +320,7 @@ async def create_activity(request: Request) -> Template | Redirect:
     return Redirect(f"{BASE}/{made.id}?created=1", status_code=303)
 
 
-def _editable(activity: ActivityView, stays: list[StayView]) -> bool:
+def editable(activity: ActivityView, stays: list[StayView]) -> bool:
     """As the service decides: scheduled, not started, nobody checked in yet."""
     return activity.status == "scheduled" and activities.now() < activity.starts_at and not stays
 
@@ -312,7 +330,7 @@ async def edit_activity_form(request: Request, activity_id: FromPath[int]) -> Te
     me = page_member(request, ORGANIZER, ADMIN)
     activity = await activities.get_managed(me, activity_id)
     stays = (await activities.attendance(me, activity_id)).items
-    if not _editable(activity, stays):
+    if not editable(activity, stays):
         language = i18n.language_of(request)
         reason = "activity_cancelled" if activity.status == "cancelled" else "already_started"
         return await _form_page(request, me, _typed_from(activity), activity=activity, status=409,
@@ -358,345 +376,6 @@ async def edit_activity(request: Request, activity_id: FromPath[int]) -> Templat
     return Redirect(f"{BASE}/{activity_id}?saved=1", status_code=303)
 
 
-# -- the activity: details, live attendance, check-in by code, approvals ---------------------------
-
-
-def _notice(request: Request, stays: list[StayView]) -> dict[str, Any] | None:
-    """What the last action did, from the redirect's query (only ever shown to its reader)."""
-    query = request.query_params
-    people = {stay.person_id: stay for stay in stays}
-    if query.get("created"):
-        return {"kind": "created"}
-    if query.get("saved"):
-        return {"kind": "saved"}
-    if (person := _int(query.get("scanned"))) in people:
-        direction = "out" if query.get("direction") == "out" else "in"
-        points = query.get("points", "")
-        return {"kind": "scanned", "stay": people[person], "direction": direction,
-                "duplicate": query.get("duplicate") == "1", "assisted": query.get("assisted") == "1",
-                "points": points if POINTS_SHOWN.match(points) else None}
-    if (count := _int(query.get("approved"))) is not None:
-        credited = query.get("credited", "")
-        return {"kind": "approved", "count": count,
-                "credited": credited if POINTS_SHOWN.match(credited) else "0.00"}
-    if (count := _int(query.get("rejected"))) is not None:
-        return {"kind": "rejected", "count": count}
-    if (person := _int(query.get("hours"))) in people:
-        return {"kind": "hours", "stay": people[person]}
-    if query.get("cancelled"):
-        return {"kind": "cancelled", "reversed": _int(query.get("reversed")) or 0,
-                "not_reversed": _int(query.get("not_reversed")) or 0}
-    return None
-
-
-def _tally(stays: list[StayView]) -> dict[str, int]:
-    return {
-        "came": len(stays),
-        "present": sum(stay.status == "in" for stay in stays),
-        "pending": sum(stay.approval == "pending" for stay in stays),
-    }
-
-
-def _scan_window(activity: ActivityView) -> str:
-    """Is the activity open for check-in now: "before", "open", "checkout" (out only) or "after"."""
-    now = activities.now()
-    if now < activity.starts_at - activities.CHECKIN_EARLY:
-        return "before"
-    if now <= activity.ends_at:
-        return "open"
-    if now <= activity.ends_at + activities.CHECKOUT_LATE:
-        return "checkout"
-    return "after"
-
-
-async def _activity_page(
-    request: Request, me: Principal, activity_id: int, *, status: int = 200,
-    problem: str | None = None, member_code: str = "", direction: str = "in",
-) -> Template:
-    activity = await activities.get_managed(me, activity_id)
-    listed = await activities.attendance(me, activity_id)
-    stays = listed.items
-    return page(
-        request, "organizer/activity.html", status=status, activity=activity, stays=stays,
-        assisted=listed.assisted, buildings=await _building_choices(me.community_id),
-        tally=_tally(stays), notice=None if problem else _notice(request, stays),
-        editable=_editable(activity, stays), window=_scan_window(activity), problem=problem,
-        member_code=member_code, direction=direction, as_of=activities.now(),
-    )
-
-
-@get(f"{BASE}/{{activity_id:int}}", name="web:organizer:activity", **PAGE)
-async def activity_page(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = page_member(request, ORGANIZER, ADMIN)
-    return await _activity_page(request, me, activity_id)
-
-
-async def _scan_page(
-    request: Request, me: Principal, activity_id: int, *, status: int = 200,
-    problem: str | None = None, member_code: str = "", direction: str | None = None,
-) -> Template:
-    activity = await activities.get_managed(me, activity_id)
-    stays = (await activities.attendance(me, activity_id)).items
-    if direction not in ("in", "out"):
-        direction = "out" if request.query_params.get("direction") == "out" else "in"
-    return page(
-        request, "organizer/scan.html", status=status, activity=activity, tally=_tally(stays),
-        notice=None if problem else _notice(request, stays), problem=problem,
-        member_code=member_code, direction=direction, window=_scan_window(activity),
-        scanner=_scanner_ready(),
-    )
-
-
-@get(f"{BASE}/{{activity_id:int}}/scan", name="web:organizer:scan", **PAGE)
-async def scan_page(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = page_member(request, ORGANIZER, ADMIN)
-    return await _scan_page(request, me, activity_id)
-
-
-@post(f"{BASE}/{{activity_id:int}}/attendance", status_code=303, **PAGE)
-async def attend(
-    request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger],
-    settings: NamedDependency[Settings],
-) -> Template | Redirect:
-    """Check a resident in or out by the member code or card scanned (or typed) here."""
-    me = page_member(request, ORGANIZER, ADMIN)
-    fields = await form_fields(request)
-    language = i18n.language_of(request)
-    code = fields.get("member_code", "").strip()
-    direction = "out" if fields.get("direction") == "out" else "in"
-    back = "scan" if fields.get("back") == "scan" else "activity"
-    shown = _scan_page if back == "scan" else _activity_page
-
-    def again(status: int, problem: str) -> Any:
-        return shown(request, me, activity_id, status=status, problem=problem, member_code=code,
-                     direction=direction)
-
-    try:
-        check_csrf(request, fields)
-        if not code:
-            return await again(400, i18n.translate(language, "Scan or type the member code first."))
-        if is_card_no(_typed(code)):
-            # The number printed on a card is no proof the resident is here; its QR code is.
-            return await again(400, i18n.translate(
-                language, "That is a card number, which alone proves nothing. Scan the QR code on the card "
-                          "or the phone's member code, or check the resident in by name and room."))
-        result = await activities.attend(ledger, me, settings, activity_id, code, direction)
-    except MarketError as error:
-        return await again(error.status, i18n.error_text(language, error.reason, **error.params))
-    # Whose code it was, for the page that says so: the code was accepted a moment ago.
-    try:
-        member = await cards.resolve_member_code(me.community_id, code, settings=settings,
-                                                 now=activities.now())
-        person: int | str = member.person_id
-    except MarketError:
-        person = ""
-    target = f"{BASE}/{activity_id}" + ("/scan" if back == "scan" else "")
-    query = (f"?scanned={person}&direction={direction}&points={result.points}"
-             f"&duplicate={int(result.duplicate)}")
-    return Redirect(target + query, status_code=303)
-
-
-@post(f"{BASE}/{{activity_id:int}}/approve", status_code=303, **PAGE)
-async def approve(
-    request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
-) -> Template | Redirect:
-    """Approve one person's pending stay, or every pending stay (no person given)."""
-    me = page_member(request, ORGANIZER, ADMIN)
-    fields = await form_fields(request)
-    language = i18n.language_of(request)
-    person = _int(fields.get("person_id"))
-    try:
-        check_csrf(request, fields)
-        done = await activities.approve(ledger, me, activity_id, None if person is None else [person])
-    except MarketError as error:
-        return await _activity_page(request, me, activity_id, status=error.status,
-                                    problem=i18n.error_text(language, error.reason, **error.params))
-    return Redirect(f"{BASE}/{activity_id}?approved={done.count}&credited={done.credited}",
-                    status_code=303)
-
-
-async def _stay_of(me: Principal, activity_id: int, person_id: int | None) -> StayView | None:
-    stays = (await activities.attendance(me, activity_id)).items
-    return next((stay for stay in stays if stay.person_id == person_id), None)
-
-
-async def _review_page(
-    request: Request, me: Principal, activity_id: int, template: str, *, status: int = 200,
-    problem: str | None = None, errors: dict[str, str] | None = None, **typed: str,
-) -> Template:
-    """The reject and set-hours forms: one person's stay, a reason, and what was typed."""
-    activity = await activities.get_managed(me, activity_id)
-    person = _int(request.query_params.get("person") or typed.get("person_id"))
-    stay = await _stay_of(me, activity_id, person)
-    language = i18n.language_of(request)
-    if stay is None and problem is None:
-        status, problem = 404, i18n.error_text(language, "not_found")
-    elif (template == "organizer/hours.html" and stay is not None and stay.status != "closed"
-          and problem is None):
-        # Said before the organizer types anything: the service would refuse it.
-        status, problem = 409, i18n.error_text(language, "not_closed")
-    return page(request, template, status=status, activity=activity, stay=stay, problem=problem,
-                errors=errors or {}, typed=typed)
-
-
-@get(f"{BASE}/{{activity_id:int}}/reject", name="web:organizer:reject", **PAGE)
-async def reject_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = page_member(request, ORGANIZER, ADMIN)
-    return await _review_page(request, me, activity_id, "organizer/reject.html")
-
-
-@post(f"{BASE}/{{activity_id:int}}/reject", status_code=303, **PAGE)
-async def reject(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = page_member(request, ORGANIZER, ADMIN)
-    fields = await form_fields(request)
-    language = i18n.language_of(request)
-    person = _int(fields.get("person_id"))
-    reason = fields.get("reason", "")
-    try:
-        check_csrf(request, fields)
-        if person is None:
-            raise NotFound()
-        done = await activities.reject(me, activity_id, [person], reason)
-    except MarketError as error:
-        text = i18n.error_text(language, error.reason, **error.params)
-        errors = {"reason": text} if error.field == "reason" else {}
-        return await _review_page(
-            request, me, activity_id, "organizer/reject.html", status=error.status,
-            problem=None if errors else text, errors=errors, reason=reason,
-            person_id=str(person or ""),
-        )
-    return Redirect(f"{BASE}/{activity_id}?rejected={done.count}", status_code=303)
-
-
-@get(f"{BASE}/{{activity_id:int}}/hours", name="web:organizer:hours", **PAGE)
-async def hours_form(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    me = page_member(request, ORGANIZER, ADMIN)
-    return await _review_page(request, me, activity_id, "organizer/hours.html")
-
-
-@post(f"{BASE}/{{activity_id:int}}/hours", status_code=303, **PAGE)
-async def set_hours(
-    request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
-) -> Template | Redirect:
-    """The real hours of a stay that never checked out (closed for review), with a reason."""
-    me = page_member(request, ORGANIZER, ADMIN)
-    fields = await form_fields(request)
-    language = i18n.language_of(request)
-    person = _int(fields.get("person_id"))
-    typed = {"hours": fields.get("hours", ""), "reason": fields.get("reason", ""),
-             "person_id": str(person or "")}
-
-    def again(status: int, field: str | None, text: str) -> Any:
-        """The form again: the reason under its field, or at the top."""
-        errors = {field: text} if field in ("hours", "reason") else {}
-        return _review_page(request, me, activity_id, "organizer/hours.html", status=status,
-                            problem=None if errors else text, errors=errors, **typed)
-
-    try:
-        check_csrf(request, fields)
-        try:
-            hours = Decimal(_typed(typed["hours"]))
-        except InvalidOperation:
-            hours = None
-        if hours is None or not hours.is_finite():
-            return await again(400, "hours", i18n.error_text(language, "invalid_activity_amount"))
-        if person is None:
-            raise NotFound()
-        await activities.set_hours(ledger, me, activity_id, person, hours, typed["reason"])
-    except MarketError as error:
-        text = i18n.error_text(language, error.reason, **error.params)
-        return await again(error.status, error.field, text)
-    return Redirect(f"{BASE}/{activity_id}?hours={person}", status_code=303)
-
-
-# -- assisted check-in: by name and room, for a resident with no card and no phone ------------------
-
-
-@dataclass
-class AssistSearch:
-    """What the organizer searched for (kept through the confirm step and a refusal)."""
-
-    name: str
-    building: str
-    room: str
-
-    @property
-    def query(self) -> str:
-        return urlencode({"name": self.name, "building": self.building, "room": self.room})
-
-
-def _search_of(values: Any) -> AssistSearch:
-    return AssistSearch(name=str(values.get("name") or "")[:100],
-                        building=str(values.get("building") or "")[:20],
-                        room=str(values.get("room") or "")[:40])
-
-
-async def _assist_page(
-    request: Request, me: Principal, activity_id: int, search: AssistSearch, *,
-    person_id: int | None = None, direction: str = "in", status: int = 200,
-    problem: str | None = None,
-) -> Template:
-    """The search (name, building, room), its matches, and — a resident chosen — the confirm step."""
-    language = i18n.language_of(request)
-    activity = await activities.get_managed(me, activity_id)
-    matches, chosen = None, None
-    if person_id is not None:
-        try:
-            chosen = await activities.find_resident(me, activity_id, person_id)
-        except NotFound:
-            status, problem = 404, i18n.error_text(language, "not_found")
-    elif search.name or search.building or search.room:
-        building = _int(_typed(search.building))
-        try:
-            if search.building and building is None:
-                raise InvalidInput("invalid_search", field="building_id")
-            matches = (await activities.find_residents(
-                me, activity_id, search.name, building, _typed(search.room))).items
-        except MarketError as error:
-            if problem is None:
-                status, problem = error.status, i18n.error_text(language, error.reason, **error.params)
-    return page(
-        request, "organizer/assist.html", status=status, activity=activity, search=search,
-        matches=matches, chosen=chosen, direction=direction, problem=problem,
-        window=_scan_window(activity), buildings=await _building_choices(me.community_id),
-    )
-
-
-@get(f"{BASE}/{{activity_id:int}}/assist", name="web:organizer:assist", **PAGE)
-async def assist_page(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
-    """Find a resident by name (and building, room); choosing one shows the confirm step."""
-    me = page_member(request, ORGANIZER, ADMIN)
-    query = request.query_params
-    direction = "out" if query.get("direction") == "out" else "in"
-    return await _assist_page(request, me, activity_id, _search_of(query),
-                              person_id=_int(query.get("person")), direction=direction)
-
-
-@post(f"{BASE}/{{activity_id:int}}/assist", status_code=303, **PAGE)
-async def assist(
-    request: Request, activity_id: FromPath[int], ledger: NamedDependency[Ledger]
-) -> Template | Redirect:
-    """The confirm step's button: check the chosen resident in (or out), marked as assisted."""
-    me = page_member(request, ORGANIZER, ADMIN)
-    fields = await form_fields(request)
-    language = i18n.language_of(request)
-    person = _int(fields.get("person_id"))
-    direction = "out" if fields.get("direction") == "out" else "in"
-    search = _search_of(fields)
-    try:
-        check_csrf(request, fields)
-        if person is None:
-            raise NotFound(field="person_id")
-        result = await activities.assist(ledger, me, activity_id, person, direction)
-    except MarketError as error:
-        return await _assist_page(
-            request, me, activity_id, search, person_id=person, direction=direction,
-            status=error.status, problem=i18n.error_text(language, error.reason, **error.params))
-    query = (f"?scanned={person}&direction={direction}&points={result.points}"
-             f"&duplicate={int(result.duplicate)}&assisted=1")
-    return Redirect(f"{BASE}/{activity_id}{query}", status_code=303)
-
-
 # -- cancelling, behind a confirmation page ----------------------------------------------------
 
 
@@ -705,7 +384,7 @@ async def cancel_form(request: Request, activity_id: FromPath[int]) -> Template 
     me = page_member(request, ORGANIZER, ADMIN)
     activity = await activities.get_managed(me, activity_id)
     stays = (await activities.attendance(me, activity_id)).items
-    return page(request, "organizer/cancel.html", activity=activity, tally=_tally(stays),
+    return page(request, "organizer/cancel.html", activity=activity, tally=tally(stays),
                 reason="", errors={}, problem=None)
 
 
@@ -727,7 +406,7 @@ async def cancel(
         text = i18n.error_text(language, error.reason, **error.params)
         errors = {"reason": text} if error.field == "reason" else {}
         return page(request, "organizer/cancel.html", status=error.status, activity=activity,
-                    tally=_tally(stays), reason=reason, errors=errors,
+                    tally=tally(stays), reason=reason, errors=errors,
                     problem=None if errors else text)
     return Redirect(
         f"{BASE}/{activity_id}?cancelled=1&reversed={done.reversed}"
@@ -749,7 +428,7 @@ async def screen(
     activity = await activities.get_managed(me, activity_id)
     code = await activities.code(me, activity_id, settings, str(request.base_url))
     return page(request, "organizer/screen.html", activity=activity, code=code,
-                window=_scan_window(activity))
+                window=scan_window(activity))
 
 
 @get(f"{BASE}/{{activity_id:int}}/poster", name="web:organizer:poster", **PAGE)
@@ -763,7 +442,6 @@ async def poster(request: Request, activity_id: FromPath[int]) -> Template | Red
 
 
 PAGES = [
-    my_activities, new_activity_form, create_activity, edit_activity_form, edit_activity,
-    activity_page, scan_page, attend, approve, reject_form, reject, hours_form, set_hours,
-    assist_page, assist, cancel_form, cancel, screen, poster,
+    my_activities, new_activity_form, create_activity, edit_activity_form, edit_activity, cancel_form,
+    cancel, screen, poster,
 ]

@@ -36,6 +36,7 @@ from market.web import access as access_pages
 from market.web import (
     admin,
     admin_people,
+    attendance,
     boards,
     certificates,
     dashboards,
@@ -139,7 +140,8 @@ def web_router() -> Router:
     return Router(
         path="/",
         route_handlers=[
-            *pages.PAGES, *shop.PAGES, *organizer.PAGES, *shopkeeper.PAGES, *admin.PAGES, *admin_people.PAGES,
+            *pages.PAGES, *shop.PAGES, *organizer.PAGES, *attendance.PAGES, *shopkeeper.PAGES,
+            *admin.PAGES, *admin_people.PAGES,
             *boards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
             *transparency.PAGES, *points_pages.PAGES, *household.PAGES,
             *deduction_pages.PAGES, *publicity_pages.PAGES, *access_pages.PAGES, *first_run_pages.PAGES,
