@@ -1,5 +1,5 @@
 """The shop keeper's pages: the counter (build the cart, scan the member code, confirm, receipt),
-the catalogue, stock in and adjustments, reservations to hand out, the day's reconciliation.
+reservations to hand out, the day's reconciliation (the catalogue and stock: ``market.web.catalogue``).
 
 The counter works as a real shop does: the keeper puts the goods in the cart first, then
 the resident shows their member code (or printed card and PIN) and the scan confirms the
@@ -18,13 +18,11 @@ import re
 import secrets
 import unicodedata
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -38,14 +36,13 @@ from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
 from market.settings import Settings
-from market.shop import basket, catalogue, counter, orders, photos, reconciliation, stock
-from market.shop.basket import PERIOD_NAMES, LimitExceeded, Line, ProductUnavailable
-from market.shop.catalogue import NewProduct, ProductChanges, ProductView, StockChange
+from market.shop import basket, catalogue, counter, orders, reconciliation
+from market.shop.basket import LimitExceeded, Line, ProductUnavailable
+from market.shop.catalogue import ProductView
 from market.shop.counter import Redeem, RefundRequest
 from market.shop.stock import OutOfStock
 from market.web import i18n
 from market.web.forms import (
-    MAX_FIELD,
     check_csrf,
     form_fields,
     page,
@@ -56,20 +53,12 @@ from market.web.forms import (
 from market.web.scanner import SCANNER_PAGES
 
 PAGE = {"include_in_schema": False}
-MOVEMENTS_PAGE = 20
 #: Refusals about the card's PIN: the PIN field stays on the page.
 PIN_REASONS = frozenset({"card_pin_required", "wrong_card_pin", "card_pin_not_set", "too_many_attempts"})
 #: Refusals about the code itself: it is cleared, so the next scan fills it afresh.
 CODE_REASONS = frozenset({"invalid", "expired", "revoked", "not_shared"})
 QUANTITY_FIELD = re.compile(r"q(\d{1,12})")
 REFUND_FIELD = re.compile(r"r(\d{1,12})")
-#: The stock form's choices: (kind of the stock record, sign of the quantity).
-STOCK_CHOICES = {
-    "donation": ("donation", 1),
-    "purchase": ("purchase", 1),
-    "adjust_out": ("adjustment", -1),
-    "adjust_in": ("adjustment", 1),
-}
 
 
 def _new_key() -> str:
@@ -81,7 +70,7 @@ def _valid_key(text: str) -> bool:
     return 0 < len(text) <= MAX_KEY_LENGTH and all("!" <= c <= "~" for c in text)
 
 
-def _number(text: str) -> str:
+def typed_number(text: str) -> str:
     """Full-width digits (a Chinese keyboard's) as ASCII, without spaces."""
     return "".join(unicodedata.normalize("NFKC", text).split())
 
@@ -92,7 +81,7 @@ def _refusal(language: str, error: Exception) -> tuple[int, str, str]:
     return refusal_text(language, error, naming_field=False)
 
 
-def _field_errors(language: str, error: MarketError) -> dict[str, str]:
+def field_errors(language: str, error: MarketError) -> dict[str, str]:
     return {error.field or "form": i18n.error_text(language, error.reason, **error.params)}
 
 
@@ -134,7 +123,7 @@ def _quantities(fields: dict[str, str]) -> dict[int, str]:
     found = {}
     for name, value in fields.items():
         if match := QUANTITY_FIELD.fullmatch(name):
-            found[int(match.group(1))] = _number(value)[:4]
+            found[int(match.group(1))] = typed_number(value)[:4]
     return found
 
 
@@ -167,7 +156,7 @@ async def counter_confirm(
     fields = await form_fields(request)
     quantities = _quantities(fields)
     code = "".join(fields.get("member_code", "").split())
-    pin = _number(fields.get("pin", ""))
+    pin = typed_number(fields.get("pin", ""))
     key = fields.get("key", "")
 
     async def again(status: int, problem: str | None = None, reason: str | None = None,
@@ -279,7 +268,7 @@ async def refund(
     language = i18n.language_of(request)
     fields = await form_fields(request)
     quantities = {
-        int(m.group(1)): _number(value)[:4]
+        int(m.group(1)): typed_number(value)[:4]
         for name, value in fields.items() if (m := REFUND_FIELD.fullmatch(name))
     }
     reason = " ".join(fields.get("reason", "").split())
@@ -335,264 +324,6 @@ async def refund(
         status, _, text = _refusal(language, error)
         return await again(status, text)
     return Redirect(f"/counter/receipts/{redemption_id}?refunded={done.id}", status_code=303)
-
-
-# -- the catalogue -----------------------------------------------------------------------------
-
-
-@get("/counter/products", name="web:counter-products", **PAGE)
-async def product_list(request: Request) -> Template | Redirect:
-    me = page_member(request, SHOPKEEPER, ADMIN)
-    products = (await catalogue.list_products(me, include_inactive=True)).items
-    return page(request, "shopkeeper/products.html", products=products, periods=_periods(request))
-
-
-def _periods(request: Request) -> dict[str, str]:
-    return PERIOD_NAMES[i18n.language_of(request)]
-
-
-async def _multipart(request: Request, language: str) -> tuple[dict[str, str], bytes | None, str | None]:
-    """A product form's fields, its photo's bytes (None: none chosen) and a refusal of the photo."""
-    try:
-        form = await request.form()
-    except HTTPException as error:
-        if error.status_code == 413:
-            return {}, None, i18n.error_text(language, "photo_too_large", max_mb=photos.MAX_BYTES >> 20)
-        raise
-    fields = {k: str(v)[:MAX_FIELD] for k, v in form.items() if not isinstance(v, UploadFile)}
-    upload = form.get("photo")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return fields, None, None
-    try:
-        content = await upload.read(photos.MAX_BYTES + 1)
-    finally:
-        await upload.close()
-    if len(content) > photos.MAX_BYTES:
-        return fields, None, i18n.error_text(language, "photo_too_large", max_mb=photos.MAX_BYTES >> 20)
-    return fields, content or None, None
-
-
-def _product_values(fields: dict[str, str]) -> dict[str, str]:
-    """What the product form shows: what was typed, as typed."""
-    names = ("name", "category", "price", "stock", "limit_per_person", "limit_period")
-    values = {name: " ".join(fields.get(name, "").split()) for name in names}
-    values["active"] = "1" if fields.get("active") else ""
-    return values
-
-
-def _product_input(language: str, values: dict[str, str], *, new: bool) -> tuple[dict, dict[str, str]]:
-    """The service's fields parsed from the form; (values, errors by field).
-
-    Every field is checked on its own, by the catalogue's own rules, so one round shows every
-    mistake (a price of −3 and a stock of −10 together); the service still decides on saving."""
-    errors: dict[str, str] = {}
-    parsed: dict[str, Any] = {"name": values["name"], "category": values["category"],
-                              "active": bool(values["active"])}
-
-    def check(field: str, rule: Any, *args: Any) -> None:
-        try:
-            rule(*args)
-        except MarketError as error:
-            errors.setdefault(error.field or field, i18n.error_text(language, error.reason, **error.params))
-
-    check("name", catalogue._text, values["name"], "name", "invalid_product_name", 1, catalogue.MAX_NAME)
-    check("category", catalogue._text, values["category"], "category", "invalid_product_category", 0,
-          catalogue.MAX_CATEGORY)
-    try:
-        price = Decimal(_number(values["price"]))
-        if not price.is_finite():
-            raise InvalidOperation
-        parsed["price"] = price
-        check("price", catalogue._price, price)
-    except InvalidOperation:
-        errors["price"] = i18n.error_text(language, "invalid_price", max_price=catalogue.MAX_PRICE)
-    if new:
-        typed_stock = _number(values["stock"]) or "0"
-        if typed_stock.isdigit() and int(typed_stock) <= stock.MAX_STOCK:
-            parsed["stock"] = int(typed_stock)
-        else:
-            errors["stock"] = i18n.error_text(language, "invalid_stock", max_stock=stock.MAX_STOCK)
-    limit, period = _number(values["limit_per_person"]), values["limit_period"]
-    if not limit and not period:
-        parsed["limit_per_person"] = parsed["limit_period"] = None
-    elif limit.isdigit() and period in catalogue.PERIODS and 1 <= int(limit) <= catalogue.MAX_LIMIT:
-        parsed["limit_per_person"], parsed["limit_period"] = int(limit), period
-    else:
-        errors["limit_per_person"] = i18n.error_text(
-            language, "invalid_limit", max_limit=catalogue.MAX_LIMIT
-        )
-    return parsed, errors
-
-
-@get("/counter/products/new", name="web:product-new", **PAGE)
-async def product_new_form(request: Request) -> Template | Redirect:
-    page_member(request, SHOPKEEPER, ADMIN)
-    values = _product_values({"active": "1"})
-    return page(request, "shopkeeper/product_new.html", values=values, errors={}, problem=None,
-                periods=_periods(request))
-
-
-@post("/counter/products/new", status_code=200, request_max_body_size=photos.MAX_BYTES + photos.ENVELOPE,
-      **PAGE)
-async def product_create(request: Request) -> Template | Redirect:
-    me = page_member(request, SHOPKEEPER, ADMIN)
-    language = i18n.language_of(request)
-    fields, photo, photo_problem = await _multipart(request, language)
-    values = _product_values(fields) if fields else _product_values({"active": "1"})
-
-    def again(status: int, problem: str, errors: dict[str, str]) -> Template:
-        return page(request, "shopkeeper/product_new.html", status=status, values=values,
-                    errors=errors, problem=problem, periods=_periods(request))
-
-    if photo_problem:
-        return again(413, photo_problem, {"photo": photo_problem})
-    try:
-        check_csrf(request, fields)
-    except CsrfRejected as error:
-        return again(403, i18n.error_text(language, error.reason), {})
-    parsed, errors = _product_input(language, values, new=True)
-    if errors:
-        return again(400, i18n.translate(language, "Please check the marked fields."), errors)
-    processed = None
-    try:
-        # The photo is checked before the product is made: a bad photo leaves nothing behind.
-        if photo is not None:
-            processed = await photos.process_off_loop(photo)
-        made = await catalogue.create(me, NewProduct(**parsed))
-        if processed is not None:
-            await photos.store(me.community_id, made.id, processed)
-    except MarketError as error:
-        errors = _field_errors(language, error)
-        if error.field == "file":
-            errors = {"photo": errors["file"]}
-        return again(error.status, i18n.error_text(language, error.reason, **error.params), errors)
-    return Redirect(f"/counter/products/{made.id}?saved=created", status_code=303)
-
-
-async def _product_page(
-    request: Request, me: Principal, product_id: int, *, status: int = 200,
-    values: dict[str, str] | None = None, stock_values: dict[str, str] | None = None,
-    problem: str | None = None, errors: dict | None = None, form: str | None = None,
-) -> Template:
-    product = await catalogue.get(me, product_id)
-    cursor = request.query_params.get("cursor") or None
-    if cursor is not None and not cursor.isdigit():
-        cursor = None
-    record = await catalogue.stock_record(me, product_id, MOVEMENTS_PAGE, cursor)
-    if values is None:
-        values = {
-            "name": product.name, "category": product.category, "price": product.price,
-            "limit_per_person": str(product.limit_per_person or ""),
-            "limit_period": product.limit_period or "", "active": "1" if product.active else "",
-        }
-    return page(
-        request, "shopkeeper/product.html", status=status, product=product, values=values,
-        stock_values=stock_values or {"choice": "donation", "quantity": "", "donor": "", "reason": ""},
-        movements=record.items, next_cursor=record.next_cursor, first_page=cursor is None,
-        problem=problem, errors=errors or {}, form=form, saved=request.query_params.get("saved"),
-        periods=_periods(request),
-    )
-
-
-@get("/counter/products/{product_id:int}", name="web:product", **PAGE)
-async def product_page(request: Request, product_id: FromPath[int]) -> Template | Redirect:
-    me = page_member(request, SHOPKEEPER, ADMIN)
-    return await _product_page(request, me, product_id)
-
-
-@post("/counter/products/{product_id:int}", status_code=200, **PAGE)
-async def product_edit(request: Request, product_id: FromPath[int]) -> Template | Redirect:
-    me = page_member(request, SHOPKEEPER, ADMIN)
-    language = i18n.language_of(request)
-    fields = await form_fields(request)
-    values = _product_values(fields)
-
-    async def again(status: int, problem: str, errors: dict) -> Template:
-        return await _product_page(request, me, product_id, status=status, values=values,
-                                   problem=problem, errors=errors, form="edit")
-
-    try:
-        check_csrf(request, fields)
-    except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason), {})
-    parsed, errors = _product_input(language, values, new=False)
-    if errors:
-        return await again(400, i18n.translate(language, "Please check the marked fields."), errors)
-    try:
-        await catalogue.update(me, product_id, ProductChanges(**parsed))
-    except MarketError as error:
-        return await again(error.status, i18n.error_text(language, error.reason, **error.params),
-                           _field_errors(language, error))
-    return Redirect(f"/counter/products/{product_id}?saved=details", status_code=303)
-
-
-@post("/counter/products/{product_id:int}/photo", status_code=200,
-      request_max_body_size=photos.MAX_BYTES + photos.ENVELOPE, **PAGE)
-async def product_photo(request: Request, product_id: FromPath[int]) -> Template | Redirect:
-    me = page_member(request, SHOPKEEPER, ADMIN)
-    language = i18n.language_of(request)
-    fields, photo, problem = await _multipart(request, language)
-
-    async def again(status: int, text: str) -> Template:
-        return await _product_page(request, me, product_id, status=status, problem=text,
-                                   errors={"photo": text}, form="photo")
-
-    if problem:
-        return await again(413, problem)
-    try:
-        check_csrf(request, fields)
-    except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason))
-    if photo is None:
-        return await again(400, i18n.error_text(language, "photo_required"))
-    if not await catalogue.visible(me, product_id):
-        raise NotFound()
-    try:
-        processed = await photos.process_off_loop(photo)
-        await photos.store(me.community_id, product_id, processed)
-    except MarketError as error:
-        return await again(error.status, i18n.error_text(language, error.reason, **error.params))
-    return Redirect(f"/counter/products/{product_id}?saved=photo", status_code=303)
-
-
-@post("/counter/products/{product_id:int}/stock", status_code=200, **PAGE)
-async def product_stock(request: Request, product_id: FromPath[int]) -> Template | Redirect:
-    me = page_member(request, SHOPKEEPER, ADMIN)
-    language = i18n.language_of(request)
-    fields = await form_fields(request)
-    stock_values = {
-        "choice": fields.get("choice", ""), "quantity": _number(fields.get("quantity", ""))[:8],
-        "donor": " ".join(fields.get("donor", "").split()),
-        "reason": " ".join(fields.get("reason", "").split()),
-    }
-
-    async def again(status: int, problem: str, errors: dict) -> Template:
-        return await _product_page(request, me, product_id, status=status, stock_values=stock_values,
-                                   problem=problem, errors=errors, form="stock")
-
-    try:
-        check_csrf(request, fields)
-    except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason), {})
-    choice = STOCK_CHOICES.get(stock_values["choice"])
-    quantity = stock_values["quantity"]
-    errors = {}
-    if choice is None:
-        errors["kind"] = i18n.error_text(language, "invalid_stock_kind")
-    if not quantity.isdigit() or int(quantity) == 0:
-        errors["delta"] = i18n.error_text(language, "invalid_stock_delta", max_stock=1_000_000)
-    if errors or choice is None:
-        return await again(400, i18n.translate(language, "Please check the marked fields."), errors)
-    kind, sign = choice
-    try:
-        await catalogue.add_stock(me, product_id, StockChange(
-            delta=sign * int(quantity), kind=kind, reason=stock_values["reason"] or None,
-            donor=(stock_values["donor"] or None) if kind == "donation" else None,
-        ))
-    except MarketError as error:
-        text = i18n.error_text(language, error.reason, **error.params)
-        return await again(error.status, text, {error.field or "delta": text})
-    return Redirect(f"/counter/products/{product_id}?saved=stock", status_code=303)
 
 
 # -- reservations to hand out --------------------------------------------------------------------
@@ -671,7 +402,6 @@ async def reconciliation_page(request: Request) -> Template | Redirect:
 
 
 PAGES: list = [
-    counter_form, counter_confirm, receipt, refund, product_list, product_new_form, product_create,
-    product_page, product_edit, product_photo, product_stock, order_list, order_action,
-    reconciliation_page, *SCANNER_PAGES,
+    counter_form, counter_confirm, receipt, refund, order_list, order_action, reconciliation_page,
+    *SCANNER_PAGES,
 ]

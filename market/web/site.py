@@ -38,6 +38,7 @@ from market.web import (
     admin_people,
     attendance,
     boards,
+    catalogue,
     certificates,
     dashboards,
     delegate_pages,
@@ -141,7 +142,7 @@ def web_router() -> Router:
         path="/",
         route_handlers=[
             *pages.PAGES, *shop.PAGES, *organizer.PAGES, *attendance.PAGES, *shopkeeper.PAGES,
-            *admin.PAGES, *admin_people.PAGES,
+            *catalogue.PAGES, *admin.PAGES, *admin_people.PAGES,
             *boards.PAGES, *dashboards.PAGES, *exports.PAGES, *certificates.PAGES,
             *transparency.PAGES, *points_pages.PAGES, *household.PAGES,
             *deduction_pages.PAGES, *publicity_pages.PAGES, *access_pages.PAGES, *first_run_pages.PAGES,
