@@ -3,6 +3,9 @@ make and check the transparency checkpoints, check the reports' tallies, back up
 
 Configuration comes from the environment (see ``market.settings``). Each
 command runs its async work with ``asyncio.run`` and exits non-zero on failure.
+
+One module over 500 lines on purpose: it is the command line's one parser, and each command
+only reads its arguments and calls the module that does the work.
 """
 
 import argparse

@@ -7,6 +7,9 @@ created, people matched by phone so a re-import creates no duplicates, bulk
 inserts and updates in chunks. No PIN is set (residents set one or are given
 one later), so no slow hashing happens here. Wallets are opened after the
 commit, because the ledger writes through its own connection.
+
+One module over 500 lines on purpose: reading and importing share the row's shape and its
+checks, and the import trusts nothing the reading did not check.
 """
 
 import csv

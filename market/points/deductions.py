@@ -28,6 +28,9 @@ can still be collected or cancelled (its points were held before). "Today" is
 ``market.points.lots.now()`` in China time, the injectable clock.
 
 Amounts are integer hundredths here and in the tables, ``Amount`` strings on the wire.
+
+One module over 500 lines on purpose: a rule, the deduction that names it and the suspension it
+brings are written in one unit and read together by the shop's suspension check.
 """
 
 import calendar

@@ -19,6 +19,10 @@ The shop keeper's Idempotency-Key names the redemption: the same key with the
 same basket answers with the first redemption; with another basket, 422.
 A refund moves the points back with a transfer shop → wallet, linked to the
 redemption's transfer, and puts the goods back on the shelf.
+
+One module over 500 lines on purpose: a redemption and its refund are the two units that move
+stock and points at the counter; they share the lock order and the rows they write, which is
+read best in one place.
 """
 
 import hashlib

@@ -132,3 +132,18 @@ def test_imports_between_domains_run_one_way() -> None:
     known = set(KNOWN_UPWARD)
     assert not upward - known, f"new imports upwards (cycles): {sorted(upward - known)}"
     assert not known - upward, f"gone, take them off KNOWN_UPWARD: {sorted(known - upward)}"
+
+
+#: Lines a module may have before it must say at its top why it is one module (~500, with room).
+LONG_MODULE = 520
+
+
+def test_a_long_module_says_why_it_is_one() -> None:
+    unexplained = []
+    for path in sorted(MARKET.rglob("*.py")):
+        if "piccolo_migrations" in path.parts:
+            continue
+        text = path.read_text()
+        if text.count("\n") > LONG_MODULE and "500 lines" not in (ast.get_docstring(_tree(path)) or ""):
+            unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+    assert not unexplained, f"long modules with no reason at their top: {unexplained}"
