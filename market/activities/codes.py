@@ -15,9 +15,10 @@ from market.activities import clock
 from market.activities.records import activity, managed_row
 from market.activities.schemas import ActivityCode, ActivityPoster
 from market.auth.sessions import Principal
-from market.cards.service import ROTATION, signer_for
+from market.cards.service import ROTATION
 from market.errors import Gone, InvalidInput
 from market.settings import Settings
+from market.signing import signer_for
 from qr import ExpiredToken, Kind, Signer, TokenError
 
 #: The path of the check-in URL; uppercase so the whole URL after an uppercase

@@ -34,13 +34,14 @@ from market.activities.credits import Wallet, approved, transfer_ids
 from market.activities.records import managed_row
 from market.activities.schemas import Capped, CheckinResult
 from market.auth.sessions import Principal
-from market.cards.service import resolve_member_code, signer_for
+from market.cards.service import resolve_member_code
 from market.errors import Conflict, InvalidInput, MarketError
 from market.points import publicity
 from market.points.lots import Earned, earning_rules_steps
 from market.points.policy import Rules
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
+from market.signing import signer_for
 from market.writes import Statement, Steps, on_postgres, statement, write
 
 CHECKIN_EARLY = timedelta(minutes=30)

@@ -34,8 +34,6 @@ from market.db import fetch, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempts
 from market.people import rules
 from market.settings import Settings
-
-# The installation's signers, shared with the doorplates and the activities' codes (market.signing).
 from market.signing import long_signer_for, signer_for
 from market.subdistricts.service import SHARED
 from market.tables import Community, Person

@@ -20,8 +20,8 @@ from market.auth.middleware import PIN_PAGE
 from market.errors import CsrfRejected, MarketError
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
-from market.web.pages import normalise_login, session_started
+from market.web.forms import check_csrf, form_fields, normalise_login, page, page_member
+from market.web.pages import session_started
 
 PAGE = {"include_in_schema": False}
 #: The page a session that must set its PIN may use (see market.auth.middleware).

@@ -39,8 +39,7 @@ from market.points import service as points
 from market.settings import Settings
 from market.shop import rules as shop_rules
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
-from market.web.pages import normalise_login
+from market.web.forms import check_csrf, form_fields, normalise_login, page, page_member, refusal_for
 
 PAGE = {"include_in_schema": False}
 PEOPLE_PAGE = 20
@@ -57,11 +56,6 @@ STRUCTURE_KINDS = ("compound", "building", "grid", "team", "household")
 MULTIPART_ENVELOPE = 64 * 1024
 
 assert set(ROLE_ORDER) == ROLES
-
-
-def say(request: Request, error: MarketError | LedgerError) -> str:
-    """A refusal in the reader's language, with the parameters its message names."""
-    return refusal_text(i18n.language_of(request), error)[2]
 
 
 async def ticked(request: Request, name: str) -> list[str]:
@@ -190,8 +184,9 @@ async def _community_setting(
     try:
         await save(me, typed)
     except MarketError as error:
+        problem = refusal_for(request, error)
         return await _dashboard_page(request, ledger, settings, me, status=error.status,
-                                     **{f"{name}_problem": say(request, error), f"typed_{name}": typed})
+                                     **{f"{name}_problem": problem, f"typed_{name}": typed})
     return Redirect(done, status_code=303)
 
 
@@ -293,7 +288,7 @@ async def add_to_structure(request: Request) -> Template | Redirect:
         await _add_to_structure(me, kind, fields)
     except MarketError as error:
         return await _structure_page(
-            request, me, status=error.status, errors={kind: say(request, error)}, values=fields
+            request, me, status=error.status, errors={kind: refusal_for(request, error)}, values=fields
         )
     return Redirect(f"/admin/structure?added={kind}#{kind}", status_code=303)
 
@@ -390,7 +385,7 @@ async def adjust(request: Request, ledger: NamedDependency[Ledger]) -> Template 
     except (MarketError, LedgerError) as error:
         if isinstance(error, NotFound):
             raise
-        problem = say(request, error)
+        problem = refusal_for(request, error)
         bad_field = getattr(error, "field", None)
         if error.reason in ("id_conflict", "invalid_idempotency_key", "idempotency_key_required"):
             # This form already made another adjustment (or its key was damaged): a new form.
@@ -458,7 +453,7 @@ async def save_rules(request: Request) -> Template | Redirect:
         ))
     except MarketError as error:
         return _rules_page(request, await shop_rules.rules(me.community_id), status=error.status,
-                           values=values, problem=say(request, error), bad_field=error.field)
+                           values=values, problem=refusal_for(request, error), bad_field=error.field)
     return Redirect("/admin/shop-rules?saved=1", status_code=303)
 
 

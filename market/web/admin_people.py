@@ -37,12 +37,18 @@ from market.web.admin import (
     PEOPLE_PAGE,
     ROLE_ORDER,
     building_choices,
-    say,
     ticked,
     typed_id,
 )
-from market.web.forms import check_csrf, form_fields, page, page_member, signed_in
-from market.web.pages import normalise_login
+from market.web.forms import (
+    check_csrf,
+    form_fields,
+    normalise_login,
+    page,
+    page_member,
+    refusal_for,
+    signed_in,
+)
 
 # -- people ---------------------------------------------------------------------------------------
 
@@ -144,7 +150,7 @@ async def bulk_people(
     except MarketError as error:
         if isinstance(error, NotFound):
             raise
-        problem = say(request, error)
+        problem = refusal_for(request, error)
         if name := error.params.get("name"):
             problem = f"{name}：{problem}" if problem and name not in problem else problem
         try:  # what was ticked stays ticked, unless the ticks themselves were refused
@@ -246,7 +252,7 @@ async def create_person(
         except MarketError as error:
             status = error.status
             name = _ENROL_FIELD_OF.get(error.field or "", error.field or "")
-            errors[name if name in _ENROL_FIELDS else ""] = say(request, error)
+            errors[name if name in _ENROL_FIELDS else ""] = refusal_for(request, error)
         else:
             return Redirect(f"/admin/people/{made.id}?done=created", status_code=303)
     ordered = {name: errors[name] for name in ("", *_ENROL_FIELDS) if name in errors}
@@ -303,6 +309,22 @@ async def person_page(
     return await _person_page(request, me, ledger, person_id)
 
 
+async def _person_form(
+    request: Request, me: Principal, ledger: Ledger, person_id: int, form: str, action: Awaitable[Any],
+    *, roles: list[str] | None = None, anchor: str = "",
+) -> Template | Redirect:
+    """One of the person page's forms: done, back to the page saying so; refused (other than a
+    404), the page again with the reason under that form."""
+    try:
+        await action
+    except MarketError as error:
+        if isinstance(error, NotFound):
+            raise
+        return await _person_page(request, me, ledger, person_id, status=error.status,
+                                  refusal=_Refusal(form, refusal_for(request, error)), roles=roles)
+    return Redirect(f"/admin/people/{person_id}?done={form}{anchor}", status_code=303)
+
+
 @post("/admin/people/{person_id:int}/roles", status_code=303, **PAGE)
 async def change_roles(
     request: Request, person_id: FromPath[int], ledger: NamedDependency[Ledger],
@@ -312,16 +334,10 @@ async def change_roles(
     fields = await form_fields(request)
     check_csrf(request, fields)
     chosen = await ticked(request, "roles")
-    try:
-        # A password typed here makes a resident staff in the same step (issue 16).
-        await roles_service.set_roles(me.community_id, person_id, chosen, actor_id=me.id,
-                                      password=fields.get("password") or None, hasher=hasher)
-    except MarketError as error:
-        if isinstance(error, NotFound):
-            raise
-        return await _person_page(request, me, ledger, person_id, status=error.status,
-                                  refusal=_Refusal("roles", say(request, error)), roles=chosen)
-    return Redirect(f"/admin/people/{person_id}?done=roles", status_code=303)
+    # A password typed here makes a resident staff in the same step (issue 16).
+    return await _person_form(request, me, ledger, person_id, "roles", roles_service.set_roles(
+        me.community_id, person_id, chosen, actor_id=me.id, password=fields.get("password") or None,
+        hasher=hasher), roles=chosen)
 
 
 @post("/admin/people/{person_id:int}/card", status_code=303, **PAGE)
@@ -330,14 +346,8 @@ async def reissue_card(
 ) -> Template | Redirect:
     me = page_member(request, ADMIN)
     check_csrf(request, await form_fields(request))
-    try:
-        await cards.reissue_card(me.community_id, person_id, actor_id=me.id)
-    except MarketError as error:
-        if isinstance(error, NotFound):
-            raise
-        return await _person_page(request, me, ledger, person_id, status=error.status,
-                                  refusal=_Refusal("card", say(request, error)))
-    return Redirect(f"/admin/people/{person_id}?done=card", status_code=303)
+    return await _person_form(request, me, ledger, person_id, "card",
+                              cards.reissue_card(me.community_id, person_id, actor_id=me.id))
 
 
 @post("/admin/people/{person_id:int}/pin", status_code=303, **PAGE)
@@ -349,16 +359,9 @@ async def set_pin(
     me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
-    try:
-        await cards.set_pin(me.community_id, person_id, normalise_login(fields.get("pin", "")),
-                            actor_id=me.id, hasher=hasher, limiter=limiter,
-                            secret_key=settings.secret_key)
-    except MarketError as error:
-        if isinstance(error, NotFound):
-            raise
-        return await _person_page(request, me, ledger, person_id, status=error.status,
-                                  refusal=_Refusal("pin", say(request, error)))
-    return Redirect(f"/admin/people/{person_id}?done=pin", status_code=303)
+    return await _person_form(request, me, ledger, person_id, "pin", cards.set_pin(
+        me.community_id, person_id, normalise_login(fields.get("pin", "")), actor_id=me.id,
+        hasher=hasher, limiter=limiter, secret_key=settings.secret_key))
 
 
 @post("/admin/people/{person_id:int}/slip", status_code=200, **PAGE)
@@ -375,7 +378,7 @@ async def print_slip(
         if isinstance(error, NotFound):
             raise
         return await _person_page(request, me, ledger, person_id, status=error.status,
-                                  refusal=_Refusal("slip", say(request, error)))
+                                  refusal=_Refusal("slip", refusal_for(request, error)))
     return await _slips_page(request, me, issued, settings)
 
 
@@ -387,15 +390,9 @@ async def set_password(
     me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
-    try:
-        await roles_service.set_password(me.community_id, person_id, fields.get("password", ""),
-                                         actor_id=me.id, hasher=hasher)
-    except MarketError as error:
-        if isinstance(error, NotFound):
-            raise
-        return await _person_page(request, me, ledger, person_id, status=error.status,
-                                  refusal=_Refusal("password", say(request, error)))
-    return Redirect(f"/admin/people/{person_id}?done=password#password", status_code=303)
+    return await _person_form(request, me, ledger, person_id, "password", roles_service.set_password(
+        me.community_id, person_id, fields.get("password", ""), actor_id=me.id, hasher=hasher),
+        anchor="#password")
 
 
 # -- the roster import -----------------------------------------------------------------------------
@@ -430,7 +427,7 @@ async def upload_roster(request: Request, ledger: NamedDependency[Ledger]) -> Te
     try:
         roster.file_kind(data, upload.filename)
     except InvalidInput as error:
-        return _import_form(request, status=400, problem=say(request, error))
+        return _import_form(request, status=400, problem=refusal_for(request, error))
     job = await import_jobs.check(me.community_id, me.id, data, upload.filename, ledger=ledger)
     # A small roster is checked in a moment: show its result straight away, not a progress bar.
     await import_jobs.settle(job.id, 2)

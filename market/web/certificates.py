@@ -4,7 +4,6 @@ resident's ID, the correction requests) and ``/verify/{token}`` (public, what th
 QR opens)."""
 
 
-import unicodedata
 from datetime import UTC, datetime
 
 from litestar import Request, Response, get, post
@@ -29,7 +28,7 @@ from market.reports.certificate_records import CATEGORY_NAMES, Period
 from market.reports.certificates import answer_of, pdf_response
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import check_csrf, form_fields, normalise_login, page, page_member, record_id
 
 PAGE = {"include_in_schema": False}
 
@@ -174,7 +173,7 @@ async def _admin_page(request: Request, me: Principal, *, status: int = 200,
     q = (params.get("q") or "").strip()[:50]
     found = None
     if person_id is None and q:
-        typed = "".join(unicodedata.normalize("NFKC", q).split()).replace("-", "")
+        typed = normalise_login(q)
         found = (await people.list_people(me.community_id, q=typed if typed.isdigit() else q,
                                           limit=20)).items
     person = identity = None
@@ -197,20 +196,11 @@ async def _admin_page(request: Request, me: Principal, *, status: int = 200,
     )
 
 
-def _person_id(text: str | None) -> int | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise NotFound()
-    return int(text)
-
-
 @get("/admin/certificates", name="web:admin-certificates", **PAGE)
 async def admin_page(request: Request) -> Template:
     """The office: who issues certificates, a resident's ID for them, the correction requests."""
     me = page_member(request, ADMIN)
-    return await _admin_page(request, me, person_id=_person_id(request.query_params.get("person")))
+    return await _admin_page(request, me, person_id=record_id(request.query_params.get("person")))
 
 
 @post("/admin/certificates/office", status_code=303, **PAGE)
@@ -232,7 +222,7 @@ async def save_identity(request: Request) -> Template | Redirect:
     me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
-    person_id = _person_id(fields.get("person_id"))
+    person_id = record_id(fields.get("person_id"))
     if person_id is None:
         raise NotFound()
     values = {key: fields.get(key, "").strip() for key in _IDENTITY_FIELDS}

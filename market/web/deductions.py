@@ -37,24 +37,19 @@ from market.points import appeals, deductions
 from market.points import service as points
 from market.points.deductions import DeductionRequest, RuleChange, SuspensionMonths
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
+from market.web.forms import (
+    check_csrf,
+    form_fields,
+    normalise_login,
+    page,
+    page_member,
+    record_id,
+    refusal_for,
+)
 
 PAGE = {"include_in_schema": False}
 PEOPLE_PAGE = 20
 RECENT = 20
-
-
-def _say(request: Request, error: MarketError | LedgerError) -> str:
-    return refusal_text(i18n.language_of(request), error)[2]
-
-
-def _id(text: str | None) -> int | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise NotFound()
-    return int(text)
 
 
 def _amount(text: str, reason: str = "invalid_deduction_amount") -> Decimal:
@@ -96,7 +91,7 @@ async def _deductions_page(
     q = (params.get("q") or "").strip()[:50]
     found = None
     if person_id is None and q:
-        typed = "".join(unicodedata.normalize("NFKC", q).split()).replace("-", "")
+        typed = normalise_login(q)
         found = (await people.list_people(me.community_id, q=typed if typed.isdigit() else q,
                                           limit=PEOPLE_PAGE)).items
         if person_rules.is_card_no(typed) and len(found) == 1 and found[0].card_no == typed:
@@ -105,7 +100,7 @@ async def _deductions_page(
     if person_id is not None:
         person = await people.get_person(me.community_id, person_id)
         wallet = await points.wallet_of(ledger, me.community_id, person_id)
-        done_id = _id(params.get("done")) if status == 200 else None
+        done_id = record_id(params.get("done")) if status == 200 else None
         if done_id is not None:
             try:
                 done = await deductions.get_deduction(me.community_id, done_id)
@@ -128,7 +123,8 @@ async def _deductions_page(
 @get("/admin/deductions", name="web:admin-deductions", **PAGE)
 async def deductions_page(request: Request, ledger: NamedDependency[Ledger]) -> Template:
     me = page_member(request, ADMIN)
-    return await _deductions_page(request, me, ledger, person_id=_id(request.query_params.get("person")))
+    person_id = record_id(request.query_params.get("person"))
+    return await _deductions_page(request, me, ledger, person_id=person_id)
 
 
 def _suspension_of(values: dict[str, str]) -> Any:
@@ -155,7 +151,7 @@ async def add_rule(request: Request, ledger: NamedDependency[Ledger]) -> Templat
         ))
     except MarketError as error:
         return await _deductions_page(request, me, ledger, status=error.status, rule_values=values,
-                                      rule_problem=_say(request, error), rule_field=error.field)
+                                      rule_problem=refusal_for(request, error), rule_field=error.field)
     return Redirect("/admin/deductions?saved=rule#rules", status_code=303)
 
 
@@ -178,12 +174,12 @@ async def apply_deduction(request: Request, ledger: NamedDependency[Ledger]) -> 
     me = page_member(request, ADMIN)
     fields = await form_fields(request)
     check_csrf(request, fields)
-    person_id = _id(fields.get("person_id"))
+    person_id = record_id(fields.get("person_id"))
     if person_id is None:
         raise NotFound()
     values = {key: fields.get(key, "").strip() for key in ("rule_id", "amount", "reason", "until", "key")}
     try:
-        rule_id = _id(values["rule_id"]) if values["rule_id"] else None
+        rule_id = record_id(values["rule_id"]) if values["rule_id"] else None
         amount = _amount(values["amount"]) if values["amount"] and rule_id is None else None
         until = None
         if values["until"]:
@@ -198,7 +194,7 @@ async def apply_deduction(request: Request, ledger: NamedDependency[Ledger]) -> 
     except (MarketError, LedgerError) as error:
         if isinstance(error, NotFound) and error.field == "person_id":
             raise
-        problem, bad_field = _say(request, error), getattr(error, "field", None)
+        problem, bad_field = refusal_for(request, error), getattr(error, "field", None)
         if error.reason in ("id_conflict", "invalid_idempotency_key", "idempotency_key_required"):
             problem = i18n.translate(i18n.language_of(request), "This form was already used for "
                                      "another deduction. Check it and submit again.")
@@ -260,7 +256,7 @@ async def decide_appeal(request: Request, appeal_id: FromPath[int],
         if isinstance(error, NotFound):
             raise
         status = error.status if isinstance(error, MarketError) else 409
-        return await _appeals_page(request, me, status=status, problem=_say(request, error),
+        return await _appeals_page(request, me, status=status, problem=refusal_for(request, error),
                                    problem_for=appeal_id, notes={appeal_id: note})
     return Redirect(f"/admin/appeals?done={decided.status}", status_code=303)
 
@@ -273,7 +269,7 @@ async def _deduction_named(me: Principal, entry: str, deduction: str) -> deducti
     and so has no entry) by its id."""
     if entry and len(entry) <= 200:
         return await deductions.deduction_of(me.community_id, me.id, transfer_id=entry)
-    if (deduction_id := _id(deduction)) is not None:
+    if (deduction_id := record_id(deduction)) is not None:
         return await deductions.deduction_of(me.community_id, me.id, deduction_id=deduction_id)
     raise NotFound()
 
@@ -306,7 +302,7 @@ async def send_appeal(request: Request) -> Template | Redirect:
         if isinstance(error, NotFound):
             raise
         return await _appeal_page(request, me, "", str(deduction.id), status=error.status, reason=reason,
-                                  problem=_say(request, error))
+                                  problem=refusal_for(request, error))
     return Redirect(f"/appeal?deduction={deduction.id}&sent=1", status_code=303)
 
 

@@ -7,6 +7,7 @@ browser marks as cross-site (``Sec-Fetch-Site``) is refused before either is loo
 """
 
 import secrets
+import unicodedata
 from typing import Any
 
 from litestar import Request
@@ -17,7 +18,7 @@ from ledger import LedgerError
 from market.auth.guards import principal_of
 from market.auth.roles import ROLES, SUBDISTRICT_ADMIN
 from market.auth.sessions import Principal
-from market.errors import CsrfRejected, Forbidden, MarketError, NotSignedIn, refusal_of
+from market.errors import CsrfRejected, Forbidden, MarketError, NotFound, NotSignedIn, refusal_of
 from market.web import i18n
 
 FORM_COOKIE = "market_form"
@@ -36,6 +37,29 @@ def refusal_text(
     if not naming_field:
         params = {name: value for name, value in params.items() if name != "field"}
     return status, reason, i18n.error_text(language, reason, **params)
+
+
+def normalise_login(text: str) -> str:
+    """A phone or card number as typed: full-width digits (a Chinese keyboard's) become ASCII;
+    spaces and dashes go."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(text.split()).replace("-", "")
+
+
+def refusal_for(request: Request, error: MarketError | LedgerError) -> str:
+    """A refusal's text in the reader's language, with the parameters its message names."""
+    return refusal_text(i18n.language_of(request), error)[2]
+
+
+def record_id(text: str | None) -> int | None:
+    """A record's id as a form or a link names it; None when none is named. Anything but a
+    plain number is no such record (404)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise NotFound()
+    return int(text)
 
 
 async def form_fields(request: Request) -> dict[str, str]:

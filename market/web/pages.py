@@ -5,7 +5,6 @@ HTTP API. A refused form is shown again with the reason in the reader's language
 what was typed still in it (never the PIN).
 """
 
-import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from litestar import Request, get, post
@@ -32,12 +31,14 @@ from market.people import delegates
 from market.points import publicity
 from market.points import service as points
 from market.settings import Settings
+from market.signing import signer_for
 from market.web import deductions as deduction_pages
 from market.web import i18n
 from market.web.forms import (
     FORM_COOKIE,
     check_csrf,
     form_fields,
+    normalise_login,
     office_only,
     page,
     page_member,
@@ -49,12 +50,6 @@ STATEMENT_PAGE = 20
 #: rule for any time limit under 3 minutes.
 EXTEND_WITHIN = 180
 PAGE = {"include_in_schema": False}
-
-
-def normalise_login(text: str) -> str:
-    """Full-width digits (a Chinese keyboard's) become ASCII; spaces and dashes go."""
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(text.split()).replace("-", "")
 
 
 # -- signing in and out ----------------------------------------------------------------------
@@ -201,7 +196,7 @@ async def checkin_form(
 ) -> Template | Redirect:
     me = page_member(request, RESIDENT)
     try:
-        activity_id = codes.checkin_activity(cards.signer_for(settings), token, clock.now())
+        activity_id = codes.checkin_activity(signer_for(settings), token, clock.now())
     except MarketError as error:
         return _refusal(request, token, error)
     activity = await _activity(me, activity_id)
