@@ -37,6 +37,8 @@ from market.community.doorplate_controllers import DOORPLATE_CONTROLLERS
 from market.dependencies import DEPENDENCIES
 from market.errors import database_unavailable, problem_response
 from market.health import health
+from market.help_requests import board as help_board
+from market.help_requests import controllers as help_request_controllers
 from market.openapi import document_problems
 from market.people import import_jobs
 from market.people.controllers import MeController, PeopleController
@@ -108,6 +110,8 @@ CLOSE_STAYS_EVERY = 300.0
 POINTS_EXPIRY_EVERY = 3600.0
 #: How often credits whose 公示 window ended are posted.
 PUBLICITY_EVERY = 900.0
+#: How often 民声 requests nobody took in time are escalated to their grid workers.
+HELP_ESCALATION_EVERY = 300.0
 #: How often old import jobs and quiet lock-out counts are pruned.
 HOUSEKEEPING_EVERY = 3600.0
 
@@ -136,6 +140,7 @@ def _background_jobs(
         # 公示: credits whose window ended count from midnight (China time), within the hour.
         background.Periodic("publicity", every or PUBLICITY_EVERY,
                             lambda: points_publicity.post_due(ledger, points_lots.now())),
+        background.Periodic("help_escalation", every or HELP_ESCALATION_EVERY, help_board.escalate),
     ]
 
 
@@ -217,6 +222,7 @@ def create_app(
             GiftController,
             *DEDUCTIONS_API,
             *PUBLICITY_API,
+            *help_request_controllers.API,
             EarningCategoryController,
             HowToEarnController,
             TransparencyController,

@@ -36,10 +36,11 @@ def now() -> datetime:
 
 
 #: Ledger transfer kinds that are points earned.
-EARNED_KINDS = ("checkin", "checkout", "adjustment")
-#: Those earned by taking part in activities: capped by the policy, and waiting for 公示 where
-#: the policy has a window (``earn_steps``). Adjustments are the office's own decisions.
-ACTIVITY_KINDS = ("checkin", "checkout")
+EARNED_KINDS = ("checkin", "checkout", "help", "adjustment")
+#: Those earned by taking part — in activities, or by doing a resident's 民声 request
+#: (``market.help_requests``): capped by the policy, and waiting for 公示 where the policy has a
+#: window (``earn_steps``). Adjustments are the office's own decisions.
+ACTIVITY_KINDS = ("checkin", "checkout", "help")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -78,6 +79,9 @@ class Credit:
     """The stay whose ``points_in`` (a check-in credit) or ``points_out`` (a check-out's) records
     it: written back when a cap cuts the credit, so attendance, exports and "my activities" show
     what was credited."""
+    request: int | None = None
+    """The 民声 request whose ``points`` records it (``market.help_requests``), written back
+    the same way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +171,8 @@ def earn_steps(
             if allowed < credit.hundredths and credit.stay is not None:
                 column = "points_in" if credit.kind == "checkin" else "points_out"
                 yield (f"UPDATE activity_stay SET {column} = {{}} WHERE id = {{}}", (allowed, credit.stay))
+            if allowed < credit.hundredths and credit.request is not None:
+                yield ("UPDATE help_request SET points = {} WHERE id = {}", (allowed, credit.request))
     credits = [c for c in credits if amounts[c.transfer_id] > 0]
     if not credits:
         return Earned([], amounts, cut)

@@ -1,5 +1,5 @@
 """The dashboards' API for organizers and admins (``GET /api/dashboards/activities``, ``/points``,
-``/shop``): what ``market.reports.dashboards`` computes, for the period asked (default: this
+``/shop``, ``/help-requests``): what ``market.reports.dashboards`` computes, for the period asked (default: this
 year)."""
 
 from litestar import Controller, Request, get
@@ -8,6 +8,8 @@ from litestar.di import NamedDependency
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, ORGANIZER
 from market.auth.sessions import Principal
+from market.help_requests import board as help_board
+from market.help_requests.schemas import Figures
 from market.messages import language_of
 from market.reports.board_period import PeriodAt, PeriodKind, parse_period
 from market.reports.dashboards import (
@@ -42,6 +44,12 @@ class DashboardController(Controller):
                    at: PeriodAt = None) -> ShopDashboard:
         chosen = parse_period(period, at, default="year")
         return await shop(me.community_id, chosen, language_of(request))
+
+    @get("/help-requests", summary="民声 requests posted and solved by category, and the median time to solve")
+    async def help_requests(self, me: NamedDependency[Principal], period: PeriodKind = None,
+                            at: PeriodAt = None) -> Figures:
+        chosen = parse_period(period, at, default="year")
+        return await help_board.figures(me.community_id, chosen.start, chosen.end)
 
 
 #: Its /api route handlers, wired into the /api router by ``market.app``.

@@ -22,6 +22,7 @@ from market.auth.sessions import Principal
 from market.china_time import CHINA
 from market.db import fetch
 from market.messages import Language
+from market.people.rules import mask_name
 from market.shop.counter import receipt_no
 
 PAGE_SIZE = 2000
@@ -82,6 +83,7 @@ def _in(ids: Sequence[int]) -> str:
 TRANSFER_KINDS = {
     "checkin": ("活动签到", "Check-in"),
     "checkout": ("活动签退", "Check-out"),
+    "help": ("民声服务", "Help request done"),
     "approval": ("审核通过", "Approval"),
     "adjustment": ("人工调整", "Adjustment"),
     "redemption": ("超市兑换", "Redemption"),
@@ -287,6 +289,44 @@ async def _stock_rows(me: Principal, period: Period, language: Language) -> Asyn
         ]
 
 
+HELP_CATEGORIES = {"elder_care": ("助老", "Elder care"), "repair": ("维修", "Repairs"),
+                   "mediation": ("纠纷调解", "Mediation"), "environment": ("环境", "Environment"),
+                   "other": ("其他", "Other")}
+HELP_STATES = {"review": ("待审核", "Awaiting the office"), "open": ("待认领", "Open"),
+               "claimed": ("已认领", "Claimed"), "done": ("已完成", "Done"),
+               "disputed": ("有争议", "Disputed"), "closed": ("已关闭", "Closed")}
+
+
+async def _help_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
+    """民声 requests posted in the period (``market.help_requests``): names as on the boards."""
+    top = (await fetch("SELECT MAX(id) AS top FROM help_request"))[0]["top"] or 0
+    async for rows in _pages(
+            "SELECT r.id, r.category, r.state, r.body, r.posted_us, r.done_us, r.hours, r.points,"
+            " r.escalated_us, r.note, r.requester, r.posted_by, q.name AS requester_name,"
+            " v.name AS volunteer_name, b.name AS building, h.unit, h.room, g.name AS grid"
+            " FROM help_request r JOIN person q ON q.id = r.requester LEFT JOIN person v ON v.id = r.volunteer"
+            " LEFT JOIN building b ON b.id = r.building LEFT JOIN household h ON h.id = r.household"
+            " LEFT JOIN grid g ON g.id = r.grid"
+            " WHERE r.id > {} AND r.id <= {} AND r.community = {} AND r.posted_us >= {} AND r.posted_us < {}"
+            " ORDER BY r.id LIMIT {}",
+            top, me.community_id, period.start_us, period.end_us, key="id",
+    ):
+        yield [
+            (
+                row["id"], _label(HELP_CATEGORIES, row["category"], language),
+                _label(HELP_STATES, row["state"], language), row["body"], mask_name(row["requester_name"]),
+                _text(language, "是", "yes") if row["posted_by"] != row["requester"] else "",
+                f"{row['building'] or ''}{row['unit'] or ''}{row['room'] or ''}", row["grid"] or "",
+                beijing_us(row["posted_us"]),
+                mask_name(row["volunteer_name"]) if row["volunteer_name"] else "",
+                beijing_us(row["done_us"]) if row["done_us"] else "",
+                to_decimal(int(row["hours"])), to_decimal(int(row["points"])),
+                _text(language, "是", "yes") if row["escalated_us"] else "", row["note"] or "",
+            )
+            for row in rows
+        ]
+
+
 async def _hours_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
     """Per person with counted service in the period: stays checked in within it, not cancelled,
     not awaiting approval or rejected (the rule of ``market.activities.hours``)."""
@@ -357,6 +397,15 @@ EXPORTS: dict[str, Export] = {
             (("编号", "Person no."), ("姓名", "Person"), ("楼栋", "Building"), ("网格", "Grid"),
              ("参与次数", "Times"), ("服务时长（小时）", "Service hours"), ("获得积分", "Points earned")),
             frozenset({ADMIN}), _hours_rows,
+        ),
+        Export(
+            "help_requests", ("民声台账", "Help requests"),
+            (("编号", "No."), ("类别", "Category"), ("状态", "State"), ("内容", "Request"),
+             ("求助人", "Requester"), ("网格员代发", "Posted by grid worker"), ("地址", "Address"),
+             ("网格", "Grid"), ("发布时间（北京时间）", "Posted (Beijing)"), ("志愿者", "Volunteer"),
+             ("完成时间（北京时间）", "Done (Beijing)"), ("服务时长（小时）", "Hours"), ("积分", "Points"),
+             ("已上报网格员", "Escalated"), ("备注", "Note")),
+            frozenset({ADMIN, ORGANIZER}), _help_rows,
         ),
     )
 }

@@ -33,8 +33,9 @@ STOCK_MONTH = Tally("tally_stock_month", ("community", "month", "product"), ("de
 TALLIES = (POINTS_PERIOD, HOURS_PERIOD, ACTIVITY, FLOW_MONTH, GOODS_MONTH, STOCK_MONTH)
 
 # -- what counts (the triggers of migrations t11 and t07 count the same) ----------------------
-#: Earned: a credit for a check-in or a check-out (``{t}``: a transfer).
-EARNED = "{t}.kind IN ('checkin', 'checkout')"
+#: Earned: a credit for a check-in, a check-out or a 民声 request done (``{t}``: a transfer;
+#: ``help`` since migration 2026-12-07T01).
+EARNED = "{t}.kind IN ('checkin', 'checkout', 'help')"
 HOURS = "{s}.status = 'out' AND ({s}.approval IS NULL OR {s}.approval = 'approved') AND {s}.hours > 0"
 #: A stay's hours count in the month of its check-out; hours set by hand (no check-out), in the
 #: month of its check-in.
@@ -97,6 +98,9 @@ def _sources(tally: Tally, engine: str) -> list[str]:
             f"SELECT s.community AS community, {time(x=HOURS_AT.format(s='s'))} AS month,"
             " s.person AS person, s.hours AS hours FROM activity_stay s"
             f" WHERE {HOURS.format(s='s')}",
+            # A 民声 request's hours, in the month it was confirmed (migration 2026-12-07T01).
+            f"SELECT r.community, {micros(x='r.done_us')}, r.volunteer, r.hours FROM help_request r"
+            " WHERE r.state = 'done' AND r.hours > 0",
         ]
     if tally is ACTIVITY:
         return [

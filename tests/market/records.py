@@ -13,6 +13,7 @@ from litestar import Litestar
 from market.auth.middleware import SESSION_COOKIE
 from market.auth.roles import encode_roles
 from market.auth.sessions import token_hash
+from market.db import fetch
 from market.people.rules import new_card_no
 from market.tables import (
     Building,
@@ -110,6 +111,16 @@ async def delegate_link(community_id: int) -> int:
     (row,) = await fetch(
         "INSERT INTO delegate (community, elder, delegate, linked_by, linked_ms) VALUES ({}, {}, {}, {}, {})"
         " RETURNING id", community_id, elder, delegate, elder, 0)
+    return row["id"]
+
+
+async def help_request(community_id: int, body: str = "帮忙换灯泡") -> int:
+    """An open 民声 request of a new resident, seen by the whole community."""
+    requester = await person(community_id, "resident")
+    (row,) = await fetch(
+        "INSERT INTO help_request (community, requester, posted_by, category, visibility, body, state,"
+        " posted_us, open_since_us) VALUES ({}, {}, {}, 'repair', 'community', {}, 'open', 0, 0) RETURNING id",
+        community_id, requester, requester, body)
     return row["id"]
 
 

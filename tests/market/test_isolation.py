@@ -32,6 +32,7 @@ async def neighbour(enrol: Enrol, ledger: Ledger) -> Neighbour:
     resident = await enrol("resident", community_id=other.id, name=f"居民{marker}")
     assert (await adjust(admin, resident.id, "30", reason=f"积分{marker}")).status_code == 201
     await records.compound(other.id)
+    await records.help_request(other.id, body=f"求助{marker}")
     return Neighbour(other.id, admin, resident, marker)
 
 

@@ -217,17 +217,36 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/orders/{order_id}"): signed_in(),
     ("POST", "/api/orders/{order_id}/fulfil"): only("shopkeeper"),
     ("POST", "/api/orders/{order_id}/cancel"): signed_in(),
+    # -- 民声 requests: residents post and take them, grid workers (any role) post for elders,
+    # the office (organizers and admins) reviews, resolves and sees the board
+    ("GET", "/api/help-requests"): only("resident", "organizer", "admin"),
+    ("POST", "/api/help-requests"): only("resident"),
+    ("POST", "/api/help-requests/assisted"): only("resident", "organizer", "admin"),
+    ("GET", "/api/help-requests/grid"): only("resident", "organizer", "admin"),
+    ("GET", "/api/help-requests/board"): only("organizer", "admin"),
+    ("GET", "/api/help-requests/terms"): only("resident", "organizer", "admin"),
+    ("PUT", "/api/help-requests/terms"): ADMIN,
+    ("GET", "/api/help-requests/{request_id}"): only("resident", "organizer", "admin"),
+    ("POST", "/api/help-requests/{request_id}/claim"): only("resident"),
+    **{("POST", f"/api/help-requests/{{request_id}}/{step}"): only("resident", "organizer", "admin")
+       for step in ("release", "confirm", "dispute", "withdraw")},
+    ("POST", "/api/help-requests/{request_id}/review"): only("organizer", "admin"),
+    ("POST", "/api/help-requests/{request_id}/resolve"): only("organizer", "admin"),
+    ("PUT", "/api/help-requests/{request_id}/photo"): only("resident", "organizer", "admin"),
+    ("GET", "/api/help-requests/{request_id}/photo.jpg"): only("resident", "organizer", "admin"),
+    ("GET", "/api/help-requests/{request_id}/thumb.jpg"): only("resident", "organizer", "admin"),
     # -- reports: leaderboards and dashboards
     ("GET", "/api/leaderboards"): only("resident", "organizer", "shopkeeper", "admin"),  # not the office
     ("GET", "/api/leaderboards/public"): public(),
     ("GET", "/api/dashboards/activities"): only("organizer", "admin"),
     ("GET", "/api/dashboards/points"): only("organizer", "admin"),
     ("GET", "/api/dashboards/shop"): only("organizer", "admin"),
+    ("GET", "/api/dashboards/help-requests"): only("organizer", "admin"),
     # -- reports: exports
     **{("GET", f"/api/exports/{kind}.{fmt}"): only(*roles)
        for kind, roles in (("ledger", ("admin",)), ("attendance", ("organizer", "admin")),
                            ("redemptions", ("shopkeeper", "admin")), ("stock", ("shopkeeper", "admin")),
-                           ("hours", ("admin",)))
+                           ("hours", ("admin",)), ("help_requests", ("organizer", "admin")))
        for fmt in ("csv", "xlsx")},
     # -- reports: certificates
     ("GET", "/api/me/certificate.pdf"): only("resident"),
@@ -397,6 +416,7 @@ RECORDS: dict[str, Callable[[int], Awaitable[int]]] = {
     "slug": lambda community_id: _slug(community_id),
     "subdistrict_id": _subdistrict,
     "move_id": _move,
+    "request_id": records.help_request,
 }
 
 
