@@ -32,7 +32,7 @@ RESIDENT_PHONE, RESIDENT_PIN = "13900000001", "246810"
 # Ids the community below is set up with; the fuzzer picks one of them for half of its requests.
 ID_PARAMETERS = (
     "person_id", "activity_id", "product_id", "compound_id", "building_id", "grid_id",
-    "household_id", "team_id", "order_id", "redemption_id",
+    "household_id", "team_id", "order_id", "redemption_id", "request_id",
 )
 
 CONFIG = """
@@ -121,6 +121,11 @@ def set_up_community(base: str) -> dict[str, str]:
                       headers=resident_headers)
     if answer.status_code != 201:
         sys.exit(f"setting up: the resident's order answered {answer.status_code}: {answer.text}")
+    for body in ("帮忙换灯泡", "楼道堆物要清理"):  # 民声 requests 1 and 2
+        answer = api.post("/api/help-requests", json={"body": body, "category": "repair",
+                                                       "visibility": "community"}, headers=resident_headers)
+        if answer.status_code != 201:
+            sys.exit(f"setting up: a help request answered {answer.status_code}: {answer.text}")
     return {"admin": admin["Authorization"], "resident": resident_headers["Authorization"]}
 
 

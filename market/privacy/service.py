@@ -20,6 +20,7 @@ from market.errors import Conflict, NotFound
 from market.points import appeals
 from market.points.appeals import AppealView
 from market.points.deductions import DeductionView, list_deductions
+from market.points.lots import from_us
 from market.privacy import identity as identities
 from market.privacy.identity import Identity
 from market.subdistricts.moves import wallet_communities
@@ -103,6 +104,21 @@ class AccessExport(msgspec.Struct):
     at: datetime
 
 
+class HelpRequestExport(msgspec.Struct):
+    """A 民声 request they asked for or did (``market.help_requests``)."""
+
+    id: int
+    role: str
+    """"requester" or "volunteer"."""
+    category: str
+    body: str
+    state: str
+    posted_at: datetime
+    done_at: datetime | None
+    hours: str
+    points: str
+
+
 class MyData(msgspec.Struct):
     exported_at: datetime
     profile: ProfileExport
@@ -119,6 +135,8 @@ class MyData(msgspec.Struct):
     """Their appeals and the office's decisions."""
     identity: Identity | None = None
     """Their ID document and national volunteer number, in full (``market.privacy.identity``)."""
+    help_requests: list[HelpRequestExport] = []
+    """民声 requests they asked for or did, with their text."""
 
 
 async def _person(community_id: int, person_id: int) -> dict:
@@ -169,6 +187,12 @@ async def erase(community_id: int, actor_id: int, person_id: int) -> Erased:
         # and the office's decisions point at them); the ledger's memos are append-only.
         for table in ("deduction_appeal", "points_objection", "deduction", "redemption_suspension"):
             await fetch(f"UPDATE {table} SET reason = {{}} WHERE person = {{}}", ERASED_TEXT, person_id)
+        # Their 民声 requests' text and photos describe their home and needs (issue 18); the
+        # requests stay (a volunteer's credit points at one), their words and pictures do not.
+        await fetch("DELETE FROM help_photo WHERE request IN"
+                    " (SELECT id FROM help_request WHERE requester = {})", person_id)
+        await fetch("UPDATE help_request SET body = {}, note = NULL, has_photo = {} WHERE requester = {}",
+                    ERASED_TEXT, False, person_id)
         await revoke_all(person_id)
         await record_person_action(community_id, actor_id, PERSON_ERASED, person_id, at=now)
     log.info("admin %s erased person %s", actor_id, person_id)
@@ -207,6 +231,23 @@ async def _entries(ledger: Ledger, account_id: int) -> list[EntryExport]:
         )
         if before is None:
             return found
+
+
+async def _help_requests(community_id: int, person_id: int) -> list[HelpRequestExport]:
+    rows = await fetch(
+        "SELECT id, requester, category, body, state, posted_us, done_us, hours, points"
+        " FROM help_request WHERE community = {} AND (requester = {} OR volunteer = {}) ORDER BY id LIMIT {}",
+        community_id, person_id, person_id, EXPORT_LIMIT)
+    return [
+        HelpRequestExport(
+            id=row["id"], role="requester" if row["requester"] == person_id else "volunteer",
+            category=row["category"], body=row["body"], state=row["state"],
+            posted_at=from_us(row["posted_us"]),
+            done_at=None if row["done_us"] is None else from_us(row["done_us"]),
+            hours=format_points(int(row["hours"])), points=format_points(int(row["points"])),
+        )
+        for row in rows
+    ]
 
 
 async def export(ledger: Ledger, community_id: int, person_id: int) -> MyData:
@@ -255,4 +296,5 @@ async def export(ledger: Ledger, community_id: int, person_id: int) -> MyData:
         deductions=(await list_deductions(community_id, person_id, limit=EXPORT_LIMIT)).items,
         appeals=(await appeals.of_person(community_id, person_id, limit=EXPORT_LIMIT)).items,
         identity=await identities.identity_of(community_id, person_id),
+        help_requests=await _help_requests(community_id, person_id),
     )

@@ -1,6 +1,6 @@
 """The dashboards' API for organizers and admins (``GET /api/dashboards/activities``, ``/points``,
-``/shop``, ``/help-requests``): what ``market.reports.dashboards`` computes, for the period asked (default: this
-year)."""
+``/shop``, ``/help-requests``): what ``market.reports.dashboards`` (and for 民声 requests
+``market.help_requests.board``) computes, for the period asked (default: this year)."""
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
@@ -45,7 +45,8 @@ class DashboardController(Controller):
         chosen = parse_period(period, at, default="year")
         return await shop(me.community_id, chosen, language_of(request))
 
-    @get("/help-requests", summary="民声 requests posted and solved by category, and the median time to solve")
+    @get("/help-requests",
+         summary="民声 requests posted and solved by category, and the median time to solve")
     async def help_requests(self, me: NamedDependency[Principal], period: PeriodKind = None,
                             at: PeriodAt = None) -> Figures:
         chosen = parse_period(period, at, default="year")

@@ -119,7 +119,8 @@ async def help_request(community_id: int, body: str = "帮忙换灯泡") -> int:
     requester = await person(community_id, "resident")
     (row,) = await fetch(
         "INSERT INTO help_request (community, requester, posted_by, category, visibility, body, state,"
-        " posted_us, open_since_us) VALUES ({}, {}, {}, 'repair', 'community', {}, 'open', 0, 0) RETURNING id",
+        " posted_us, open_since_us) VALUES ({}, {}, {}, 'repair', 'community', {}, 'open', 0, 0)"
+        " RETURNING id",
         community_id, requester, requester, body)
     return row["id"]
 

@@ -114,7 +114,8 @@ async def test_post_claim_release_claim_confirm_credits_once(
     # The boards count it: the points as earned, the hours as served (the tallies' triggers).
     assert (await tallies.check(community.id))[0] == []
     hours = await fetch("SELECT hours FROM tally_hours_period WHERE person = {} AND span = 'year'", other.id)
-    earned = await fetch("SELECT points FROM tally_points_period WHERE person = {} AND span = 'year'", other.id)
+    earned = await fetch("SELECT points FROM tally_points_period WHERE person = {} AND span = 'year'",
+                         other.id)
     assert [int(r["hours"]) for r in hours] == [200] and [int(r["points"]) for r in earned] == [2300]
     audit = await AuditEntry.select(AuditEntry.action).where(
         AuditEntry.subject == f"help_request:{request['id']}").order_by(AuditEntry.id)
@@ -294,3 +295,48 @@ async def test_the_figures_and_the_export(
     assert exported.status_code == 200, exported.text
     text = exported.content.decode("utf-8-sig")
     assert "'=HYPERLINK" in text and "已完成" in text and "戊" not in text
+
+
+async def test_my_data_lists_my_requests_and_erasure_takes_their_words(
+    enrol: Enrol, admin: Member, community: communities.CommunityView
+) -> None:
+    asker = await enrol("resident", name="壬")
+    helper = await enrol("resident", name="癸")
+    household_id = await home(community.id, asker)
+    await home(community.id, helper, household_id=await neighbour_of(community.id, household_id))
+    request = await post(asker, body="我家住3楼，腿脚不便，请帮忙买药")
+    url = f"/api/help-requests/{request['id']}"
+    assert (await helper.client.post(f"{url}/claim")).status_code == 200
+    assert (await asker.client.post(f"{url}/confirm", json={"hours": "1"})).status_code == 200
+    mine = (await asker.client.get("/api/me/export")).json()["help_requests"]
+    assert [(r["id"], r["role"], r["body"]) for r in mine] == [(request["id"], "requester", request["body"])]
+    theirs = (await helper.client.get("/api/me/export")).json()["help_requests"]
+    assert [(r["id"], r["role"], r["points"]) for r in theirs] == [(request["id"], "volunteer", "15.00")]
+    assert (await admin.client.post(f"/api/people/{asker.id}/erase")).status_code == 200
+    (row,) = await fetch("SELECT body, state, points FROM help_request WHERE id = {}", request["id"])
+    assert row["body"] == "（已删除）" and row["state"] == "done" and int(row["points"]) == 1500
+    assert await balance(helper) == "15.00"  # the volunteer's credit stays
+
+
+async def test_volunteers_claiming_at_once_one_gets_it_and_the_cap_holds(
+    enrol: Enrol, admin: Member, community: communities.CommunityView
+) -> None:
+    """Real parallel requests: eight volunteers tap 认领 on one request at the same moment; one
+    volunteer with a cap of two claims taps six requests at once."""
+    asker = await enrol("resident", name="众人求助")
+    volunteers = [await enrol("resident", name=f"志愿{n}") for n in range(8)]
+    request = await post(asker, visibility="community")
+    url = f"/api/help-requests/{request['id']}/claim"
+    answers = await asyncio.gather(*(v.client.post(url) for v in volunteers))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 7, [a.text for a in answers]
+    assert {a.json()["reason"] for a in answers if a.status_code == 409} == {"help_not_open"}
+    (claims,) = await fetch("SELECT COUNT(*) AS n FROM help_claim WHERE request = {}", request["id"])
+    assert int(claims["n"]) == 1
+
+    await admin.client.put("/api/help-requests/terms", json={"escalate_hours": 24, "claims_per_day": 2})
+    others = [await post(asker, visibility="community", body=f"第{n}件事") for n in range(6)]
+    # One who lost the race above: no claim yet today.
+    keen = next(v for v, a in zip(volunteers, answers, strict=True) if a.status_code == 409)
+    taken = await asyncio.gather(*(keen.client.post(f"/api/help-requests/{r['id']}/claim") for r in others))
+    assert sorted(a.status_code for a in taken) == [200, 200, 409, 409, 409, 409], [a.text for a in taken]
+    assert {a.json()["reason"] for a in taken if a.status_code == 409} == {"help_claims_cap"}
