@@ -390,6 +390,12 @@ def _decision_steps(
             " AND activity_stay.id = n.stay",
             (notice_id, community_id),
         )
+        # A 民声 request's credit (``market.help_requests``): its request says the same.
+        yield (
+            "UPDATE help_request SET points = 0 FROM points_publicity n WHERE n.id = {} AND n.community = {}"
+            " AND n.state = 'frozen' AND n.kind = 'help' AND n.transfer_id = 'help:' || help_request.id",
+            (notice_id, community_id),
+        )
     rows = yield (
         "UPDATE points_publicity SET state = {}, settled_us = {}, decided_by = {}, decision_note = {}"
         " WHERE id = {} AND community = {} AND state = 'frozen' RETURNING *",

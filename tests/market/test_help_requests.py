@@ -340,3 +340,29 @@ async def test_volunteers_claiming_at_once_one_gets_it_and_the_cap_holds(
     taken = await asyncio.gather(*(keen.client.post(f"/api/help-requests/{r['id']}/claim") for r in others))
     assert sorted(a.status_code for a in taken) == [200, 200, 409, 409, 409, 409], [a.text for a in taken]
     assert {a.json()["reason"] for a in taken if a.status_code == 409} == {"help_claims_cap"}
+
+
+async def test_a_help_credit_waits_for_publicity_and_a_void_zeroes_the_request(
+    enrol: Enrol, admin: Member, community: communities.CommunityView
+) -> None:
+    """公示: a help credit is an earned credit like a check-in's — it waits on the notice, an
+    objection freezes it, and the office's void leaves the request saying nothing was credited."""
+    await set_policy(admin, publicity_days=2)
+    asker = await enrol("resident", name="公示求助")
+    helper = await enrol("resident", name="公示志愿")
+    request = await post(asker, visibility="community")
+    url = f"/api/help-requests/{request['id']}"
+    assert (await helper.client.post(f"{url}/claim")).status_code == 200
+    done = await asker.client.post(f"{url}/confirm", json={"hours": "1"})
+    assert done.status_code == 200 and done.json()["points"] == "15.00"
+    assert await balance(helper) == "0.00"  # held until the window ends
+    (notice,) = [n for n in (await admin.client.get("/api/notices")).json()["items"]
+                 if n["person_id"] == helper.id]
+    assert notice["amount"] == "15.00" and notice["state"] == "pending"
+    objected = await asker.client.post(f"/api/notices/{notice['id']}/objections", json={"reason": "没来"})
+    assert objected.status_code in (200, 201), objected.text
+    voided = await admin.client.post(f"/api/notices/{notice['id']}/decision", json={"post": False})
+    assert voided.status_code == 200 and voided.json()["state"] == "voided", voided.text
+    assert (await asker.client.get(url)).json()["points"] == "0.00"
+    assert await balance(helper) == "0.00"
+    assert (await admin.client.get("/api/ledger/verify")).json()["ok"]
