@@ -1,5 +1,6 @@
 """A ``market serve`` killed with SIGKILL while requesters confirm 民声 requests leaves each request
-either done with exactly one credit, or claimed with none (issue 18).
+either done with exactly one credit, or claimed with none (issue 18); and several worker
+processes (on PostgreSQL) racing claims and double confirmations answer no 5xx and credit once.
 
 On the engine ``MARKET_TEST_DB`` picks, with a database of its own (the harness of
 ``test_counter_crash``), a real server takes confirmations from 8 concurrent clients and is
@@ -17,6 +18,7 @@ restarted after each. Then, read from the database past the app:
 
 import asyncio
 import contextlib
+import os
 import random
 import secrets
 import signal
@@ -26,6 +28,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.checkin_load import free_port, market_command
+from tests.conftest import db_engine
 from tests.market.support import good_pin, random_phone
 from tests.market.test_counter_crash import (
     ADMIN_PASSWORD,
@@ -182,4 +186,72 @@ async def test_a_killed_server_leaves_each_confirmation_whole(tmp_path: Path) ->
             assert int(counted[0]["n"]) == REQUESTS
         finally:
             process.kill()
+            process.wait()
+
+
+async def test_workers_racing_claims_and_double_confirmations_answer_no_5xx(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``market serve --workers 2`` on PostgreSQL (one worker on SQLite, which has one writer):
+    two volunteers tap 认领 on each request at once, then each requester taps 确认 twice at once."""
+    workers = "2" if db_engine() == "postgres" else "1"
+
+    def launch_workers(env: dict[str, str], workdir: Path, life: int):
+        # The harness's launch, with --workers, in a session of its own: its workers go with it.
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = workdir / f"server-{life}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [*market_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
+                 "--workers", workers],
+                env=env | {"MARKET_BASE_URL": url}, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        return process, url, log
+
+    monkeypatch.setattr("tests.market.test_counter_crash.launch", launch_workers)
+    async with fresh_database(tmp_path) as (database_url, read):
+        env = server_env(database_url, secrets.token_urlsafe(32))
+        create_admin(env, tmp_path)
+        process, url = await start_server(env, tmp_path, 0)
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                admin = bearer(await _sign_in(client, ADMIN_PHONE, ADMIN_PASSWORD))
+                assert (await client.put("/api/help-requests/terms", headers=admin, json={
+                    "escalate_hours": 48, "claims_per_day": 50})).status_code == 200
+                people = []
+                for n in range(ASKERS + VOLUNTEERS):
+                    phone, name = random_phone(), f"居民{n}"
+                    pin = good_pin(phone)
+                    made = await client.post("/api/people", headers=admin, json={
+                        "name": name, "phone": phone, "roles": ["resident"], "pin": pin})
+                    assert made.status_code == 201, made.text
+                    people.append((made.json()["id"], await _sign_in(client, phone, pin)))
+                askers, volunteers = people[:ASKERS], people[ASKERS:]
+                posted = await asyncio.gather(*(
+                    client.post("/api/help-requests", headers=bearer(askers[n % ASKERS][1]), json={
+                        "body": f"求助{n}", "category": "elder_care", "visibility": "community"})
+                    for n in range(REQUESTS)))
+                assert {p.status_code for p in posted} == {201}, [p.text for p in posted]
+                ids = [p.json()["id"] for p in posted]
+                asker_of = {p.json()["id"]: askers[n % ASKERS][1] for n, p in enumerate(posted)}
+                claims = await asyncio.gather(*(
+                    client.post(f"/api/help-requests/{request_id}/claim", headers=bearer(volunteers[k][1]))
+                    for n, request_id in enumerate(ids) for k in (n % VOLUNTEERS, (n + 1) % VOLUNTEERS)))
+                codes = [c.status_code for c in claims]
+                assert sorted(codes) == [200] * REQUESTS + [409] * REQUESTS, codes
+                confirms = await asyncio.gather(*(
+                    client.post(f"/api/help-requests/{request_id}/confirm",
+                                headers=bearer(asker_of[request_id]), json={"hours": "1"})
+                    for request_id in ids for _ in range(2)))
+                assert {c.status_code for c in confirms} == {200}, [c.text for c in confirms]
+                balances = [
+                    hundredths((await client.get("/api/me/balance", headers=bearer(t))).json()["balance"])
+                    for _, t in volunteers]
+                assert sum(balances) == REQUESTS * 1500, balances
+            credits = await read("SELECT COUNT(*) AS n FROM ledger_transfer WHERE id LIKE 'help:%'")
+            assert int(credits[0]["n"]) == REQUESTS
+            assert "Traceback" not in (tmp_path / "server-0.log").read_text()
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
