@@ -100,7 +100,7 @@ async def reader(me: Principal) -> Reader:
     return Reader(me, await place_of(me.community_id, me.id), await worker_grids(me.community_id, me.id))
 
 
-_ROW_SQL = (
+ROW_SQL = (
     "SELECT r.*, q.name AS requester_name, q.household AS requester_household,"
     " v.name AS volunteer_name, v.household AS volunteer_household,"
     " b.name AS building_name, h.unit, h.room, g.name AS grid_name"
@@ -114,7 +114,7 @@ _ROW_SQL = (
 async def row_of(community_id: int, request_id: int) -> dict:
     if isinstance(request_id, bool) or not 1 <= request_id <= MAX_ID:
         raise NotFound(field="request_id")
-    rows = await fetch(_ROW_SQL + " WHERE r.id = {} AND r.community = {}", request_id, community_id)
+    rows = await fetch(ROW_SQL + " WHERE r.id = {} AND r.community = {}", request_id, community_id)
     if not rows:
         raise NotFound(field="request_id")
     return rows[0]
@@ -238,7 +238,7 @@ async def listing(me: Principal, which: str, limit: int, cursor: str | None) -> 
     if after is not None:
         where.append("r.id < {}")
         args.append(after)
-    rows = await fetch(_ROW_SQL + " WHERE " + " AND ".join(where) + f" ORDER BY r.id DESC LIMIT {limit + 1}",
+    rows = await fetch(ROW_SQL + " WHERE " + " AND ".join(where) + f" ORDER BY r.id DESC LIMIT {limit + 1}",
                        *args)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -58,7 +58,9 @@ CREATE TABLE help_request (
     note VARCHAR(500),
     has_photo {boolean} NOT NULL DEFAULT {false}
 );
-CREATE INDEX help_request_board ON help_request (community, grid, state, id);
+CREATE INDEX help_request_counts ON help_request (community, grid, state, open_since_us);
+CREATE INDEX help_request_grid ON help_request (community, grid, id);
+CREATE INDEX help_request_recent ON help_request (community, id);
 CREATE INDEX help_request_open ON help_request (community, state, id);
 CREATE INDEX help_request_requester ON help_request (requester, id);
 CREATE INDEX help_request_volunteer ON help_request (volunteer, id);

@@ -366,3 +366,27 @@ async def test_a_help_credit_waits_for_publicity_and_a_void_zeroes_the_request(
     assert (await asker.client.get(url)).json()["points"] == "0.00"
     assert await balance(helper) == "0.00"
     assert (await admin.client.get("/api/ledger/verify")).json()["ok"]
+
+
+async def test_the_grid_workers_list_pages_escalated_ones_first(
+    enrol: Enrol, admin: Member, community: communities.CommunityView
+) -> None:
+    asker = await enrol("resident", name="网格求助")
+    worker = await enrol("resident", name="网格员")
+    household_id = await home(community.id, asker)
+    grid_id = (await Household.select(Household.grid).where(Household.id == household_id).first())["grid"]
+    await GridWorker.insert(GridWorker(grid=grid_id, person=worker.id))
+    made = [(await post(asker, body=f"第{n}件"))["id"] for n in range(5)]
+    # The two oldest waited two days (more than the default 48 hours): escalated.
+    await fetch("UPDATE help_request SET open_since_us = open_since_us - {} WHERE id IN ({}, {})",
+                49 * 3_600_000_000, made[0], made[1])
+    await board.escalate()
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await worker.client.get("/api/help-requests/grid", params=params)).json()
+        seen += [(item["id"], item["escalated"]) for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [(made[1], True), (made[0], True), (made[4], False), (made[3], False), (made[2], False)]
