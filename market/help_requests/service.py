@@ -160,7 +160,7 @@ def actions(row: dict, who: Reader) -> list[Action]:
     if (state == "open" and who.resident and not _own_household(row, me, who.place.household)
             and rules.visible_to_neighbour(row["visibility"], _place(row), who.place)):
         found.append("claim")
-    if state == "claimed" and me == row["volunteer"]:
+    if state == "claimed" and (me == row["volunteer"] or who.office):
         found.append("release")
     if state == "claimed" and _may_confirm(row, who):
         found += ["confirm", "dispute"]
@@ -372,17 +372,19 @@ def reopened_steps(request_id: int, outcome: str, at_us: int, state: str = "open
            " WHERE id = {}", (state, at_us if state == "open" else None, request_id))
 
 
-def _release_steps(community_id: int, request_id: int, volunteer: int, at_us: int) -> Steps[None]:
+def _release_steps(community_id: int, request_id: int, actor: int, office: bool, at_us: int) -> Steps[None]:
     row = yield from locked_row(community_id, request_id)
-    if row["state"] != "claimed" or row["volunteer"] != volunteer:
+    if row["state"] != "claimed" or not (row["volunteer"] == actor or office):
         raise Conflict("help_not_claimed", state=row["state"])
-    yield from reopened_steps(request_id, "released", at_us)
-    yield audit.entry(community_id, volunteer, "help_released", subject(request_id))
+    yield from reopened_steps(request_id, "released" if row["volunteer"] == actor else "reopened", at_us)
+    yield audit.entry(community_id, actor, "help_released", subject(request_id))
 
 
 async def release(me: Principal, request_id: int) -> HelpRequestView:
+    """The volunteer gives the request back — or the office takes it from a volunteer who went
+    quiet — and it is open again for others."""
     await readable_row(me, request_id)
-    await write(_release_steps, me.community_id, request_id, me.id, now_us())
+    await write(_release_steps, me.community_id, request_id, me.id, is_office(me), now_us())
     return await get(me, request_id)
 
 

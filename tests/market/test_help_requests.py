@@ -390,3 +390,22 @@ async def test_the_grid_workers_list_pages_escalated_ones_first(
         if not cursor:
             break
     assert seen == [(made[1], True), (made[0], True), (made[4], False), (made[3], False), (made[2], False)]
+
+
+async def test_the_office_takes_a_request_back_from_a_quiet_volunteer(
+    enrol: Enrol, admin: Member, community: communities.CommunityView
+) -> None:
+    asker = await enrol("resident", name="等人来")
+    helper = await enrol("resident", name="不见了")
+    other = await enrol("resident", name="接着办")
+    request = await post(asker, visibility="community")
+    url = f"/api/help-requests/{request['id']}"
+    assert (await helper.client.post(f"{url}/claim")).status_code == 200
+    assert (await other.client.post(f"{url}/release")).json()["reason"] == "help_not_claimed"
+    assert "release" in (await admin.client.get(url)).json()["actions"]
+    taken_back = await admin.client.post(f"{url}/release")
+    assert taken_back.status_code == 200 and taken_back.json()["state"] == "open", taken_back.text
+    assert (await other.client.post(f"{url}/claim")).status_code == 200
+    (ended,) = await fetch("SELECT outcome FROM help_claim WHERE request = {} AND volunteer = {}",
+                           request["id"], helper.id)
+    assert ended["outcome"] == "reopened"
