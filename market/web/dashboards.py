@@ -1,12 +1,14 @@
 """The organizers' and admins' dashboards page (``/dashboards``): what
 ``market.reports.dashboards`` computes for a period, drawn as charts on the server
-(``market.reports.charts``) and as tables."""
+(``market.reports.charts``) and as tables; and the 民声 requests posted and solved
+(``market.help_requests.board.figures``)."""
 
 from litestar import Request, get
 from litestar.response import Redirect, Template
 
 from market.auth.roles import ADMIN, ORGANIZER
 from market.errors import MarketError
+from market.help_requests import board as help_board
 from market.reports import charts
 from market.reports.board_period import parse_period
 from market.reports.dashboards import (
@@ -109,8 +111,9 @@ async def dashboards_page(request: Request) -> Template | Redirect:
     acts = await activities(me.community_id, chosen, language)
     pts = await points(me.community_id, chosen, language)
     goods = await shop(me.community_id, chosen, language)
+    helped = await help_board.figures(me.community_id, chosen.start, chosen.end)
     return page(request, "reports/boards/dashboards.html", typed=typed, problem=None, acts=acts, pts=pts,
-                goods=goods, charts=_charts(language, acts, pts, goods),
+                goods=goods, helped=helped, charts=_charts(language, acts, pts, goods),
                 categories=CATEGORY_NAMES[language], nav={"previous": chosen.previous().key,
                                                           "next": chosen.next().key})
 
