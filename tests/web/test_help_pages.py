@@ -459,7 +459,8 @@ async def test_the_dashboards_count_requests_posted_and_solved(
     async with signed(app, asker) as mine, signed(app, helper) as theirs:
         number = request_id(await post_request(mine))
         request_id(await post_request(mine, category="elder_care", body="帮忙取快递"))
-        assert (await theirs.post(f"/help/{number}/claim", data={"csrf": await token(theirs)})).status_code == 303
+        taken = await theirs.post(f"/help/{number}/claim", data={"csrf": await token(theirs)})
+        assert taken.status_code == 303
         done = await mine.post(f"/help/{number}/confirm", data={"csrf": await token(mine), "hours": "1"})
         assert done.status_code == 303, done.text
     async with signed(app, admin) as office:
@@ -469,6 +470,6 @@ async def test_the_dashboards_count_requests_posted_and_solved(
     table = table[:table.index("</table>")]
     rows = re.findall(r'<tr(?: class="total")?><th scope="row">([^<]+)</th><td class="n">(\d+)</td>'
                       r'<td class="n">(\d+)</td><td class="n">([^<]+)</td></tr>', table)
-    assert ("维修", "1", "1") == rows[1][:3] and rows[1][3] != "—"
-    assert ("助老", "1", "0", "—") == rows[0]
+    assert rows[1][:3] == ("维修", "1", "1") and rows[1][3] != "—"
+    assert rows[0] == ("助老", "1", "0", "—")
     assert rows[-1][:3] == ("合计", "2", "1")
