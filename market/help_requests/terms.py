@@ -5,9 +5,9 @@ a request already done (its points are in the ledger)."""
 
 from dataclasses import dataclass
 
-from ledger import InvalidAmount, format_points, to_hundredths
+from ledger import format_points
 from market import audit
-from market.activities.schemas import MAX_RATE
+from market.activities.validation import rate  # an activity's rate rule: the same bounds
 from market.auth.sessions import Principal
 from market.db import fetch
 from market.errors import InvalidInput
@@ -64,18 +64,6 @@ def view(found: Terms) -> TermsView:
     )
 
 
-def _rate(value: object, field: str) -> int:
-    try:
-        hundredths = to_hundredths(value)
-    except InvalidAmount:
-        raise InvalidInput("invalid_activity_amount", field=field) from None
-    if hundredths < 0:
-        raise InvalidInput("invalid_activity_amount", field=field)
-    if hundredths > to_hundredths(MAX_RATE):
-        raise InvalidInput("activity_rate_too_high", field=field, max_rate=f"{MAX_RATE:f}")
-    return hundredths
-
-
 def _set_steps(community_id: int, actor_id: int, escalate_hours: int, claims_per_day: int,
                rates: list[tuple[str, int, int]]) -> Steps[None]:
     yield ("INSERT INTO help_setting (community, escalate_hours, claims_per_day) VALUES ({}, {}, {})"
@@ -92,7 +80,7 @@ async def set_terms(me: Principal, data: TermsInput) -> TermsView:
     """The office sets the terms; a category left out keeps its rate. Bad input changes nothing."""
     if len({r.category for r in data.rates}) != len(data.rates):
         raise InvalidInput("duplicate_category", field="rates")
-    rates = [(r.category, _rate(r.per_request, f"rates.{r.category}.per_request"),
-              _rate(r.per_hour, f"rates.{r.category}.per_hour")) for r in data.rates]
+    rates = [(r.category, rate(r.per_request, f"rates.{r.category}.per_request"),
+              rate(r.per_hour, f"rates.{r.category}.per_hour")) for r in data.rates]
     await write(_set_steps, me.community_id, me.id, data.escalate_hours, data.claims_per_day, rates)
     return view(await terms(me.community_id))

@@ -8,8 +8,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.datastructures import UploadFile
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -21,11 +19,11 @@ from market.shop.basket import PERIOD_NAMES
 from market.shop.catalogue import NewProduct, ProductChanges, StockChange
 from market.web import i18n
 from market.web.forms import (
-    MAX_FIELD,
     check_csrf,
     form_fields,
     page,
     page_member,
+    photo_form,
 )
 from market.web.shopkeeper import PAGE, field_errors, typed_number
 
@@ -52,27 +50,6 @@ async def product_list(request: Request) -> Template | Redirect:
 
 def _periods(request: Request) -> dict[str, str]:
     return PERIOD_NAMES[i18n.language_of(request)]
-
-
-async def _multipart(request: Request, language: str) -> tuple[dict[str, str], bytes | None, str | None]:
-    """A product form's fields, its photo's bytes (None: none chosen) and a refusal of the photo."""
-    try:
-        form = await request.form()
-    except HTTPException as error:
-        if error.status_code == 413:
-            return {}, None, i18n.error_text(language, "photo_too_large", max_mb=photos.MAX_BYTES >> 20)
-        raise
-    fields = {k: str(v)[:MAX_FIELD] for k, v in form.items() if not isinstance(v, UploadFile)}
-    upload = form.get("photo")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return fields, None, None
-    try:
-        content = await upload.read(photos.MAX_BYTES + 1)
-    finally:
-        await upload.close()
-    if len(content) > photos.MAX_BYTES:
-        return fields, None, i18n.error_text(language, "photo_too_large", max_mb=photos.MAX_BYTES >> 20)
-    return fields, content or None, None
 
 
 def _product_values(fields: dict[str, str]) -> dict[str, str]:
@@ -140,7 +117,7 @@ async def product_new_form(request: Request) -> Template | Redirect:
 async def product_create(request: Request) -> Template | Redirect:
     me = page_member(request, SHOPKEEPER, ADMIN)
     language = i18n.language_of(request)
-    fields, photo, photo_problem = await _multipart(request, language)
+    fields, photo, photo_problem = await photo_form(request, language)
     values = _product_values(fields) if fields else _product_values({"active": "1"})
 
     def again(status: int, problem: str, errors: dict[str, str]) -> Template:
@@ -234,7 +211,7 @@ async def product_edit(request: Request, product_id: FromPath[int]) -> Template 
 async def product_photo(request: Request, product_id: FromPath[int]) -> Template | Redirect:
     me = page_member(request, SHOPKEEPER, ADMIN)
     language = i18n.language_of(request)
-    fields, photo, problem = await _multipart(request, language)
+    fields, photo, problem = await photo_form(request, language)
 
     async def again(status: int, text: str) -> Template:
         return await _product_page(request, me, product_id, status=status, problem=text,

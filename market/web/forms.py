@@ -11,7 +11,8 @@ import unicodedata
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import Cookie
+from litestar.datastructures import Cookie, UploadFile
+from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
 from ledger import LedgerError
@@ -19,6 +20,7 @@ from market.auth.guards import principal_of
 from market.auth.roles import ROLES, SUBDISTRICT_ADMIN
 from market.auth.sessions import Principal
 from market.errors import CsrfRejected, Forbidden, MarketError, NotFound, NotSignedIn, refusal_of
+from market.shop import photos
 from market.web import i18n
 
 FORM_COOKIE = "market_form"
@@ -158,3 +160,27 @@ def page_member(request: Request, *roles: str) -> Principal:
     elif office_only(me):  # none named: anyone of a community (the 街道 office is of none)
         raise Forbidden()
     return me
+
+
+async def photo_form(request: Request, language: str) -> tuple[dict[str, str], bytes | None, str | None]:
+    """A multipart form with a ``photo`` field (a product's, a 民声 request's): its other fields,
+    the photo's bytes (None: none chosen) and the refusal of a photo over ``photos.MAX_BYTES``.
+    The picture itself is checked and re-encoded by ``market.shop.photos`` afterwards."""
+    too_large = i18n.error_text(language, "photo_too_large", max_mb=photos.MAX_BYTES >> 20)
+    try:
+        form = await request.form()
+    except HTTPException as error:
+        if error.status_code == 413:
+            return {}, None, too_large
+        raise
+    fields = {k: str(v)[:MAX_FIELD] for k, v in form.items() if not isinstance(v, UploadFile)}
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return fields, None, None
+    try:
+        content = await upload.read(photos.MAX_BYTES + 1)
+    finally:
+        await upload.close()
+    if len(content) > photos.MAX_BYTES:
+        return fields, None, too_large
+    return fields, content or None, None

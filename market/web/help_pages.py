@@ -16,9 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from litestar import Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -30,7 +28,14 @@ from market.help_requests import board, decisions, residents, rules, service, te
 from market.help_requests.schemas import AssistedRequest, Category, HelpRequestView, NewRequest, Visibility
 from market.shop import photos
 from market.web import i18n
-from market.web.forms import MAX_FIELD, check_csrf, form_fields, page, page_member, refusal_text
+from market.web.forms import (
+    check_csrf,
+    form_fields,
+    page,
+    page_member,
+    photo_form,
+    refusal_text,
+)
 from market.web.shopkeeper import typed_number
 
 PAGE = {"include_in_schema": False}
@@ -57,28 +62,6 @@ def _refused(language: str, error: MarketError | LedgerError) -> tuple[int, str,
     status, reason, text = refusal_text(language, error, naming_field=False)
     field = getattr(error, "field", None) or "form"
     return status, reason, text, "photo" if field == "file" else field
-
-
-async def _upload(request: Request, language: str) -> tuple[dict[str, str], bytes | None, str | None]:
-    """A multipart form's fields, its photo's bytes (None: none chosen) and a refusal of the photo."""
-    too_large = i18n.error_text(language, "photo_too_large", max_mb=photos.MAX_BYTES >> 20)
-    try:
-        form = await request.form()
-    except HTTPException as error:
-        if error.status_code == 413:
-            return {}, None, too_large
-        raise
-    fields = {k: str(v)[:MAX_FIELD] for k, v in form.items() if not isinstance(v, UploadFile)}
-    upload = form.get("photo")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return fields, None, None
-    try:
-        content = await upload.read(photos.MAX_BYTES + 1)
-    finally:
-        await upload.close()
-    if len(content) > photos.MAX_BYTES:
-        return fields, None, too_large
-    return fields, content or None, None
 
 
 # -- the lists -------------------------------------------------------------------------------------
@@ -159,7 +142,7 @@ async def create(request: Request) -> Template | Redirect:
     """Post the request (and its photo, checked first: a bad photo leaves nothing behind)."""
     me = page_member(request, RESIDENT)
     language = i18n.language_of(request)
-    fields, photo, photo_problem = await _upload(request, language)
+    fields, photo, photo_problem = await photo_form(request, language)
     values = _request_values(fields)
 
     def again(status: int, problem: str, errors: dict[str, str], refusal: str | None = None) -> Template:
@@ -379,7 +362,7 @@ async def add_photo(request: Request, request_id: FromPath[int]) -> Template | R
     """A photo of what needs doing, while nobody holds the request (re-encoded, no EXIF)."""
     me = page_member(request, *HELPERS)
     language = i18n.language_of(request)
-    fields, photo, problem = await _upload(request, language)
+    fields, photo, problem = await photo_form(request, language)
 
     async def again(status: int, text: str, refusal: str | None = None) -> Template:
         return await _detail(request, me, request_id, status=status, form="photo", errors={"photo": text},
