@@ -14,6 +14,7 @@ import hashlib
 import hmac
 
 from ledger import Ledger
+from market.auth import credentials
 from market.auth.hashing import SecretHasher
 from market.community import service as communities
 from market.errors import Conflict, InvalidInput, MarketError
@@ -80,7 +81,7 @@ def problems(community_name: str, new: NewPerson) -> dict[str, MarketError]:
     if not 1 <= len(" ".join(community_name.split())) <= 100:
         found["community"] = InvalidInput("invalid_community_name", field="community")
     checks = (("name", lambda: rules.clean_name(new.name)), ("phone", lambda: rules.check_phone(new.phone)),
-              ("password", lambda: rules.check_password(new.password, frozenset({"admin"}))))
+              ("password", lambda: credentials.check_password(new.password, frozenset({"admin"}))))
     for field, check in checks:
         try:
             check()

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from market.audit import record_person_action
-from market.auth import sessions
+from market.auth import credentials, sessions
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter, TotalFailures
 from market.auth.roles import RESIDENT, decode_roles
 from market.db import write_transaction
 from market.errors import Conflict, Gone, InvalidInput, MarketError, NotFound
-from market.people import rules
 from market.tables import AccessCode, Person, Session
 
 log = logging.getLogger(__name__)
@@ -216,7 +215,7 @@ async def set_first_pin(
     if row is None:
         raise NotFound()
     try:
-        pin = rules.check_pin(new_pin, frozenset({RESIDENT}), row["phone"])
+        pin = credentials.check_pin(new_pin, frozenset({RESIDENT}), row["phone"])
     except InvalidInput as error:
         error.field = "new_pin"
         raise

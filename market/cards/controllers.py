@@ -15,6 +15,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 import qr
 from market.auth import access_codes
+from market.auth.credentials import PIN
 from market.auth.guards import requires_role
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
@@ -26,7 +27,6 @@ from market.cards.service import CardView, MemberCode, ScannedMember
 from market.constraints import matching, text
 from market.people import delegates
 from market.people.delegates import DELEGABLE
-from market.people.rules import PIN
 from market.settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store"}

@@ -25,17 +25,16 @@ from typing import Literal, overload
 import msgspec
 
 from market.audit import record_person_action
-from market.auth import access_codes
+from market.auth import access_codes, credentials
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.roles import RESIDENT, decode_roles
 from market.auth.sessions import person_limiter_key
+from market.community.membership import SHARED
 from market.db import fetch, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempts
-from market.people import rules
 from market.settings import Settings
 from market.signing import long_signer_for, signer_for
-from market.subdistricts.service import SHARED
 from market.tables import Community, Person
 from qr import ExpiredToken, InvalidToken, Kind, Rotation, Token, TokenError
 
@@ -125,7 +124,7 @@ async def _person(community_id: int, person_id: int, *, visiting: bool = False) 
     """The person, if of the community (``visiting``: or of one sharing its points with it).
     Every scan at the counter and at an activity reads this: hand-written SQL (market.db.fetch),
     one read of the person whichever community they belong to — at the counter with their
-    community's name and whether it shares with this one (``subdistricts.SHARED``)."""
+    community's name and whether it shares with this one (``community.membership.SHARED``)."""
     if not visiting:
         rows = await fetch(f"{_PERSON} FROM person p WHERE p.id = {{}}", person_id)
         return rows[0] if rows and rows[0]["community"] == community_id else None
@@ -316,7 +315,7 @@ async def reissue_card(community_id: int, person_id: int, *, actor_id: int) -> C
 
 def _check_new_pin(pin: str, phone: str, field: str) -> str:
     try:
-        checked = rules.check_pin(pin, frozenset({RESIDENT}), phone)
+        checked = credentials.check_pin(pin, frozenset({RESIDENT}), phone)
     except InvalidInput as error:
         error.field = field
         raise

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ledger import Ledger
-from market.auth import access_codes
+from market.auth import access_codes, credentials
 from market.auth.guards import requires_role
 from market.auth.hashing import SecretHasher
 from market.auth.roles import ADMIN, ROLES
@@ -25,9 +25,9 @@ class NewPersonRequest(msgspec.Struct):
     name: Annotated[str, text(rules.MAX_NAME)]
     phone: Annotated[str, matching(rules.PHONE)]
     roles: Annotated[list[str], roles_of(ROLES)]
-    password: Annotated[str | None, password_text(rules.MIN_PASSWORD, rules.MAX_PASSWORD)] = None
+    password: Annotated[str | None, password_text(credentials.MIN_PASSWORD, credentials.MAX_PASSWORD)] = None
     """Required for organizers, shopkeepers and admins; at least 8 characters."""
-    pin: Annotated[str | None, matching(rules.PIN)] = None
+    pin: Annotated[str | None, matching(credentials.PIN)] = None
     """Required for residents: 6 digits, not trivially guessable."""
     household_id: int | None = None
     """The household (户) the resident belongs to, of the admin's community."""

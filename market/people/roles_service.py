@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from market.audit import record_person_action
+from market.auth import credentials
 from market.auth.hashing import SecretHasher
 from market.auth.roles import ADMIN, ROLES, STAFF_ROLES, decode_roles, encode_roles
 from market.db import engine_name, write_transaction
@@ -100,7 +101,7 @@ async def set_roles(
         if not chosen & STAFF_ROLES:
             # A password without a staff role would be a way in nobody uses.
             raise InvalidInput("password_without_staff_role", field="password")
-        checked = rules.check_password(password, chosen)
+        checked = credentials.check_password(password, chosen)
         assert checked is not None and hasher is not None
         password_hash = await hasher.hash(checked)
     async with write_transaction():
@@ -127,7 +128,7 @@ async def set_password(
     roles = decode_roles(row["roles"])
     if not roles & STAFF_ROLES:
         raise Conflict("password_without_staff_role", field="password")
-    checked = rules.check_password(password, roles)
+    checked = credentials.check_password(password, roles)
     assert checked is not None
     new_hash = await hasher.hash(checked)
     async with write_transaction():

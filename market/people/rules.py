@@ -1,21 +1,19 @@
-"""What a valid person looks like: name, phone, roles, password, PIN; card numbers; masking.
+"""What a valid person looks like: name, phone, roles; card numbers; masking. (Passwords and
+PINs: ``market.auth.credentials``.)
 
 Pure functions, no database: each raises ``InvalidInput`` with its own reason
 and the field it is about.
 """
 
-import itertools
 import re
 import secrets
 from collections.abc import Iterable
 
-from market.auth.roles import RESIDENT, ROLES, STAFF_ROLES
+from market.auth.roles import ROLES
 from market.errors import InvalidInput
 
 # [0-9], not \d: \d also matches Arabic-Indic and full-width digits.
 PHONE = re.compile(r"1[3-9][0-9]{9}")
-PIN = re.compile(r"[0-9]{6}")
-MIN_PASSWORD, MAX_PASSWORD = 8, 128
 MAX_NAME = 50
 
 
@@ -37,36 +35,6 @@ def check_roles(roles: Iterable[str], allowed: frozenset[str] = ROLES) -> frozen
     if not chosen or not chosen <= allowed:
         raise InvalidInput("invalid_roles", field="roles")
     return chosen
-
-
-def check_password(password: str | None, roles: frozenset[str]) -> str | None:
-    if password is None:
-        if roles & STAFF_ROLES:
-            raise InvalidInput("password_required", field="password")
-        return None
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput("password_too_short", field="password")
-    if len(password) > MAX_PASSWORD:
-        raise InvalidInput("password_too_long", field="password")
-    return password
-
-
-def _is_run(digits: str) -> bool:
-    """123456, 234567… and 654321, 543210…: the PINs people pick first."""
-    steps = {int(b) - int(a) for a, b in itertools.pairwise(digits)}
-    return steps in ({1}, {-1})
-
-
-def check_pin(pin: str | None, roles: frozenset[str], phone: str) -> str | None:
-    if pin is None:
-        if RESIDENT in roles:
-            raise InvalidInput("pin_required", field="pin")
-        return None
-    if not PIN.fullmatch(pin):
-        raise InvalidInput("invalid_pin", field="pin")
-    if len(set(pin)) == 1 or _is_run(pin) or pin == phone[-6:]:
-        raise InvalidInput("weak_pin", field="pin")
-    return pin
 
 
 def mask_name(name: str) -> str:

@@ -11,6 +11,7 @@ import msgspec
 from piccolo.columns.combination import WhereRaw
 
 from ledger import Ledger
+from market.auth import credentials
 from market.auth.hashing import SecretHasher
 from market.auth.roles import ROLES, decode_roles, encode_roles
 from market.community.structure import household_of_community
@@ -78,8 +79,8 @@ async def create_person(
     name = rules.clean_name(new.name)
     phone = rules.check_phone(new.phone)
     roles = rules.check_roles(new.roles, allowed_roles)
-    password = rules.check_password(new.password, roles)
-    pin = rules.check_pin(new.pin, roles, phone)
+    password = credentials.check_password(new.password, roles)
+    pin = credentials.check_pin(new.pin, roles, phone)
     if new.household_id is not None:
         await household_of_community(community_id, new.household_id)
     # Checked before hashing (which is slow on purpose); the unique index below

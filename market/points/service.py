@@ -16,13 +16,13 @@ from ledger import Entry, InvalidAmount, Ledger, Transfer, format_points, single
 from market.activities.hours import hours_and_stars
 from market.auth.sessions import Principal
 from market.community import service as communities
+from market.community.membership import wallet_communities
 from market.db import fetch
 from market.errors import InvalidInput, NotFound
 from market.paging import parse_cursor
 from market.people.service import community_of
 from market.points import lots
 from market.points.lots import Credit, earn_steps
-from market.subdistricts.moves import wallet_communities
 from market.writes import LedgerStep, Steps, write
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from ledger import Ledger, format_points, to_hundredths
 from market.audit import person_subject, record_person_action
 from market.auth.roles import decode_roles
 from market.auth.sessions import revoke_all
+from market.community.membership import wallet_communities
 from market.db import fetch, write_transaction
 from market.errors import Conflict, NotFound
 from market.points import appeals
@@ -23,7 +24,6 @@ from market.points.deductions import DeductionView, list_deductions
 from market.points.lots import from_us
 from market.privacy import identity as identities
 from market.privacy.identity import Identity
-from market.subdistricts.moves import wallet_communities
 from market.tables import AuditEntry, Community, GridWorker, Household, Person, Session, TeamMember
 
 log = logging.getLogger(__name__)

@@ -412,15 +412,3 @@ def _lots_steps(
         # Expired in A and not yet cleared: B's next clearing looks at this person.
         yield ("INSERT INTO points_expiry_blocked (community, person) VALUES ({}, {})"
                " ON CONFLICT (community, person) DO NOTHING", (destination, person_id))
-
-
-
-async def wallet_communities(person_id: int, community_id: int) -> list[int]:
-    """The communities a person has had a wallet in: this one and those moved out of or into."""
-    rows = await fetch(
-        "SELECT from_community AS c FROM house_move WHERE person = {} AND state = 'done'"
-        " UNION SELECT to_community FROM house_move WHERE person = {} AND state = 'done'",
-        person_id, person_id,
-    )
-    return sorted({community_id, *(row["c"] for row in rows)})
-

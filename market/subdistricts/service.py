@@ -114,15 +114,6 @@ async def community_ids(subdistrict_id: int) -> list[int]:
     return [row["community"] for row in rows]
 
 
-#: ``sharing`` as a column of a query about a person ``p``, its one ``{}`` the shop's community:
-#: the counter reads it with the person it scanned, in one round trip (``market.cards``).
-SHARED = (
-    "(SELECT s.shared_redemption FROM subdistrict_community a"
-    " JOIN subdistrict_community b ON b.subdistrict = a.subdistrict"
-    " JOIN subdistrict s ON s.id = a.subdistrict WHERE a.community = p.community AND b.community = {})"
-)
-
-
 async def sharing(home: int, shop: int) -> bool | None:
     """Whether a resident of ``home`` may redeem at ``shop``'s counter: None when the two are not
     in one subdistrict, else whether that subdistrict has turned 通存通兑 on."""

@@ -15,7 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ledger import Ledger
-from market.auth import access_codes
+from market.auth import access_codes, credentials
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, RESIDENT, STAFF_ROLES
@@ -213,8 +213,8 @@ def _enrol_errors(language: str, values: dict[str, str], chosen: list[str]) -> d
     roles = frozenset(chosen) if "roles" not in errors else frozenset()
     check("name", lambda: person_rules.clean_name(values["name"]))
     check("phone", lambda: person_rules.check_phone(values["phone"]))
-    check("pin", lambda: person_rules.check_pin(values["pin"] or None, roles, values["phone"]))
-    check("password", lambda: person_rules.check_password(values["password"] or None, roles))
+    check("pin", lambda: credentials.check_pin(values["pin"] or None, roles, values["phone"]))
+    check("password", lambda: credentials.check_password(values["password"] or None, roles))
     if not values["building"] and (values["unit"].strip() or values["room"].strip()):
         errors["building"] = i18n.translate(
             language, "Choose the building of the address, or leave the unit and room empty.")

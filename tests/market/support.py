@@ -14,8 +14,8 @@ import httpx
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
 
+from market.auth import credentials
 from market.errors import InvalidInput
-from market.people import rules
 
 PASSWORD = "correct horse battery"
 
@@ -29,7 +29,7 @@ def good_pin(phone: str) -> str:
     while True:
         pin = "".join(secrets.choice("0123456789") for _ in range(6))
         try:
-            return rules.check_pin(pin, frozenset({"resident"}), phone) or pin
+            return credentials.check_pin(pin, frozenset({"resident"}), phone) or pin
         except InvalidInput:
             continue
 

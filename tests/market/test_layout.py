@@ -90,15 +90,12 @@ def test_the_pages_hold_no_sql() -> None:
 
 #: The domain packages from the bottom up: a package imports those below it. ``web`` is the top:
 #: no domain imports its pages.
-LAYERS = ("auth", "community", "people", "subdistricts", "cards", "activities", "points", "privacy",
-          "shop", "help_requests", "reports", "backups", "web")
+LAYERS = ("auth", "community", "people", "cards", "activities", "points", "privacy", "shop",
+          "help_requests", "reports", "subdistricts", "backups", "web")
 #: Imports that still run upwards (issue 19), each a cycle to take apart. A new one fails the test;
 #: one taken apart must leave this list.
 KNOWN_UPWARD = {
-    ("auth", "people"): "access codes read the people's rules (masking, normalising a login)",
     ("activities", "points"): "a stay's credit and its reversal are the points' lots",
-    ("subdistricts", "points"): "a move of house carries the points' lots; settlement formats points",
-    ("subdistricts", "reports"): "the office's boards and dashboards are the communities' reports",
 }
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from market.auth import credentials
 from market.auth.limiter import MemoryLoginLimiter
 from market.errors import InvalidInput
 from market.people import rules
@@ -15,20 +16,20 @@ from market.settings import Settings, SettingsError, engine_of
 @pytest.mark.parametrize("pin", ["000000", "999999", "123456", "234567", "654321", "543210"])
 def test_trivial_pins_are_weak(pin: str) -> None:
     with pytest.raises(InvalidInput) as refused:
-        rules.check_pin(pin, frozenset({"resident"}), "13800001111")
+        credentials.check_pin(pin, frozenset({"resident"}), "13800001111")
     assert refused.value.reason == "weak_pin"
 
 
 def test_pin_may_not_be_the_phones_tail() -> None:
     with pytest.raises(InvalidInput):
-        rules.check_pin("801357", frozenset({"resident"}), "13900801357")
-    assert rules.check_pin("801357", frozenset({"resident"}), "13900801358") == "801357"
+        credentials.check_pin("801357", frozenset({"resident"}), "13900801357")
+    assert credentials.check_pin("801357", frozenset({"resident"}), "13900801358") == "801357"
 
 
 @pytest.mark.parametrize("pin", ["12345", "1234567", "12a456", "١٢٣٤٥٦"])
 def test_pins_are_six_ascii_digits(pin: str) -> None:
     with pytest.raises(InvalidInput) as refused:
-        rules.check_pin(pin, frozenset({"resident"}), "13800001111")
+        credentials.check_pin(pin, frozenset({"resident"}), "13800001111")
     assert refused.value.reason == "invalid_pin"
 
 
