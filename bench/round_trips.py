@@ -113,7 +113,7 @@ async def measure(client: httpx.AsyncClient, request) -> tuple[int, int, int, fl
 
 async def main() -> None:
     _count_statements()
-    from market.activities import clock  # after the environment is set
+    from market import clock  # after the environment is set
     from market.app import create_app
 
     app = create_app()

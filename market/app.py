@@ -22,7 +22,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from ledger import Ledger
-from market import background, db
+from market import background, clock, db
 from market.activities import service as activities
 from market.activities.controllers import ActivityController, CheckinController
 from market.amounts import AmountSchemaPlugin, decode_amount, is_amount
@@ -47,7 +47,6 @@ from market.people.delegates import acting_for
 from market.people.import_controllers import RosterImportController
 from market.people.roles_controllers import RolesController
 from market.points import expiry as points_expiry
-from market.points import lots as points_lots
 from market.points import publicity as points_publicity
 from market.points.category_controllers import EarningCategoryController, HowToEarnController
 from market.points.controllers import (
@@ -136,10 +135,10 @@ def _background_jobs(
                             lambda: checkpoint_service.checkpoint_all(settings)),
         background.Periodic("housekeeping", HOUSEKEEPING_EVERY, housekeeping),
         background.Periodic("points_expiry", every or POINTS_EXPIRY_EVERY,
-                            lambda: points_expiry.clear_all(ledger, points_lots.now())),
+                            lambda: points_expiry.clear_all(ledger, clock.now())),
         # 公示: credits whose window ended count from midnight (China time), within the hour.
         background.Periodic("publicity", every or PUBLICITY_EVERY,
-                            lambda: points_publicity.post_due(ledger, points_lots.now())),
+                            lambda: points_publicity.post_due(ledger, clock.now())),
         background.Periodic("help_escalation", every or HELP_ESCALATION_EVERY, help_board.escalate),
     ]
 

@@ -280,9 +280,10 @@ async def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
 async def _expire(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime
 
+    from market import clock
     from market.community import service as communities
     from market.db import migrate
-    from market.points import expiry, lots
+    from market.points import expiry
     from market.points.policy import CHINA
 
     if args.at:
@@ -293,7 +294,7 @@ async def _expire(settings: Settings, args: argparse.Namespace) -> int:
         if at.tzinfo is None:  # a moment without an offset is China time, as the office reads it
             at = at.replace(tzinfo=CHINA)
     else:
-        at = lots.now()
+        at = clock.now()
     await migrate()
     async with Ledger.from_url(settings.ledger_url) as ledger:
         if args.community:

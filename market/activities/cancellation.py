@@ -10,7 +10,8 @@ import logging
 from datetime import datetime
 
 from ledger import Ledger, Transfer, TransferNotFound, reversal
-from market.activities import clock, validation
+from market import clock
+from market.activities import validation
 from market.activities.credits import transfer_ids
 from market.activities.records import managed_steps
 from market.activities.schemas import CancelResult

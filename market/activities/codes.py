@@ -11,7 +11,7 @@ member code credit at once.
 from dataclasses import dataclass
 from datetime import datetime
 
-from market.activities import clock
+from market import clock
 from market.activities.records import activity, managed_row
 from market.activities.schemas import ActivityCode, ActivityPoster
 from market.auth.sessions import Principal

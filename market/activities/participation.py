@@ -3,7 +3,8 @@ and coming), how many came, the ones they took part in and what each earned them
 at the activity whose code they scanned."""
 
 from ledger import format_points
-from market.activities import clock, credits, service
+from market import clock
+from market.activities import credits, service
 from market.activities.scans import CHECKIN_EARLY
 from market.activities.schemas import ActivitiesNearMe, MyStay
 from market.auth.sessions import Principal

@@ -17,7 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from ledger import Ledger, format_points
-from market.activities import clock, earning, validation
+from market import clock
+from market.activities import earning, validation
 from market.activities.credits import Wallet, approved, transfer_ids
 from market.activities.records import locked_activity, managed_row, managed_steps
 from market.activities.scans import CHECKOUT_LATE

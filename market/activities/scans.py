@@ -19,15 +19,15 @@ at the organizer's phone, or by name and room (``assisted``). One write unit per
   hours do not count) until the organizer approves it (``market.activities.review``).
 - A check-in by the poster's fixed code is always "pending" too (``market.activities.codes``):
   a photo of the poster works anywhere, so the organizer, who saw who came, approves it.
-- The time is ``market.activities.clock``'s, read at each scan, so tests can move it.
+- The time is ``market.clock``'s, read at each scan, so tests can move it.
 """
 
 from collections.abc import Generator
 from datetime import datetime, timedelta
 
 from ledger import Ledger, format_points, to_hundredths
-from market import audit
-from market.activities import clock, earning
+from market import audit, clock
+from market.activities import earning
 from market.activities.audience import eligible_steps
 from market.activities.codes import genuine_activity, scanned_code
 from market.activities.credits import Wallet, approved, transfer_ids

@@ -18,7 +18,6 @@ from market.activities.assisted import assist as assist
 from market.activities.assisted import find_resident as find_resident
 from market.activities.assisted import find_residents as find_residents
 from market.activities.cancellation import cancel as cancel
-from market.activities.clock import now as now
 from market.activities.codes import checkin_activity as checkin_activity
 from market.activities.codes import code as code
 from market.activities.review import approve as approve
@@ -42,6 +41,7 @@ from market.activities.schemas import MAX_RATE as MAX_RATE
 from market.activities.validation import problems as problems
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
+from market.clock import now as now
 from market.db import fetch
 from market.errors import Conflict, NotFound
 from market.tables import Activity

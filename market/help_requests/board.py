@@ -20,8 +20,7 @@ import logging
 import statistics
 from datetime import datetime
 
-from market import audit
-from market.activities import clock
+from market import audit, clock
 from market.auth.sessions import Principal
 from market.db import fetch
 from market.errors import Forbidden

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ledger import InvalidAmount, Ledger, to_hundredths
-from market import audit
-from market.activities import clock
+from market import audit, clock
 from market.auth.sessions import Principal
 from market.errors import Conflict, Forbidden, InvalidInput, NotFound
 from market.help_requests import rules

@@ -15,8 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from ledger import format_points
-from market import audit
-from market.activities import clock
+from market import audit, clock
 from market.auth.roles import ADMIN, ORGANIZER, RESIDENT, decode_roles
 from market.auth.sessions import Principal
 from market.db import fetch

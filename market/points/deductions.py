@@ -25,7 +25,7 @@ has no ledger transfer (``transfer_id`` None).
 deduction). While one is active the counter and reservations refuse with 409
 ``redemption_suspended`` (``check_not_suspended``), changing nothing; a reservation made before
 can still be collected or cancelled (its points were held before). "Today" is
-``market.points.lots.now()`` in China time, the injectable clock.
+``market.clock.now()`` in China time, the injectable clock.
 
 Amounts are integer hundredths here and in the tables, ``Amount`` strings on the wire.
 
@@ -44,7 +44,7 @@ from typing import Literal
 import msgspec
 
 from ledger import Ledger, format_points, locking, single, to_decimal, to_hundredths
-from market import audit
+from market import audit, clock
 from market.amounts import Amount
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
@@ -74,11 +74,11 @@ SUSPENSIONS = ("none", "this_and_next_year", "months")
 
 def today() -> date:
     """Today in China, by the injectable clock."""
-    return lots.now().astimezone(CHINA).date()
+    return clock.now().astimezone(CHINA).date()
 
 
 def now_ms() -> int:
-    return lots.to_us(lots.now()) // 1000
+    return lots.to_us(clock.now()) // 1000
 
 
 def _moment(ms: int | None) -> datetime | None:

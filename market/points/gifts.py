@@ -55,7 +55,7 @@ from datetime import datetime
 import msgspec
 
 from ledger import Ledger, format_points, locking, single, to_decimal, to_hundredths
-from market import audit
+from market import audit, clock
 from market.amounts import Amount
 from market.auth.roles import RESIDENT, decode_roles
 from market.auth.sessions import Principal
@@ -250,13 +250,13 @@ async def giftable_now(community_id: int, person_id: int) -> int:
         return 0
     sql, args = lots.lot_sums_sql(community_id, [person_id], lots.EVER)
     found = lots.lot_sums(await fetch(sql, *args)).get(person_id, lots.LotSums(alive={}))
-    return giftable_of(wallet[0], wallet[1], found.alive or {}, found.total, lots.to_us(lots.now()))
+    return giftable_of(wallet[0], wallet[1], found.alive or {}, found.total, lots.to_us(clock.now()))
 
 
 async def household(me: Principal) -> HouseholdView:
     """My household, its members' points and the total, and what the policy lets me give."""
     policy = await rules(me.community_id)
-    month = month_of(lots.now())
+    month = month_of(clock.now())
     given = await given_in_month(me.community_id, me.id, month)
     left = max(0, policy.gift_cap_per_month - given)
     home = await _home(me.community_id, me.id)
@@ -355,7 +355,7 @@ async def give(ledger: Ledger, me: Principal, request: GiftRequest, key: str) ->
     try:
         row = await write(
             _gift_steps, ledger, me.community_id, me.id, receiver.person_id, same_household,
-            giver_wallet, receiver_wallet, hundredths, transfer_id, lots.now(),
+            giver_wallet, receiver_wallet, hundredths, transfer_id, clock.now(),
         )
     except Exception as error:
         if not is_unique_violation(error):

@@ -19,21 +19,13 @@ Lots also count what a person earned in a day or a month, for the policy's caps
 (``earned_sql``), together with the credits waiting for 公示 (``market.points.publicity``).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from ledger import Ledger, Transfer, pending, single, to_decimal
 from market.points.policy import CHINA, Rules, rules_steps
 from market.writes import LedgerStep, Statement, Steps, on_postgres
-
-#: The time lots are stamped with where no scan gives it (adjustments, gifts); tests set their own.
-clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-
-
-def now() -> datetime:
-    return clock()
-
 
 #: Ledger transfer kinds that are points earned.
 EARNED_KINDS = ("checkin", "checkout", "help", "adjustment")

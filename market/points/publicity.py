@@ -19,7 +19,7 @@ Admin adjustments are the office's own decisions and count at once (they are aud
   that is not frozen changes nothing (409 ``notice_not_frozen``), so a repeat needs no key.
 - Objections are by residents only (role ``resident``) of the credit's community, one or more
   per credit, each recorded (``points_objection``); the window is open through its last day,
-  China time (``today``, from ``lots.clock``). The objector's own credits may be objected to too:
+  China time (``today``, from ``market.clock``). The objector's own credits may be objected to too:
   the office decides either way.
 - After its window an unfrozen credit posts by itself: ``post_due`` (the ``publicity`` job of
   ``market.app``, on one worker under a lease; tests call it with their own moment). Posting is
@@ -43,6 +43,7 @@ from datetime import date, datetime, timedelta
 import msgspec
 
 from ledger import Ledger, LedgerError, Request, format_points, posting, reversal, voiding
+from market import clock
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_name
@@ -77,7 +78,7 @@ def counts_on(window_ends: date) -> date:
 
 
 def today() -> date:
-    return lots.now().astimezone(CHINA).date()
+    return clock.now().astimezone(CHINA).date()
 
 
 def _start_of(day: date) -> datetime:
@@ -180,7 +181,7 @@ async def post_due(ledger: Ledger, at: datetime | None = None, *, community_id: 
     every community (or one). Safe to run again or at once with itself: it posts each credit
     once. A community whose unit fails is logged and left for the next run; the others go on.
     How many it posted."""
-    at = at or lots.now()
+    at = at or clock.now()
     posted = 0
     failed: set[int] = set()
     only = "" if community_id is None else " AND community = {}"
@@ -351,7 +352,7 @@ async def object_to(community_id: int, person_id: int, notice_id: int, reason: s
         raise Conflict("notice_settled")
     if today() > date.fromisoformat(row["due_day"]):
         raise Conflict("notice_window_closed")
-    await write(_objection_steps, notice_id, person_id, reason, lots.to_us(lots.now()))
+    await write(_objection_steps, notice_id, person_id, reason, lots.to_us(clock.now()))
     return await view(community_id, notice_id, office=False)
 
 
@@ -370,7 +371,7 @@ async def decide(
     """The office decides a frozen credit: it counts now (``post``) or is voided."""
     note = _reason(note, "note", MAX_NOTE_LENGTH, required=False)
     await _notice(community_id, notice_id)
-    await write(_decision_steps, ledger, community_id, admin_id, notice_id, post, note, lots.now())
+    await write(_decision_steps, ledger, community_id, admin_id, notice_id, post, note, clock.now())
     return await view(community_id, notice_id, office=True)
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 import msgspec
 
 from ledger import Entry, InvalidAmount, Ledger, Transfer, format_points, single, to_decimal, to_hundredths
+from market import clock
 from market.activities.hours import hours_and_stars
 from market.auth.sessions import Principal
 from market.community import service as communities
@@ -158,7 +159,7 @@ async def adjust(
         # the office's own decision: neither capped nor waiting for 公示 (``earn_steps``)
         (transfer,) = (await write(earn_steps, ledger, admin.community_id, issuance, [
             Credit(transfer_id, person_id, wallet, hundredths, "adjustment", memo)
-        ], lots.now())).transfers
+        ], clock.now())).transfers
     else:
         (transfer,) = await write(_moved, LedgerStep(ledger, [single(
             transfer_id, debit=wallet, credit=issuance, amount=to_decimal(-hundredths),
@@ -205,7 +206,7 @@ async def expiring(community_id: int, person_id: int, balance: int) -> list[Expi
     latest-expiring lots). Points already expired and not yet cleared are not listed."""
     if balance <= 0:
         return []
-    sql, args = lots.lot_sums_sql(community_id, [person_id], lots.to_us(lots.now()))
+    sql, args = lots.lot_sums_sql(community_id, [person_id], lots.to_us(clock.now()))
     found = lots.lot_sums(await fetch(sql, *args)).get(person_id)
     if found is None:
         return []
@@ -343,7 +344,7 @@ async def expiring_list(community_id: int, days: int) -> ExpiringList:
     """The office's list: who has points that expire within ``days`` days, earliest first."""
     from market.points.expiry import expiring_soon
 
-    now_us = lots.to_us(lots.now())
+    now_us = lots.to_us(clock.now())
     soon = await expiring_soon(community_id, now_us, now_us + days * 86_400_000_000)
     names = {}
     if soon:

@@ -14,8 +14,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ledger import Ledger
-from market import first_run
-from market.activities import clock, codes, participation, scans
+from market import clock, first_run
+from market.activities import codes, participation, scans
 from market.activities import service as activities
 from market.activities.schemas import ActivityView
 from market.auth import sessions

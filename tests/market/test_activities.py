@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from market.activities import clock
+from market import clock
 from tests.market.support import Enrol, Member, balance
 
 

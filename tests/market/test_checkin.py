@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qr
-from market.activities import clock, service
+from market import clock
+from market.activities import service
 from market.cards.service import signer_for
 from market.errors import Gone, InvalidInput
 from market.settings import Settings

@@ -13,10 +13,10 @@ from datetime import date, datetime, timedelta
 import httpx
 
 from ledger import Ledger
+from market import clock
 from market.community import service as communities
 from market.community.service import CommunityView
 from market.db import fetch
-from market.points import lots
 from market.points.policy import CHINA
 from tests.market.support import Enrol, Member, balance
 from tests.market.test_orders import reserve
@@ -56,7 +56,7 @@ async def audit_actions(community_id: int) -> list[str]:
 
 
 def china_today() -> date:
-    return lots.now().astimezone(CHINA).date()
+    return clock.now().astimezone(CHINA).date()
 
 
 async def test_the_rules_catalogue_is_checked_and_archived_rules_cannot_be_applied(
@@ -257,7 +257,7 @@ async def test_a_suspension_refuses_the_counter_and_reservations_until_it_ends_o
 
     # The day after its last day, the resident may redeem again.
     later = datetime.combine(until + timedelta(days=1), datetime.min.time(), CHINA) + timedelta(hours=9)
-    monkeypatch.setattr(lots, "clock", lambda: later)
+    monkeypatch.setattr(clock, "clock", lambda: later)
     free = (await resident.client.get("/api/me/suspension")).json()
     assert free == {"suspended": False, "suspension": None}
     assert (await redeem(shopkeeper, await code_of(resident), [(soap, 1)])).status_code == 201

@@ -2,7 +2,7 @@
 the monthly cap, idempotency, which points a gift moves (their expiry kept), what a gift does
 not count as, and parallel gifts from one wallet.
 
-Moments of earning and giving come from ``lots.clock``, injected; clearing is given its moment.
+Moments of earning and giving come from ``market.clock``, injected; clearing is given its moment.
 """
 
 import asyncio
@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from ledger import Ledger
+from market import clock
 from market.community import service as communities
 from market.community.service import CommunityView
 from market.db import fetch
-from market.points import expiry, lots
+from market.points import expiry
 from market.points.policy import CHINA
 from market.reports import tallies
 from market.tables import Person
@@ -31,7 +32,7 @@ def china(text: str) -> datetime:
 
 
 def at(monkeypatch: pytest.MonkeyPatch, when: str) -> None:
-    monkeypatch.setattr(lots, "clock", lambda: china(when))
+    monkeypatch.setattr(clock, "clock", lambda: china(when))
 
 
 async def set_policy(admin: Member, **policy: object) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from litestar import Litestar
 
-from market.activities import clock
+from market import clock
 from market.activities.hours import service_hours
 from market.community import service as communities
 from market.db import fetch

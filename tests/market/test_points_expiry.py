@@ -2,7 +2,7 @@
 
 The lot rule (``market.points.lots``): a wallet's balance is made of its latest-expiring lots;
 clearing at T moves what has expired from the wallet to the community's expiry account. Times
-of earning come from ``lots.clock`` (adjustments), injected here; clearing is given its moment.
+of earning come from ``market.clock`` (adjustments), injected here; clearing is given its moment.
 """
 
 import asyncio
@@ -12,8 +12,9 @@ from decimal import Decimal
 import pytest
 
 from ledger import Ledger
+from market import clock
 from market.community.service import CommunityView
-from market.points import expiry, lots
+from market.points import expiry
 from market.points.policy import CHINA
 from tests.market.support import Enrol, Member, adjust, balance
 from tests.market.test_orders import reserve
@@ -31,7 +32,7 @@ async def set_policy(admin: Member, **policy: object) -> dict:
 
 
 async def earn(monkeypatch, admin: Member, person: Member, amount: str, when: str) -> None:
-    monkeypatch.setattr(lots, "clock", lambda: china(when))
+    monkeypatch.setattr(clock, "clock", lambda: china(when))
     response = await adjust(admin, person.id, amount, reason="志愿服务")
     assert response.status_code == 201, response.text
 
@@ -52,7 +53,7 @@ async def test_the_worked_example_calendar_year(
     spent = await redeem(shopkeeper, await code_of(resident), [(soap, 1)])
     assert spent.status_code == 201, spent.text
 
-    monkeypatch.setattr(lots, "clock", lambda: china("2025-12-31T12:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2025-12-31T12:00"))
     shown = (await resident.client.get("/api/me/balance")).json()
     assert shown["balance"] == "7.00"
     assert [(e["amount"], e["on"]) for e in shown["expiring"]] == [("7.00", "2025-12-31")]
@@ -89,7 +90,7 @@ async def test_three_years_with_lots_of_different_ages(
     await earn(monkeypatch, admin, resident, "4", "2023-02-28T10:00")   # expires 2026-02-28 10:00
     await earn(monkeypatch, admin, resident, "6", "2024-06-15T10:00")   # 2027-06-15
     await earn(monkeypatch, admin, resident, "3", "2025-01-31T10:00")   # 2028-01-31
-    monkeypatch.setattr(lots, "clock", lambda: china("2025-05-01T10:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2025-05-01T10:00"))
     assert (await adjust(admin, resident.id, "-5", reason="更正")).status_code == 201  # the 4, and 1 of the 6
 
     shown = (await resident.client.get("/api/me/balance")).json()
@@ -149,6 +150,7 @@ async def test_a_cancelled_activity_takes_its_lots_back(
     await set_policy(admin, expiry="calendar_year")
     resident, organizer = await enrol("resident"), await enrol("organizer")
     await earn(monkeypatch, admin, resident, "5", "2025-03-01T10:00")
+    monkeypatch.undo()  # back to today: the activity runs now, and the scan reads the one clock
     made = await running_activity(organizer, points_per_checkin="7", points_per_hour="0")
     assert (await scan(organizer, resident, made["id"], "in")).status_code == 201
     cancelled = await organizer.client.post(f"/api/activities/{made['id']}/cancel", json={"reason": "下雨"})
@@ -190,7 +192,7 @@ async def test_the_office_sees_who_has_points_expiring_soon(
     soon, later = await enrol("resident", name="王大爷"), await enrol("resident", name="赵阿姨")
     await earn(monkeypatch, admin, soon, "9", "2025-05-01T10:00")
     await earn(monkeypatch, admin, later, "4", "2026-01-05T10:00")
-    monkeypatch.setattr(lots, "clock", lambda: china("2025-12-10T10:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2025-12-10T10:00"))
     listed = await admin.client.get("/api/points/expiring", params={"days": 30})
     assert listed.status_code == 200, listed.text
     assert [(i["person_id"], i["name"], i["amount"], i["on"]) for i in listed.json()["items"]] == [
@@ -285,7 +287,7 @@ def test_market_points_expire_from_the_command_line(monkeypatch, capsys) -> None
                 "pin": good_pin(resident_phone),
             })
             assert made.status_code == 201, made.text
-            monkeypatch.setattr(lots, "clock", lambda: china("2025-05-01T10:00"))
+            monkeypatch.setattr(clock, "clock", lambda: china("2025-05-01T10:00"))
             credited = await client.post(
                 "/api/adjustments", json={"person_id": made.json()["id"], "amount": "3", "reason": "扫雪"},
                 headers={"Idempotency-Key": secrets.token_hex(8)},
@@ -312,13 +314,13 @@ async def test_points_given_back_after_a_gift_come_back_as_they_were(
     giver, receiver = await enrol("resident"), await enrol("resident")
     await earn(monkeypatch, admin, giver, "5", "2025-01-10T10:00")      # expires 2026-01-10
     await earn(monkeypatch, admin, receiver, "10", "2025-06-01T10:00")  # expires 2026-06-01
-    monkeypatch.setattr(lots, "clock", lambda: china("2025-07-01T10:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2025-07-01T10:00"))
     deducted = await admin.client.post(
         "/api/deductions", json={"person_id": receiver.id, "amount": "10", "reason": "乱堆乱放"},
         headers={"Idempotency-Key": "d1"},
     )
     assert deducted.status_code == 201, deducted.text
-    monkeypatch.setattr(lots, "clock", lambda: china("2025-08-01T10:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2025-08-01T10:00"))
     gift = await giver.client.post("/api/gifts", json={"to_person_id": receiver.id, "amount": "5"},
                                    headers={"Idempotency-Key": "g1"})
     assert gift.status_code == 201, gift.text
@@ -345,7 +347,7 @@ async def test_a_gift_gives_living_points_and_leaves_the_expired_to_clear(
     giver, receiver = await enrol("resident"), await enrol("resident")
     await earn(monkeypatch, admin, giver, "5", "2025-01-10T10:00")   # expires 2026-01-10
     await earn(monkeypatch, admin, giver, "6", "2025-06-01T10:00")   # expires 2026-06-01
-    monkeypatch.setattr(lots, "clock", lambda: china("2026-02-01T10:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2026-02-01T10:00"))
     too_much = await giver.client.post("/api/gifts", json={"to_person_id": receiver.id, "amount": "7"},
                                        headers={"Idempotency-Key": "g0"})
     assert too_much.status_code == 409 and too_much.json()["reason"] == "insufficient_points"
@@ -366,14 +368,14 @@ async def test_points_given_back_after_their_lot_expired_are_cleared_at_the_next
     expired and been cleared past gave back points the clearing never looked at again."""
     await set_policy(admin, expiry={"months": 12})
     await earn(monkeypatch, admin, resident, "5", "2025-01-10T10:00")  # expires 2026-01-10
-    monkeypatch.setattr(lots, "clock", lambda: china("2025-02-01T10:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2025-02-01T10:00"))
     deducted = await admin.client.post(
         "/api/deductions", json={"person_id": resident.id, "amount": "5", "reason": "乱堆乱放"},
         headers={"Idempotency-Key": "d1"},
     )
     assert deducted.status_code == 201, deducted.text
     assert (await expiry.clear(ledger, community.id, china("2026-02-01T00:00"))).hundredths == 0
-    monkeypatch.setattr(lots, "clock", lambda: china("2026-03-01T10:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2026-03-01T10:00"))
     appeal = await resident.client.post(
         "/api/appeals", json={"transfer_id": deducted.json()["transfer_id"], "reason": "不是我"})
     upheld = await admin.client.post(f"/api/appeals/{appeal.json()['id']}/decision",

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from market import clock
 from market.community import service as communities
 from market.db import fetch
 from market.points import expiry, lots, publicity
@@ -121,14 +122,14 @@ class PointsMachine(RuleBasedStateMachine):
         self.ledger = self.app.state.ledger
         self.model = Notebook()
         self.now = datetime(2025, 1, 6, 9, 0, tzinfo=CHINA)
-        self.saved_clock = lots.clock
-        lots.clock = lambda: self.now
+        self.saved_clock = clock.clock
+        clock.clock = lambda: self.now
 
     def run(self, coro):
         return self.loop.run_until_complete(coro)
 
     def teardown(self) -> None:
-        lots.clock = self.saved_clock
+        clock.clock = self.saved_clock
         self.run(self.stack.aclose())
         self.loop.close()
 

@@ -1,8 +1,8 @@
 """公示 (issue 15): credits wait on a public notice before they count; objections freeze them,
 the office decides, the window's end posts the others — on the right working day, once.
 
-Credits are made by approvals at an injected moment (``market.activities.clock``); the job
-(``publicity.post_due``) is given its moment; objections read "today" from ``lots.clock``.
+Credits are made by approvals at an injected moment (``market.clock``); the job
+(``publicity.post_due``) is given its moment; objections read "today" from ``market.clock``.
 2099-03-05 is a Thursday; with a 3-working-day window and 2099-03-09 (Monday) a listed holiday,
 the window is Fri 6, Tue 10, Wed 11: the credit counts on Thursday 2099-03-12. (Far ahead, so
 that the app's own 公示 job, which posts what is due by the real clock, never gets there first.)
@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 
 from ledger import Ledger
-from market.activities import clock
+from market import clock
 from market.community.service import CommunityView
 from market.db import fetch
 from market.points import lots, publicity
@@ -115,7 +115,7 @@ async def test_an_objection_freezes_a_credit_and_the_office_decides(
     made = await approved_on(monkeypatch, organizer, [zhang, li, wang], THURSDAY)
     items = {i["name"]: i for i in (await notice(anon, community))["items"]}
 
-    monkeypatch.setattr(lots, "clock", lambda: china("2099-03-06T15:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2099-03-06T15:00"))
     objected = await neighbour.client.post(f"/api/notices/{items['张*明']['id']}/objections",
                                            json={"reason": "他那天没来"})
     assert objected.status_code == 201, objected.text
@@ -132,7 +132,7 @@ async def test_an_objection_freezes_a_credit_and_the_office_decides(
     assert (await balance(li), await balance(zhang), await balance(wang)) == ("4.00", "0.00", "0.00")
     left = {i["name"]: i["state"] for i in (await notice(anon, community))["items"]}
     assert left == {"张*明": "frozen", "王*": "frozen"}
-    monkeypatch.setattr(lots, "clock", lambda: china("2099-03-12T08:00"))
+    monkeypatch.setattr(clock, "clock", lambda: china("2099-03-12T08:00"))
     late = await neighbour.client.post(f"/api/notices/{items['张*明']['id']}/objections",
                                        json={"reason": "补充"})
     assert late.status_code == 409 and late.json()["reason"] == "notice_window_closed"

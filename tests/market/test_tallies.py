@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from market.activities import clock, service
+from market import clock
+from market.activities import service
 from market.db import fetch
 from market.reports import tallies
 from market.reports.board_period import CHINA

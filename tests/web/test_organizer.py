@@ -12,7 +12,7 @@ import pytest
 from litestar import Litestar
 
 from ledger import Ledger
-from market.activities import clock
+from market import clock
 from market.activities import service as activities
 from market.cards import service as cards
 from market.community import service as communities

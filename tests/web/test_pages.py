@@ -242,7 +242,7 @@ async def test_an_expired_code_says_so(
     app: Litestar, organizer: Member, resident: Member, monkeypatch: pytest.MonkeyPatch,
     language: str, text: str,
 ) -> None:
-    from market.activities import clock
+    from market import clock
 
     made = await running_activity(organizer)
     checkin = path_of(await code_url(organizer, made["id"]))

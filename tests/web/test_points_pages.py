@@ -3,14 +3,14 @@ the reader's language) and its round trip, the categories' forms, the expiring l
 the expiry notices, and the activity form's categories with their rates."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from html import unescape
 
 import httpx
 import pytest
 from litestar import Litestar
 
-from market.points import lots
+from market import clock
 from market.points.policy import CHINA
 from tests.market.support import Member, adjust
 from tests.web.support import browser, csrf_of, sign_in
@@ -139,11 +139,11 @@ async def test_expiry_notices_the_expiring_list_and_how_to_earn(
     app: Litestar, monkeypatch, admin: Member, resident: Member, organizer: Member
 ) -> None:
     await admin.client.put("/api/points/policy", json={"expiry": "calendar_year", "cap_per_day": "30"})
-    monkeypatch.setattr(lots, "clock", lambda: datetime(2026, 12, 20, 10, tzinfo=CHINA))
+    monkeypatch.setattr(clock, "clock", lambda: datetime(2026, 12, 20, 10, tzinfo=CHINA))
     assert (await adjust(admin, resident.id, "12.50")).status_code == 201
     category = await admin.client.post("/api/points/categories", json={
         "name": "邻里互助", "points_per_checkin": "2", "points_per_hour": "6"})
-    start = datetime.now(UTC) + timedelta(days=1)
+    start = clock.now() + timedelta(days=1)  # upcoming on the moved day (one clock for all)
     made = await organizer.client.post("/api/activities", json={
         "title": "帮老人买菜", "category": "邻里互助", "starts_at": start.isoformat(),
         "ends_at": (start + timedelta(hours=2)).isoformat(), "points_per_checkin": "2",
