@@ -19,7 +19,8 @@ from market.auth.hashing import SecretHasher
 from market.community import service as communities
 from market.errors import Conflict, InvalidInput, MarketError
 from market.people import rules
-from market.people.service import NewPerson, PersonView, create_person
+from market.people.schemas import PersonView
+from market.people.service import NewPerson, create_person
 from market.tables import AuditEntry, Person
 
 SETUP_PATH = "/setup"

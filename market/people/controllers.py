@@ -1,53 +1,22 @@
 """/api/people (admins enrol and look people up, and issue one-time codes for PIN slips) and
 /api/me (one's own profile)."""
 
-from datetime import datetime
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ledger import Ledger
-from market.auth import access_codes, credentials
+from market.auth import access_codes
 from market.auth.guards import requires_role
 from market.auth.hashing import SecretHasher
-from market.auth.roles import ADMIN, ROLES
+from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
-from market.constraints import matching, password_text, roles_of, text
 from market.paging import Cursor
-from market.people import rules, service
-from market.people.service import NewPerson, PeoplePage, PersonView
-
-
-class NewPersonRequest(msgspec.Struct):
-    name: Annotated[str, text(rules.MAX_NAME)]
-    phone: Annotated[str, matching(rules.PHONE)]
-    roles: Annotated[list[str], roles_of(ROLES)]
-    password: Annotated[str | None, password_text(credentials.MIN_PASSWORD, credentials.MAX_PASSWORD)] = None
-    """Required for organizers, shopkeepers and admins; at least 8 characters."""
-    pin: Annotated[str | None, matching(credentials.PIN)] = None
-    """Required for residents: 6 digits, not trivially guessable."""
-    household_id: int | None = None
-    """The household (户) the resident belongs to, of the admin's community."""
-
-
-class AccessCodesRequest(msgspec.Struct):
-    person_ids: list[int]
-    """Up to 100 residents of the admin's community; each one's earlier code stops working."""
-
-
-class IssuedCodeView(msgspec.Struct):
-    person_id: int
-    name: str
-    card_no: str
-    household_id: int | None
-    code: str
-    """8 digits, shown this once: only its hash is kept. Print it on a sealed slip."""
-    purpose: str
-    """``activate`` (no PIN yet) or ``reset`` (a forgotten PIN)."""
-    expires_at: datetime
+from market.people import service
+from market.people.schemas import AccessCodesRequest, IssuedCodeView, NewPersonRequest, PeoplePage, PersonView
+from market.people.service import NewPerson
 
 
 class PeopleController(Controller):

@@ -11,7 +11,7 @@ from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, RESIDENT
 from market.auth.sessions import Principal
 from market.people import delegates
-from market.people.delegates import DelegateList, DelegateView, NewDelegate
+from market.people.schemas import DelegateList, DelegateView, NewDelegate
 
 
 class DelegateController(Controller):

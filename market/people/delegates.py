@@ -15,7 +15,6 @@ import dataclasses
 import logging
 from datetime import UTC, datetime
 
-import msgspec
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
@@ -26,6 +25,7 @@ from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_phone
+from market.people.schemas import DelegateList, DelegateView
 from market.writes import Steps, write
 
 log = logging.getLogger(__name__)
@@ -41,24 +41,6 @@ class NotDelegable(MarketError):
 
 class NotYourElder(MarketError):
     status, reason = 403, "not_your_elder"
-
-
-class DelegateView(msgspec.Struct):
-    id: int
-    elder_id: int
-    elder_name: str
-    delegate_id: int
-    delegate_name: str
-    linked_at: datetime
-    ended_at: datetime | None = None
-
-
-class DelegateList(msgspec.Struct):
-    items: list[DelegateView]
-
-
-class NewDelegate(msgspec.Struct, forbid_unknown_fields=True):
-    delegate_id: int
 
 
 def _ms(moment: datetime) -> int:

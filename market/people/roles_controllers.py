@@ -2,45 +2,17 @@
 staff), resets a staff password, changes one role of several people at once, and sees who holds
 which."""
 
-from typing import Annotated
 
-import msgspec
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from market.auth import credentials
 from market.auth.guards import requires_role
 from market.auth.hashing import SecretHasher
-from market.auth.roles import ADMIN, ROLES
+from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
-from market.constraints import password_text, roles_of
 from market.people import roles_service
-from market.people.roles_service import RoleHolder
-from market.people.service import PersonView
-
-
-class RolesRequest(msgspec.Struct):
-    roles: Annotated[list[str], roles_of(ROLES)]
-    """The person's complete new set: any of resident, organizer, shopkeeper, admin."""
-    password: Annotated[str | None, password_text(credentials.MIN_PASSWORD, credentials.MAX_PASSWORD)] = None
-    """A staff password, for a person who has none yet (a resident becoming staff), or a new one.
-    Losing the last staff role also removes the password."""
-
-
-class PasswordRequest(msgspec.Struct):
-    password: Annotated[str, password_text(credentials.MIN_PASSWORD, credentials.MAX_PASSWORD)]
-    """At least 8 characters; the person's sessions end."""
-
-
-class BulkRolesRequest(msgspec.Struct):
-    person_ids: list[int]
-    """Up to 100 people of the admin's community."""
-    add: str | None = None
-    """The role to add to each (exactly one of ``add`` and ``remove``)."""
-    remove: str | None = None
-    """The role to take from each; refused for everyone if it is someone's only role, or would
-    leave the community without an admin."""
+from market.people.schemas import BulkRolesRequest, PasswordRequest, PersonView, RoleHolder, RolesRequest
 
 
 class RolesController(Controller):

@@ -12,8 +12,6 @@ to or removed from several people) are all or nothing.
 import logging
 from datetime import UTC, datetime
 
-import msgspec
-
 from market.audit import record_person_action
 from market.auth import credentials
 from market.auth.hashing import SecretHasher
@@ -21,18 +19,14 @@ from market.auth.roles import ADMIN, ROLES, STAFF_ROLES, decode_roles, encode_ro
 from market.db import engine_name, write_transaction
 from market.errors import Conflict, InvalidInput, NotFound
 from market.people import rules
-from market.people.service import PersonView, get_person
+from market.people.schemas import PersonView, RoleHolder
+from market.people.service import get_person
 from market.tables import Person, Session
 
 #: The most people one bulk change touches.
 MAX_BULK = 100
 
 log = logging.getLogger(__name__)
-
-
-class RoleHolder(msgspec.Struct):
-    id: int
-    name: str
 
 
 async def _admin_ids(community_id: int) -> set[int]:

@@ -7,7 +7,6 @@ is simply not found. Phones leave this module masked.
 import logging
 from dataclasses import dataclass
 
-import msgspec
 from piccolo.columns.combination import WhereRaw
 
 from ledger import Ledger
@@ -19,26 +18,12 @@ from market.db import engine_name, is_unique_violation
 from market.errors import Conflict, NotFound
 from market.paging import parse_cursor
 from market.people import rules
+from market.people.schemas import PeoplePage, PersonView
 from market.tables import Person
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
-
-
-class PersonView(msgspec.Struct):
-    id: int
-    name: str
-    phone: str
-    """Masked: 138****0000."""
-    roles: list[str]
-    card_no: str
-    household_id: int | None = None
-
-
-class PeoplePage(msgspec.Struct):
-    items: list[PersonView]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
