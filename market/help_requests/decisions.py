@@ -20,8 +20,9 @@ from datetime import datetime
 
 from ledger import InvalidAmount, Ledger, to_hundredths
 from market import audit, clock
+from market.activities import validation
 from market.auth.sessions import Principal
-from market.errors import Conflict, Forbidden, InvalidInput, NotFound
+from market.errors import Conflict, Forbidden, InvalidInput
 from market.help_requests import rules
 from market.help_requests.rules import CATEGORY_NAMES
 from market.help_requests.schemas import HelpRequestView
@@ -30,7 +31,6 @@ from market.help_requests.service import (
     get,
     is_office,
     locked_row,
-    may_read,
     now_us,
     readable_row,
     reader,
@@ -100,13 +100,18 @@ def _confirm_steps(community_id: int, request_id: int, actor: int, pay: _Pay, ho
     ], at, rules=earning, locked=True)
 
 
+def _refuse_self_confirmation(who: Reader, row: dict) -> None:
+    """Nobody confirms a claim held by themselves or by a member of their household."""
+    if who.me.id == row["volunteer"] or rules.same_household(who.place.household, row["volunteer_household"]):
+        raise Conflict("help_self_confirm")
+
+
 async def _confirmed(
     ledger: Ledger, me: Principal, who: Reader, row: dict, hours: int, from_state: str
 ) -> None:
     if row["volunteer"] is None:
         raise Conflict("help_not_claimed", state=row["state"])
-    if who.me.id == row["volunteer"] or rules.same_household(who.place.household, row["volunteer_household"]):
-        raise Conflict("help_self_confirm")
+    _refuse_self_confirmation(who, row)
     pay = _Pay(ledger, await account_id(ledger, me.community_id, "issuance"),
                await wallet_id(ledger, me.community_id, row["volunteer"]), row["volunteer"])
     await write(_confirm_steps, me.community_id, row["id"], me.id, pay, hours, from_state, clock.now())
@@ -116,18 +121,15 @@ async def _confirmed(
 async def confirm(ledger: Ledger, me: Principal, request_id: int, hours: object) -> HelpRequestView:
     """The requester (or the grid worker for them) says it was done, and how long it took."""
     worked = hours_of(hours)
-    who = await reader(me)
-    row = await row_of(me.community_id, request_id)
-    if not may_read(row, who):
-        raise NotFound(field="request_id")
+    who, row = await readable_row(me, request_id)
     if row["state"] == "done":
         return view_of(row, who)  # confirmed already: the same answer again
-    if me.id == row["volunteer"] or rules.same_household(who.place.household, row["volunteer_household"]):
-        raise Conflict("help_self_confirm")
+    # Self-confirmation first: the volunteer hears why, not only that it is not theirs.
+    _refuse_self_confirmation(who, row)
     if not (me.id in (row["requester"], row["posted_by"]) or row["grid"] in who.grids):
         raise Conflict("help_not_yours")
     await _confirmed(ledger, me, who, row, worked, "claimed")
-    return await get(me, request_id)
+    return await get(me, request_id, who)
 
 
 # -- disputes, the office, withdrawal ---------------------------------------------------------------
@@ -150,15 +152,12 @@ def _dispute_steps(community_id: int, request_id: int, actor: int, reason: str) 
 
 async def dispute(me: Principal, request_id: int, reason: str) -> HelpRequestView:
     """The requester (or the grid worker) disagrees that it was done: the office decides."""
-    who = await reader(me)
-    row = await readable_row(me, request_id)
+    who, row = await readable_row(me, request_id)
     if not (me.id in (row["requester"], row["posted_by"]) or row["grid"] in who.grids):
         raise Conflict("help_not_yours")
-    note = _note(reason)
-    if not note:
-        raise InvalidInput("invalid_reason", field="reason")
+    note = validation.reason(reason)  # an activity's review reason's rule: 1 to 200, spaces tidied
     await write(_dispute_steps, me.community_id, request_id, me.id, note)
-    return await get(me, request_id)
+    return await get(me, request_id, who)
 
 
 def _review_steps(
@@ -220,7 +219,7 @@ async def resolve(ledger: Ledger, me: Principal, request_id: int, decision: str,
         await _confirmed(ledger, me, who, row, worked, "disputed")
     else:
         await write(_settle_steps, me.community_id, request_id, me.id, decision, _note(note), now_us())
-    return await get(me, request_id)
+    return await get(me, request_id, who)
 
 
 def _withdraw_steps(community_id: int, request_id: int, actor: int) -> Steps[None]:
@@ -233,10 +232,10 @@ def _withdraw_steps(community_id: int, request_id: int, actor: int) -> Steps[Non
 
 async def withdraw(me: Principal, request_id: int) -> HelpRequestView:
     """The requester (or who posted it, or the office) withdraws a request nobody holds."""
-    row = await readable_row(me, request_id)
-    if not (me.id in (row["requester"], row["posted_by"]) or is_office(me)):
+    who, row = await readable_row(me, request_id)
+    if not (me.id in (row["requester"], row["posted_by"]) or who.office):
         raise Conflict("help_not_yours")
     await write(_withdraw_steps, me.community_id, request_id, me.id)
-    return await get(me, request_id)
+    return await get(me, request_id, who)
 
 

@@ -196,21 +196,20 @@ def view_of(row: dict, who: Reader | None, base: str = "/api/help-requests") -> 
     )
 
 
-async def get(me: Principal, request_id: int) -> HelpRequestView:
-    """One request; 404 for a request the reader may not see (as for another community's)."""
-    who = await reader(me)
+async def readable_row(me: Principal, request_id: int, who: Reader | None = None) -> tuple[Reader, dict]:
+    """The reader (``who``, when a step already has it) and the request's row; 404 for a request
+    the reader may not see (as for another community's)."""
+    who = who or await reader(me)
     row = await row_of(me.community_id, request_id)
     if not may_read(row, who):
         raise NotFound(field="request_id")
+    return who, row
+
+
+async def get(me: Principal, request_id: int, who: Reader | None = None) -> HelpRequestView:
+    """One request as the reader may see it (after a step, with the reader it already has)."""
+    who, row = await readable_row(me, request_id, who)
     return view_of(row, who)
-
-
-async def readable_row(me: Principal, request_id: int) -> dict:
-    who = await reader(me)
-    row = await row_of(me.community_id, request_id)
-    if not may_read(row, who):
-        raise NotFound(field="request_id")
-    return row
 
 
 # -- lists ---------------------------------------------------------------------------------------
@@ -287,12 +286,12 @@ async def post(me: Principal, data: NewRequest) -> HelpRequestView:
     if not me.has_role(RESIDENT):
         raise Forbidden()
     body = _body(data.body)
-    place = await place_of(me.community_id, me.id)
-    _check_place(data.visibility, place)
-    request_id = await write(_post_steps, me.community_id, me.id, me.id, place, data.category,
+    who = await reader(me)
+    _check_place(data.visibility, who.place)
+    request_id = await write(_post_steps, me.community_id, me.id, me.id, who.place, data.category,
                              data.visibility, body, now_us())
     log.info("help request %s posted (%s)", request_id, data.category)
-    return await get(me, request_id)
+    return await get(me, request_id, who)
 
 
 async def post_for(me: Principal, data: AssistedRequest) -> HelpRequestView:
@@ -357,10 +356,9 @@ def _claim_steps(community_id: int, request_id: int, volunteer: int, place: Plac
 async def claim(me: Principal, request_id: int) -> HelpRequestView:
     if not me.has_role(RESIDENT):
         raise Forbidden()
-    await readable_row(me, request_id)
-    place = await place_of(me.community_id, me.id)
-    await write(_claim_steps, me.community_id, request_id, me.id, place, now_us())
-    return await get(me, request_id)
+    who, _ = await readable_row(me, request_id)
+    await write(_claim_steps, me.community_id, request_id, me.id, who.place, now_us())
+    return await get(me, request_id, who)
 
 
 def reopened_steps(request_id: int, outcome: str, at_us: int, state: str = "open") -> Steps[None]:
@@ -382,9 +380,9 @@ def _release_steps(community_id: int, request_id: int, actor: int, office: bool,
 async def release(me: Principal, request_id: int) -> HelpRequestView:
     """The volunteer gives the request back — or the office takes it from a volunteer who went
     quiet — and it is open again for others."""
-    await readable_row(me, request_id)
-    await write(_release_steps, me.community_id, request_id, me.id, is_office(me), now_us())
-    return await get(me, request_id)
+    who, _ = await readable_row(me, request_id)
+    await write(_release_steps, me.community_id, request_id, me.id, who.office, now_us())
+    return await get(me, request_id, who)
 
 
 # -- the photo -------------------------------------------------------------------------------------
@@ -400,7 +398,7 @@ def _photo_steps(community_id: int, request_id: int, image: bytes, thumb: bytes)
 
 
 async def may_add_photo(me: Principal, request_id: int) -> None:
-    row = await readable_row(me, request_id)
+    _, row = await readable_row(me, request_id)
     if me.id not in (row["requester"], row["posted_by"]):
         raise Conflict("help_not_yours")
 
