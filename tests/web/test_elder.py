@@ -19,7 +19,15 @@ from market.community.service import CommunityView
 from market.errors import Gone, InvalidInput
 from market.web import i18n
 from tests.market.support import Member, adjust
-from tests.web.support import browser, code_url, csrf_of, path_of, running_activity, sign_in
+from tests.web.support import (
+    browser,
+    code_url,
+    csrf_of,
+    path_of,
+    running_activity,
+    sign_in,
+    without_times,
+)
 
 SWITCH = re.compile(r'<a class="elder-switch" id="elder-switch" role="switch" aria-checked="(true|false)"\s+'
                     r'href="(/elder/(?:on|off)\?next=[^"]*)">'
@@ -283,15 +291,15 @@ async def test_resident_pages_show_whole_points(app: Litestar, admin: Member, or
     checkin = path_of(await code_url(organizer, made["id"]))
     async with browser(app) as client:
         await sign_in(client, resident)
-        home = (await client.get("/")).text
+        home = without_times((await client.get("/")).text)
         assert '<p class="number" id="balance">12.5</p>' in home and "12.50" not in home
-        statement = (await client.get("/statement")).text
+        statement = without_times((await client.get("/statement")).text)
         assert "+12" in statement and "+0.5" in statement and ".00" not in statement
-        shop = (await client.get(f"/shop/{product.json()['id']}")).text
+        shop = without_times((await client.get(f"/shop/{product.json()['id']}")).text)
         assert '<dd class="price" id="price">5 积分</dd>' in shop
         # The form keeps the exact price for its script (shop.js), not for the reader.
         assert 'data-price="5.00"' in shop and "5.00" not in shop.replace('data-price="5.00"', "")
-        form = (await client.get(checkin)).text
+        form = without_times((await client.get(checkin)).text)
         assert "签到得 5 积分" in form or "5 积分" in form
         assert "2.5" in form and "2.50" not in form and "5.00" not in form
     # The API keeps the ledger's two decimals.

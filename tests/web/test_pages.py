@@ -14,7 +14,7 @@ from market.community.service import CommunityView
 from market.web import i18n
 from market.web.site import FRONTEND, asset
 from tests.market.support import Enrol, Member, adjust
-from tests.web.support import browser, code_url, csrf_of, path_of, running_activity, sign_in
+from tests.web.support import browser, code_url, csrf_of, path_of, running_activity, sign_in, without_times
 
 MAX_PAGE_BYTES = 100 * 1024
 ASSET = re.compile(r'(?:src|href)="(/static/[^"]+)"')
@@ -106,7 +106,7 @@ async def test_a_resident_sees_only_their_own_points(
     await adjust(admin, second.id, "7.25", reason="第二位的记录")
     async with browser(app) as client:
         await sign_in(client, first)
-        home = (await client.get("/")).text
+        home = without_times((await client.get("/")).text)
         statement = (await client.get("/statement")).text
     assert "王大爷" in home and "赵奶奶" not in home
     assert 'id="balance">3<' in home and "7.25" not in home
