@@ -25,6 +25,7 @@ from ledger import Ledger
 from market import background, clock, db
 from market.activities import service as activities
 from market.activities.controllers import ActivityController, CheckinController
+from market.activities.how_to_earn_controllers import HowToEarnController
 from market.amounts import AmountSchemaPlugin, decode_amount, is_amount
 from market.auth.controllers import SessionController
 from market.auth.guards import signed_in
@@ -48,7 +49,7 @@ from market.people.import_controllers import RosterImportController
 from market.people.roles_controllers import RolesController
 from market.points import expiry as points_expiry
 from market.points import publicity as points_publicity
-from market.points.category_controllers import EarningCategoryController, HowToEarnController
+from market.points.category_controllers import EarningCategoryController
 from market.points.controllers import (
     AdjustmentController,
     LedgerController,

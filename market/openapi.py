@@ -26,6 +26,7 @@ holds); text must not hold NUL or unpaired surrogates (said once, in the documen
 answer's status is one the document lists.
 """
 
+import dataclasses
 from http import HTTPStatus
 
 import msgspec
@@ -94,6 +95,7 @@ def document_problems(app: Litestar) -> None:
         document.components.schemas = {}
     if "Problem" in document.components.schemas:
         return  # this app's document has them already
+    keep_component_names(document)
     document.components.schemas["Problem"] = PROBLEM
     answer = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
     for route in plugin.included_routes.values():
@@ -127,6 +129,48 @@ def document_problems(app: Litestar) -> None:
                 )
             operation.responses = dict(sorted(responses.items()))
     document_inputs(document)
+
+
+#: Litestar names a shape's component after its class, or, where two classes share a name, after
+#: their modules' paths too. The shapes moved into ``schemas.py`` files (issue 19), which changed
+#: those paths: the names clients generated code from stay what the document always said.
+COMPONENT_NAMES = {
+    "community_schemas_HouseholdView": "community_structure_HouseholdView",
+    "points_schemas_HouseholdView": "points_gifts_HouseholdView",
+    "reports_schemas_Board": "reports_leaderboards_Board",
+    "shop_schemas_Totals": "shop_reconciliation_Totals",
+    "subdistricts_schemas_Totals": "subdistricts_overview_Totals",
+}
+
+
+def keep_component_names(document: object) -> None:
+    """Rename the components of ``COMPONENT_NAMES`` back, and every reference to them."""
+    schemas = document.components.schemas or {}  # type: ignore[attr-defined]
+    moved = {new: old for new, old in COMPONENT_NAMES.items() if new in schemas}
+    if not moved:
+        return
+    document.components.schemas = dict(sorted(  # type: ignore[attr-defined]
+        (moved.get(name, name), schema) for name, schema in schemas.items()))
+    refs = {f"#/components/schemas/{new}": f"#/components/schemas/{old}" for new, old in moved.items()}
+    seen: set[int] = set()
+
+    def walk(node: object) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, Reference):
+            node.ref = refs.get(node.ref, node.ref)
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+        elif dataclasses.is_dataclass(node):
+            for field in dataclasses.fields(node):
+                walk(getattr(node, field.name))
+
+    walk(document)
 
 
 #: The header a delegate (代办) sends to act for an elder, on the routes that allow it

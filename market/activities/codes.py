@@ -15,7 +15,7 @@ from market import clock
 from market.activities.records import activity, managed_row
 from market.activities.schemas import ActivityCode, ActivityPoster
 from market.auth.sessions import Principal
-from market.cards.service import ROTATION
+from market.cards.rules import ROTATION
 from market.errors import Gone, InvalidInput
 from market.settings import Settings
 from market.signing import signer_for

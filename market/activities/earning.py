@@ -15,9 +15,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 MICROS_PER_HOUR = 3_600_000_000
 
-#: Stars by service hours (whole hours): 1★ from 100 h … 5★ from 1500 h.
-STAR_THRESHOLDS = (100, 300, 600, 1000, 1500)
-
 
 def micros(at: datetime) -> int:
     """An aware datetime as integer microseconds since the epoch (exact)."""
@@ -42,7 +39,3 @@ def checkout_points(points_per_hour: int, hours_hundredths: int) -> int:
     """Hundredths of points for ``hours_hundredths`` at ``points_per_hour`` (hundredths), floored."""
     return points_per_hour * hours_hundredths // 100
 
-
-def stars(hours_hundredths: int) -> int:
-    """0–5 stars for a total of service hours (hundredths)."""
-    return sum(1 for threshold in STAR_THRESHOLDS if hours_hundredths >= threshold * 100)

@@ -2,7 +2,6 @@
 as msgspec Structs, with the limits of their fields."""
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
@@ -10,21 +9,16 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import KwargDefinition
 
 from market.amounts import Amount
-from market.cards.service import ROTATION
+from market.cards.rules import ROTATION
 from market.constraints import text
+from market.points.rules import MAX_CATEGORY_LENGTH
+from market.points.schemas import ExpiryMonths
 
 #: The built-in kinds; a community's earning categories (``market.points.categories``) add names.
 CATEGORIES = frozenset({"self_governance", "collective_labour", "volunteer_service"})
-#: The ``activity.category`` column's width, which an earning category's name fits.
-MAX_CATEGORY_LENGTH = 20
 MAX_REASON_LENGTH = 200
 #: An activity's title, and its location.
 MAX_TITLE_LENGTH = 100
-#: The most points an activity gives per participation, and per hour of service; an earning
-#: category's default rates share it (``market.points.categories``). A community's goods cost a
-#: few points to a few hundred (a bag of rice ~30), and an hour of service earns ~10: 1000 an hour
-#: leaves room for any real rule, and refuses a slip of the keyboard (99999999999 an hour).
-MAX_RATE = Decimal(1000)
 
 
 # -- views -------------------------------------------------------------------------------------
@@ -287,3 +281,44 @@ class CheckinRequest(msgspec.Struct):
 class AttendanceRequest(msgspec.Struct):
     member_code: str
     direction: str = "in"
+
+
+# -- how to earn: the categories with their upcoming activities, and the policy in words -------
+
+
+class UpcomingActivity(msgspec.Struct):
+    id: int
+    title: str
+    category: str
+    location: str
+    starts_at: datetime
+    ends_at: datetime
+    points_per_checkin: str
+    points_per_hour: str
+
+
+class CategoryToEarn(msgspec.Struct):
+    id: int
+    name: str
+    description: str
+    points_per_checkin: str
+    points_per_hour: str
+    activities: list[UpcomingActivity]
+    """Coming and ongoing activities of the category the reader may check in to, soonest first."""
+
+
+class HowToEarn(msgspec.Struct):
+    categories: list[CategoryToEarn]
+    other_activities: list[UpcomingActivity]
+    """Activities open to the reader whose category is not in the catalogue (built-in kinds)."""
+    cap_per_day: str | None
+    """The most a person may earn in a day (China time); null: no cap."""
+    cap_per_month: str | None
+    """The most a person may earn in a calendar month; null: no cap."""
+    expiry: Literal["none", "calendar_year"] | ExpiryMonths
+    expiry_rule: str
+    """The expiry rule in words, in the reader's language."""
+    publicity_days: int
+    """公示: working days a credit waits before it counts; 0: none."""
+    publicity_rule: str | None
+    """The 公示 rule in words (null when there is none)."""

@@ -11,8 +11,6 @@ from typing import Any
 from ledger import InvalidAmount, to_hundredths
 from market.activities.schemas import (
     CATEGORIES,
-    MAX_CATEGORY_LENGTH,
-    MAX_RATE,
     MAX_REASON_LENGTH,
     MAX_TITLE_LENGTH,
     ActivityChanges,
@@ -21,6 +19,7 @@ from market.activities.schemas import (
 from market.auth.sessions import Principal
 from market.errors import InvalidInput, MarketError
 from market.messages import Language, message
+from market.points.rules import MAX_CATEGORY_LENGTH, MAX_RATE
 from market.tables import Building, Grid, Team
 
 

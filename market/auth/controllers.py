@@ -4,7 +4,6 @@ signs out."""
 
 from datetime import UTC, datetime, timedelta
 
-import msgspec
 from litestar import Controller, Request, Response, delete, post
 from litestar.datastructures import Cookie, Headers
 from litestar.di import NamedDependency
@@ -15,38 +14,9 @@ from market.auth import access_codes, sessions
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter, TotalFailures
 from market.auth.middleware import CSRF_COOKIE, SESSION_COOKIE
+from market.auth.schemas import CodeSignInRequest, SessionBody, SessionPerson, SignInRequest
 from market.auth.sessions import Principal
 from market.settings import Settings
-
-
-class SignInRequest(msgspec.Struct):
-    login: str
-    """A phone number (11 digits) or a member card number (10 digits)."""
-    secret: str
-    """The password (staff) or 6-digit PIN (residents)."""
-
-
-class CodeSignInRequest(msgspec.Struct):
-    login: str
-    """The member card number (10 digits) or phone number (11 digits)."""
-    code: str
-    """The 8-digit one-time code printed on the office's slip (spaces and dashes ignored)."""
-
-
-class SessionPerson(msgspec.Struct):
-    id: int
-    name: str
-    roles: list[str]
-
-
-class SessionBody(msgspec.Struct):
-    token: str
-    csrf_token: str
-    expires_at: datetime
-    person: SessionPerson
-    must_set_pin: bool = False
-    """True after a one-time code: until ``PUT /api/me/pin`` sets a PIN, every other call is
-    refused with 403 ``pin_change_required``."""
 
 
 def served_over_https(scope: Scope, settings: Settings) -> bool:

@@ -6,16 +6,13 @@ a code image is a credential.
 """
 
 import asyncio
-from typing import Annotated
 
-import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 import qr
 from market.auth import access_codes
-from market.auth.credentials import PIN
 from market.auth.guards import requires_role
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
@@ -23,8 +20,14 @@ from market.auth.roles import ADMIN, ORGANIZER, RESIDENT, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.cards import service
 from market.cards.picture import render_card
-from market.cards.service import CardView, MemberCode, ScannedMember
-from market.constraints import matching, text
+from market.cards.schemas import (
+    CardView,
+    ChangePinRequest,
+    MemberCode,
+    ScannedMember,
+    ScanRequest,
+    SetPinRequest,
+)
 from market.people import delegates
 from market.people.delegates import DELEGABLE
 from market.settings import Settings
@@ -34,22 +37,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def _png(data: bytes) -> Response[bytes]:
     return Response(data, media_type="image/png", headers=NO_STORE)
-
-
-class ChangePinRequest(msgspec.Struct):
-    new_pin: Annotated[str, matching(PIN)]
-    """6 digits, not trivially guessable (not all one digit, not a run, not the phone's last six)."""
-    current_pin: str | None = None
-    """Required when a PIN is already set, except in the session a one-time code opened."""
-
-
-class SetPinRequest(msgspec.Struct):
-    pin: Annotated[str, matching(PIN)]
-
-
-class ScanRequest(msgspec.Struct):
-    member_code: Annotated[str, text(service.MAX_CODE_LENGTH)]
-    """A rotating member code from a phone, or the code of a printed card."""
 
 
 class MyCodeController(Controller):

@@ -30,6 +30,8 @@ from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.roles import RESIDENT, decode_roles
 from market.auth.sessions import person_limiter_key
+from market.cards.rules import MAX_CODE_LENGTH, ROTATION
+from market.cards.schemas import CardView, MemberCode, ScannedMember
 from market.community.membership import SHARED
 from market.db import fetch, write_transaction
 from market.errors import Conflict, Gone, InvalidInput, NotFound, TooManyAttempts
@@ -40,42 +42,9 @@ from qr import ExpiredToken, InvalidToken, Kind, Rotation, Token, TokenError
 
 log = logging.getLogger(__name__)
 
-ROTATION = Rotation()
 #: The longer code's acceptance: its own step and ten more, 300–330 seconds. Fixed, so a client can
 #: ask for "longer" but never for how long.
 LONG_ROTATION = Rotation(previous_steps=10)
-MAX_CODE_LENGTH = 200
-
-
-class MemberCode(msgspec.Struct):
-    code: str
-    expires_at: datetime
-    """The moment the code stops being accepted."""
-    refresh_in: int
-    """Seconds until a fresh code should be shown (the next 30-second step; for a longer code,
-    its last step, so the one on the screen is always still accepted)."""
-    step_seconds: int = ROTATION.step_seconds
-    extended: bool = False
-    """A longer code (``?extended=true``): accepted for 5 minutes instead of 30–60 seconds."""
-
-
-class CardView(msgspec.Struct):
-    person_id: int
-    name: str
-    card_no: str
-    card_version: int
-    picture: str
-    """Where the printable card is: ``/api/people/{id}/card.png``."""
-
-
-class ScannedMember(msgspec.Struct):
-    person_id: int
-    name: str
-    card_no: str
-    via_card: bool
-    """A printed card (static code): the shop must also ask for the PIN."""
-    #: The resident's own community: another one only for a visitor at a shop (通存通兑).
-    community_id: int | None = None
 
 
 class CounterMember(ScannedMember):

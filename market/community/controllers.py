@@ -13,77 +13,30 @@ from market.auth.guards import requires_role
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.community import slugs, structure
-from market.community.structure import (
-    MAX_ADDRESS,
-    MAX_NAME,
+from market.community.schemas import (
+    BuildingList,
     BuildingView,
+    CommunitySlugView,
+    CompoundList,
     CompoundView,
+    GridList,
     GridView,
+    GridWorkerList,
     GridWorkerView,
+    HouseholdChange,
     HouseholdPage,
     HouseholdView,
+    NameRequest,
+    NewBuildingRequest,
+    NewHouseholdRequest,
+    PersonRequest,
+    TeamList,
+    TeamMemberList,
+    TeamMemberRequest,
     TeamMemberView,
     TeamView,
 )
-from market.constraints import text
 from market.paging import Cursor, parse_cursor
-
-
-class CompoundList(msgspec.Struct):
-    items: list[CompoundView]
-
-
-class BuildingList(msgspec.Struct):
-    items: list[BuildingView]
-
-
-class GridList(msgspec.Struct):
-    items: list[GridView]
-
-
-class TeamList(msgspec.Struct):
-    items: list[TeamView]
-
-
-class GridWorkerList(msgspec.Struct):
-    items: list[GridWorkerView]
-
-
-class TeamMemberList(msgspec.Struct):
-    items: list[TeamMemberView]
-
-
-class NameRequest(msgspec.Struct):
-    name: Annotated[str, text(MAX_NAME)]
-
-
-class NewBuildingRequest(msgspec.Struct):
-    compound_id: int
-    name: Annotated[str, text(MAX_NAME)]
-
-
-class NewHouseholdRequest(msgspec.Struct):
-    building_id: int
-    room: Annotated[str, text(MAX_ADDRESS)]
-    unit: Annotated[str, text(MAX_ADDRESS, required=False)] = ""
-    grid_id: int | None = None
-
-
-class HouseholdChange(msgspec.Struct):
-    unit: str | None = None
-    room: str | None = None
-    grid_id: int | msgspec.UnsetType | None = msgspec.UNSET
-    """Another grid's id, or null for none; leave out to keep the grid."""
-
-
-class PersonRequest(msgspec.Struct):
-    person_id: int
-
-
-class TeamMemberRequest(msgspec.Struct):
-    person_id: int
-    is_leader: bool = False
-
 
 Archived = Annotated[bool, QueryParameter(description="also list archived records")]
 OptionalId = Annotated[int | None, QueryParameter()]
@@ -320,7 +273,7 @@ class CommunityController(Controller):
          summary="A community by its slug (its old slugs and its numeric id work too); public")
     async def show(
         self, slug: Annotated[str, PathParameter(min_length=1, max_length=slugs.MAX_TYPED)],
-    ) -> slugs.CommunitySlugView:
+    ) -> CommunitySlugView:
         return await slugs.resolve(slug)
 
 

@@ -11,7 +11,6 @@ community's 民声 hotline; anyone may read what a scanned plate shows a strange
 import asyncio
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter
@@ -20,33 +19,10 @@ from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, ROLES
 from market.auth.sessions import Principal
 from market.community import doorplates
-from market.constraints import text
+from market.community.schemas import Hotline, HotlineRequest, PlateView, ReissuedPlate
 from market.settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-class ReissuedPlate(msgspec.Struct):
-    household_id: int
-    version: int
-
-
-class PlateView(msgspec.Struct):
-    """What a scanned plate tells anyone: no names, no points."""
-
-    community: str
-    slug: str | None
-    address: str
-    hotline: str | None
-
-
-class Hotline(msgspec.Struct):
-    hotline: str | None
-
-
-class HotlineRequest(msgspec.Struct, forbid_unknown_fields=True):
-    #: "" clears it.
-    hotline: Annotated[str, text(doorplates.MAX_HOTLINE)]
 
 
 class DoorplateController(Controller):

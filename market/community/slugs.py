@@ -14,9 +14,8 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 
-import msgspec
-
 from market.community import service as communities
+from market.community.schemas import CommunitySlugView
 from market.db import fetch, is_unique_violation, write_transaction
 from market.errors import Conflict, InvalidInput, NotFound
 from market.tables import AuditEntry
@@ -29,12 +28,6 @@ SLUG = re.compile(r"^(?=[a-z0-9-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_TYPED = 100
 #: How many "-2", "-3", … a derived slug tries before it falls back to ``c<id>``.
 SUFFIXES = 50
-
-
-class CommunitySlugView(msgspec.Struct):
-    id: int
-    name: str
-    slug: str
 
 
 def derive(name: str) -> str:

@@ -5,90 +5,30 @@ Every query is scoped by community, so another community's records are simply
 not found. Records that others point at are never deleted: they are archived,
 hidden from lists, refuse changes and new children, and can be restored.
 Memberships (a grid's workers, a team's members) are links, so they are removed.
+Names and addresses are checked by ``market.community.rules``; the shapes the services answer
+with are ``market.community.schemas``.
 """
 
 from datetime import UTC, datetime
 
-import msgspec
 from piccolo.table import Table
 
+from market.community.rules import clean_address_part, clean_name
+from market.community.schemas import (
+    BuildingView,
+    CompoundView,
+    GridView,
+    GridWorkerView,
+    HouseholdPage,
+    HouseholdView,
+    TeamMemberView,
+    TeamView,
+)
 from market.db import is_unique_violation
-from market.errors import Conflict, InvalidInput, NotFound
+from market.errors import Conflict, NotFound
 from market.tables import Building, Compound, Grid, GridWorker, Household, Person, Team, TeamMember
 
-MAX_NAME = 50
-MAX_ADDRESS = 20
 MAX_PAGE = 500
-
-
-class CompoundView(msgspec.Struct):
-    id: int
-    name: str
-    archived_at: datetime | None
-
-
-class BuildingView(msgspec.Struct):
-    id: int
-    compound_id: int
-    name: str
-    archived_at: datetime | None
-
-
-class GridView(msgspec.Struct):
-    id: int
-    name: str
-    archived_at: datetime | None
-
-
-class TeamView(msgspec.Struct):
-    id: int
-    name: str
-    archived_at: datetime | None
-
-
-class HouseholdView(msgspec.Struct):
-    id: int
-    building_id: int
-    unit: str
-    room: str
-    grid_id: int | None
-    archived_at: datetime | None
-
-
-class HouseholdPage(msgspec.Struct):
-    items: list[HouseholdView]
-    next_cursor: str | None
-
-
-class GridWorkerView(msgspec.Struct):
-    person_id: int
-    name: str
-
-
-class TeamMemberView(msgspec.Struct):
-    person_id: int
-    name: str
-    is_leader: bool
-    joined_at: datetime
-
-
-# -- rules -------------------------------------------------------------------------
-
-
-def clean_name(name: str) -> str:
-    """Whitespace collapsed; 1–50 printable characters."""
-    name = " ".join(name.split())
-    if not 1 <= len(name) <= MAX_NAME or not name.isprintable():
-        raise InvalidInput("invalid_structure_name", field="name")
-    return name
-
-
-def clean_address_part(text: str, field: str, *, required: bool) -> str:
-    """A unit (may be empty: not every building has units) or a room (required)."""
-    text = " ".join(text.split())
-    if len(text) > MAX_ADDRESS or (required and not text) or not text.isprintable():
-        raise InvalidInput("invalid_address", field=field)
-    return text
 
 
 # -- shared helpers -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.errors import PayloadTooLarge
 from market.people import roster
-from market.people.roster import ImportSummary
+from market.people.schemas import ImportSummary
 
 #: Room for the multipart envelope around a file of the largest accepted size.
 _ENVELOPE = 64 * 1024

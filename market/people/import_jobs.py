@@ -38,7 +38,8 @@ from market.background import holder_name
 from market.db import fetch
 from market.errors import Conflict, MarketError, NotFound
 from market.people import roster
-from market.people.roster import BadRow, ImportSummary, RosterRejected
+from market.people.roster import BadRow, RosterRejected
+from market.people.schemas import ImportSummary
 
 log = logging.getLogger(__name__)
 

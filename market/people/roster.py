@@ -32,6 +32,7 @@ from market.errors import Conflict, InvalidInput, PayloadTooLarge, Unprocessable
 from market.messages import Language, message
 from market.offload import OffLoop
 from market.people.rules import PHONE, new_card_no
+from market.people.schemas import ImportSummary
 from market.tables import Building, Compound, Grid, Household, Person, Team, TeamMember
 
 #: Chinese header → field. 姓名 and 手机号 are required; unknown columns are ignored.
@@ -118,19 +119,6 @@ class RosterRejected(Unprocessable):
         return {"rows": [
             {"row": b.row, "reason": b.reason, "detail": b.detail(language)} for b in self.bad
         ]}
-
-
-class ImportSummary(msgspec.Struct):
-    rows: int
-    created: int
-    updated: int
-    unchanged: int
-    dry_run: bool = False
-    new_compounds: int = 0
-    new_buildings: int = 0
-    new_grids: int = 0
-    new_households: int = 0
-    new_teams: int = 0
 
 
 # -- reading the file ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What the people's API takes and answers: a person (phone masked), a page of them, a new
-person, PIN slips' codes, roles and passwords, delegates (代办). The rules that check the values
-are ``market.people.rules`` and ``market.auth.credentials``; the services use these shapes."""
+person, PIN slips' codes, roles and passwords, delegates (代办), a roster import's summary. The
+rules that check the values are ``market.people.rules`` and ``market.auth.credentials``; the
+services use these shapes."""
 
 from datetime import datetime
 from typing import Annotated
@@ -101,3 +102,16 @@ class DelegateList(msgspec.Struct):
 
 class NewDelegate(msgspec.Struct, forbid_unknown_fields=True):
     delegate_id: int
+
+
+class ImportSummary(msgspec.Struct):
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    dry_run: bool = False
+    new_compounds: int = 0
+    new_buildings: int = 0
+    new_grids: int = 0
+    new_households: int = 0
+    new_teams: int = 0

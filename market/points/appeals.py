@@ -18,8 +18,6 @@ A reversal gives back points and never takes any, so it needs no look at the wal
 import logging
 from datetime import UTC, datetime
 
-import msgspec
-
 from ledger import Ledger, format_points, reversal, to_hundredths
 from market import audit
 from market.auth.sessions import Principal
@@ -27,6 +25,7 @@ from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
 from market.points import lots
 from market.points.deductions import _moment, now_ms
+from market.points.schemas import AppealList, AppealView, Decision, NewAppeal
 from market.writes import LedgerStep, Steps, write
 
 log = logging.getLogger(__name__)
@@ -34,42 +33,6 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 500
 LIST_LIMIT = 100
 STATUSES = ("open", "upheld", "rejected")
-
-
-class NewAppeal(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str
-    transfer_id: str | None = None
-    """The statement entry of the deduction; or ``deduction_id``, not both."""
-    deduction_id: int | None = None
-
-
-class Decision(msgspec.Struct, forbid_unknown_fields=True):
-    uphold: bool
-    note: str = ""
-    """Why; required when the appeal is rejected."""
-
-
-class AppealView(msgspec.Struct):
-    id: int
-    deduction_id: int
-    transfer_id: str | None
-    person_id: int
-    person_name: str
-    taken: str
-    """What the deduction took (and an upheld appeal gives back)."""
-    deduction_reason: str
-    reason: str
-    status: str
-    """open, upheld or rejected."""
-    created_at: datetime
-    decided_at: datetime | None = None
-    note: str | None = None
-    reversal_id: str | None = None
-    """The compensating ledger entry of an upheld appeal."""
-
-
-class AppealList(msgspec.Struct):
-    items: list[AppealView]
 
 
 _SELECT = (

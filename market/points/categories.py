@@ -1,5 +1,5 @@
 """Earning categories: a community's catalogue of what residents earn points for, and the
-how-to-earn answer residents read.
+policy's rules in the words residents read.
 
 A category (``earning_category``) has a name, the points an activity of it gives per
 participation and per hour *by default*, a description, and may be archived. Decisions:
@@ -14,77 +14,32 @@ participation and per hour *by default*, a description, and may be archived. Dec
 - Names are unique per community, archived ones included (a name means one category for
   the activities that carry it); an archived category is restored with ``archived: false``.
   Categories are never deleted: activities name them.
-- How to earn (``how_to_earn``) is for anyone signed in to the community: the categories
-  still offered with their rates, the policy's caps, its expiry and 公示 rules in words, and
-  the upcoming activities of each category that the reader may check in to, chosen by the
-  activities service's own audience rule (``activities.open_to_me``); activities whose
-  category is not in the catalogue (built-in kinds, archived names) are listed apart.
+- How to earn (``market.activities.how_to_earn``) reads the catalogue and the policy in words
+  (``expiry_rule``, ``publicity_rule``) from here.
 
 Amounts are integer hundredths in the table, ``Amount`` in requests, strings in answers.
 """
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
-
-import msgspec
 
 from ledger import InvalidAmount, format_points, to_hundredths
 from market import audit
-from market.activities import service as activities
-from market.amounts import Amount
 from market.auth.sessions import Principal
-from market.constraints import text
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
-from market.points import policy
-from market.points.policy import ExpiryMonths, Rules
+from market.points.policy import Rules
+from market.points.rules import MAX_CATEGORY_DESCRIPTION, MAX_CATEGORY_NAME, MAX_RATE
+from market.points.schemas import (
+    CategoryChange,
+    EarningCategory,
+    NewCategory,
+)
 from market.writes import Steps, write
 
-#: As long as an activity's category column (``activity.category``) holds.
-MAX_NAME = activities.MAX_CATEGORY_LENGTH
-MAX_DESCRIPTION = 200
-#: The most points a category's default rate may be (per participation, per hour): the activities'
-#: own bound, so a category never prefills a rate its activities would refuse.
-MAX_RATE = activities.MAX_RATE
 #: How many categories a community may keep (archived ones too): a catalogue, not a log.
 MAX_CATEGORIES = 200
-#: How many upcoming activities the how-to-earn answer lists per category.
-UPCOMING_PER_CATEGORY = 10
-
-
-class EarningCategory(msgspec.Struct):
-    id: int
-    name: str
-    points_per_checkin: str
-    """The default points per participation of an activity of this category."""
-    points_per_hour: str
-    """The default points per hour of service."""
-    description: str
-    archived: bool
-    """Archived: no longer offered for new activities; activities that name it keep it."""
-
-
-class CategoryList(msgspec.Struct):
-    items: list[EarningCategory]
-
-
-class NewCategory(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, text(MAX_NAME)]
-    points_per_checkin: Amount = Amount(0)
-    points_per_hour: Amount = Amount(0)
-    description: Annotated[str, text(MAX_DESCRIPTION, required=False)] = ""
-
-
-class CategoryChange(msgspec.Struct, forbid_unknown_fields=True):
-    """Fields to change; an absent (or null) one stays as it is."""
-
-    name: Annotated[str | None, text(MAX_NAME)] = None
-    points_per_checkin: Amount | None = None
-    points_per_hour: Amount | None = None
-    description: Annotated[str | None, text(MAX_DESCRIPTION, required=False)] = None
-    archived: bool | None = None
 
 
 # -- validation ----------------------------------------------------------------------------------
@@ -92,7 +47,7 @@ class CategoryChange(msgspec.Struct, forbid_unknown_fields=True):
 
 def _name(value: str) -> str:
     cleaned = " ".join(value.split())
-    if not 1 <= len(cleaned) <= MAX_NAME:
+    if not 1 <= len(cleaned) <= MAX_CATEGORY_NAME:
         raise InvalidInput("invalid_category_name", field="name")
     return cleaned
 
@@ -108,7 +63,7 @@ def _rate(value: Decimal, field: str) -> int:
 
 def _description(value: str) -> str:
     cleaned = value.strip()
-    if len(cleaned) > MAX_DESCRIPTION:
+    if len(cleaned) > MAX_CATEGORY_DESCRIPTION:
         raise InvalidInput("invalid_category_description", field="description")
     return cleaned
 
@@ -223,44 +178,6 @@ def _update_steps(me: Principal, category_id: int, values: dict) -> Steps[None]:
 # -- how to earn -------------------------------------------------------------------------------------
 
 
-class UpcomingActivity(msgspec.Struct):
-    id: int
-    title: str
-    category: str
-    location: str
-    starts_at: datetime
-    ends_at: datetime
-    points_per_checkin: str
-    points_per_hour: str
-
-
-class CategoryToEarn(msgspec.Struct):
-    id: int
-    name: str
-    description: str
-    points_per_checkin: str
-    points_per_hour: str
-    activities: list[UpcomingActivity]
-    """Coming and ongoing activities of the category the reader may check in to, soonest first."""
-
-
-class HowToEarn(msgspec.Struct):
-    categories: list[CategoryToEarn]
-    other_activities: list[UpcomingActivity]
-    """Activities open to the reader whose category is not in the catalogue (built-in kinds)."""
-    cap_per_day: str | None
-    """The most a person may earn in a day (China time); null: no cap."""
-    cap_per_month: str | None
-    """The most a person may earn in a calendar month; null: no cap."""
-    expiry: Literal["none", "calendar_year"] | ExpiryMonths
-    expiry_rule: str
-    """The expiry rule in words, in the reader's language."""
-    publicity_days: int
-    """公示: working days a credit waits before it counts; 0: none."""
-    publicity_rule: str | None
-    """The 公示 rule in words (null when there is none)."""
-
-
 def expiry_rule(rules: Rules, language: Language) -> str:
     """When points earned now expire, as residents read it."""
     if rules.expiry == "calendar_year":
@@ -286,43 +203,6 @@ def publicity_rule(rules: Rules, language: Language) -> str | None:
         return (f"New points are shown publicly (公示) for {days} working day{'s' if days > 1 else ''}"
                 " before they count")
     return f"新获得的积分公示 {days} 个工作日后到账"
-
-
-def _upcoming(activity: activities.ActivityView) -> UpcomingActivity:
-    return UpcomingActivity(
-        id=activity.id, title=activity.title, category=activity.category, location=activity.location,
-        starts_at=activity.starts_at, ends_at=activity.ends_at,
-        points_per_checkin=activity.points_per_checkin, points_per_hour=activity.points_per_hour,
-    )
-
-
-async def how_to_earn(me: Principal, language: Language) -> HowToEarn:
-    """What earns what in ``me``'s community, under its policy, and what is coming up for them."""
-    rules = await policy.rules(me.community_id)
-    offered_now = await list_categories(me.community_id, archived=False)
-    by_category: dict[str, list[UpcomingActivity]] = {c.name: [] for c in offered_now}
-    others: list[UpcomingActivity] = []
-    for activity in await activities.open_to_me(me, activities.now()):
-        listed = by_category.get(activity.category, others)
-        if len(listed) < UPCOMING_PER_CATEGORY:
-            listed.append(_upcoming(activity))
-    shown = policy.view(rules, [])
-
-    def cap(value: int | None) -> str | None:
-        return None if value is None else format_points(value)
-
-    return HowToEarn(
-        categories=[
-            CategoryToEarn(id=c.id, name=c.name, description=c.description,
-                           points_per_checkin=c.points_per_checkin, points_per_hour=c.points_per_hour,
-                           activities=by_category[c.name])
-            for c in offered_now
-        ],
-        other_activities=others, cap_per_day=cap(rules.cap_per_day),
-        cap_per_month=cap(rules.cap_per_month), expiry=shown.expiry,
-        expiry_rule=expiry_rule(rules, language), publicity_days=rules.publicity_days,
-        publicity_rule=publicity_rule(rules, language),
-    )
 
 
 def last_day_text(day: date, language: Language) -> str:

@@ -2,37 +2,28 @@
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
 from ledger import Ledger
-from market.amounts import Amount
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
-from market.constraints import text
 from market.paging import Cursor
 from market.people.delegates import DELEGABLE
 from market.points import policy, service
-from market.points.policy import PolicyUpdate, PolicyView
-from market.points.service import (
+from market.points.schemas import (
     Adjustment,
+    AdjustmentRequest,
     EntriesPage,
     ExpiringList,
+    PolicyUpdate,
+    PolicyView,
     Transparency,
     VerifyResult,
     WalletBalance,
 )
-
-
-class AdjustmentRequest(msgspec.Struct):
-    person_id: int
-    amount: Amount
-    """A JSON number or string, at most two decimals; negative takes points away."""
-    reason: Annotated[str, text(service.MAX_REASON_LENGTH)]
-
 
 IdempotencyKey = Annotated[
     str | None,

@@ -26,12 +26,15 @@ from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, ORGANIZER, RESIDENT
 from market.auth.sessions import Principal
 from market.points import appeals, deductions
-from market.points.appeals import AppealList, AppealView, Decision, NewAppeal
 from market.points.controllers import KEY_REQUIRED, IdempotencyKey
-from market.points.deductions import (
+from market.points.schemas import (
+    AppealList,
+    AppealView,
+    Decision,
     DeductionList,
     DeductionRequest,
     DeductionView,
+    NewAppeal,
     RuleChange,
     RuleList,
     RuleView,

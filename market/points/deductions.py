@@ -28,9 +28,6 @@ can still be collected or cancelled (its points were held before). "Today" is
 ``market.clock.now()`` in China time, the injectable clock.
 
 Amounts are integer hundredths here and in the tables, ``Amount`` strings on the wire.
-
-One module over 500 lines on purpose: a rule, the deduction that names it and the suspension it
-brings are written in one unit and read together by the shop's suspension check.
 """
 
 import calendar
@@ -39,13 +36,11 @@ import json
 import logging
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
 
 import msgspec
 
 from ledger import Ledger, format_points, locking, single, to_decimal, to_hundredths
 from market import audit, clock
-from market.amounts import Amount
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, MarketError, NotFound, Unprocessable
@@ -53,6 +48,18 @@ from market.messages import Language
 from market.people.service import community_of
 from market.points import lots
 from market.points.policy import CHINA
+from market.points.schemas import (
+    DeductionList,
+    DeductionRequest,
+    DeductionView,
+    RuleChange,
+    RuleList,
+    RuleView,
+    Suspension,
+    SuspensionMonths,
+    SuspensionState,
+    SuspensionView,
+)
 from market.points.service import account_id, wallet_id
 from market.writes import LedgerStep, Steps, write
 
@@ -95,39 +102,6 @@ class RedemptionSuspended(MarketError):
 
 
 # -- the catalogue ---------------------------------------------------------------------------
-
-
-class SuspensionMonths(msgspec.Struct, forbid_unknown_fields=True):
-    """Redemptions suspended for this many calendar months from the day of the deduction."""
-
-    months: int
-
-
-Suspension = Literal["none", "this_and_next_year"] | SuspensionMonths
-
-
-class RuleChange(msgspec.Struct, forbid_unknown_fields=True):
-    """A rule of the catalogue as the admin writes it (PUT replaces it whole)."""
-
-    name: str
-    amount: Amount
-    """Points taken, > 0, at most two decimals."""
-    suspension: Suspension = "none"
-    """"none", "this_and_next_year" (through 31 December of next year) or {"months": N}."""
-    archived: bool = False
-
-
-class RuleView(msgspec.Struct):
-    id: int
-    name: str
-    amount: str
-    suspension: Suspension
-    archived: bool
-    updated_at: datetime
-
-
-class RuleList(msgspec.Struct):
-    items: list[RuleView]
 
 
 def _rule_view(row: dict) -> RuleView:
@@ -255,26 +229,6 @@ def suspension_end(kind: str, months: int | None, start: date) -> date | None:
 # -- suspensions -------------------------------------------------------------------------------
 
 
-class SuspensionView(msgspec.Struct):
-    id: int
-    person_id: int
-    starts_on: date
-    until: date
-    """The last day (China time) on which redemptions are refused."""
-    reason: str
-    active: bool
-    lifted_at: datetime | None = None
-    deduction_id: int | None = None
-    """The deduction it came with (appeal that to have it lifted)."""
-
-
-class SuspensionState(msgspec.Struct):
-    """``GET /api/me/suspension``: whether the signed-in person may redeem now, and if not why."""
-
-    suspended: bool
-    suspension: SuspensionView | None = None
-
-
 def _suspension_view(row: dict, on: date) -> SuspensionView:
     starts, until = date.fromisoformat(row["starts_on"]), date.fromisoformat(row["until_on"])
     return SuspensionView(
@@ -345,43 +299,6 @@ def _lift_steps(me: Principal, suspension_id: int, person_id: int) -> Steps[None
 
 
 # -- deductions --------------------------------------------------------------------------------
-
-
-class DeductionRequest(msgspec.Struct, forbid_unknown_fields=True):
-    person_id: int
-    rule_id: int | None = None
-    """A rule of the catalogue (its amount and suspension); or give ``amount``, not both."""
-    amount: Amount | None = None
-    reason: str = ""
-    """Required without a rule; with one, added to the rule's name."""
-    suspend_until: date | None = None
-    """Suspend redemptions through this day (China time), instead of what the rule says."""
-
-
-class DeductionView(msgspec.Struct):
-    id: int
-    person_id: int
-    person_name: str
-    rule_id: int | None
-    amount: str
-    """What was asked."""
-    taken: str
-    """What the wallet had available and gave (held points are never taken)."""
-    not_taken: str
-    """What could not be taken; not carried as a debt."""
-    balance_after: str
-    reason: str
-    transfer_id: str | None
-    """The ledger transfer (the resident's statement entry); None when nothing was taken."""
-    by: int
-    at: datetime
-    suspension: SuspensionView | None = None
-    appeal_status: str | None = None
-    """The latest appeal's status: open, upheld or rejected; None: never appealed."""
-
-
-class DeductionList(msgspec.Struct):
-    items: list[DeductionView]
 
 
 _DEDUCTION_SELECT = (

@@ -13,7 +13,7 @@ from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
 from market.points import gifts
 from market.points.controllers import KEY_REQUIRED, IdempotencyKey
-from market.points.gifts import GiftRequest, GiftView, HouseholdView
+from market.points.schemas import GiftRequest, GiftView, HouseholdView
 from market.points.service import check_idempotency_key
 
 

@@ -52,11 +52,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-import msgspec
-
 from ledger import Ledger, format_points, locking, single, to_decimal, to_hundredths
 from market import audit, clock
-from market.amounts import Amount
 from market.auth.roles import RESIDENT, decode_roles
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
@@ -66,6 +63,7 @@ from market.people.rules import mask_name
 from market.points import lots
 from market.points.lots import Part
 from market.points.policy import CHINA, Rules, rules, rules_steps
+from market.points.schemas import GiftRequest, GiftView, HouseholdMember, HouseholdView
 from market.points.service import wallet_id
 from market.settings import Settings
 from market.storable import MAX_ID
@@ -122,56 +120,6 @@ class GiftableShort(Conflict):
 
     def members(self, language: Language) -> dict[str, object]:
         return {"available": self.params["available"]}
-
-
-# -- what the API answers ------------------------------------------------------------------------
-
-
-class HouseholdMember(msgspec.Struct):
-    person_id: int
-    name: str
-    """Masked as on the public boards (张*明)."""
-    balance: str
-    me: bool = False
-
-
-class HouseholdView(msgspec.Struct):
-    has_household: bool
-    """False: the signed-in resident is in no household (or only an archived one); no members."""
-    members: list[HouseholdMember]
-    total: str
-    """The members' balances added up."""
-    gifting: str
-    """The community's policy: "off", "household" or "community"."""
-    gift_cap_per_month: str
-    given_this_month: str
-    left_this_month: str
-    """What the cap still lets me give this calendar month (China time)."""
-    giftable: str
-    """My points that may be given now: alive (not expired) and not held for a reservation."""
-    household_id: int | None = None
-    address: str | None = None
-    """Building, unit and room of the household (the resident's own address)."""
-
-
-class GiftRequest(msgspec.Struct, forbid_unknown_fields=True):
-    to_person_id: int
-    amount: Amount
-    """A JSON number or string, at most two decimals, more than zero."""
-
-
-class GiftView(msgspec.Struct):
-    id: str
-    """The ledger transfer's id."""
-    to_person_id: int
-    to_name: str
-    """The receiver's name, masked."""
-    amount: str
-    balance_after: str
-    """The giver's balance after the gift."""
-    given_this_month: str
-    left_this_month: str
-    at: datetime
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -15,13 +15,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
 
-import msgspec
-
 from ledger import format_points, to_hundredths
 from market import audit
-from market.amounts import Amount
 from market.china_time import CHINA
 from market.errors import InvalidInput
+from market.points.schemas import ExpiryMonths, PolicyUpdate, PolicyView
 from market.writes import Steps, write
 
 EXPIRY_KINDS = ("none", "calendar_year", "months")
@@ -31,15 +29,6 @@ MAX_PUBLICITY_DAYS = 30
 #: The largest cap or gift cap a policy may name, in points (a bound the database can hold).
 MAX_CAP = Decimal(1_000_000)
 MAX_HOLIDAYS = 400
-
-Gifting = Literal["off", "household", "community"]
-
-
-class ExpiryMonths(msgspec.Struct, forbid_unknown_fields=True):
-    """Points expire this many calendar months after they were earned (黄山: 36)."""
-
-    months: int
-
 
 @dataclass(frozen=True, slots=True)
 class Rules:
@@ -74,25 +63,6 @@ class Rules:
 DEFAULT = Rules()
 
 
-class PolicyView(msgspec.Struct):
-    """``GET/PUT /api/points/policy``."""
-
-    expiry: Literal["none", "calendar_year"] | ExpiryMonths = "none"
-    """"none", "calendar_year" (cleared once 31 December ends) or {"months": N}."""
-    publicity_days: int = 0
-    """公示: working days (Monday–Friday, not a listed holiday) a credit waits before it counts; 0: none."""
-    gifting: Gifting = "off"
-    """Who a resident may give points to: nobody, their household, anyone in the community."""
-    gift_cap_per_month: str = "0.00"
-    """The most a resident may give in a calendar month (China time)."""
-    cap_per_day: str | None = None
-    """The most a person may earn in a day; null: no cap."""
-    cap_per_month: str | None = None
-    """The most a person may earn in a calendar month; null: no cap."""
-    holidays: list[date] = []
-    """Days that are not working days for the 公示 window (national holidays, 调休 rest days)."""
-
-
 def _cap(value: Decimal | None, field: str, *, nullable: bool) -> int | None:
     if value is None:
         if nullable:
@@ -103,7 +73,7 @@ def _cap(value: Decimal | None, field: str, *, nullable: bool) -> int | None:
     return to_hundredths(value)
 
 
-def rules_from(request: "PolicyUpdate") -> tuple[Rules, list[date] | None]:
+def rules_from(request: PolicyUpdate) -> tuple[Rules, list[date] | None]:
     """Check a policy the admin sent; the rules and the holidays (None: keep the listed ones)."""
     if isinstance(request.expiry, ExpiryMonths):
         months = request.expiry.months
@@ -132,18 +102,6 @@ def rules_from(request: "PolicyUpdate") -> tuple[Rules, list[date] | None]:
             and rules.cap_per_day > rules.cap_per_month:
         raise InvalidInput("cap_day_over_month", field="cap_per_day")
     return rules, None if holidays is None else sorted(set(holidays))
-
-
-class PolicyUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    """The whole policy (PUT replaces it); ``holidays`` left out keeps the listed ones."""
-
-    expiry: Literal["none", "calendar_year"] | ExpiryMonths = "none"
-    publicity_days: int = 0
-    gifting: Gifting = "off"
-    gift_cap_per_month: Amount = Amount(0)
-    cap_per_day: Amount | None = None
-    cap_per_month: Amount | None = None
-    holidays: list[date] | None = None
 
 
 # -- reading and saving ---------------------------------------------------------------------------

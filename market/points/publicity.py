@@ -40,8 +40,6 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import msgspec
-
 from ledger import Ledger, LedgerError, Request, format_points, posting, reversal, voiding
 from market import clock
 from market.db import fetch
@@ -49,14 +47,14 @@ from market.errors import Conflict, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_name
 from market.points import lots
 from market.points.policy import CHINA, Rules, rules_steps, working_days_after
+from market.points.rules import MAX_DECISION_NOTE, MAX_OBJECTION_REASON
+from market.points.schemas import NoticeItem, Notices, NoticeView, Objection
 from market.writes import LedgerStep, Steps, write
 
 log = logging.getLogger(__name__)
 
 #: The prefix of the transfers (and their lots) that post a credit after its window.
 POSTED = "publicity:"
-MAX_REASON_LENGTH = 200
-MAX_NOTE_LENGTH = 200
 #: Rows posted per unit of the job (a community's backlog goes in several units).
 POST_BATCH = 500
 #: How many notices the public list shows at most per page.
@@ -129,7 +127,7 @@ def withdrawn_steps(
     voided = yield (
         f"UPDATE points_publicity SET state = 'voided', settled_us = {{}}, decision_note = {{}}"
         f" WHERE transfer_id IN ({marks}) AND state IN ('pending', 'frozen') RETURNING transfer_id",
-        (lots.to_us(at), reason[:MAX_NOTE_LENGTH], *credit_ids),
+        (lots.to_us(at), reason[:MAX_DECISION_NOTE], *credit_ids),
     )
     undo: dict[str, tuple[Request, str | None]] = {
         row["transfer_id"]: (voiding(void_id(row["transfer_id"]), row["transfer_id"], reason,
@@ -214,58 +212,6 @@ async def post_due(ledger: Ledger, at: datetime | None = None, *, community_id: 
 # -- objections and the office's decision ---------------------------------------------------
 
 
-class NoticeItem(msgspec.Struct):
-    """A credit on the public notice: who (masked), how much, for what, and when it counts."""
-
-    id: int
-    name: str
-    """Masked as on the public boards (张*明)."""
-    amount: str
-    activity: str
-    """The activity's title (or the credit's memo)."""
-    made_on: date
-    window_ends: date
-    """The last day to object (China time)."""
-    counts_on: date
-    """The day the points count, unless someone objects."""
-    state: str
-    """"pending", or "frozen": someone objected and the office will decide."""
-
-
-class Notices(msgspec.Struct):
-    community: str
-    publicity_days: int
-    items: list[NoticeItem]
-    next_cursor: str | None = None
-
-
-class Objection(msgspec.Struct):
-    person_id: int
-    name: str
-    reason: str
-    at: datetime
-
-
-class NoticeView(msgspec.Struct):
-    """One credit under 公示, as its objector and the office see it."""
-
-    id: int
-    name: str
-    """Masked for a resident; in full for the office."""
-    amount: str
-    activity: str
-    made_on: date
-    window_ends: date
-    counts_on: date
-    state: str
-    """pending, frozen, posted or voided."""
-    person_id: int | None = None
-    """For the office only."""
-    objections: list[Objection] = []
-    """For the office only: who objected, why, when."""
-    decision_note: str | None = None
-
-
 def _day(us: int) -> date:
     return lots.from_us(us).astimezone(CHINA).date()
 
@@ -346,7 +292,7 @@ def _reason(text: str, field: str, limit: int, *, required: bool) -> str:
 
 async def object_to(community_id: int, person_id: int, notice_id: int, reason: str) -> NoticeView:
     """A resident objects to a waiting credit inside its window: it is frozen for the office."""
-    reason = _reason(reason, "reason", MAX_REASON_LENGTH, required=True)
+    reason = _reason(reason, "reason", MAX_OBJECTION_REASON, required=True)
     row = await _notice(community_id, notice_id)
     if row["state"] not in ("pending", "frozen"):
         raise Conflict("notice_settled")
@@ -369,7 +315,7 @@ async def decide(
     ledger: Ledger, community_id: int, admin_id: int, notice_id: int, post: bool, note: str
 ) -> NoticeView:
     """The office decides a frozen credit: it counts now (``post``) or is voided."""
-    note = _reason(note, "note", MAX_NOTE_LENGTH, required=False)
+    note = _reason(note, "note", MAX_DECISION_NOTE, required=False)
     await _notice(community_id, notice_id)
     await write(_decision_steps, ledger, community_id, admin_id, notice_id, post, note, clock.now())
     return await view(community_id, notice_id, office=True)

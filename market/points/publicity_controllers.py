@@ -9,7 +9,6 @@
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -18,27 +17,9 @@ from ledger import Ledger
 from market.auth.guards import requires_role
 from market.auth.roles import ADMIN, RESIDENT
 from market.auth.sessions import Principal
-from market.constraints import text
 from market.paging import Cursor, parse_cursor
 from market.points import publicity
-from market.points.publicity import Notices, NoticeView
-
-
-class ObjectionBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, text(publicity.MAX_REASON_LENGTH)]
-    """Why the credit should not count (1–200 characters)."""
-
-
-class DecisionBody(msgspec.Struct, forbid_unknown_fields=True):
-    post: bool
-    """true: the credit counts now; false: it is voided."""
-    note: Annotated[str, text(publicity.MAX_NOTE_LENGTH, required=False)] = ""
-    """The office's note (0–200 characters)."""
-
-
-class OfficeNotices(msgspec.Struct):
-    items: list[NoticeView]
-    """Frozen credits first (objected to), then those waiting; at most 200."""
+from market.points.schemas import DecisionBody, Notices, NoticeView, ObjectionBody, OfficeNotices
 
 
 class PublicNoticeController(Controller):

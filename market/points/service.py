@@ -7,14 +7,10 @@ amounts: strings with exactly two decimals.
 """
 
 import logging
-from datetime import date, datetime
 from decimal import Decimal
-
-import msgspec
 
 from ledger import Entry, InvalidAmount, Ledger, Transfer, format_points, single, to_decimal, to_hundredths
 from market import clock
-from market.activities.hours import hours_and_stars
 from market.auth.sessions import Principal
 from market.community import service as communities
 from market.community.membership import wallet_communities
@@ -23,96 +19,31 @@ from market.errors import InvalidInput, NotFound
 from market.paging import parse_cursor
 from market.people.service import community_of
 from market.points import lots
+from market.points.hours import hours_and_stars
 from market.points.lots import Credit, earn_steps
+from market.points.rules import MAX_ADJUSTMENT_REASON
+from market.points.schemas import (
+    Adjustment,
+    EntriesPage,
+    EntryView,
+    Expiring,
+    ExpiringList,
+    ExpiringPerson,
+    Transparency,
+    VerifyProblem,
+    VerifyResult,
+    WalletBalance,
+)
 from market.writes import LedgerStep, Steps, write
 
 log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 100
-MAX_REASON_LENGTH = 200
 
 
 def points(value: Decimal) -> str:
     """The wire form of an amount: "12.50"."""
     return format_points(to_hundredths(value))
-
-
-class Adjustment(msgspec.Struct):
-    id: str
-    person_id: int
-    amount: str
-    balance_after: str
-
-
-class Expiring(msgspec.Struct):
-    """Points of the balance that expire, if not spent before: on ``on`` (China date, the last
-    day they can be used), exactly at ``at``."""
-
-    amount: str
-    on: date
-    at: datetime
-
-
-class WalletBalance(msgspec.Struct):
-    balance: str
-    held: str
-    available: str
-    service_hours: str
-    """Hours served (checked-out stays); spending points never reduces them."""
-    stars: int = 0
-    """0–5, from service hours: 1★ at 100 h, then 300, 600, 1000, 1500 h."""
-    expiring: list[Expiring] = []
-    """The balance's points that will expire, earliest first (none when nothing expires)."""
-
-
-class EntryView(msgspec.Struct):
-    id: str
-    at: datetime
-    amount: str
-    balance_after: str
-    kind: str
-    memo: str
-    #: single, pending (points held, the balance unchanged), post (the held points taken),
-    #: void (the hold released) or reverse.
-    phase: str = "single"
-    #: For a reservation a delegate (代办) made for the person: the delegate's name.
-    acted_by: str | None = None
-    #: The community whose ledger holds the entry: the person's own, or one they moved out of (搬家).
-    community_id: int | None = None
-
-
-class EntriesPage(msgspec.Struct):
-    items: list[EntryView]
-    next_cursor: str | None
-
-
-class VerifyProblem(msgspec.Struct):
-    seq: int | None
-    transfer_id: str | None
-    message: str
-
-
-class VerifyResult(msgspec.Struct):
-    ok: bool
-    entries: int
-    head: str
-    accounts: int
-    total: str
-    problem: VerifyProblem | None = None
-
-
-class Transparency(msgspec.Struct):
-    community_id: int
-    community: str
-    head: str
-    entries: int
-    issued: str
-    redeemed: str
-    outstanding: str
-    expired: str
-    #: Net points this community's residents spent at other communities' shops, less what other
-    #: communities' residents spent here (通存通兑: the clearing accounts; below zero when more came in).
-    travelled: str = "0.00"
 
 
 def check_idempotency_key(key: str | None) -> str:
@@ -146,7 +77,7 @@ async def adjust(
     if hundredths == 0:
         raise InvalidAmount("an adjustment of zero moves nothing")
     memo = " ".join(reason.split())
-    if not 1 <= len(memo) <= MAX_REASON_LENGTH:
+    if not 1 <= len(memo) <= MAX_ADJUSTMENT_REASON:
         raise InvalidInput(field="reason")
     if await community_of(person_id) != admin.community_id:
         raise NotFound(field="person_id")
@@ -325,19 +256,6 @@ async def transparency(ledger: Ledger, community_id: int | None) -> Transparency
         outstanding=points(totals["wallet"]), expired=points(totals["expiry"]),
         travelled=points(totals["clearing"]),
     )
-
-
-class ExpiringPerson(msgspec.Struct):
-    person_id: int
-    name: str
-    amount: str
-    on: date
-    """The earliest of the expiries (China date, the last day the points can be used)."""
-
-
-class ExpiringList(msgspec.Struct):
-    days: int
-    items: list[ExpiringPerson]
 
 
 async def expiring_list(community_id: int, days: int) -> ExpiringList:

@@ -9,7 +9,7 @@ from market.auth.guards import requires_role
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.privacy import service
-from market.privacy.service import Erased, MyData, PhoneView
+from market.privacy.schemas import Erased, MyData, PhoneView
 
 NO_STORE = {"Cache-Control": "no-store"}
 

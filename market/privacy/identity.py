@@ -14,88 +14,27 @@ This is sensitive personal data (PIPL art. 28), so:
 - erasure deletes the row (``market.privacy.service.erase``).
 
 A resident ID (居民身份证) is checked by its GB 11643 check digit, so a mistyped digit is caught.
+The document types and the masking are ``market.privacy.rules``; the shapes
+``market.privacy.schemas``.
 """
 
 import logging
 import unicodedata
 from datetime import UTC, datetime
 
-import msgspec
-
 from market import audit
 from market.db import is_unique_violation, write_transaction
 from market.errors import InvalidInput, NotFound
+from market.privacy.rules import ID_TYPES
+from market.privacy.schemas import Identity, IdentityChange, IdentityView
 from market.tables import Person, PersonIdentity
 
 log = logging.getLogger(__name__)
 
-#: The ID documents a volunteer may be recorded with, and their names on a certificate.
-ID_TYPES = {
-    "resident_id": "居民身份证",
-    "hk_macao_permit": "港澳居民来往内地通行证",
-    "taiwan_permit": "台湾居民来往大陆通行证",
-    "passport": "护照",
-    "foreign_permanent": "外国人永久居留身份证",
-}
-#: English names, for the pages' English catalogue.
-ID_TYPES_EN = {
-    "resident_id": "Resident identity card",
-    "hk_macao_permit": "Mainland travel permit (Hong Kong / Macao)",
-    "taiwan_permit": "Mainland travel permit (Taiwan)",
-    "passport": "Passport",
-    "foreign_permanent": "Foreign permanent residence ID card",
-}
 MAX_NUMBER = 30
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 IDENTITY_SHOWN_IN_FULL, IDENTITY_RECORDED = "identity_shown_in_full", "identity_recorded"
-
-
-class IdentityChange(msgspec.Struct, forbid_unknown_fields=True):
-    """What to record; an empty or missing value clears that part."""
-
-    id_type: str | None = None
-    id_number: str | None = None
-    volunteer_number: str | None = None
-
-
-class IdentityView(msgspec.Struct):
-    """What is recorded, masked: the numbers' first and last characters only."""
-
-    id_type: str | None
-    id_type_name: str | None
-    id_number: str | None
-    volunteer_number: str | None
-    updated_at: datetime | None = None
-
-
-class Identity(msgspec.Struct):
-    """In full: for the person's own certificate and data export only."""
-
-    id_type: str | None = None
-    id_number: str | None = None
-    volunteer_number: str | None = None
-
-    @property
-    def id_type_name(self) -> str | None:
-        return ID_TYPES.get(self.id_type) if self.id_type else None
-
-    def masked(self) -> IdentityView:
-        return IdentityView(id_type=self.id_type, id_type_name=self.id_type_name,
-                            id_number=mask_number(self.id_number),
-                            volunteer_number=mask_number(self.volunteer_number))
-
-
-def mask_number(number: str | None) -> str | None:
-    """110***********1234: the first three and last four characters of a long number; of a
-    short one, the first and the last."""
-    if not number:
-        return None
-    if len(number) >= 10:
-        return number[:3] + "*" * (len(number) - 7) + number[-4:]
-    if len(number) <= 2:
-        return "*" * len(number)
-    return number[0] + "*" * (len(number) - 2) + number[-1]
 
 
 def _typed(text: str | None) -> str:

@@ -9,8 +9,6 @@ balances and the hash chain are untouched.
 import logging
 from datetime import UTC, datetime
 
-import msgspec
-
 from ledger import Ledger, format_points, to_hundredths
 from market.audit import person_subject, record_person_action
 from market.auth.roles import decode_roles
@@ -19,11 +17,21 @@ from market.community.membership import wallet_communities
 from market.db import fetch, write_transaction
 from market.errors import Conflict, NotFound
 from market.points import appeals
-from market.points.appeals import AppealView
-from market.points.deductions import DeductionView, list_deductions
+from market.points.deductions import list_deductions
 from market.points.lots import from_us
 from market.privacy import identity as identities
-from market.privacy.identity import Identity
+from market.privacy.schemas import (
+    AccessExport,
+    EntryExport,
+    Erased,
+    HelpRequestExport,
+    HouseholdExport,
+    MyData,
+    PhoneView,
+    ProfileExport,
+    SessionExport,
+    TeamExport,
+)
 from market.tables import AuditEntry, Community, GridWorker, Household, Person, Session, TeamMember
 
 log = logging.getLogger(__name__)
@@ -40,103 +48,6 @@ def erased_phone(person_id: int) -> str:
     """What an erased person's phone column holds: unique (the per-community index
     wants that), 11 characters, and no phone number (it starts with a letter)."""
     return f"X{person_id:010d}"[-11:]
-
-
-
-
-class PhoneView(msgspec.Struct):
-    id: int
-    phone: str
-
-
-class Erased(msgspec.Struct):
-    id: int
-    name: str
-    erased_at: datetime
-
-
-class HouseholdExport(msgspec.Struct):
-    id: int
-    compound: str
-    building: str
-    unit: str
-    room: str
-    grid: str | None
-
-
-class TeamExport(msgspec.Struct):
-    id: int
-    name: str
-    is_leader: bool
-    joined_at: datetime
-
-
-class ProfileExport(msgspec.Struct):
-    id: int
-    name: str
-    phone: str
-    """In full: it is the person's own."""
-    roles: list[str]
-    card_no: str
-    community: str
-    created_at: datetime
-
-
-class EntryExport(msgspec.Struct):
-    id: str
-    at: datetime
-    amount: str
-    balance_after: str
-    kind: str
-    memo: str
-
-
-class SessionExport(msgspec.Struct):
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-
-
-class AccessExport(msgspec.Struct):
-    """Who looked at or changed the person's data (an unmasked phone, say)."""
-
-    action: str
-    at: datetime
-
-
-class HelpRequestExport(msgspec.Struct):
-    """A 民声 request they asked for or did (``market.help_requests``)."""
-
-    id: int
-    role: str
-    """"requester" or "volunteer"."""
-    category: str
-    body: str
-    state: str
-    posted_at: datetime
-    done_at: datetime | None
-    hours: str
-    points: str
-
-
-class MyData(msgspec.Struct):
-    exported_at: datetime
-    profile: ProfileExport
-    household: HouseholdExport | None
-    teams: list[TeamExport]
-    balance: str
-    held: str
-    entries: list[EntryExport]
-    sessions: list[SessionExport]
-    access_log: list[AccessExport]
-    deductions: list[DeductionView] = []
-    """Points deducted from them, with the reasons the office gave (``market.points.deductions``)."""
-    appeals: list[AppealView] = []
-    """Their appeals and the office's decisions."""
-    identity: Identity | None = None
-    """Their ID document and national volunteer number, in full (``market.privacy.identity``)."""
-    help_requests: list[HelpRequestExport] = []
-    """民声 requests they asked for or did, with their text."""
 
 
 async def _person(community_id: int, person_id: int) -> dict:

@@ -15,10 +15,12 @@ from market.auth.roles import ADMIN, ORGANIZER, RESIDENT
 from market.auth.sessions import Principal
 from market.constraints import DAY
 from market.privacy import identity as identities
-from market.privacy.identity import IdentityChange, IdentityView
+from market.privacy.schemas import IdentityChange, IdentityView
 from market.reports import certificate_office as office
 from market.reports import certificate_records as records
-from market.reports.certificate_office import (
+from market.reports.certificates import NO_STORE, answer_of, pdf_response
+from market.reports.schemas import (
+    CertificateCheck,
     CorrectionDecision,
     CorrectionList,
     CorrectionView,
@@ -26,7 +28,6 @@ from market.reports.certificate_office import (
     OfficeChange,
     OfficeView,
 )
-from market.reports.certificates import NO_STORE, CertificateCheck, answer_of, pdf_response
 from market.settings import Settings
 
 

@@ -18,12 +18,18 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 
-import msgspec
-
 from market import audit
 from market.auth.sessions import Principal
 from market.db import engine_name, fetch, is_unique_violation, write_transaction
 from market.errors import Conflict, InvalidInput, NotFound
+from market.reports.schemas import (
+    CorrectionDecision,
+    CorrectionList,
+    CorrectionView,
+    NewCorrection,
+    OfficeChange,
+    OfficeView,
+)
 from market.tables import CertificateCorrection, CertificateOffice
 
 log = logging.getLogger(__name__)
@@ -38,22 +44,6 @@ _NUMBER = re.compile(r"[0-9A-F]{4}(-[0-9A-F]{4}){3}")
 
 
 # -- the issuing office ---------------------------------------------------------------------------
-
-
-class OfficeChange(msgspec.Struct, forbid_unknown_fields=True):
-    leader: str = ""
-    """负责人."""
-    handler: str = ""
-    """经办人."""
-    contact: str = ""
-    """The office's contact phone: digits and hyphens (028-12345678, 13800000000)."""
-
-
-class OfficeView(msgspec.Struct):
-    leader: str
-    handler: str
-    contact: str
-    updated_at: datetime | None = None
 
 
 def _name(value: str, field: str) -> str:
@@ -111,36 +101,6 @@ def _audit(statement: tuple[str, tuple]) -> tuple:
 
 
 # -- corrections ----------------------------------------------------------------------------------
-
-
-class NewCorrection(msgspec.Struct, forbid_unknown_fields=True):
-    what: str
-    """What is wrong, in the resident's words."""
-    number: str = ""
-    """The certificate's number (XXXX-XXXX-XXXX-XXXX), when the request is about one."""
-
-
-class CorrectionDecision(msgspec.Struct, forbid_unknown_fields=True):
-    accept: bool
-    note: str = ""
-    """Why; required when the request is rejected."""
-
-
-class CorrectionView(msgspec.Struct):
-    id: int
-    person_id: int
-    person_name: str
-    number: str
-    what: str
-    status: str
-    """open, accepted or rejected."""
-    created_at: datetime
-    decided_at: datetime | None = None
-    note: str | None = None
-
-
-class CorrectionList(msgspec.Struct):
-    items: list[CorrectionView]
 
 
 _SELECT = (

@@ -39,9 +39,10 @@ from reportlab.platypus import (
 )
 
 from market.printing import ACCENT, QrCode, chinese_font
-from market.privacy.identity import Identity, mask_number
-from market.reports.certificate_office import OfficeView
+from market.privacy.rules import mask_number
+from market.privacy.schemas import Identity
 from market.reports.certificate_records import CATEGORY_NAMES, Certificate
+from market.reports.schemas import OfficeView
 
 QR_SIDE = 38 * mm  # 0.7 mm a module at version 10: well above what phone cameras need
 SEAL_SIDE = 42 * mm  # an official round seal is 42 mm across (GA 241)

@@ -208,7 +208,7 @@ async def compute(community_id: int, person_id: int, issued_at: datetime, period
     ``former`` (checking a certificate the community issued), also one who moved away since.
     A person's service is theirs wherever it was done: a resident who moved house (搬家,
     ``market.subdistricts.moves``) keeps the stays of the community they left, as their service
-    hours do (``market.activities.hours``)."""
+    hours do (``market.points.hours``)."""
     moved_away = (" OR EXISTS (SELECT 1 FROM house_move m WHERE m.person = p.id"
                   " AND m.from_community = c.id AND m.state = 'done')") if former else ""
     people = await fetch(

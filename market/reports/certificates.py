@@ -27,7 +27,6 @@ is recomputed from the attendance records as of the moment of issue.
 
 import asyncio
 
-import msgspec
 from litestar import Request, Response
 
 from market import audit
@@ -35,6 +34,7 @@ from market.privacy import identity as identities
 from market.reports import certificate_office as office
 from market.reports import certificate_records as records
 from market.reports.certificate_records import Check, Period, mask_name
+from market.reports.schemas import CertificateCheck, CertifiedActivity
 from market.settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -60,41 +60,6 @@ async def pdf_response(settings: Settings, request: Request, community_id: int, 
     return Response(data, media_type="application/pdf", headers={
         **NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"',
     })
-
-
-class CertifiedActivity(msgspec.Struct):
-    date: str
-    title: str
-    category: str
-    hours: str
-
-
-class CertificateCheck(msgspec.Struct):
-    valid: bool
-    status: str
-    """"valid": genuine and the records still say the same; "changed": genuine, but the records
-    behind it changed since it was issued (nothing of it is confirmed); "invalid": not ours."""
-    reason: str
-    """"ok", "records_changed", "records_missing", "bad_signature" or "malformed"."""
-    number: str | None = None
-    name: str | None = None
-    """Masked: 张*明."""
-    community: str | None = None
-    issued_at: str | None = None
-    issued_on: str | None = None
-    """The date of issue, Beijing time, as printed on the certificate."""
-    period_from: str | None = None
-    period_to: str | None = None
-    total_hours: str | None = None
-    """Only when valid."""
-    volunteer_hours: str | None = None
-    """志愿服务时长: the ``volunteer_service`` activities' hours only; when valid."""
-    participation_hours: str | None = None
-    """参与时长: every other category's hours; when valid."""
-    activities: list[CertifiedActivity] | None = None
-    """Only when valid."""
-    public_key: str | None = None
-    """The community's Ed25519 public key (hex) the signature was checked with."""
 
 
 def answer_of(found: Check) -> CertificateCheck:

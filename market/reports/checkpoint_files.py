@@ -30,7 +30,6 @@ from market.errors import InvalidInput, NotFound
 from market.reports import keys
 from market.reports.checkpoint_service import (
     CHECKPOINT_COLUMNS,
-    CheckpointView,
     chain_of,
     community_or_404,
     view,
@@ -43,6 +42,7 @@ from market.reports.checkpoint_verify import (
     Invalid,
     verify_proof,
 )
+from market.reports.schemas import Proof
 from market.settings import Settings
 
 #: Longest proof served: transfers from the entry to the covering checkpoint's head. Beyond
@@ -57,27 +57,6 @@ LEGACY_URL = "/api/transparency/legacy.json?community={community}"
 #: with ``seq``, the table's key, replaced by ``number`` in a community's chain).
 _CHAIN_ROW = ("number", *TRANSFER_COLUMNS[1:17])
 _LEGACY_ROW = TRANSFER_COLUMNS[:17]
-
-
-class Proof(msgspec.Struct, kw_only=True):
-    """One entry's proof; ``status``: ``ok`` (complete, check it offline), ``not_yet`` (in the
-    ledger but after the newest checkpoint), ``too_long`` (check the whole history) or
-    ``legacy`` (an entry of the legacy chain, from before the community's own chain: check it
-    in ``legacy_download``)."""
-
-    format: str
-    status: str
-    community_id: int
-    public_key: str
-    transfer_id: str
-    #: The entry's place in the community's chain (None for a legacy entry).
-    number: int | None
-    #: A legacy entry's place in the legacy chain.
-    legacy_seq: int | None = None
-    checkpoint: CheckpointView | None = None
-    previous_hash: str | None = None
-    transfers: list[list]
-    legacy_download: str | None = None
 
 
 class NoLegacyChain(NotFound):

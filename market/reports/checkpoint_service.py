@@ -31,6 +31,7 @@ from market.errors import Conflict, InvalidInput, NotFound
 from market.paging import parse_cursor
 from market.reports import keys
 from market.reports.checkpoint_verify import GENESIS, VERSION, checkpoint_text, hundredths_text
+from market.reports.schemas import CheckpointPage, CheckpointView
 from market.settings import Settings
 from market.tables import Community
 
@@ -44,47 +45,6 @@ CHECKPOINT_COLUMNS = (
     "id, community, day, at_us, version, head_seq, head_number, head_hash, genesis, issued, redeemed, "
     "outstanding, expired, previous, hash, signature, public_key"
 )
-
-
-class CheckpointView(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A checkpoint as published: the signed fields, its hash and its signature.
-
-    Version 2 names the head of the community's chain (``head_number``) and its ``genesis``;
-    version 1 (before chains per community) the legacy chain's head (``head_seq``)."""
-
-    version: int
-    community_id: int
-    day: str
-    at: str
-    head_number: int | None = None
-    head_seq: int | None = None
-    head_hash: str
-    genesis: str | None = None
-    issued: str
-    redeemed: str
-    outstanding: str
-    expired: str
-    previous: str
-    hash: str
-    signature: str
-    #: The key it was signed with (the community's, unless the server's secret was changed).
-    public_key: str
-
-    def signed(self) -> dict:
-        return msgspec.to_builtins(self)
-
-    @property
-    def head(self) -> int:
-        """The head's place in the chain this checkpoint signed (see ``version``)."""
-        return self.head_number if self.version >= 2 else self.head_seq  # type: ignore[return-value]
-
-
-class CheckpointPage(msgspec.Struct):
-    community_id: int
-    community: str
-    public_key: str
-    items: list[CheckpointView]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,8 @@ from market.help_requests import board as help_board
 from market.help_requests.schemas import Figures
 from market.messages import language_of
 from market.reports.board_period import PeriodAt, PeriodKind, parse_period
-from market.reports.dashboards import (
-    ActivitiesDashboard,
-    PointsDashboard,
-    ShopDashboard,
-    activities,
-    points,
-    shop,
-)
+from market.reports.dashboards import activities, points, shop
+from market.reports.schemas import ActivitiesDashboard, PointsDashboard, ShopDashboard
 
 
 class DashboardController(Controller):

@@ -14,74 +14,23 @@ from collections import defaultdict
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-import msgspec
-
 from ledger import format_points
 from market.reports import board_cache
 from market.reports import board_queries as q
 from market.reports.board_period import CHINA, Period, today
-from market.reports.leaderboards import PeriodView, period_view
+from market.reports.leaderboards import period_view
+from market.reports.schemas import (
+    ActivitiesDashboard,
+    CategoryMonth,
+    Goods,
+    PointsDashboard,
+    PointsMonth,
+    ShopDashboard,
+    Turnover,
+)
 
 CATEGORIES = ("self_governance", "collective_labour", "volunteer_service")
 TOP_GOODS = 10
-
-
-class CategoryMonth(msgspec.Struct):
-    month: str
-    category: str
-    activities: int
-    participants: int
-    hours: str
-
-
-class ActivitiesDashboard(msgspec.Struct):
-    period: PeriodView
-    months: list[str]
-    rows: list[CategoryMonth]
-    """One row per month and category, months in order, categories in ``CATEGORIES`` order."""
-    activities: int
-    participants: int
-    hours: str
-
-
-class PointsMonth(msgspec.Struct):
-    month: str
-    issued: str
-    redeemed: str
-    outstanding: str
-    """Held in wallets at the month's end (for a month not over yet: now)."""
-
-
-class PointsDashboard(msgspec.Struct):
-    period: PeriodView
-    months: list[PointsMonth]
-    issued: str
-    redeemed: str
-    outstanding: str
-    """Held in wallets now."""
-
-
-class Goods(msgspec.Struct):
-    product_id: int
-    name: str
-    quantity: int
-    points: str
-
-
-class Turnover(msgspec.Struct):
-    product_id: int
-    name: str
-    opening_stock: int
-    closing_stock: int
-    redeemed: int
-    turnover: str | None
-    """Units redeemed / average stock, two decimals; null when there was no stock at all."""
-
-
-class ShopDashboard(msgspec.Struct):
-    period: PeriodView
-    top: list[Goods]
-    turnover: list[Turnover]
 
 
 def _month_key(year: int, month: int) -> str:

@@ -330,7 +330,7 @@ async def _help_rows(me: Principal, period: Period, language: Language) -> Async
 
 async def _hours_rows(me: Principal, period: Period, language: Language) -> AsyncIterator[list[Row]]:
     """Per person with counted service in the period: stays checked in within it, not cancelled,
-    not awaiting approval or rejected (the rule of ``market.activities.hours``)."""
+    not awaiting approval or rejected (the rule of ``market.points.hours``)."""
     async for totals in _pages(
             "SELECT s.person, COUNT(*) AS times, SUM(COALESCE(s.hours, 0)) AS hours,"
             " SUM(s.points_in + COALESCE(s.points_out, 0)) AS points"

@@ -15,7 +15,8 @@ from market.community import service as communities
 from market.errors import NotFound
 from market.messages import language_of
 from market.reports.board_period import PeriodAt, PeriodKind, parse_period
-from market.reports.leaderboards import DEFAULT_LIMIT, Leaderboards, Limit, leaderboards
+from market.reports.leaderboards import DEFAULT_LIMIT, Limit, leaderboards
+from market.reports.schemas import Leaderboards
 
 
 class LeaderboardController(Controller):

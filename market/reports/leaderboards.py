@@ -10,10 +10,8 @@ public board names a community and shows only ranks, masked names and values —
 
 import bisect
 from collections import defaultdict
-from datetime import datetime
 from typing import Annotated
 
-import msgspec
 from litestar.params import QueryParameter
 
 from ledger import format_points
@@ -24,6 +22,7 @@ from market.people.rules import mask_name
 from market.reports import board_cache
 from market.reports import board_queries as q
 from market.reports.board_period import Period
+from market.reports.schemas import Board, BoardRow, Leaderboards, MyRank, PeriodView
 
 BOARDS = ("residents", "households", "buildings", "grids", "teams")
 MEASURES = ("points", "hours")
@@ -33,48 +32,6 @@ DEFAULT_LIMIT, MAX_LIMIT = 10, 100
 def mask_room(room: str) -> str:
     """A room number shown publicly: only its first character (the floor), the rest masked."""
     return room[:1] + "*" * max(len(room) - 1, 1) if room else ""
-
-
-class PeriodView(msgspec.Struct):
-    kind: str
-    at: str
-    label: str
-    start: datetime
-    end: datetime
-
-
-class BoardRow(msgspec.Struct):
-    rank: int
-    name: str
-    value: str
-    """Points or hours, two decimals ("12.50")."""
-    id: int | None = None
-    """The resident's, household's, building's, grid's or team's id; never on a public board."""
-    me: bool = False
-    """This row is the signed-in person (or their household, building, grid or team)."""
-
-
-class Board(msgspec.Struct):
-    board: str
-    measure: str
-    rows: list[BoardRow]
-    ranked: int
-    """How many are on the board in all (the rows are its top)."""
-
-
-class MyRank(msgspec.Struct):
-    measure: str
-    rank: int | None
-    value: str
-
-
-class Leaderboards(msgspec.Struct):
-    community_id: int
-    community: str
-    period: PeriodView
-    boards: list[Board]
-    mine: list[MyRank] = []
-    """The signed-in person's own rank among residents, by each measure (null rank: not ranked)."""
 
 
 def period_view(period: Period, language: str) -> PeriodView:

@@ -25,8 +25,7 @@ from market.auth.sessions import Principal
 from market.paging import Cursor
 from market.reports import checkpoint_files as files
 from market.reports import checkpoint_service as checkpoints
-from market.reports.checkpoint_files import Proof
-from market.reports.checkpoint_service import CheckpointPage, CheckpointView
+from market.reports.schemas import CheckpointPage, CheckpointView, Proof
 from market.settings import Settings
 
 __all__ = ["API"]

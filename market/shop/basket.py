@@ -15,6 +15,7 @@ import msgspec
 from market.china_time import CHINA
 from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
+from market.shop.schemas import Line
 from market.writes import Steps, on_postgres
 
 MAX_LINES = 50
@@ -49,11 +50,6 @@ class ProductUnavailable(Conflict):
 
     def members(self, language: Language) -> dict[str, Any]:
         return {"product_id": self.product_id}
-
-
-class Line(msgspec.Struct, forbid_unknown_fields=True):
-    product_id: int
-    quantity: int
 
 
 class PricedLine(msgspec.Struct):

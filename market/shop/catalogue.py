@@ -21,100 +21,40 @@ Rules decided here:
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
 
-import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET
 
 from ledger import InvalidAmount, format_points, to_hundredths
 from market import audit
-from market.amounts import Amount
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
-from market.constraints import one_of, text
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
 from market.paging import parse_cursor
 from market.shop import stock
+from market.shop.limits import MAX_NAME, PERIODS
+from market.shop.schemas import (
+    MovementPage,
+    NewProduct,
+    ProductChanges,
+    ProductList,
+    ProductView,
+    StockChange,
+    StockLevel,
+)
 from market.writes import Steps, on_postgres, write
 
 log = logging.getLogger(__name__)
 
 #: The dearest product, in points: far above anything a community shop sells.
 MAX_PRICE = 100_000
-MAX_NAME = 50
 MAX_CATEGORY = 30
 MAX_LIMIT = 10_000
 MAX_REASON = 200
 MAX_PRODUCTS = 1_000
-PERIODS = ("day", "week", "month", "quarter", "year")
 #: The kinds of stock change made by hand; the others belong to redemptions and orders.
 MANUAL_KINDS = frozenset({"donation", "purchase", "adjustment"})
 SHOP_STAFF = frozenset({SHOPKEEPER, ADMIN})
-
-
-# -- views and requests ----------------------------------------------------------------------
-
-
-class ProductView(msgspec.Struct):
-    id: int
-    name: str
-    category: str
-    price: str
-    stock: int
-    limit_per_person: int | None
-    limit_period: str | None
-    active: bool
-    photo_url: str | None
-    """The photo (JPEG, at most 1024 px a side), null until one is uploaded (``PUT
-    /api/products/{id}/photo``, multipart field ``file``); the URL changes when the photo does."""
-    thumb_url: str | None
-    """A 256 px thumbnail for lists; null with the photo."""
-
-
-class ProductList(msgspec.Struct):
-    items: list[ProductView]
-
-
-class NewProduct(msgspec.Struct):
-    name: Annotated[str, text(MAX_NAME)]
-    price: Amount
-    """Points: a JSON string or number, more than 0, at most two decimals."""
-    stock: int = 0
-    category: str = ""
-    limit_per_person: int | None = None
-    limit_period: Annotated[str | None, one_of(PERIODS, nullable=True)] = None
-    """"day", "week", "month", "quarter" or "year"; with ``limit_per_person``."""
-    active: bool = True
-
-
-class ProductChanges(msgspec.Struct):
-    """Fields to change; an absent field stays as it is. The limits are cleared with
-    ``"limit_per_person": null, "limit_period": null``. Stock is changed through
-    ``POST /api/products/{id}/stock``, never here."""
-
-    name: str | UnsetType = UNSET
-    category: str | UnsetType = UNSET
-    price: Amount | UnsetType = UNSET
-    limit_per_person: int | UnsetType | None = UNSET
-    limit_period: str | UnsetType | None = UNSET
-    active: bool | UnsetType = UNSET
-
-
-class StockChange(msgspec.Struct):
-    delta: int
-    """Units to add (negative: take away)."""
-    reason: str | None = None
-    """Why; required for an adjustment (1–200 characters)."""
-    kind: str = "adjustment"
-    """"donation", "purchase" (both add stock) or "adjustment"."""
-    donor: str | None = None
-    """Who gave it; donations only."""
-
-
-class StockLevel(msgspec.Struct):
-    product_id: int
-    stock: int
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -321,5 +261,5 @@ async def add_stock(me: Principal, product_id: int, change: StockChange) -> Stoc
 
 async def stock_record(
     me: Principal, product_id: int, limit: int, cursor: str | None
-) -> stock.MovementPage:
+) -> MovementPage:
     return await stock.movements(me.community_id, product_id, limit, parse_cursor(cursor))

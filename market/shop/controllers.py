@@ -12,7 +12,8 @@ from market.auth.sessions import Principal
 from market.errors import NotFound
 from market.paging import Cursor
 from market.shop import catalogue, photos
-from market.shop.catalogue import (
+from market.shop.schemas import (
+    MovementPage,
     NewProduct,
     ProductChanges,
     ProductList,
@@ -20,7 +21,6 @@ from market.shop.catalogue import (
     StockChange,
     StockLevel,
 )
-from market.shop.stock import MovementPage
 
 SHOP = requires_role(SHOPKEEPER, ADMIN)
 #: Photo URLs carry the photo's version (?v=), so a cached copy is never stale for long.

@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
@@ -39,57 +39,26 @@ from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.cards.service import check_counter_pin, resolve_member_code
-from market.constraints import text
 from market.db import fetch, is_unique_violation
 from market.errors import InvalidInput, NotFound, Unprocessable
 from market.points import deductions, lots
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
 from market.shop import basket, rules, stock
-from market.shop.basket import CHINA, Line
+from market.shop.basket import CHINA
+from market.shop.limits import MAX_REASON
+from market.shop.schemas import (
+    ItemView,
+    Line,
+    PersonRef,
+    Redeem,
+    RedemptionView,
+    RefundRequest,
+    RefundView,
+)
 from market.writes import LedgerStep, Steps, on_postgres, write
 
 log = logging.getLogger(__name__)
-
-MAX_REASON = 200
-
-
-class Redeem(msgspec.Struct, forbid_unknown_fields=True):
-    member_code: str
-    items: list[Line]
-    pin: str | None = None
-
-
-class ItemView(msgspec.Struct):
-    product_id: int
-    name: str
-    quantity: int
-    unit_price: str
-    amount: str
-
-
-class PersonRef(msgspec.Struct):
-    id: int
-    name: str
-
-
-class RedemptionView(msgspec.Struct):
-    id: int
-    receipt_no: str
-    person: PersonRef
-    total: str
-    balance_after: str
-    items: list[ItemView]
-    refunded: str
-    at: datetime
-    #: A visitor's own community (通存通兑): their points came from its ledger. None: a resident here.
-    visiting_from: str | None = None
-
-
-class RefundRequest(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, text(MAX_REASON)]
-    #: The goods taken back; all that is left of the redemption when absent.
-    items: list[Line] | None = None
 
 
 class RefundRecord(msgspec.Struct):
@@ -98,15 +67,6 @@ class RefundRecord(msgspec.Struct):
     id: int
     total: str
     reason: str
-    items: list[ItemView]
-    at: datetime
-
-
-class RefundView(msgspec.Struct):
-    id: int
-    redemption_id: int
-    total: str
-    balance_after: str
     items: list[ItemView]
     at: datetime
 

@@ -21,8 +21,15 @@ from market.people.delegates import DELEGABLE
 from market.points.controllers import KEY_REQUIRED, IdempotencyKey
 from market.points.service import check_idempotency_key
 from market.shop import counter, orders
-from market.shop.counter import Redeem, RedemptionView, RefundRequest, RefundView
-from market.shop.orders import NewOrder, OrderList, OrderView
+from market.shop.schemas import (
+    NewOrder,
+    OrderList,
+    OrderView,
+    Redeem,
+    RedemptionView,
+    RefundRequest,
+    RefundView,
+)
 
 
 class RedemptionController(Controller):

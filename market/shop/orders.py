@@ -33,14 +33,13 @@ from market.people.rules import mask_phone
 from market.points import deductions
 from market.points.service import account_id, wallet_id
 from market.shop import basket, rules, stock
-from market.shop.basket import Line
 from market.shop.counter import (
-    ItemView,
     by_product,
     item_view,
     lock_row_steps,
     record_redemption_steps,
 )
+from market.shop.schemas import ItemView, Line, NewOrder, OrderList, OrderView
 from market.writes import LedgerStep, Steps, write
 
 log = logging.getLogger(__name__)
@@ -50,28 +49,6 @@ DEADLINE = timedelta(days=2)
 #: The ledger voids the hold by itself only this long after the deadline (see the module's docstring).
 LEDGER_GRACE = timedelta(days=1)
 SWEEP_EVERY = 60.0
-
-
-class NewOrder(msgspec.Struct, forbid_unknown_fields=True):
-    items: list[Line]
-
-
-class OrderView(msgspec.Struct):
-    id: int
-    status: str
-    person_id: int
-    total: str
-    items: list[ItemView]
-    expires_at: datetime
-    created_at: datetime
-    closed_at: datetime | None
-    redemption_id: int | None
-    #: The delegate (代办) who reserved it for the resident; None when the resident did.
-    acted_by: int | None = None
-
-
-class OrderList(msgspec.Struct):
-    items: list[OrderView]
 
 
 class OrderHolder(msgspec.Struct):

@@ -22,65 +22,12 @@ from market.db import fetch
 from market.errors import Forbidden, InvalidInput, NotFound
 from market.messages import Language, message
 from market.shop.basket import CHINA
-
-
-class Totals(msgspec.Struct):
-    count: int
-    points: str
-
-
-class ProductDay(msgspec.Struct):
-    product_id: int
-    name: str
-    quantity_out: int
-    quantity_back: int
-    points: str
-    """Net: ``points_out`` less ``points_back``."""
-    points_out: str
-    points_back: str
-
-
-class StockDay(msgspec.Struct):
-    product_id: int
-    name: str
-    kind: str
-    delta: int
-
-
-class LedgerProblem(msgspec.Struct):
-    problem: str
-    """"transfer_missing", "transfer_amount_differs", "transfer_accounts_differ",
-    "transfer_not_posted" or "transfer_unaccounted"."""
-    detail: str
-    transfer_id: str
-    redemption_id: int | None = None
-    refund_id: int | None = None
-    expected: str | None = None
-    found: str | None = None
-
-
-class LedgerCheck(msgspec.Struct):
-    agrees: bool
-    redemption_transfers_points: str
-    """Sum of the amounts of the day's redemptions' transfers as the ledger has them."""
-    refund_transfers_points: str
-    problems: list[LedgerProblem]
+from market.shop.schemas import LedgerCheck, LedgerProblem, ProductDay, Reconciliation, StockDay, Totals
 
 
 class Keeper(msgspec.Struct):
     id: int
     name: str
-
-
-class Reconciliation(msgspec.Struct):
-    date: date
-    keeper_id: int | None
-    """The shop keeper whose counter this is; null: every keeper of the community."""
-    redemptions: Totals
-    refunds: Totals
-    by_product: list[ProductDay]
-    stock_movements: list[StockDay]
-    ledger: LedgerCheck
 
 
 def parse_day(text: str | None, now: datetime | None = None) -> date:

@@ -16,34 +16,32 @@ Rules decided here:
   wallet → issuance (reversals of those credits, negative adjustments).
   Spending at the shop, refunds and expiry do not change it; a hold awaiting
   approval does not count until it is posted. Service hours are
-  ``market.activities.hours.service_hours``, the figure of the balance page.
+  ``market.points.hours.service_hours``, the figure of the balance page.
 - Changing the rules is for admins and is written to the audit log
   (``community:{id}``).
 """
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
 from ledger import InvalidAmount, format_points, to_hundredths
-from market.activities.hours import service_hours
-from market.amounts import Amount
 from market.auth.sessions import Principal
-from market.constraints import matching, weekdays
 from market.db import fetch, write_transaction
 from market.errors import Conflict, InvalidInput
 from market.messages import Language
+from market.points.hours import service_hours
 from market.shop.basket import CHINA
+from market.shop.limits import TIME
+from market.shop.schemas import RulesChange, ShopRules
 from market.tables import AuditEntry
 
 DAYS = (1, 2, 3, 4, 5, 6, 7)
 DAY_MINUTES = 24 * 60
 #: The highest minimum, in points or in hours: far above what anyone earns, well inside BIGINT.
 MAX_MINIMUM = 1_000_000
-_TIME = re.compile(r"(\d{1,2}):(\d{2})")
 
 #: Not strftime's %B, which follows the server's locale.
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -52,41 +50,6 @@ WEEKDAY_NAMES = {
     "zh": ("", "周一", "周二", "周三", "周四", "周五", "周六", "周日"),
     "en": ("", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
 }
-
-
-class ShopRules(msgspec.Struct):
-    open_days: list[int]
-    """ISO weekdays the shop redeems on: 1 = Monday … 7 = Sunday."""
-    opens_at: str
-    """"HH:MM", Beijing time; the opening minute is open."""
-    closes_at: str
-    """"HH:MM" (up to "24:00"), Beijing time; the closing minute is closed."""
-    min_earned: str
-    """Points a resident must have earned before redeeming at all ("0.00": no minimum)."""
-    min_hours: str
-    """Service hours a resident must have served before redeeming at all."""
-    configured: bool
-    """False: no rules were ever set, so the shop is always open with no minimum."""
-    open_now: bool
-    next_open_at: datetime | None
-    """When the shop next opens (Beijing time); null while it is open."""
-    updated_at: datetime | None = None
-    updated_by: int | None = None
-
-
-class RulesChange(msgspec.Struct, forbid_unknown_fields=True):
-    """The whole set of rules; every field is replaced."""
-
-    open_days: Annotated[list[int], weekdays()]
-    """ISO weekdays, 1 = Monday … 7 = Sunday; at least one."""
-    opens_at: Annotated[str, matching(_TIME)]
-    """"HH:MM" from "00:00"; before ``closes_at``."""
-    closes_at: Annotated[str, matching(_TIME)]
-    """"HH:MM" up to "24:00"."""
-    min_earned: Amount = Decimal(0)
-    """Points (string or number, at most two decimals, at least 0)."""
-    min_hours: Amount = Decimal(0)
-    """Hours (string or number, at most two decimals, at least 0)."""
 
 
 class Stored(msgspec.Struct):
@@ -160,7 +123,7 @@ def clock(minutes: int) -> str:
 
 def parse_clock(text: str, field: str) -> int:
     """ "HH:MM" from "00:00" to "24:00" → minutes after midnight; 400 ``invalid_shop_time``."""
-    found = _TIME.fullmatch(text.strip()) if isinstance(text, str) else None
+    found = TIME.fullmatch(text.strip()) if isinstance(text, str) else None
     if found is not None:
         hour, minute = int(found[1]), int(found[2])
         if minute < 60 and (hour < 24 or (hour == 24 and minute == 0)):

@@ -12,8 +12,7 @@ from market.auth.sessions import Principal
 from market.constraints import DAY
 from market.messages import preferred_language
 from market.shop import reconciliation, rules
-from market.shop.reconciliation import Reconciliation
-from market.shop.rules import RulesChange, ShopRules
+from market.shop.schemas import Reconciliation, RulesChange, ShopRules
 
 
 class ShopController(Controller):

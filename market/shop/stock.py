@@ -20,6 +20,7 @@ import msgspec
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
+from market.shop.schemas import Movement, MovementPage
 from market.writes import Steps, on_postgres
 
 #: Every reason stock may change; the migration's CHECK lists the same.
@@ -43,24 +44,6 @@ class OutOfStock(Conflict):
 
     def members(self, language: Language) -> dict[str, Any]:
         return {"product_id": self.product_id, "available": self.available}
-
-
-class Movement(msgspec.Struct):
-    id: int
-    at: datetime
-    delta: int
-    stock_after: int
-    kind: str
-    reason: str | None
-    donor: str | None
-    ref: str | None
-    actor_id: int | None
-
-
-class MovementPage(msgspec.Struct):
-    items: list[Movement]
-    next_cursor: str | None
-    """Pass as ``cursor`` for the next (older) page; null on the last page."""
 
 
 class StockMismatch(msgspec.Struct):

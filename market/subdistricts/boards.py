@@ -9,31 +9,12 @@ can be in the subdistrict's. Ties share a rank (1, 2, 2, 4), in the order of the
 
 from decimal import Decimal
 
-import msgspec
-
 from market.reports.board_period import Period
-from market.reports.leaderboards import PeriodView, leaderboards, period_view
-from market.subdistricts.service import CommunityRef, get
+from market.reports.leaderboards import leaderboards, period_view
+from market.subdistricts.schemas import CommunityRef, SubdistrictBoard, SubdistrictBoardRow
+from market.subdistricts.service import get
 
 BOARD, MEASURE = "residents", "points"
-
-
-class SubdistrictBoardRow(msgspec.Struct):
-    rank: int
-    #: Masked as on the public boards (张*明): the office names nobody.
-    name: str
-    value: str
-    community: CommunityRef
-
-
-class SubdistrictBoard(msgspec.Struct):
-    subdistrict_id: int
-    subdistrict: str
-    period: PeriodView
-    measure: str
-    rows: list[SubdistrictBoardRow]
-    #: How many residents of all the communities earned points in the period.
-    ranked: int
 
 
 async def leaderboard(subdistrict_id: int, period: Period, *, limit: int, language: str = "zh"

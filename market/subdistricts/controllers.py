@@ -20,8 +20,17 @@ from market.reports.board_period import PeriodAt, PeriodKind, parse_period
 from market.reports.leaderboards import DEFAULT_LIMIT, Limit
 from market.subdistricts import boards, dashboards, service
 from market.subdistricts import overview as figures
-from market.subdistricts.service import SubdistrictList, SubdistrictUpdate, SubdistrictView
-from market.subdistricts.settlement import Settlement, settlement, this_month
+from market.subdistricts.schemas import (
+    LedgerChecks,
+    Overview,
+    Settlement,
+    SubdistrictBoard,
+    SubdistrictDashboard,
+    SubdistrictList,
+    SubdistrictUpdate,
+    SubdistrictView,
+)
+from market.subdistricts.settlement import settlement, this_month
 
 
 class SubdistrictController(Controller):
@@ -53,7 +62,7 @@ class SubdistrictController(Controller):
          summary="Points of each community and in total, and each community's chain head")
     async def overview(
         self, subdistrict_id: FromPath[int], me: NamedDependency[Principal], ledger: NamedDependency[Ledger]
-    ) -> figures.Overview:
+    ) -> Overview:
         await service.check_admin(me, subdistrict_id)
         return await figures.overview(ledger, subdistrict_id)
 
@@ -75,7 +84,7 @@ class SubdistrictController(Controller):
          summary="Check every community's chain and books now, and every clearing pair between them")
     async def ledger_checks(
         self, subdistrict_id: FromPath[int], me: NamedDependency[Principal], ledger: NamedDependency[Ledger]
-    ) -> figures.LedgerChecks:
+    ) -> LedgerChecks:
         await service.check_admin(me, subdistrict_id)
         return await figures.ledger_checks(ledger, subdistrict_id)
 
@@ -95,7 +104,7 @@ class SubdistrictController(Controller):
     async def leaderboard(
         self, request: Request, subdistrict_id: FromPath[int], me: NamedDependency[Principal],
         period: PeriodKind = None, at: PeriodAt = None, limit: Limit = DEFAULT_LIMIT,
-    ) -> boards.SubdistrictBoard:
+    ) -> SubdistrictBoard:
         await service.check_admin(me, subdistrict_id)
         return await boards.leaderboard(subdistrict_id, parse_period(period, at), limit=limit,
                                         language=language_of(request))
@@ -106,7 +115,7 @@ class SubdistrictController(Controller):
     async def dashboard(
         self, request: Request, subdistrict_id: FromPath[int], me: NamedDependency[Principal],
         period: PeriodKind = None, at: PeriodAt = None,
-    ) -> dashboards.SubdistrictDashboard:
+    ) -> SubdistrictDashboard:
         await service.check_admin(me, subdistrict_id)
         return await dashboards.dashboard(subdistrict_id, parse_period(period, at),
                                           language=language_of(request))

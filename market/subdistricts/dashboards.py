@@ -4,36 +4,11 @@ in a month, quarter or year, and the sums across them — read from each communi
 
 from decimal import Decimal
 
-import msgspec
-
 from market.reports import dashboards
 from market.reports.board_period import Period
-from market.reports.leaderboards import PeriodView, period_view
-from market.subdistricts.service import CommunityRef, get
-
-
-class CommunityActivity(msgspec.Struct):
-    community: CommunityRef
-    activities: int
-    participants: int
-    hours: str
-    issued: str
-    redeemed: str
-
-
-class ActivityTotals(msgspec.Struct):
-    activities: int
-    participants: int
-    hours: str
-    issued: str
-    redeemed: str
-
-
-class SubdistrictDashboard(msgspec.Struct):
-    subdistrict_id: int
-    period: PeriodView
-    communities: list[CommunityActivity]
-    totals: ActivityTotals
+from market.reports.leaderboards import period_view
+from market.subdistricts.schemas import ActivityTotals, CommunityActivity, SubdistrictDashboard
+from market.subdistricts.service import get
 
 
 def _sum(texts: list[str]) -> str:

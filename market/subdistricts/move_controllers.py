@@ -13,7 +13,7 @@ from market.auth.guards import requires_role
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.subdistricts import moves
-from market.subdistricts.moves import MoveList, MoveView, NewMove, Refusal
+from market.subdistricts.schemas import MoveList, MoveView, NewMove, Refusal
 
 
 class MoveController(Controller):

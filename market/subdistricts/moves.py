@@ -24,7 +24,7 @@ The points keep their expiries: the balance's lots (``market.points.lots``: the 
 latest-expiring lots) are written negated in A and again in B, as a gift does
 (``market.points.gifts``); points expired but not yet cleared expire in B at its next clearing.
 
-Service hours are counted from stays by person (``market.activities.hours``) and so move with the
+Service hours are counted from stays by person (``market.points.hours``) and so move with the
 person; the history stays readable: the resident's statement reads every wallet they had in the
 communities they moved through (``market.points.service.person_entries``).
 """
@@ -32,7 +32,6 @@ communities they moved through (``market.points.service.person_entries``).
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Annotated, Literal
 
 import msgspec
 
@@ -40,60 +39,21 @@ from ledger import Ledger, crossing, format_points, locking, to_decimal
 from market import audit
 from market.auth.roles import RESIDENT, STAFF_ROLES, decode_roles
 from market.auth.sessions import Principal
-from market.constraints import text
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
 from market.points import lots
 from market.points.lots import Part
+from market.subdistricts.rules import MAX_REASON
+from market.subdistricts.schemas import MoveList, MoveView, NewMove, Ref, Refusal
 from market.subdistricts.service import sharing
 from market.writes import LedgerStep, Steps, on_postgres, write
 
 log = logging.getLogger(__name__)
 
-MAX_REASON = 200
 #: The list shows at most this many moves of each direction, newest first.
 LIST_LIMIT = 100
 #: The kind of the crossing's transfers and of the lots written for it.
 MOVE_KIND = "move"
-
-State = Literal["pending", "done", "refused", "cancelled"]
-
-
-class NewMove(msgspec.Struct, forbid_unknown_fields=True):
-    person_id: int
-    #: The community (id) the resident moves to: another of this community's subdistrict.
-    to_community: int
-
-
-class Refusal(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, text(MAX_REASON)]
-
-
-class Ref(msgspec.Struct):
-    id: int
-    name: str
-
-
-class MoveView(msgspec.Struct):
-    id: int
-    person: Ref
-    from_community: Ref
-    to_community: Ref
-    #: Seen from the caller's community: "out" of it or "in" to it.
-    direction: Literal["out", "in"]
-    state: State
-    requested_at: datetime
-    decided_at: datetime | None
-    #: The refusal's reason.
-    note: str | None
-    #: The points that moved (two decimals); null until done.
-    points: str | None
-    #: The crossing's id (its legs: ``<id>:out`` in A's ledger, ``<id>:in`` in B's).
-    transfer_id: str | None
-
-
-class MoveList(msgspec.Struct):
-    items: list[MoveView]
 
 
 class Destination(msgspec.Struct):

@@ -8,69 +8,21 @@ import csv
 import io
 from decimal import Decimal
 
-import msgspec
-
 from ledger import Ledger, to_decimal
 from market.db import fetch
 from market.points import service as points
 from market.reports.exports import csv_cell
-from market.subdistricts.service import CommunityRef, clearing_pairs, get
+from market.subdistricts.schemas import (
+    ClearingCheck,
+    CommunityCheck,
+    CommunityFigures,
+    LedgerChecks,
+    Overview,
+    Totals,
+)
+from market.subdistricts.service import clearing_pairs, get
 
 AMOUNTS = ("issued", "redeemed", "outstanding", "expired", "travelled")
-
-
-class CommunityFigures(msgspec.Struct):
-    community: CommunityRef
-    residents: int
-    issued: str
-    redeemed: str
-    outstanding: str
-    expired: str
-    #: Net points its residents spent at other communities' shops (通存通兑), less what came in.
-    travelled: str
-    entries: int
-    head: str
-
-
-class Totals(msgspec.Struct):
-    residents: int
-    issued: str
-    redeemed: str
-    outstanding: str
-    expired: str
-    travelled: str
-
-
-class Overview(msgspec.Struct):
-    subdistrict_id: int
-    name: str
-    shared_redemption: bool
-    communities: list[CommunityFigures]
-    totals: Totals
-
-
-class CommunityCheck(msgspec.Struct):
-    community: CommunityRef
-    ok: bool
-    entries: int
-    head: str
-    problem: str | None = None
-
-
-class ClearingCheck(msgspec.Struct):
-    """The pair's two clearing accounts: what the first owes the second, as each ledger says."""
-
-    first: CommunityRef
-    second: CommunityRef
-    first_says: str
-    second_says: str
-    ok: bool
-
-
-class LedgerChecks(msgspec.Struct):
-    ok: bool
-    communities: list[CommunityCheck]
-    clearing: list[ClearingCheck]
 
 
 async def _residents(community_ids: list[int]) -> dict[int, int]:

@@ -14,7 +14,7 @@ belong to no other subdistrict.
 import logging
 from datetime import UTC, datetime
 from itertools import combinations
-from typing import Annotated, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
@@ -22,42 +22,14 @@ from ledger import Account, Ledger
 from market import audit
 from market.auth.sessions import Principal
 from market.community import slugs
-from market.constraints import text
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
+from market.subdistricts.rules import MAX_NAME
+from market.subdistricts.schemas import CommunityRef, SubdistrictList, SubdistrictUpdate, SubdistrictView
 from market.writes import Steps, write
 
 log = logging.getLogger(__name__)
 
-MAX_NAME = 40
-#: A subdistrict groups tens to hundreds of communities (a town); more in one request is a mistake.
-MAX_COMMUNITIES = 500
-
-
-class CommunityRef(msgspec.Struct):
-    id: int
-    name: str
-    slug: str
-
-
-class SubdistrictView(msgspec.Struct):
-    id: int
-    name: str
-    shared_redemption: bool
-    communities: list[CommunityRef]
-
-
-class SubdistrictList(msgspec.Struct):
-    items: list[SubdistrictView]
-
-
-class SubdistrictUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    """What a subdistrict's admin may change; an absent field stays as it is."""
-
-    name: Annotated[str, text(MAX_NAME)] | None = None
-    shared_redemption: bool | None = None
-    #: The communities (ids) the subdistrict groups from now on.
-    communities: Annotated[list[int], msgspec.Meta(max_length=MAX_COMMUNITIES)] | None = None
 
 
 def _now_ms() -> int:

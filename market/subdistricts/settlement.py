@@ -19,36 +19,10 @@ from ledger import Ledger
 from market.china_time import CHINA
 from market.errors import InvalidInput
 from market.points.service import points as format_points
-from market.subdistricts.service import CommunityRef, clearing_pairs, get
+from market.subdistricts.schemas import PairSettlement, Settlement
+from market.subdistricts.service import clearing_pairs, get
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")
-
-
-class PairSettlement(msgspec.Struct):
-    """One pair of communities in one month. ``debtor`` owes ``creditor`` ``owed`` points: what the
-    debtor's residents spent at the creditor's shop less what the creditor's residents spent at the
-    debtor's (each net of refunds), and the points residents took with them when they moved house
-    from one to the other."""
-
-    debtor: CommunityRef
-    creditor: CommunityRef
-    owed: str
-    debtor_residents_spent: str
-    creditor_residents_spent: str
-    #: Points carried by residents who moved from the debtor to the creditor, and the other way.
-    moved_to_creditor: str
-    moved_to_debtor: str
-    #: Transfers through the pair's clearing accounts in the month (each crossing is two: one a side).
-    movements: int
-
-
-class Settlement(msgspec.Struct):
-    subdistrict_id: int
-    period: str
-    #: Pairs with movements in the month, the largest debt first.
-    pairs: list[PairSettlement]
-    #: Every pair's two ledgers mirror each other (always true unless the books were altered).
-    mirrored: bool
 
 
 def this_month() -> str:

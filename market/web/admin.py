@@ -36,8 +36,10 @@ from market.paging import parse_cursor
 from market.people import rules as person_rules
 from market.people import service as people
 from market.points import service as points
+from market.points.schemas import VerifyResult
 from market.settings import Settings
 from market.shop import rules as shop_rules
+from market.shop import schemas as shop_schemas
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, normalise_login, page, page_member, refusal_for
 
@@ -102,7 +104,7 @@ async def building_choices(community_id: int) -> list[tuple[int, str]]:
 class _Verified:
     at: datetime
     monotonic: float
-    result: points.VerifyResult
+    result: VerifyResult
 
 
 #: Per ledger (the app's), per community: the last check of that community's chain and books.
@@ -405,7 +407,7 @@ async def adjust(request: Request, ledger: NamedDependency[Ledger]) -> Template 
 # -- the shop's opening rules --------------------------------------------------------------------
 
 
-def _rules_page(request: Request, current: shop_rules.ShopRules, *, status: int = 200,
+def _rules_page(request: Request, current: shop_schemas.ShopRules, *, status: int = 200,
                 values: dict[str, Any] | None = None, problem: str | None = None,
                 bad_field: str | None = None) -> Template:
     language = i18n.language_of(request)
@@ -446,7 +448,7 @@ async def save_rules(request: Request) -> Template | Redirect:
     try:
         if len(values["open_days"]) != len(days):
             raise InvalidInput("invalid_open_days", field="open_days")
-        await shop_rules.set_rules(me, shop_rules.RulesChange(
+        await shop_rules.set_rules(me, shop_schemas.RulesChange(
             open_days=sorted(values["open_days"]), opens_at=values["opens_at"],
             closes_at=values["closes_at"], min_earned=_minimum(values["min_earned"], "min_earned"),
             min_hours=_minimum(values["min_hours"], "min_hours"),

@@ -9,7 +9,8 @@ from market.auth.sessions import Principal
 from market.community import slugs
 from market.errors import MarketError
 from market.reports.board_period import parse_period
-from market.reports.leaderboards import Leaderboards, leaderboards
+from market.reports.leaderboards import leaderboards
+from market.reports.schemas import Leaderboards
 from market.web import i18n
 from market.web.forms import page, page_member
 

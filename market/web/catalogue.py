@@ -14,9 +14,9 @@ from litestar.response import Redirect, Template
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.errors import CsrfRejected, MarketError, NotFound
-from market.shop import catalogue, photos, stock
+from market.shop import catalogue, limits, photos, stock
 from market.shop.basket import PERIOD_NAMES
-from market.shop.catalogue import NewProduct, ProductChanges, StockChange
+from market.shop.schemas import NewProduct, ProductChanges, StockChange
 from market.web import i18n
 from market.web.forms import (
     check_csrf,
@@ -75,7 +75,7 @@ def _product_input(language: str, values: dict[str, str], *, new: bool) -> tuple
         except MarketError as error:
             errors.setdefault(error.field or field, i18n.error_text(language, error.reason, **error.params))
 
-    check("name", catalogue._text, values["name"], "name", "invalid_product_name", 1, catalogue.MAX_NAME)
+    check("name", catalogue._text, values["name"], "name", "invalid_product_name", 1, limits.MAX_NAME)
     check("category", catalogue._text, values["category"], "category", "invalid_product_category", 0,
           catalogue.MAX_CATEGORY)
     try:
@@ -95,7 +95,7 @@ def _product_input(language: str, values: dict[str, str], *, new: bool) -> tuple
     limit, period = typed_number(values["limit_per_person"]), values["limit_period"]
     if not limit and not period:
         parsed["limit_per_person"] = parsed["limit_period"] = None
-    elif limit.isdigit() and period in catalogue.PERIODS and 1 <= int(limit) <= catalogue.MAX_LIMIT:
+    elif limit.isdigit() and period in limits.PERIODS and 1 <= int(limit) <= catalogue.MAX_LIMIT:
         parsed["limit_per_person"], parsed["limit_period"] = int(limit), period
     else:
         errors["limit_per_person"] = i18n.error_text(

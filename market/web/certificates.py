@@ -16,16 +16,13 @@ from market.auth.sessions import Principal
 from market.errors import MarketError, NotFound
 from market.people import service as people
 from market.privacy import identity as identities
-from market.privacy.identity import ID_TYPES_EN, IdentityChange
+from market.privacy.rules import ID_TYPES_EN
+from market.privacy.schemas import IdentityChange
 from market.reports import certificate_office as office
 from market.reports import certificate_records as records
-from market.reports.certificate_office import (
-    CorrectionDecision,
-    NewCorrection,
-    OfficeChange,
-)
 from market.reports.certificate_records import CATEGORY_NAMES, Period
 from market.reports.certificates import answer_of, pdf_response
+from market.reports.schemas import CorrectionDecision, NewCorrection, OfficeChange
 from market.settings import Settings
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, normalise_login, page, page_member, record_id

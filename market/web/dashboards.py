@@ -11,15 +11,8 @@ from market.errors import MarketError
 from market.help_requests import board as help_board
 from market.reports import charts
 from market.reports.board_period import parse_period
-from market.reports.dashboards import (
-    CATEGORIES,
-    ActivitiesDashboard,
-    PointsDashboard,
-    ShopDashboard,
-    activities,
-    points,
-    shop,
-)
+from market.reports.dashboards import CATEGORIES, activities, points, shop
+from market.reports.schemas import ActivitiesDashboard, PointsDashboard, ShopDashboard
 from market.web import i18n
 from market.web.forms import page, page_member
 

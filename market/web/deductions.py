@@ -33,9 +33,9 @@ from market.auth.sessions import Principal
 from market.errors import InvalidInput, MarketError, NotFound
 from market.people import rules as person_rules
 from market.people import service as people
-from market.points import appeals, deductions
+from market.points import appeals, deductions, schemas
 from market.points import service as points
-from market.points.deductions import DeductionRequest, RuleChange, SuspensionMonths
+from market.points.schemas import DeductionRequest, RuleChange, SuspensionMonths
 from market.web import i18n
 from market.web.forms import (
     check_csrf,
@@ -72,7 +72,7 @@ async def home_extras(me: Principal) -> dict[str, Any]:
     return {"suspension": await deductions.active_suspension(me.community_id, me.id)}
 
 
-async def statement_extras(me: Principal, entries: list[points.EntryView]) -> dict[str, Any]:
+async def statement_extras(me: Principal, entries: list[schemas.EntryView]) -> dict[str, Any]:
     """The appeals of the deduction entries shown (the latest of each), by entry id."""
     ids = [entry.id for entry in entries if entry.kind == deductions.DEDUCTION_KIND]
     return {"appeals": await appeals.latest_by_transfer(me, ids)}
@@ -250,7 +250,7 @@ async def decide_appeal(request: Request, appeal_id: FromPath[int],
     check_csrf(request, fields)
     note = fields.get("note", "").strip()
     try:
-        decided = await appeals.decide(ledger, me, appeal_id, appeals.Decision(
+        decided = await appeals.decide(ledger, me, appeal_id, schemas.Decision(
             uphold=fields.get("uphold") == "1", note=note))
     except (MarketError, LedgerError) as error:
         if isinstance(error, NotFound):
@@ -264,7 +264,7 @@ async def decide_appeal(request: Request, appeal_id: FromPath[int],
 # -- appeals: the resident's page ---------------------------------------------------------------------
 
 
-async def _deduction_named(me: Principal, entry: str, deduction: str) -> deductions.DeductionView:
+async def _deduction_named(me: Principal, entry: str, deduction: str) -> schemas.DeductionView:
     """The resident's deduction a page names: by its statement entry, or (one that took nothing
     and so has no entry) by its id."""
     if entry and len(entry) <= 200:
@@ -297,7 +297,7 @@ async def send_appeal(request: Request) -> Template | Redirect:
     reason = fields.get("reason", "").strip()
     deduction = await _deduction_named(me, fields.get("entry", ""), fields.get("deduction", ""))
     try:
-        await appeals.appeal(me, appeals.NewAppeal(reason=reason, deduction_id=deduction.id))
+        await appeals.appeal(me, schemas.NewAppeal(reason=reason, deduction_id=deduction.id))
     except MarketError as error:
         if isinstance(error, NotFound):
             raise

@@ -27,8 +27,8 @@ from market.people import delegates
 from market.points import service as points
 from market.settings import Settings
 from market.shop import catalogue, orders
-from market.shop.basket import MAX_QUANTITY, Line
-from market.shop.orders import NewOrder
+from market.shop.basket import MAX_QUANTITY
+from market.shop.schemas import Line, NewOrder
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
 

@@ -22,8 +22,9 @@ from market.amounts import Amount
 from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
 from market.errors import CsrfRejected, MarketError, NotFound
-from market.points import gifts
-from market.points.gifts import GiftNotAllowed, GiftRequest
+from market.points import gifts, schemas
+from market.points.gifts import GiftNotAllowed
+from market.points.schemas import GiftRequest
 from market.points.service import MAX_KEY_LENGTH
 from market.settings import Settings
 from market.web import i18n
@@ -64,7 +65,7 @@ def _refusal_text(language: str, error: Exception) -> tuple[int, str, str]:
 async def _page(
     request: Request, me: Principal, *, status: int = 200, values: dict[str, str] | None = None,
     problem: str | None = None, refusal: str | None = None, bad_field: str | None = None,
-    key: str | None = None, done: gifts.GiftView | None = None,
+    key: str | None = None, done: schemas.GiftView | None = None,
 ) -> Template:
     view = await gifts.household(me)
     others = [member for member in view.members if not member.me]

@@ -14,7 +14,7 @@ from market.auth.sessions import Principal
 from market.errors import MarketError
 from market.people import service as people
 from market.subdistricts import moves
-from market.subdistricts.moves import NewMove, Refusal
+from market.subdistricts.schemas import NewMove, Refusal
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
 

@@ -13,7 +13,7 @@ catalogue, the list of points expiring soon; and the residents' how-to-earn page
   back beside the form it concerns.
 - ``/admin/points/expiring?days=``: who has points expiring within that many days
   (``market.points.service.expiring_list``), with a choice of 7, 30, 90 or 365 days.
-- ``/earn``: how to earn, for anyone signed in: ``categories.how_to_earn`` in the reader's
+- ``/earn``: how to earn, for anyone signed in: ``market.activities.how_to_earn`` in the reader's
   language.
 
 Success redirects (POST-redirect-GET) to the page with ``?saved=…``.
@@ -29,14 +29,15 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from market.activities import how_to_earn as how_to_earn_service
 from market.amounts import Amount
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.errors import InvalidInput, MarketError
 from market.points import categories, policy
 from market.points import service as points
-from market.points.categories import CategoryChange, NewCategory
-from market.points.policy import GIFTING, ExpiryMonths, PolicyUpdate
+from market.points.policy import GIFTING
+from market.points.schemas import CategoryChange, ExpiryMonths, NewCategory, PolicyUpdate, PolicyView
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member
 
@@ -84,7 +85,7 @@ def _say(request: Request, error: MarketError) -> str:
 # -- the policy --------------------------------------------------------------------------------------
 
 
-def _shown(view: policy.PolicyView) -> dict[str, Any]:
+def _shown(view: PolicyView) -> dict[str, Any]:
     """The saved policy as the form shows it."""
     months = view.expiry.months if isinstance(view.expiry, ExpiryMonths) else None
     return {
@@ -288,7 +289,7 @@ async def expiring_page(request: Request) -> Template | Redirect:
 async def how_to_earn(request: Request) -> Template | Redirect:
     me = page_member(request)
     language = i18n.language_of(request)
-    return page(request, "earn.html", earn=await categories.how_to_earn(me, language))
+    return page(request, "earn.html", earn=await how_to_earn_service.how_to_earn(me, language))
 
 
 PAGES = [policy_page, save_policy, categories_page, add_category, change_category, expiring_page,

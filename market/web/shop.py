@@ -28,10 +28,9 @@ from market.errors import CsrfRejected, MarketError, NotFound
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
 from market.shop import basket, catalogue, orders, rules
-from market.shop.basket import PERIOD_NAMES, LimitExceeded, Line, PricedLine
-from market.shop.catalogue import ProductView
-from market.shop.orders import NewOrder, OrderView
-from market.shop.rules import WEEKDAY_NAMES, ShopRules
+from market.shop.basket import PERIOD_NAMES, LimitExceeded, PricedLine
+from market.shop.rules import WEEKDAY_NAMES
+from market.shop.schemas import Line, NewOrder, OrderView, ProductView, ShopRules
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
 from market.writes import read

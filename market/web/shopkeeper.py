@@ -36,10 +36,9 @@ from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
 from market.settings import Settings
-from market.shop import basket, catalogue, counter, orders, reconciliation
-from market.shop.basket import LimitExceeded, Line, ProductUnavailable
-from market.shop.catalogue import ProductView
-from market.shop.counter import Redeem, RefundRequest
+from market.shop import basket, catalogue, counter, limits, orders, reconciliation
+from market.shop.basket import LimitExceeded, ProductUnavailable
+from market.shop.schemas import Line, ProductView, Redeem, RedemptionView, RefundRequest
 from market.shop.stock import OutOfStock
 from market.web import i18n
 from market.web.forms import (
@@ -223,7 +222,7 @@ async def counter_confirm(
 # -- receipts and refunds ----------------------------------------------------------------------
 
 
-def _remaining(view: counter.RedemptionView, refunds: list[counter.RefundRecord]) -> dict[int, int]:
+def _remaining(view: RedemptionView, refunds: list[counter.RefundRecord]) -> dict[int, int]:
     back: dict[int, int] = {}
     for refund in refunds:
         for item in refund.items:
@@ -298,7 +297,7 @@ async def refund(
         items.append((item, int(typed)))
     if not items and not errors:
         errors["items"] = i18n.translate(language, "Choose what comes back: at least one item.")
-    if not 1 <= len(reason) <= counter.MAX_REASON:
+    if not 1 <= len(reason) <= limits.MAX_REASON:
         errors["reason"] = i18n.error_text(language, "invalid_reason")
     if errors:
         return await again(400, i18n.translate(language, "Please check the marked fields."), errors)

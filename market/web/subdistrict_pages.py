@@ -24,7 +24,8 @@ from market.reports.board_period import Period, parse_period
 from market.settings import Settings
 from market.subdistricts import boards, dashboards, service
 from market.subdistricts import overview as figures
-from market.subdistricts.service import SubdistrictUpdate
+from market.subdistricts.rules import MAX_COMMUNITIES
+from market.subdistricts.schemas import LedgerChecks, SubdistrictUpdate, SubdistrictView
 from market.subdistricts.settlement import month_bounds, settlement, this_month
 from market.web import i18n
 from market.web.forms import check_csrf, form_fields, page, page_member
@@ -69,7 +70,7 @@ def _office(request: Request) -> Principal:
 async def _overview_page(
     request: Request, ledger: Ledger, subdistrict_id: int, *, status: int = 200,
     sharing_problem: str | None = None, typed_sharing: str | None = None,
-    checks: figures.LedgerChecks | None = None, grouping_problem: str | None = None,
+    checks: LedgerChecks | None = None, grouping_problem: str | None = None,
     ticked: set[int] | None = None,
 ) -> Template:
     seen = await figures.overview(ledger, subdistrict_id)
@@ -131,7 +132,7 @@ async def change_communities(request: Request, ledger: NamedDependency[Ledger]) 
     subdistrict_id = await _chosen(me, fields.get("subdistrict"))
     language = i18n.language_of(request)
     typed = [str(value)[:20] for value in (await request.form()).getall("community", [])]
-    ticked = {number for text in typed[:service.MAX_COMMUNITIES] if (number := _number(text)) is not None}
+    ticked = {number for text in typed[:MAX_COMMUNITIES] if (number := _number(text)) is not None}
 
     async def again(status: int, reason: str, **params) -> Template:
         return await _overview_page(request, ledger, subdistrict_id, status=status, ticked=ticked,
@@ -220,7 +221,7 @@ async def dashboard_page(request: Request) -> Template | Redirect:
 # -- the public page ------------------------------------------------------------------------------
 
 
-async def _public_subdistrict(request: Request) -> service.SubdistrictView:
+async def _public_subdistrict(request: Request) -> SubdistrictView:
     typed_id = request.query_params.get("id")
     if typed_id:
         subdistrict_id = _number(typed_id)

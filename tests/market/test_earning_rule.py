@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from market.activities import earning
+from market.points.hours import stars
 
 BASE = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 offsets = st.integers(min_value=-10 * 3600 * 10**6, max_value=20 * 3600 * 10**6)
@@ -52,7 +53,7 @@ def test_examples() -> None:
 
 
 def test_stars() -> None:
-    assert [earning.stars(h * 100) for h in (0, 99, 100, 299, 300, 600, 999, 1000, 1500, 9999)] == [
+    assert [stars(h * 100) for h in (0, 99, 100, 299, 300, 600, 999, 1000, 1500, 9999)] == [
         0, 0, 1, 1, 2, 3, 3, 4, 5, 5,
     ]
-    assert earning.stars(9999) == 0
+    assert stars(9999) == 0

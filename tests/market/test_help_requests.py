@@ -11,10 +11,10 @@ import pytest
 from litestar import Litestar
 
 from market import clock
-from market.activities.hours import service_hours
 from market.community import service as communities
 from market.db import fetch
 from market.help_requests import board
+from market.points.hours import service_hours
 from market.reports import tallies
 from market.tables import AuditEntry, Building, GridWorker, Household, Person
 from tests.market import records

@@ -21,6 +21,7 @@ from market.db import fetch
 from market.people.service import NewPerson, create_person
 from market.reports.board_period import CHINA
 from market.subdistricts import service as subdistricts
+from market.subdistricts.schemas import SubdistrictView
 from tests.market.support import PASSWORD, Enrol, Member, adjust, client_for, random_phone
 from tests.market.test_redemptions import balance, code_of, product, redeem
 
@@ -28,7 +29,7 @@ from tests.market.test_redemptions import balance, code_of, product, redeem
 class Town:
     """Two communities of one subdistrict, a funded resident of A, a shop keeper of B."""
 
-    def __init__(self, a: CommunityView, b: CommunityView, subdistrict: subdistricts.SubdistrictView,
+    def __init__(self, a: CommunityView, b: CommunityView, subdistrict: SubdistrictView,
                  resident: Member, keeper_a: Member, keeper_b: Member, admin_a: Member) -> None:
         self.a, self.b, self.subdistrict_id, self.name = a, b, subdistrict.id, subdistrict.name
         self.resident, self.keeper_a, self.keeper_b, self.admin_a = resident, keeper_a, keeper_b, admin_a

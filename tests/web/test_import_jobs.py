@@ -15,7 +15,7 @@ from market.community import service as communities
 from market.community.service import CommunityView
 from market.db import fetch
 from market.errors import NotFound
-from market.people import import_jobs, roster
+from market.people import import_jobs, roster, schemas
 from market.people import service as people
 from tests.market.support import Member, random_phone
 from tests.web.support import browser, csrf_of
@@ -32,7 +32,7 @@ def imports(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     calls: list[bool] = []
     real = roster.import_roster
 
-    async def counted(*args: object, dry_run: bool = False, **kwargs: object) -> roster.ImportSummary:
+    async def counted(*args: object, dry_run: bool = False, **kwargs: object) -> schemas.ImportSummary:
         calls.append(dry_run)
         return await real(*args, dry_run=dry_run, **kwargs)
 
@@ -132,7 +132,7 @@ async def test_a_worker_shutting_down_marks_its_job_interrupted_at_once(
 ) -> None:
     started = asyncio.Event()
 
-    async def hangs(*args: object, **kwargs: object) -> roster.ImportSummary:
+    async def hangs(*args: object, **kwargs: object) -> schemas.ImportSummary:
         started.set()
         await asyncio.sleep(3600)
         raise AssertionError("not reached")
