@@ -4,8 +4,9 @@ A subject names a record ("person:12"), never personal data itself, so the log
 can be kept after a person's data is erased.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 
+from market import clock
 from market.tables import AuditEntry
 from market.writes import Statement
 
@@ -20,7 +21,7 @@ async def record_person_action(
     """Append one audit entry; inside the caller's transaction when there is one."""
     await AuditEntry.insert(AuditEntry(
         community=community_id, actor=actor_id, action=action,
-        subject=person_subject(person_id), at=at or datetime.now(UTC),
+        subject=person_subject(person_id), at=at or clock.now(),
     ))
 
 
@@ -28,5 +29,5 @@ def entry(community_id: int, actor_id: int | None, action: str, subject: str) ->
     """One audit entry as a statement of a write unit (``market.writes``)."""
     return (
         "INSERT INTO audit_log (community, actor, action, subject, at) VALUES ({}, {}, {}, {}, {})",
-        (community_id, actor_id, action, subject, datetime.now(UTC)),
+        (community_id, actor_id, action, subject, clock.now()),
     )

@@ -5,11 +5,11 @@ A community's id is also its ledger id. Founding opens its issuance account
 points go) and its expiry account (where expired points go).
 """
 
-from datetime import UTC, datetime
 
 import msgspec
 
 from ledger import Ledger
+from market import clock
 from market.db import is_unique_violation
 from market.errors import InvalidInput
 from market.tables import Community
@@ -36,7 +36,7 @@ async def get_or_create(ledger: Ledger, name: str) -> CommunityView:
     row = await Community.select(Community.id).where(Community.name == name).first()
     if row is None:
         try:
-            await Community.insert(Community(name=name, created_at=datetime.now(UTC)))
+            await Community.insert(Community(name=name, created_at=clock.now()))
         except Exception as error:
             # Someone else founded it at the same moment: theirs is ours.
             if not is_unique_violation(error):

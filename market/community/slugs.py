@@ -12,8 +12,8 @@ Public pages take ``?community=`` as a slug, a numeric id or the community's exa
 
 import re
 import unicodedata
-from datetime import UTC, datetime
 
+from market import clock
 from market.community import service as communities
 from market.community.schemas import CommunitySlugView
 from market.db import fetch, is_unique_violation, write_transaction
@@ -75,7 +75,7 @@ async def _owner(slug: str) -> int | None:
 async def _take(community_id: int, slug: str, *, actor: int | None, old: str | None) -> None:
     """Make ``slug`` the community's current one (its alias row kept or added), audited when an
     admin did it. A slug held by another community, now or before, is a unique violation."""
-    now = datetime.now(UTC)
+    now = clock.now()
     async with write_transaction():
         if await _owner(slug) is None:
             await fetch(

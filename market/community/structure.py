@@ -9,10 +9,11 @@ Names and addresses are checked by ``market.community.rules``; the shapes the se
 with are ``market.community.schemas``.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from piccolo.table import Table
 
+from market import clock
 from market.community.rules import clean_address_part, clean_name
 from market.community.schemas import (
     BuildingView,
@@ -35,7 +36,7 @@ MAX_PAGE = 500
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 async def _row(table: type[Table], community_id: int, record_id: int) -> dict:

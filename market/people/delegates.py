@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from market import audit
+from market import audit, clock
 from market.auth.guards import principal_of
 from market.auth.roles import RESIDENT, decode_roles
 from market.auth.sessions import Principal
@@ -128,7 +128,7 @@ async def link(me: Principal, elder_id: int, delegate_id: int) -> DelegateView:
     await _resident(me.community_id, elder_id, "person_id")
     await _resident(me.community_id, delegate_id, "delegate_id")
     try:
-        link_id = await write(_link_steps, me, elder_id, delegate_id, datetime.now(UTC))
+        link_id = await write(_link_steps, me, elder_id, delegate_id, clock.now())
     except Exception as error:
         if not is_unique_violation(error):
             raise
@@ -152,7 +152,7 @@ def _end_steps(me: Principal, elder_id: int, link_id: int, at: datetime) -> Step
 
 async def end(me: Principal, elder_id: int, link_id: int) -> DelegateView:
     """The office ends a link; 404 if it is not an open link of this elder."""
-    if not await write(_end_steps, me, elder_id, link_id, datetime.now(UTC)):
+    if not await write(_end_steps, me, elder_id, link_id, clock.now()):
         raise NotFound()
     log.info("delegate link %s ended by %s", link_id, me.id)
     rows = await fetch(f"{_SELECT} WHERE d.id = {{}}", link_id)

@@ -19,13 +19,14 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import msgspec
 from piccolo.table import Table
 
 from ledger import Ledger
+from market import clock
 from market.auth.roles import RESIDENT, decode_roles, encode_roles
 from market.db import engine_name, is_unique_violation, write_transaction
 from market.errors import Conflict, InvalidInput, PayloadTooLarge, Unprocessable
@@ -540,7 +541,7 @@ class _Importer:
         total, done = len(self.rows), len(self.rows) - len(new_rows) - len(changes)
         self.progress("people", done, total)
         cards = await self._card_numbers(len(new_rows))
-        now = datetime.now(UTC)
+        now = clock.now()
         for start in range(0, len(new_rows), CHUNK):
             chunk = new_rows[start:start + CHUNK]
             await Person.insert(*(

@@ -20,11 +20,11 @@ participation and per hour *by default*, a description, and may be archived. Dec
 Amounts are integer hundredths in the table, ``Amount`` in requests, strings in answers.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from ledger import InvalidAmount, format_points, to_hundredths
-from market import audit
+from market import audit, clock
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
@@ -135,7 +135,7 @@ def _create_steps(me: Principal, values: dict) -> Steps[int]:
                       (me.community_id,))
     if int(count["n"]) >= MAX_CATEGORIES:
         raise Conflict("too_many_categories")
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    now_ms = int(clock.now().timestamp() * 1000)
     (row,) = yield (
         "INSERT INTO earning_category (community, name, points_per_checkin, points_per_hour,"
         " description, archived, created_ms, updated_ms) VALUES ({}, {}, {}, {}, {}, {}, {}, {})"
@@ -168,7 +168,7 @@ def _update_steps(me: Principal, category_id: int, values: dict) -> Steps[None]:
         yield (
             "UPDATE earning_category SET " + ", ".join(f"{name} = {{}}" for name in names)
             + ", updated_ms = {} WHERE id = {} AND community = {}",
-            (*(values[name] for name in names), int(datetime.now(UTC).timestamp() * 1000),
+            (*(values[name] for name in names), int(clock.now().timestamp() * 1000),
              category_id, me.community_id),
         )
         yield audit.entry(me.community_id, me.id, "earning_category_change",

@@ -11,12 +11,12 @@ Amounts are integer hundredths here and in the table, ``Amount`` strings on the 
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
 from ledger import format_points, to_hundredths
-from market import audit
+from market import audit, clock
 from market.china_time import CHINA
 from market.errors import InvalidInput
 from market.points.schemas import ExpiryMonths, PolicyUpdate, PolicyView
@@ -167,7 +167,7 @@ async def save(community_id: int, actor_id: int, request: PolicyUpdate) -> Polic
 
 
 def _save_steps(community_id: int, actor_id: int, new: Rules, days: list[date] | None) -> Steps[None]:
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    now_ms = int(clock.now().timestamp() * 1000)
     values = (new.expiry, new.expiry_months, new.publicity_days, new.gifting, new.gift_cap_per_month,
               new.cap_per_day, new.cap_per_month)
     yield (

@@ -20,9 +20,9 @@ The document types and the masking are ``market.privacy.rules``; the shapes
 
 import logging
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 
-from market import audit
+from market import audit, clock
 from market.db import is_unique_violation, write_transaction
 from market.errors import InvalidInput, NotFound
 from market.privacy.rules import ID_TYPES
@@ -110,7 +110,7 @@ async def record(community_id: int, actor_id: int, person_id: int, change: Ident
     """Record (or clear) the person's ID and volunteer number; audited when the office does it."""
     found = _checked(change)
     await _person_of(community_id, person_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     values = {PersonIdentity.id_type: found.id_type, PersonIdentity.id_number: found.id_number,
               PersonIdentity.volunteer_number: found.volunteer_number,
               PersonIdentity.updated_at: now, PersonIdentity.updated_by: actor_id}

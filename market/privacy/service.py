@@ -7,9 +7,9 @@ balances and the hash chain are untouched.
 """
 
 import logging
-from datetime import UTC, datetime
 
 from ledger import Ledger, format_points, to_hundredths
+from market import clock
 from market.audit import person_subject, record_person_action
 from market.auth.roles import decode_roles
 from market.auth.sessions import revoke_all
@@ -74,7 +74,7 @@ async def erase(community_id: int, actor_id: int, person_id: int) -> Erased:
     if person_id == actor_id:
         # An admin erasing themselves could leave a community without one.
         raise Conflict("cannot_erase_self")
-    now = datetime.now(UTC)
+    now = clock.now()
     async with write_transaction():
         row = await _person(community_id, person_id)
         if row["erased_at"] is not None:
@@ -189,7 +189,7 @@ async def export(ledger: Ledger, community_id: int, person_id: int) -> MyData:
     entries.sort(key=lambda entry: entry.at, reverse=True)
     log.info("person %s exported their data", person_id)
     return MyData(
-        exported_at=datetime.now(UTC),
+        exported_at=clock.now(),
         profile=ProfileExport(
             id=row["id"], name=row["name"], phone=row["phone"],
             roles=sorted(decode_roles(row["roles"])), card_no=row["card_no"],

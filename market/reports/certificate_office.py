@@ -16,9 +16,8 @@
 import logging
 import re
 import unicodedata
-from datetime import UTC, datetime
 
-from market import audit
+from market import audit, clock
 from market.auth.sessions import Principal
 from market.db import engine_name, fetch, is_unique_violation, write_transaction
 from market.errors import Conflict, InvalidInput, NotFound
@@ -72,7 +71,7 @@ async def set_office(me: Principal, change: OfficeChange) -> OfficeView:
     """Set who issues the community's certificates (an admin); audited."""
     leader, handler = _name(change.leader, "leader"), _name(change.handler, "handler")
     contact = _contact(change.contact)
-    now = datetime.now(UTC)
+    now = clock.now()
     for attempt in (1, 2):
         try:
             async with write_transaction():
@@ -168,7 +167,7 @@ async def ask(me: Principal, data: NewCorrection) -> CorrectionView:
                              " AND status = 'open'", me.id)
         if int(row["n"]) >= MAX_OPEN:
             raise Conflict("too_many_corrections", max=MAX_OPEN)
-        now = datetime.now(UTC)
+        now = clock.now()
         made = await CertificateCorrection.insert(CertificateCorrection(
             community=me.community_id, person=me.id, number=number, what=what, status="open",
             created_at=now))
@@ -191,7 +190,7 @@ async def decide(me: Principal, correction_id: int, decision: CorrectionDecision
         changed = await fetch(
             "UPDATE certificate_correction SET status = {}, decided_at = {}, decided_by = {}, note = {}"
             " WHERE id = {} AND status = 'open' RETURNING id",
-            status, datetime.now(UTC), me.id, note or None, correction_id,
+            status, clock.now(), me.id, note or None, correction_id,
         )
         if not changed:
             raise Conflict("correction_not_open")

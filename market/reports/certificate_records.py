@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from cryptography.exceptions import InvalidSignature
 
 from ledger import format_points
+from market import clock
 from market.china_time import CHINA
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, NotFound
@@ -258,7 +259,7 @@ def _header(community_id: int, person_id: int, issued_at: datetime, period: Peri
 async def issue(settings: Settings, community_id: int, person_id: int, period: Period,
                 now: datetime | None = None) -> Certificate:
     """A signed certificate of the person's service as of now (whole seconds, as the token keeps)."""
-    issued_at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    issued_at = (now or clock.now()).astimezone(UTC).replace(microsecond=0)
     found = await compute(community_id, person_id, issued_at, period)
     if not found.lines:
         raise Conflict("certificate_no_service")

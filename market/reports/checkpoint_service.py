@@ -23,6 +23,7 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 
 from ledger import genesis_of, new_origin, parse_origin
+from market import clock
 from market.china_time import CHINA
 from market.community import service as communities
 from market.community.service import CommunityView
@@ -129,7 +130,7 @@ async def make_checkpoint(
     (which, on the day of the upgrade, may be one of version 1). A day before the newest
     checkpoint's (a clock set back) is refused: the chain runs forward.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if now.tzinfo is None:
         raise InvalidInput(field="now")
     day = beijing_day(now)

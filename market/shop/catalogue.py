@@ -19,13 +19,12 @@ Rules decided here:
 """
 
 import logging
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from msgspec import UNSET
 
 from ledger import InvalidAmount, format_points, to_hundredths
-from market import audit
+from market import audit, clock
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
@@ -191,7 +190,7 @@ def _create_steps(
         " limit_period, active, has_photo, created_at)"
         " VALUES ({}, {}, {}, {}, 0, {}, {}, {}, {}, {}) RETURNING id",
         (me.community_id, values["name"], values.get("category", ""), values["price"],
-         per_person, period, values.get("active", True), False, datetime.now(UTC)),
+         per_person, period, values.get("active", True), False, clock.now()),
     )
     if initial:
         yield from stock.move_steps(me.community_id, row["id"], initial, "initial", actor_id=me.id)

@@ -28,12 +28,13 @@ read best in one place.
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 import msgspec
 
 from ledger import Ledger, crossing, format_points, single, to_hundredths
+from market import clock
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
@@ -156,7 +157,7 @@ async def redeem(
         return await _view(me.community_id, found), False
     member = await resolve_member_code(me.community_id, data.member_code, settings=settings, visiting=True)
     home = member.community_id or me.community_id
-    at = datetime.now(UTC)
+    at = clock.now()
     await rules.check_may_redeem(me.community_id, member.person_id, at)
     # 409 while suspended, by the resident's own community or by this one.
     await deductions.check_not_suspended(me.community_id, member.person_id, visiting=home)
@@ -410,7 +411,7 @@ async def refund(
         home, await ledger.clearing_accounts(home, me.community_id))
     try:
         view = await write(_refund_steps, ledger, me, redemption_id, asked, reason, key, request_hash,
-                           wallet, shop, datetime.now(UTC), visit)
+                           wallet, shop, clock.now(), visit)
     except Exception as error:
         if key is None or not (isinstance(error, _KeyUsed) or is_unique_violation(error)):
             raise

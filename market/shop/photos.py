@@ -15,13 +15,13 @@ Decoding is CPU work: ``process`` runs in a worker thread, a few at a time.
 
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from litestar import Request
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 from PIL import Image, ImageOps
 
+from market import clock
 from market.db import fetch, write_transaction
 from market.errors import InvalidInput, MarketError, NotFound, PayloadTooLarge
 from market.offload import OffLoop
@@ -168,7 +168,7 @@ async def store(community_id: int, product_id: int, photo: Photo) -> None:
             "INSERT INTO product_photo (product, image, thumb, updated_at) VALUES ({}, {}, {}, {})"
             " ON CONFLICT (product) DO UPDATE SET image = excluded.image, thumb = excluded.thumb,"
             " updated_at = excluded.updated_at",
-            product_id, photo.image, photo.thumb, datetime.now(UTC),
+            product_id, photo.image, photo.thumb, clock.now(),
         )
 
 

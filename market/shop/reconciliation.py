@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import msgspec
 
 from ledger import format_points
+from market import clock
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
 from market.db import fetch
@@ -33,7 +34,7 @@ class Keeper(msgspec.Struct):
 def parse_day(text: str | None, now: datetime | None = None) -> date:
     """ "YYYY-MM-DD" (Beijing); today in Beijing when absent; 400 ``invalid_date`` otherwise."""
     if text is None or not text.strip():
-        return (now or datetime.now(UTC)).astimezone(CHINA).date()
+        return (now or clock.now()).astimezone(CHINA).date()
     try:
         if len(text.strip()) != 10:
             raise ValueError(text)

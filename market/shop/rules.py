@@ -21,13 +21,14 @@ Rules decided here:
   (``community:{id}``).
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from ledger import InvalidAmount, format_points, to_hundredths
+from market import clock
 from market.auth.sessions import Principal
 from market.db import fetch, write_transaction
 from market.errors import Conflict, InvalidInput
@@ -70,7 +71,7 @@ class ShopClosed(Conflict):
 
     def __init__(self, stored: Stored, at: datetime) -> None:
         opening = next_opening(stored, at)
-        hours = f"{clock(stored.opens_at)}–{clock(stored.closes_at)}"
+        hours = f"{time_of_day(stored.opens_at)}–{time_of_day(stored.closes_at)}"
         today = at.astimezone(CHINA).date()
         super().__init__(
             "shop_closed", when_zh=_when(opening.date(), today, hours, "zh"),
@@ -80,8 +81,8 @@ class ShopClosed(Conflict):
 
     def members(self, language: Language) -> dict[str, Any]:
         return {
-            "next_open_at": self.opening.isoformat(), "opens_at": clock(self.stored.opens_at),
-            "closes_at": clock(self.stored.closes_at), "open_days": list(self.stored.open_days),
+            "next_open_at": self.opening.isoformat(), "opens_at": time_of_day(self.stored.opens_at),
+            "closes_at": time_of_day(self.stored.closes_at), "open_days": list(self.stored.open_days),
         }
 
 
@@ -116,7 +117,7 @@ class NotEnoughEarned(Conflict):
 # -- times -------------------------------------------------------------------------------------
 
 
-def clock(minutes: int) -> str:
+def time_of_day(minutes: int) -> str:
     """Minutes after midnight as "HH:MM" (1440 is "24:00")."""
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -193,8 +194,8 @@ async def stored_rules(community_id: int) -> Stored:
 def _view(stored: Stored, at: datetime) -> ShopRules:
     open_now = is_open(stored, at)
     return ShopRules(
-        open_days=list(stored.open_days), opens_at=clock(stored.opens_at),
-        closes_at=clock(stored.closes_at), min_earned=format_points(stored.min_earned),
+        open_days=list(stored.open_days), opens_at=time_of_day(stored.opens_at),
+        closes_at=time_of_day(stored.closes_at), min_earned=format_points(stored.min_earned),
         min_hours=format_points(stored.min_hours), configured=stored.configured, open_now=open_now,
         next_open_at=None if open_now else next_opening(stored, at),
         updated_at=stored.updated_at, updated_by=stored.updated_by,
@@ -203,7 +204,7 @@ def _view(stored: Stored, at: datetime) -> ShopRules:
 
 async def rules(community_id: int, at: datetime | None = None) -> ShopRules:
     """The community's rules as the API shows them, with whether the shop is open at ``at`` (now)."""
-    return _view(await stored_rules(community_id), at or datetime.now(UTC))
+    return _view(await stored_rules(community_id), at or clock.now())
 
 
 async def earned_points(person_id: int) -> int:
@@ -281,7 +282,7 @@ def check(data: RulesChange) -> Stored:
 async def set_rules(me: Principal, data: RulesChange) -> ShopRules:
     """Replace the community's rules (admins; the controller guards it), audited."""
     new = check(data)
-    at = datetime.now(UTC)
+    at = clock.now()
     async with write_transaction():
         await fetch(
             "INSERT INTO shop_rules (community, open_days, opens_at, closes_at, min_earned, min_hours,"

@@ -12,11 +12,12 @@ Invariant, checked by ``reconcile``: a product's stock equals the sum of its
 movements' deltas, and its newest movement's ``stock_after``.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from market import clock
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
@@ -106,7 +107,7 @@ def move_many_steps(
     for _, delta in moves:
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_STOCK:
             raise InvalidInput("invalid_stock_delta", field="delta", max_stock=MAX_STOCK)
-    at = datetime.now(UTC)
+    at = clock.now()
     if on_postgres():
         return (yield from _moved_at_once(community_id, moves, kind, reason, donor, ref, actor_id, at))
     afters: list[int] = []

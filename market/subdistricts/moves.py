@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from ledger import Ledger, crossing, format_points, locking, to_decimal
-from market import audit
+from market import audit, clock
 from market.auth.roles import RESIDENT, STAFF_ROLES, decode_roles
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
@@ -69,7 +69,7 @@ class Panel(msgspec.Struct):
 
 
 def _now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)
+    return int(clock.now().timestamp() * 1000)
 
 
 def _at(ms: int | None) -> datetime | None:
@@ -278,7 +278,7 @@ async def approve(ledger: Ledger, me: Principal, move_id: int) -> MoveView:
         clearing=await ledger.clearing_accounts(origin, me.community_id),
         name_a=row["from_name"], name_b=row["to_name"],
     )
-    moved = await write(_approve_steps, ledger, me, move_id, accounts, datetime.now(UTC))
+    moved = await write(_approve_steps, ledger, me, move_id, accounts, clock.now())
     if moved is not None:
         log.info("move %s: person %s moved from %s to %s with %s", move_id, person_id, origin,
                  me.community_id, format_points(moved))

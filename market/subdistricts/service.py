@@ -12,14 +12,13 @@ belong to no other subdistrict.
 """
 
 import logging
-from datetime import UTC, datetime
 from itertools import combinations
 from typing import NamedTuple
 
 import msgspec
 
 from ledger import Account, Ledger
-from market import audit
+from market import audit, clock
 from market.auth.sessions import Principal
 from market.community import slugs
 from market.db import fetch, is_unique_violation
@@ -33,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def _now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)
+    return int(clock.now().timestamp() * 1000)
 
 
 def clean_name(typed: str) -> str:

@@ -4,13 +4,13 @@ resident's ID, the correction requests) and ``/verify/{token}`` (public, what th
 QR opens)."""
 
 
-from datetime import UTC, datetime
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from market import clock
 from market.auth.roles import ADMIN, RESIDENT
 from market.auth.sessions import Principal
 from market.errors import MarketError, NotFound
@@ -73,7 +73,7 @@ async def _certificate_page(request: Request, me: Principal, *, status: int = 20
     problem, preview = None, None
     try:
         period = Period.parse(start, end)
-        preview = await records.compute(me.community_id, me.id, datetime.now(UTC), period)
+        preview = await records.compute(me.community_id, me.id, clock.now(), period)
     except MarketError as error:
         problem = _say(request, error)
     categories = {key: i18n.translate(language, english) for key, english in _CATEGORY_EN.items()}

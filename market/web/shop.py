@@ -11,7 +11,7 @@ when they also keep the shop (the orders service shows shop staff the whole comm
 
 import secrets
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from itertools import groupby
 
@@ -21,6 +21,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ledger import Ledger, LedgerError
+from market import clock
 from market.activities import participation
 from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
@@ -104,7 +105,7 @@ async def shop(request: Request, ledger: NamedDependency[Ledger]) -> Template | 
     if chosen not in categories:
         chosen = None  # none chosen, or a stale link: show everything rather than nothing
     shown = products if chosen is None else [p for p in products if p.category == chosen]
-    at = datetime.now(UTC)
+    at = clock.now()
     left = {product.id: await _allowance_left(me, product, at) for product in shown}
     # The services order by category then name; uncategorised goods ("") come first, put them last.
     groups = [(name, list(items)) for name, items in groupby(shown, key=lambda p: p.category)]
@@ -122,7 +123,7 @@ async def _product_page(
     refusal: str | None = None,
 ) -> Template:
     language = i18n.language_of(request)
-    left = None if product is None else await _allowance_left(me, product, datetime.now(UTC))
+    left = None if product is None else await _allowance_left(me, product, clock.now())
     most, total = basket.MAX_QUANTITY, None
     if product is not None:
         most = max(1, min(most, product.stock, left if left is not None else most))
@@ -231,7 +232,7 @@ async def my_orders(request: Request, ledger: NamedDependency[Ledger]) -> Templa
         new=_number(request.query_params.get("new")),
         cancelled=_number(request.query_params.get("cancelled")),
         wallet=await points.balance(ledger, me),
-        opening=_opening(language, await rules.rules(me.community_id)), now=datetime.now(UTC),
+        opening=_opening(language, await rules.rules(me.community_id)), now=clock.now(),
     )
 
 

@@ -17,7 +17,6 @@ the API; admins see and manage everything else here. The camera scanner's endpoi
 import re
 import secrets
 import unicodedata
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +26,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ledger import Ledger, LedgerError, format_points, to_hundredths
+from market import clock
 from market.auth.hashing import SecretHasher
 from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
@@ -335,7 +335,7 @@ async def _orders_page(request: Request, me: Principal, *, status: int = 200,
     holders = await orders.holders(me, [order.person_id for order in pending])
     return page(
         request, "shopkeeper/orders.html", status=status, orders=pending, holders=holders,
-        problem=problem, now=datetime.now(UTC), may_fulfil=me.has_role(SHOPKEEPER),
+        problem=problem, now=clock.now(), may_fulfil=me.has_role(SHOPKEEPER),
         cancelled=request.query_params.get("cancelled"),
     )
 
