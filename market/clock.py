@@ -6,6 +6,12 @@ Read it through this module at call time (``clock.now()``), never copy the funct
 Whatever the books keep or decide by — audit entries, redemptions, orders, stock, shop hours,
 certificates, moves, a record's ``created_at`` — reads this clock.
 
+The ledger (a library) stamps its transfers and times out its holds by its own clock, wall time:
+a test that moves this clock a season on still holds an order's points until the order is
+settled, as ``tests/market/test_points_stateful.py`` models it (handing the ledger this clock
+voided those holds mid-example). An order's deadline is the hold's, a day earlier, so the
+orders (``market.shop.orders``) count wall time too.
+
 Wall time (``datetime.now(UTC)``, ``time.monotonic``) is left to what guards the door and to
 caches: sessions and their cookies (``market.auth.sessions``), one-time sign-in codes
 (``market.auth.access_codes``), the member codes' rotation (``market.cards.service``), the

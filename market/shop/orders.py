@@ -13,19 +13,20 @@ Each is one write unit (``market.writes``) with the ledger's part in it, last.
 The ledger's own timeout on the hold is a day later than the order's deadline:
 the market's sweeper settles an expired order (points and stock together)
 long before; if the server was down for longer and the ledger voided the hold
-by itself, the order is still settled and its stock released.
+by itself, the order is still settled and its stock released. So an order's
+times are wall time, as the ledger's are, not ``market.clock``: its deadline and
+the hold's timeout count on the same clock.
 """
 
 import hashlib
 import json
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
 from ledger import Ledger, LedgerError, format_points, pending, posting, to_hundredths, voiding
-from market import clock
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.db import fetch, is_unique_violation
@@ -117,7 +118,7 @@ async def reserve(ledger: Ledger, me: Principal, data: NewOrder, key: str | None
     request_hash = _request_hash(lines)
     if key is not None and (found := await _earlier(me, key, request_hash)) is not None:
         return found, False
-    at = clock.now()
+    at = datetime.now(UTC)
     # Reserving is allowed while the shop is shut (that is what it is for); the minimums apply.
     await rules.check_may_redeem(me.community_id, me.id, at, opening_hours=False)
     await deductions.check_not_suspended(me.community_id, me.id)  # 409 while suspended
@@ -224,7 +225,7 @@ def _check_open(row: dict, at: datetime) -> None:
 
 async def fulfil(ledger: Ledger, me: Principal, order_id: int) -> OrderView:
     """The resident collected the goods: post the hold, write the redemption."""
-    await write(_fulfil_steps, ledger, me, order_id, clock.now())
+    await write(_fulfil_steps, ledger, me, order_id, datetime.now(UTC))
     log.info("order %s fulfilled by %s", order_id, me.id)
     return await get(me, order_id)
 
@@ -258,7 +259,7 @@ def _fulfil_steps(ledger: Ledger, me: Principal, order_id: int, at: datetime) ->
 
 async def cancel(ledger: Ledger, me: Principal, order_id: int) -> OrderView:
     """The resident (their own order) or a shop keeper calls it off: points and stock come back."""
-    await write(_close_steps, ledger, me.community_id, order_id, "cancelled", clock.now(), me)
+    await write(_close_steps, ledger, me.community_id, order_id, "cancelled", datetime.now(UTC), me)
     log.info("order %s cancelled by %s", order_id, me.id)
     return await get(me, order_id)
 
@@ -303,7 +304,7 @@ async def expire_overdue(ledger: Ledger, now: datetime | None = None) -> int:
     reserved, so however many workers sweep at once, each order is settled once. One
     that cannot be settled is logged and left for the next sweep; it does not hold up
     the others."""
-    at = now or clock.now()
+    at = now or datetime.now(UTC)
     due = await fetch(
         "SELECT id, community FROM shop_order WHERE status = 'reserved' AND expires_at <= {} ORDER BY id", at
     )

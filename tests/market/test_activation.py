@@ -14,16 +14,15 @@ from litestar import Litestar
 
 from market.audit import person_subject
 from market.auth import access_codes
-from market.people import rules
-from market.tables import AccessCode, AuditEntry, Person
+from market.tables import AccessCode, AuditEntry
+from tests.market import records
 from tests.market.support import PASSWORD, Enrol, Member, client_for, random_phone
 
 
 async def imported_resident(community_id: int, name: str = "赵奶奶") -> dict:
     """A resident as the roster import makes them: no PIN, no password."""
-    person = Person(community=community_id, name=name, phone=random_phone(), roles="resident",
-                    card_no=rules.new_card_no())
-    await person.save()
+    person = await records.saved_person(community=community_id, name=name, phone=random_phone(),
+                                        roles="resident")
     return {"id": person.id, "phone": person.phone, "card_no": person.card_no, "name": name}
 
 
