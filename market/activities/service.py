@@ -42,7 +42,6 @@ from market.auth.sessions import Principal
 from market.clock import now as now
 from market.db import fetch
 from market.errors import Conflict, NotFound
-from market.points.rules import MAX_CATEGORY_LENGTH as MAX_CATEGORY_LENGTH
 from market.points.rules import MAX_RATE as MAX_RATE
 from market.tables import Activity
 from market.writes import Steps, write

@@ -30,7 +30,7 @@ from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, NotFound
 from market.messages import Language
 from market.points.policy import Rules
-from market.points.rules import MAX_CATEGORY_DESCRIPTION, MAX_CATEGORY_NAME, MAX_RATE
+from market.points.rules import MAX_CATEGORY_DESCRIPTION, MAX_CATEGORY_LENGTH, MAX_RATE
 from market.points.schemas import (
     CategoryChange,
     EarningCategory,
@@ -47,7 +47,7 @@ MAX_CATEGORIES = 200
 
 def _name(value: str) -> str:
     cleaned = " ".join(value.split())
-    if not 1 <= len(cleaned) <= MAX_CATEGORY_NAME:
+    if not 1 <= len(cleaned) <= MAX_CATEGORY_LENGTH:
         raise InvalidInput("invalid_category_name", field="name")
     return cleaned
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 MAX_ADJUSTMENT_REASON = 200
 #: The ``activity.category`` column's width, which an earning category's name fits.
 MAX_CATEGORY_LENGTH = 20
-MAX_CATEGORY_NAME = MAX_CATEGORY_LENGTH
 #: The most points an activity gives per participation, and per hour of service; an earning
 #: category's default rates share it, so a category never prefills a rate its activities would
 #: refuse. A community's goods cost a few points to a few hundred (a bag of rice ~30), and an hour

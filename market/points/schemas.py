@@ -179,7 +179,7 @@ class CategoryList(msgspec.Struct):
 
 
 class NewCategory(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, text(rules.MAX_CATEGORY_NAME)]
+    name: Annotated[str, text(rules.MAX_CATEGORY_LENGTH)]
     points_per_checkin: Amount = Amount(0)
     points_per_hour: Amount = Amount(0)
     description: Annotated[str, text(rules.MAX_CATEGORY_DESCRIPTION, required=False)] = ""
@@ -188,7 +188,7 @@ class NewCategory(msgspec.Struct, forbid_unknown_fields=True):
 class CategoryChange(msgspec.Struct, forbid_unknown_fields=True):
     """Fields to change; an absent (or null) one stays as it is."""
 
-    name: Annotated[str | None, text(rules.MAX_CATEGORY_NAME)] = None
+    name: Annotated[str | None, text(rules.MAX_CATEGORY_LENGTH)] = None
     points_per_checkin: Amount | None = None
     points_per_hour: Amount | None = None
     description: Annotated[str | None, text(rules.MAX_CATEGORY_DESCRIPTION, required=False)] = None
