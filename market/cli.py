@@ -281,10 +281,10 @@ async def _expire(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from market import clock
+    from market.china_time import CHINA
     from market.community import service as communities
     from market.db import migrate
     from market.points import expiry
-    from market.points.policy import CHINA
 
     if args.at:
         try:

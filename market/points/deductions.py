@@ -42,12 +42,12 @@ import msgspec
 from ledger import Ledger, format_points, locking, single, to_decimal, to_hundredths
 from market import audit, clock
 from market.auth.sessions import Principal
+from market.china_time import CHINA
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, MarketError, NotFound, Unprocessable
 from market.messages import Language
 from market.people.service import community_of
 from market.points import lots
-from market.points.policy import CHINA
 from market.points.schemas import (
     DeductionList,
     DeductionRequest,

@@ -56,13 +56,14 @@ from ledger import Ledger, format_points, locking, single, to_decimal, to_hundre
 from market import audit, clock
 from market.auth.roles import RESIDENT, decode_roles
 from market.auth.sessions import Principal
+from market.china_time import CHINA
 from market.db import fetch, is_unique_violation
 from market.errors import Conflict, InvalidInput, MarketError, NotFound, Unprocessable
 from market.messages import Language, message
 from market.people.rules import mask_name
 from market.points import lots
 from market.points.lots import Part
-from market.points.policy import CHINA, Rules, rules, rules_steps
+from market.points.policy import Rules, rules, rules_steps
 from market.points.schemas import GiftRequest, GiftView, HouseholdMember, HouseholdView
 from market.points.service import wallet_id
 from market.settings import Settings

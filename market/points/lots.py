@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from ledger import Ledger, Transfer, pending, single, to_decimal
-from market.points.policy import CHINA, Rules, rules_steps
+from market.china_time import CHINA
+from market.points.policy import Rules, rules_steps
 from market.writes import LedgerStep, Statement, Steps, on_postgres
 
 #: Ledger transfer kinds that are points earned.

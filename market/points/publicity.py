@@ -42,11 +42,12 @@ from datetime import date, datetime, timedelta
 
 from ledger import Ledger, LedgerError, Request, format_points, posting, reversal, voiding
 from market import clock
+from market.china_time import CHINA
 from market.db import fetch
 from market.errors import Conflict, InvalidInput, MarketError, NotFound
 from market.people.rules import mask_name
 from market.points import lots
-from market.points.policy import CHINA, Rules, rules_steps, working_days_after
+from market.points.policy import Rules, rules_steps, working_days_after
 from market.points.rules import MAX_DECISION_NOTE, MAX_OBJECTION_REASON
 from market.points.schemas import NoticeItem, Notices, NoticeView, Objection
 from market.writes import LedgerStep, Steps, write

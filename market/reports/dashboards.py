@@ -15,9 +15,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from ledger import format_points
+from market.china_time import CHINA
 from market.reports import board_cache
 from market.reports import board_queries as q
-from market.reports.board_period import CHINA, Period, today
+from market.reports.board_period import Period, today
 from market.reports.leaderboards import period_view
 from market.reports.schemas import (
     ActivitiesDashboard,

@@ -28,10 +28,11 @@ from litestar import Request
 from litestar.response import Stream
 
 from market.auth.sessions import Principal
+from market.china_time import CHINA
 from market.errors import InvalidInput
 from market.messages import Language, preferred_language
 from market.reports import xlsx
-from market.reports.export_queries import CHINA, Export, Period, Row
+from market.reports.export_queries import Export, Period, Row
 
 FORMATS = ("xlsx", "csv")
 MEDIA_TYPES = {

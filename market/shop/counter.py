@@ -40,13 +40,13 @@ from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.cards.service import check_counter_pin, resolve_member_code
+from market.china_time import CHINA
 from market.db import fetch, is_unique_violation
 from market.errors import InvalidInput, NotFound, Unprocessable
 from market.points import deductions, lots
 from market.points.service import account_id, wallet_id
 from market.settings import Settings
 from market.shop import basket, rules, stock
-from market.shop.basket import CHINA
 from market.shop.limits import MAX_REASON
 from market.shop.schemas import (
     ItemView,

@@ -19,10 +19,10 @@ from ledger import format_points
 from market import clock
 from market.auth.roles import ADMIN
 from market.auth.sessions import Principal
+from market.china_time import CHINA
 from market.db import fetch
 from market.errors import Forbidden, InvalidInput, NotFound
 from market.messages import Language, message
-from market.shop.basket import CHINA
 from market.shop.schemas import LedgerCheck, LedgerProblem, ProductDay, Reconciliation, StockDay, Totals
 
 

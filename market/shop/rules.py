@@ -30,11 +30,11 @@ import msgspec
 from ledger import InvalidAmount, format_points, to_hundredths
 from market import clock
 from market.auth.sessions import Principal
+from market.china_time import CHINA
 from market.db import fetch, write_transaction
 from market.errors import Conflict, InvalidInput
 from market.messages import Language
 from market.points.hours import service_hours
-from market.shop.basket import CHINA
 from market.shop.limits import TIME
 from market.shop.schemas import RulesChange, ShopRules
 from market.tables import AuditEntry
