@@ -20,7 +20,6 @@ participation and per hour *by default*, a description, and may be archived. Dec
 Amounts are integer hundredths in the table, ``Amount`` in requests, strings in answers.
 """
 
-from datetime import date
 from decimal import Decimal
 
 from ledger import InvalidAmount, format_points, to_hundredths
@@ -175,7 +174,7 @@ def _update_steps(me: Principal, category_id: int, values: dict) -> Steps[None]:
                           f"earning_category:{category_id}")
 
 
-# -- how to earn -------------------------------------------------------------------------------------
+# -- the policy in words, for how to earn (``market.activities.how_to_earn``) ----------------------
 
 
 def expiry_rule(rules: Rules, language: Language) -> str:
@@ -204,9 +203,3 @@ def publicity_rule(rules: Rules, language: Language) -> str | None:
                 " before they count")
     return f"新获得的积分公示 {days} 个工作日后到账"
 
-
-def last_day_text(day: date, language: Language) -> str:
-    """A date as the notices write it: 2026年12月31日, or 31 December 2026."""
-    if language == "en":
-        return f"{day.day} {day.strftime('%B')} {day.year}"
-    return f"{day.year}年{day.month}月{day.day}日"

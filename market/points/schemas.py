@@ -1,5 +1,5 @@
 """What the points API takes and answers: balances, statements and adjustments, the ledger's
-check and public totals, the policy, earning categories and how to earn, deduction rules,
+check and public totals, the policy, earning categories, deduction rules,
 deductions, suspensions and appeals, households and gifts, and the 公示 notices with their
 objections and decisions. The limits of their texts are ``market.points.rules``; the services
 (``service``, ``policy``, ``categories``, ``deductions``, ``appeals``, ``gifts``, ``publicity``)
@@ -159,7 +159,7 @@ class PolicyUpdate(msgspec.Struct, forbid_unknown_fields=True):
     holidays: list[date] | None = None
 
 
-# -- earning categories, how to earn -----------------------------------------------------------
+# -- earning categories (how to earn: ``market.activities.schemas``) ---------------------------
 
 
 class EarningCategory(msgspec.Struct):
