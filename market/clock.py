@@ -28,3 +28,9 @@ clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 def now() -> datetime:
     return clock()
+
+
+def now_ms() -> int:
+    """Now as the tables that count milliseconds since the epoch keep it (``created_ms``,
+    ``updated_ms``, a move's ``requested_ms``)."""
+    return int(clock().timestamp() * 1000)

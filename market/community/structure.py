@@ -9,7 +9,6 @@ Names and addresses are checked by ``market.community.rules``; the shapes the se
 with are ``market.community.schemas``.
 """
 
-from datetime import datetime
 
 from piccolo.table import Table
 
@@ -33,10 +32,6 @@ MAX_PAGE = 500
 
 
 # -- shared helpers -------------------------------------------------------------------
-
-
-def _now() -> datetime:
-    return clock.now()
 
 
 async def _row(table: type[Table], community_id: int, record_id: int) -> dict:
@@ -103,7 +98,7 @@ async def _set_archived(
     """Archive (idempotent: the first archiving time stays) or restore a record."""
     row = await _row(table, community_id, record_id)
     if archived and row["archived_at"] is None:
-        row["archived_at"] = _now()
+        row["archived_at"] = clock.now()
     elif not archived:
         row["archived_at"] = None
     await table.update({table.archived_at: row["archived_at"]}).where(  # type: ignore[attr-defined]
@@ -393,7 +388,7 @@ async def add_team_member(
     where = (TeamMember.team == team_id) & (TeamMember.person == person_id)
     row = await TeamMember.select(TeamMember.joined_at).where(where).first()
     if row is None:
-        joined_at = _now()
+        joined_at = clock.now()
         try:
             await TeamMember.insert(
                 TeamMember(team=team_id, person=person_id, is_leader=is_leader, joined_at=joined_at)

@@ -134,7 +134,7 @@ def _create_steps(me: Principal, values: dict) -> Steps[int]:
                       (me.community_id,))
     if int(count["n"]) >= MAX_CATEGORIES:
         raise Conflict("too_many_categories")
-    now_ms = int(clock.now().timestamp() * 1000)
+    now_ms = clock.now_ms()
     (row,) = yield (
         "INSERT INTO earning_category (community, name, points_per_checkin, points_per_hour,"
         " description, archived, created_ms, updated_ms) VALUES ({}, {}, {}, {}, {}, {}, {}, {})"
@@ -167,7 +167,7 @@ def _update_steps(me: Principal, category_id: int, values: dict) -> Steps[None]:
         yield (
             "UPDATE earning_category SET " + ", ".join(f"{name} = {{}}" for name in names)
             + ", updated_ms = {} WHERE id = {} AND community = {}",
-            (*(values[name] for name in names), int(clock.now().timestamp() * 1000),
+            (*(values[name] for name in names), clock.now_ms(),
              category_id, me.community_id),
         )
         yield audit.entry(me.community_id, me.id, "earning_category_change",

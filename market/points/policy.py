@@ -167,7 +167,7 @@ async def save(community_id: int, actor_id: int, request: PolicyUpdate) -> Polic
 
 
 def _save_steps(community_id: int, actor_id: int, new: Rules, days: list[date] | None) -> Steps[None]:
-    now_ms = int(clock.now().timestamp() * 1000)
+    now_ms = clock.now_ms()
     values = (new.expiry, new.expiry_months, new.publicity_days, new.gifting, new.gift_cap_per_month,
               new.cap_per_day, new.cap_per_month)
     yield (

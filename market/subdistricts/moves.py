@@ -68,10 +68,6 @@ class Panel(msgspec.Struct):
     pending: MoveView | None
 
 
-def _now_ms() -> int:
-    return int(clock.now().timestamp() * 1000)
-
-
 def _at(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
@@ -204,7 +200,7 @@ async def request(me: Principal, data: NewMove) -> MoveView:
     if await sharing(me.community_id, to_community) is None:
         raise Conflict("not_same_subdistrict", field="to_community")
     try:
-        move_id = await write(_request_steps, me, person_id, to_community, _now_ms())
+        move_id = await write(_request_steps, me, person_id, to_community, clock.now_ms())
     except Exception as error:
         if not is_unique_violation(error):
             raise
@@ -226,7 +222,7 @@ def _decide_steps(me: Principal, move_id: int, side: str, state: str, note: str 
     changed = yield (
         "UPDATE house_move SET state = {}, note = {}, decided_by = {}, decided_ms = {}"
         " WHERE id = {} AND state = 'pending' RETURNING id",
-        (state, note, me.id, _now_ms(), move_id),
+        (state, note, me.id, clock.now_ms(), move_id),
     )
     if not changed:
         raise Conflict("move_not_pending")

@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 
 
 
-def _now_ms() -> int:
-    return int(clock.now().timestamp() * 1000)
-
-
 def clean_name(typed: str) -> str:
     name = " ".join(str(typed).split())
     if not 1 <= len(name) <= MAX_NAME:
@@ -117,7 +113,7 @@ def _group_steps(
     """Found (``subdistrict_id`` None) or change a subdistrict, and add (or, with ``replace``, set)
     its communities. A community already in another subdistrict is refused (409): leaving one is
     its office's decision, never a side effect."""
-    now = _now_ms()
+    now = clock.now_ms()
     if subdistrict_id is None:
         found = yield ("SELECT id FROM subdistrict WHERE name = {}", (name,))
         if found:
