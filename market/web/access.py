@@ -7,6 +7,7 @@ never the code or a PIN.
 """
 
 from datetime import timedelta
+from functools import partial
 from urllib.parse import quote
 
 from litestar import Request, get, post
@@ -20,7 +21,7 @@ from market.auth.middleware import PIN_PAGE
 from market.errors import CsrfRejected, MarketError
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, normalise_login, page, page_member
+from market.web.forms import Form, check_csrf, form_fields, normalise_login, page, page_member
 from market.web.pages import session_started
 
 PAGE = {"include_in_schema": False}
@@ -54,22 +55,20 @@ async def code_sign_in(
     login = normalise_login(fields.get("login", ""))
     code = access_codes.normalise_code(fields.get("code", ""))
     target = i18n.safe_next(fields.get("next"))
-
-    def again(status: int, problem: str | None = None, **errors: str) -> Template:
-        return page(request, "signin_code.html", status=status, login=login, errors=errors,
-                    problem=problem, next=target)
+    form = Form(request, partial(page, request, "signin_code.html", login=login, next=target),
+                fields=("login", "code"))
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return again(403, i18n.error_text(language, error.reason))
+        return await form.refused(error)
     errors = {}
     if not login:
         errors["login"] = i18n.translate(language, "Enter your member card number or phone number.")
     if not code:
         errors["code"] = i18n.translate(language, "Enter the 8-digit code from the slip.")
     if errors:
-        return again(400, None, **errors)
+        return await form.again(400, None, errors)
     try:
         signed = await access_codes.sign_in_with_code(
             login, code, hasher=hasher, limiter=limiter, secret_key=settings.secret_key,
@@ -78,7 +77,7 @@ async def code_sign_in(
             network_limiter=network_limiter, total_failures=total_failures,
         )
     except MarketError as error:
-        return again(error.status, i18n.error_text(language, error.reason, **error.params))
+        return await form.refused(error)
     return await session_started(request, settings, signed, _pin_page(target))
 
 

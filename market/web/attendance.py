@@ -9,6 +9,7 @@ successful form redirects (303) to the activity's page with what happened in the
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +28,7 @@ from market.errors import InvalidInput, MarketError, NotFound
 from market.people.rules import is_card_no
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import Form, check_csrf, form_fields, page, page_member
 from market.web.organizer import (
     BASE,
     PAGE,
@@ -75,6 +76,7 @@ def _notice(request: Request, stays: list[StayView]) -> dict[str, Any] | None:
 async def _activity_page(
     request: Request, me: Principal, activity_id: int, *, status: int = 200,
     problem: str | None = None, member_code: str = "", direction: str = "in",
+    errors: dict[str, str] | None = None, refusal: str | None = None,
 ) -> Template:
     activity = await activities.get_managed(me, activity_id)
     listed = await activities.attendance(me, activity_id)
@@ -84,7 +86,8 @@ async def _activity_page(
         assisted=listed.assisted, buildings=await building_choices(me.community_id),
         tally=tally(stays), notice=None if problem else _notice(request, stays),
         editable=editable(activity, stays), window=scan_window(activity), problem=problem,
-        member_code=member_code, direction=direction, as_of=activities.now(),
+        errors=errors or {}, refusal=refusal, member_code=member_code, direction=direction,
+        as_of=activities.now(),
     )
 
 
@@ -97,6 +100,7 @@ async def activity_page(request: Request, activity_id: FromPath[int]) -> Templat
 async def _scan_page(
     request: Request, me: Principal, activity_id: int, *, status: int = 200,
     problem: str | None = None, member_code: str = "", direction: str | None = None,
+    errors: dict[str, str] | None = None, refusal: str | None = None,
 ) -> Template:
     activity = await activities.get_managed(me, activity_id)
     stays = (await activities.attendance(me, activity_id)).items
@@ -104,8 +108,8 @@ async def _scan_page(
         direction = "out" if request.query_params.get("direction") == "out" else "in"
     return page(
         request, "organizer/scan.html", status=status, activity=activity, tally=tally(stays),
-        notice=None if problem else _notice(request, stays), problem=problem,
-        member_code=member_code, direction=direction, window=scan_window(activity),
+        notice=None if problem else _notice(request, stays), problem=problem, errors=errors or {},
+        refusal=refusal, member_code=member_code, direction=direction, window=scan_window(activity),
         scanner=scanner_ready(),
     )
 
@@ -130,22 +134,21 @@ async def attend(
     back = "scan" if fields.get("back") == "scan" else "activity"
     shown = _scan_page if back == "scan" else _activity_page
 
-    def again(status: int, problem: str) -> Any:
-        return shown(request, me, activity_id, status=status, problem=problem, member_code=code,
-                     direction=direction)
+    form = Form(request, partial(shown, request, me, activity_id, member_code=code, direction=direction),
+                fields=("member_code",))
 
     try:
         check_csrf(request, fields)
         if not code:
-            return await again(400, i18n.translate(language, "Scan or type the member code first."))
+            return await form.again(400, i18n.translate(language, "Scan or type the member code first."))
         if is_card_no(as_typed(code)):
             # The number printed on a card is no proof the resident is here; its QR code is.
-            return await again(400, i18n.translate(
+            return await form.again(400, i18n.translate(
                 language, "That is a card number, which alone proves nothing. Scan the QR code on the card "
                           "or the phone's member code, or check the resident in by name and room."))
         result = await activities.attend(ledger, me, settings, activity_id, code, direction)
     except MarketError as error:
-        return await again(error.status, i18n.error_text(language, error.reason, **error.params))
+        return await form.refused(error)
     # Whose code it was, for the page that says so: the code was accepted a moment ago.
     try:
         member = await cards.resolve_member_code(me.community_id, code, settings=settings,
@@ -185,7 +188,8 @@ async def _stay_of(me: Principal, activity_id: int, person_id: int | None) -> St
 
 async def _review_page(
     request: Request, me: Principal, activity_id: int, template: str, *, status: int = 200,
-    problem: str | None = None, errors: dict[str, str] | None = None, **typed: str,
+    problem: str | None = None, errors: dict[str, str] | None = None, refusal: str | None = None,
+    **typed: str,
 ) -> Template:
     """The reject and set-hours forms: one person's stay, a reason, and what was typed."""
     activity = await activities.get_managed(me, activity_id)
@@ -199,7 +203,7 @@ async def _review_page(
         # Said before the organizer types anything: the service would refuse it.
         status, problem = 409, i18n.error_text(language, "not_closed")
     return page(request, template, status=status, activity=activity, stay=stay, problem=problem,
-                errors=errors or {}, typed=typed)
+                errors=errors or {}, refusal=refusal, typed=typed)
 
 
 @get(f"{BASE}/{{activity_id:int}}/reject", name="web:organizer:reject", **PAGE)
@@ -212,22 +216,17 @@ async def reject_form(request: Request, activity_id: FromPath[int]) -> Template 
 async def reject(request: Request, activity_id: FromPath[int]) -> Template | Redirect:
     me = page_member(request, ORGANIZER, ADMIN)
     fields = await form_fields(request)
-    language = i18n.language_of(request)
     person = whole_number(fields.get("person_id"))
     reason = fields.get("reason", "")
+    form = Form(request, partial(_review_page, request, me, activity_id, "organizer/reject.html",
+                                 reason=reason, person_id=str(person or "")), fields=("reason",))
     try:
         check_csrf(request, fields)
         if person is None:
             raise NotFound()
         done = await activities.reject(me, activity_id, [person], reason)
     except MarketError as error:
-        text = i18n.error_text(language, error.reason, **error.params)
-        errors = {"reason": text} if error.field == "reason" else {}
-        return await _review_page(
-            request, me, activity_id, "organizer/reject.html", status=error.status,
-            problem=None if errors else text, errors=errors, reason=reason,
-            person_id=str(person or ""),
-        )
+        return await form.refused(error)
     return Redirect(f"{BASE}/{activity_id}?rejected={done.count}", status_code=303)
 
 
@@ -244,16 +243,12 @@ async def set_hours(
     """The real hours of a stay that never checked out (closed for review), with a reason."""
     me = page_member(request, ORGANIZER, ADMIN)
     fields = await form_fields(request)
-    language = i18n.language_of(request)
     person = whole_number(fields.get("person_id"))
     typed = {"hours": fields.get("hours", ""), "reason": fields.get("reason", ""),
              "person_id": str(person or "")}
 
-    def again(status: int, field: str | None, text: str) -> Any:
-        """The form again: the reason under its field, or at the top."""
-        errors = {field: text} if field in ("hours", "reason") else {}
-        return _review_page(request, me, activity_id, "organizer/hours.html", status=status,
-                            problem=None if errors else text, errors=errors, **typed)
+    form = Form(request, partial(_review_page, request, me, activity_id, "organizer/hours.html", **typed),
+                fields=("hours", "reason"))
 
     try:
         check_csrf(request, fields)
@@ -262,13 +257,12 @@ async def set_hours(
         except InvalidOperation:
             hours = None
         if hours is None or not hours.is_finite():
-            return await again(400, "hours", i18n.error_text(language, "invalid_activity_amount"))
+            return await form.refused(InvalidInput("invalid_activity_amount", field="hours"))
         if person is None:
             raise NotFound()
         await activities.set_hours(ledger, me, activity_id, person, hours, typed["reason"])
     except MarketError as error:
-        text = i18n.error_text(language, error.reason, **error.params)
-        return await again(error.status, error.field, text)
+        return await form.refused(error)
     return Redirect(f"{BASE}/{activity_id}?hours={person}", status_code=303)
 
 

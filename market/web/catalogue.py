@@ -5,6 +5,7 @@ the reason under its field and what was typed still in it. Admins and shop keepe
 """
 
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
@@ -13,19 +14,21 @@ from litestar.response import Redirect, Template
 
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
-from market.errors import CsrfRejected, MarketError, NotFound
+from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
 from market.shop import catalogue, limits, photos, stock
 from market.shop.basket import PERIOD_NAMES
 from market.shop.schemas import NewProduct, ProductChanges, StockChange
 from market.web import i18n
 from market.web.forms import (
+    PHOTO,
+    Form,
     check_csrf,
     form_fields,
     page,
     page_member,
     photo_form,
 )
-from market.web.shopkeeper import PAGE, field_errors, typed_number
+from market.web.shopkeeper import PAGE, typed_number
 
 #: Stock movements per page of a product's record.
 MOVEMENTS_PAGE = 20
@@ -120,19 +123,18 @@ async def product_create(request: Request) -> Template | Redirect:
     fields, photo, photo_problem = await photo_form(request, language)
     values = _product_values(fields) if fields else _product_values({"active": "1"})
 
-    def again(status: int, problem: str, errors: dict[str, str]) -> Template:
-        return page(request, "shopkeeper/product_new.html", status=status, values=values,
-                    errors=errors, problem=problem, periods=_periods(request))
+    form = Form(request, partial(page, request, "shopkeeper/product_new.html", values=values,
+                                 periods=_periods(request)), fields=(*values, "photo"), aliases=PHOTO)
 
     if photo_problem:
-        return again(413, photo_problem, {"photo": photo_problem})
+        return await form.again(413, photo_problem, {"photo": photo_problem})
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return again(403, i18n.error_text(language, error.reason), {})
+        return await form.refused(error)
     parsed, errors = _product_input(language, values, new=True)
     if errors:
-        return again(400, i18n.translate(language, "Please check the marked fields."), errors)
+        return await form.invalid(errors)
     processed = None
     try:
         # The photo is checked before the product is made: a bad photo leaves nothing behind.
@@ -142,10 +144,7 @@ async def product_create(request: Request) -> Template | Redirect:
         if processed is not None:
             await photos.store(me.community_id, made.id, processed)
     except MarketError as error:
-        errors = field_errors(language, error)
-        if error.field == "file":
-            errors = {"photo": errors["file"]}
-        return again(error.status, i18n.error_text(language, error.reason, **error.params), errors)
+        return await form.refused(error)
     return Redirect(f"/counter/products/{made.id}?saved=created", status_code=303)
 
 
@@ -153,6 +152,7 @@ async def _product_page(
     request: Request, me: Principal, product_id: int, *, status: int = 200,
     values: dict[str, str] | None = None, stock_values: dict[str, str] | None = None,
     problem: str | None = None, errors: dict | None = None, form: str | None = None,
+    refusal: str | None = None,
 ) -> Template:
     product = await catalogue.get(me, product_id)
     cursor = request.query_params.get("cursor") or None
@@ -169,8 +169,8 @@ async def _product_page(
         request, "shopkeeper/product.html", status=status, product=product, values=values,
         stock_values=stock_values or {"choice": "donation", "quantity": "", "donor": "", "reason": ""},
         movements=record.items, next_cursor=record.next_cursor, first_page=cursor is None,
-        problem=problem, errors=errors or {}, form=form, saved=request.query_params.get("saved"),
-        periods=_periods(request),
+        problem=problem, refusal=refusal, errors=errors or {}, form=form,
+        saved=request.query_params.get("saved"), periods=_periods(request),
     )
 
 
@@ -187,22 +187,20 @@ async def product_edit(request: Request, product_id: FromPath[int]) -> Template 
     fields = await form_fields(request)
     values = _product_values(fields)
 
-    async def again(status: int, problem: str, errors: dict) -> Template:
-        return await _product_page(request, me, product_id, status=status, values=values,
-                                   problem=problem, errors=errors, form="edit")
+    form = Form(request, partial(_product_page, request, me, product_id, values=values, form="edit"),
+                fields=values)
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason), {})
+        return await form.refused(error)
     parsed, errors = _product_input(language, values, new=False)
     if errors:
-        return await again(400, i18n.translate(language, "Please check the marked fields."), errors)
+        return await form.invalid(errors)
     try:
         await catalogue.update(me, product_id, ProductChanges(**parsed))
     except MarketError as error:
-        return await again(error.status, i18n.error_text(language, error.reason, **error.params),
-                           field_errors(language, error))
+        return await form.refused(error)
     return Redirect(f"/counter/products/{product_id}?saved=details", status_code=303)
 
 
@@ -213,25 +211,24 @@ async def product_photo(request: Request, product_id: FromPath[int]) -> Template
     language = i18n.language_of(request)
     fields, photo, problem = await photo_form(request, language)
 
-    async def again(status: int, text: str) -> Template:
-        return await _product_page(request, me, product_id, status=status, problem=text,
-                                   errors={"photo": text}, form="photo")
+    form = Form(request, partial(_product_page, request, me, product_id, form="photo"),
+                fields=("photo",), aliases=PHOTO)
 
     if problem:
-        return await again(413, problem)
+        return await form.again(413, problem, {"photo": problem})
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason))
+        return await form.refused(error)
     if photo is None:
-        return await again(400, i18n.error_text(language, "photo_required"))
+        return await form.refused(InvalidInput("photo_required", field="photo"))
     if not await catalogue.visible(me, product_id):
         raise NotFound()
     try:
         processed = await photos.process_off_loop(photo)
         await photos.store(me.community_id, product_id, processed)
     except MarketError as error:
-        return await again(error.status, i18n.error_text(language, error.reason, **error.params))
+        return await form.refused(error)
     return Redirect(f"/counter/products/{product_id}?saved=photo", status_code=303)
 
 
@@ -246,14 +243,13 @@ async def product_stock(request: Request, product_id: FromPath[int]) -> Template
         "reason": " ".join(fields.get("reason", "").split()),
     }
 
-    async def again(status: int, problem: str, errors: dict) -> Template:
-        return await _product_page(request, me, product_id, status=status, stock_values=stock_values,
-                                   problem=problem, errors=errors, form="stock")
+    form = Form(request, partial(_product_page, request, me, product_id, stock_values=stock_values,
+                                 form="stock"), fields=("kind", "delta", "reason", "donor"))
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason), {})
+        return await form.refused(error)
     choice = STOCK_CHOICES.get(stock_values["choice"])
     quantity = stock_values["quantity"]
     errors = {}
@@ -262,7 +258,7 @@ async def product_stock(request: Request, product_id: FromPath[int]) -> Template
     if not quantity.isdigit() or int(quantity) == 0:
         errors["delta"] = i18n.error_text(language, "invalid_stock_delta", max_stock=1_000_000)
     if errors or choice is None:
-        return await again(400, i18n.translate(language, "Please check the marked fields."), errors)
+        return await form.invalid(errors)
     kind, sign = choice
     try:
         await catalogue.add_stock(me, product_id, StockChange(
@@ -270,8 +266,7 @@ async def product_stock(request: Request, product_id: FromPath[int]) -> Template
             donor=(stock_values["donor"] or None) if kind == "donation" else None,
         ))
     except MarketError as error:
-        text = i18n.error_text(language, error.reason, **error.params)
-        return await again(error.status, text, {error.field or "delta": text})
+        return await form.refused(error)
     return Redirect(f"/counter/products/{product_id}?saved=stock", status_code=303)
 
 

@@ -30,16 +30,11 @@ from market.shop import catalogue, orders
 from market.shop.basket import MAX_QUANTITY
 from market.shop.schemas import Line, NewOrder
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
+from market.web.forms import check_csrf, form_fields, form_refusal, page, page_member
 
 PAGE = {"include_in_schema": False}
 #: How many of the elder's latest entries the page lists.
 RECENT = 10
-
-
-def _problem(language: str, error: MarketError | LedgerError) -> tuple[int, str]:
-    status, _, text = refusal_text(language, error, naming_field=False)
-    return status, text
 
 
 async def _elder(request: Request, elder_id: int) -> tuple[Principal, Principal]:
@@ -105,7 +100,8 @@ async def reserve_for_elder(
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await _shop_page(request, ledger, elder, status=403, problem=_problem(language, error)[1])
+        return await _shop_page(request, ledger, elder, status=403,
+                                problem=form_refusal(language, error).problem)
     product_id, count = _whole(product, 2**31 - 1), _whole(quantity, MAX_QUANTITY)
     if product_id is None or count is None:
         return await _shop_page(request, ledger, elder, status=400, problem=i18n.error_text(
@@ -116,7 +112,8 @@ async def reserve_for_elder(
     try:
         order, _ = await orders.reserve(ledger, elder, NewOrder(items=[Line(product_id, count)]), key)
     except (MarketError, LedgerError) as error:
-        status, text = _problem(language, error)
+        refused = form_refusal(language, error)
+        status, text = refused.status, refused.problem
         return await _shop_page(request, ledger, elder, status=status, problem=text)
     return Redirect(f"/for/{elder.id}?reserved={order.id}", status_code=303)
 
@@ -168,7 +165,7 @@ async def office_link(request: Request, person_id: FromPath[int]) -> Template | 
         await delegates.link(me, person_id, found)
     except MarketError as error:
         return await _office_page(request, me, person_id, status=error.status, login=login,
-                                  problem=_problem(language, error)[1])
+                                  problem=form_refusal(language, error).problem)
     return Redirect(f"/admin/people/{person_id}/delegates", status_code=303)
 
 

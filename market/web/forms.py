@@ -6,8 +6,11 @@ kept in a cookie (double submit); a page on another site can read neither. A POS
 browser marks as cross-site (``Sec-Fetch-Site``) is refused before either is looked at.
 """
 
+import inspect
 import secrets
 import unicodedata
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
@@ -39,6 +42,66 @@ def refusal_text(
     if not naming_field:
         params = {name: value for name, value in params.items() if name != "field"}
     return status, reason, i18n.error_text(language, reason, **params)
+
+
+@dataclass(frozen=True)
+class FormRefusal:
+    """A refusal as a form shows it: its status and reason (the page's ``data-reason``), its text
+    at the top, and the same text beside the field it names when the form has that field."""
+
+    status: int
+    reason: str
+    problem: str
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def form_refusal(
+    language: str, error: MarketError | LedgerError, fields: Collection[str] = (),
+    *, aliases: Mapping[str, str] | None = None,
+) -> FormRefusal:
+    """How one form shows a refusal. ``fields``: the form's fields a refusal may be shown beside;
+    ``aliases``: a service's name for a field where the form calls it otherwise (``file`` → ``photo``)."""
+    # The text never names the field by the service's name for it (an English word in a Chinese
+    # sentence): the form marks the field itself, or the text reads whole without it.
+    status, reason, text = refusal_text(language, error, naming_field=False)
+    named = getattr(error, "field", None) or ""
+    named = (aliases or {}).get(named, named)
+    return FormRefusal(status, reason, text, {named: text} if named in fields else {})
+
+
+#: What a form's page is drawn by: keywords ``status``, ``problem``, ``errors`` and ``refusal``
+#: (the reason), plus what the page itself takes; a function or a coroutine function.
+ShowForm = Callable[..., Template | Awaitable[Template]]
+
+
+class Form:
+    """One form, shown again as it was typed whenever anything is wrong: the one way back of
+    every form page. The handler binds what was typed into ``show`` (``functools.partial``), so
+    a refused CSRF token, invalid fields and a service's refusal all keep the input alike."""
+
+    def __init__(self, request: Request, show: ShowForm, *, fields: Collection[str] = (),
+                 aliases: Mapping[str, str] | None = None) -> None:
+        self.language = i18n.language_of(request)
+        self.show = show
+        self.fields = frozenset(fields)
+        self.aliases = aliases
+
+    async def again(self, status: int, problem: str | None = None, errors: dict[str, str] | None = None,
+                    *, refusal: str | None = None, **page: Any) -> Template:
+        """The form again with ``problem`` at the top and ``errors`` beside their fields."""
+        shown = self.show(status=status, problem=problem, errors=errors or {}, refusal=refusal, **page)
+        return await shown if inspect.isawaitable(shown) else shown
+
+    async def invalid(self, errors: dict[str, str], **page: Any) -> Template:
+        """Fields the page checked itself: 400, each text beside its field."""
+        return await self.again(400, i18n.translate(self.language, "Please check the marked fields."),
+                                errors, **page)
+
+    async def refused(self, error: MarketError | LedgerError, **page: Any) -> Template:
+        """A refusal of the CSRF check, a service or the ledger, as ``form_refusal`` places it."""
+        shown = form_refusal(self.language, error, self.fields, aliases=self.aliases)
+        return await self.again(shown.status, shown.problem, dict(shown.errors), refusal=shown.reason,
+                                **page)
 
 
 def normalise_login(text: str) -> str:
@@ -160,6 +223,10 @@ def page_member(request: Request, *roles: str) -> Principal:
     elif office_only(me):  # none named: anyone of a community (the 街道 office is of none)
         raise Forbidden()
     return me
+
+
+#: ``Form(aliases=…)`` of a form with a photo: the photo services call the upload ``file``.
+PHOTO = {"file": "photo"}
 
 
 async def photo_form(request: Request, language: str) -> tuple[dict[str, str], bytes | None, str | None]:

@@ -5,6 +5,7 @@ export, and the terms (``/admin/help/terms``, admins: hours until escalation, cl
 category's rates). Split from ``market.web.help_pages`` (the residents' and grid workers')."""
 
 import re
+from functools import partial
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
@@ -16,7 +17,7 @@ from market.help_requests import board, rules, terms
 from market.help_requests.schemas import RateInput, TermsInput
 from market.reports.exports import today
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member, record_id, refusal_text
+from market.web.forms import Form, check_csrf, form_fields, page, page_member, record_id
 from market.web.help_pages import PAGE, cursor_of
 from market.web.shopkeeper import typed_number
 
@@ -60,9 +61,11 @@ def _terms_values(found: terms.Terms) -> dict[str, str]:
 
 
 def _terms_form(request: Request, values: dict[str, str], *, status: int = 200,
-                errors: dict[str, str] | None = None, problem: str | None = None) -> Template:
+                errors: dict[str, str] | None = None, problem: str | None = None,
+                refusal: str | None = None) -> Template:
     return page(request, "help/terms.html", status=status, values=values, errors=errors or {},
-                problem=problem, categories=rules.CATEGORIES, saved=request.query_params.get("saved") == "1",
+                problem=problem, refusal=refusal, categories=rules.CATEGORIES,
+                saved=request.query_params.get("saved") == "1",
                 max_escalate=rules.MAX_ESCALATE_HOURS, max_claims=rules.MAX_CLAIMS_PER_DAY)
 
 
@@ -89,13 +92,14 @@ async def save_terms(request: Request) -> Template | Redirect:
              *(f"{c}.{part}" for c in rules.CATEGORIES for part in ("per_request", "per_hour"))]
     values = {name: fields.get(name, "").strip() for name in names}
 
-    def again(status: int, problem: str, errors: dict[str, str]) -> Template:
-        return _terms_form(request, values, status=status, errors=errors, problem=problem)
+    # The service names a rate's field rates.<category>.<part>; the form, <category>.<part>.
+    form = Form(request, partial(_terms_form, request, values), fields=names,
+                aliases={f"rates.{name}": name for name in names[2:]})
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return again(403, i18n.error_text(language, error.reason), {})
+        return await form.refused(error)
     errors: dict[str, str] = {}
     escalate, problem = _whole(language, values["escalate_hours"], rules.MAX_ESCALATE_HOURS)
     if problem:
@@ -111,16 +115,13 @@ async def save_terms(request: Request) -> Template | Redirect:
         else:
             errors[name] = i18n.error_text(language, "invalid_activity_amount")
     if errors or escalate is None or claims is None:
-        return again(400, i18n.translate(language, "Please check the marked fields."), errors)
+        return await form.invalid(errors)
     rates = [RateInput(category=c, per_request=amounts[f"{c}.per_request"],  # type: ignore[arg-type]
                        per_hour=amounts[f"{c}.per_hour"]) for c in rules.CATEGORIES]
     try:
         await terms.set_terms(me, TermsInput(escalate_hours=escalate, claims_per_day=claims, rates=rates))
     except MarketError as error:
-        _, _, text = refusal_text(language, error, naming_field=False)
-        # rates.<category>.<part> names the form's field <category>.<part>.
-        field = (error.field or "form").removeprefix("rates.")
-        return again(error.status, text, {field: text})
+        return await form.refused(error)
     return Redirect("/admin/help/terms?saved=1", status_code=303)
 
 

@@ -13,6 +13,7 @@ of "confirm" is answered by the service as the first was, and credits once.
 """
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, cast
 
 from litestar import Request, get, post
@@ -23,18 +24,19 @@ from litestar.response import Redirect, Template
 from ledger import Ledger, LedgerError
 from market.auth.roles import ADMIN, ORGANIZER, RESIDENT
 from market.auth.sessions import Principal
-from market.errors import CsrfRejected, Forbidden, MarketError
+from market.errors import CsrfRejected, Forbidden, MarketError, refusal_of
 from market.help_requests import board, decisions, residents, rules, service, terms
 from market.help_requests.schemas import AssistedRequest, Category, HelpRequestView, NewRequest, Visibility
 from market.shop import photos
 from market.web import i18n
 from market.web.forms import (
+    PHOTO,
+    Form,
     check_csrf,
     form_fields,
     page,
     page_member,
     photo_form,
-    refusal_text,
 )
 from market.web.shopkeeper import typed_number
 
@@ -55,13 +57,6 @@ def cursor_of(request: Request) -> str | None:
     """A list's page as its "older" link names it; the services refuse anything else
     (``invalid_cursor``: the 400 page)."""
     return request.query_params.get("cursor") or None
-
-
-def _refused(language: str, error: MarketError | LedgerError) -> tuple[int, str, str, str]:
-    """(status, reason, text, field) of a refusal: the text beside the field it names."""
-    status, reason, text = refusal_text(language, error, naming_field=False)
-    field = getattr(error, "field", None) or "form"
-    return status, reason, text, "photo" if field == "file" else field
 
 
 # -- the lists -------------------------------------------------------------------------------------
@@ -145,26 +140,24 @@ async def create(request: Request) -> Template | Redirect:
     fields, photo, photo_problem = await photo_form(request, language)
     values = _request_values(fields)
 
-    def again(status: int, problem: str, errors: dict[str, str], refusal: str | None = None) -> Template:
-        return _new_form(request, status=status, values=values, errors=errors, problem=problem,
-                         refusal=refusal)
+    form = Form(request, partial(_new_form, request, values=values), fields=(*REQUEST_FIELDS, "photo"),
+                aliases=PHOTO)
 
     if photo_problem:
-        return again(413, photo_problem, {"photo": photo_problem})
+        return await form.again(413, photo_problem, {"photo": photo_problem})
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return again(403, i18n.error_text(language, error.reason), {}, error.reason)
+        return await form.refused(error)
     if errors := _request_errors(language, values):
-        return again(400, i18n.translate(language, "Please check the marked fields."), errors)
+        return await form.invalid(errors)
     try:
         processed = await photos.process_off_loop(photo) if photo is not None else None
         made = await service.post(me, NewRequest(body=values["body"], **_kind(values)))
         if processed is not None:
             await service.store_photo(me, made.id, processed.image, processed.thumb)
     except MarketError as error:
-        status, reason, text, field = _refused(language, error)
-        return again(status, text, {field: text}, reason)
+        return await form.refused(error)
     return Redirect(f"/help/{made.id}?done=posted", status_code=303)
 
 
@@ -202,27 +195,24 @@ async def assisted(request: Request) -> Template | Redirect:
     fields = await form_fields(request)
     values = _request_values(fields)
 
-    async def again(status: int, problem: str, errors: dict[str, str],
-                    refusal: str | None = None) -> Template:
-        return await _assisted_form(request, me, status=status, values=values, errors=errors,
-                                    problem=problem, refusal=refusal)
+    form = Form(request, partial(_assisted_form, request, me, values=values),
+                fields=(*REQUEST_FIELDS, "person_id"))
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason), {}, error.reason)
+        return await form.refused(error)
     errors = _request_errors(language, values)
     typed = values["person_id"]
     if not (typed.isascii() and typed.isdigit() and len(typed) < 10):
         errors["person_id"] = i18n.translate(language, "Choose the resident you are posting for.")
     if errors:
-        return await again(400, i18n.translate(language, "Please check the marked fields."), errors)
+        return await form.invalid(errors)
     try:
         made = await service.post_for(me, AssistedRequest(person_id=int(typed), body=values["body"],
                                                           **_kind(values)))
     except MarketError as error:
-        status, reason, text, field = _refused(language, error)
-        return await again(status, text, {field: text}, reason)
+        return await form.refused(error)
     return Redirect(f"/help/{made.id}?done=assisted", status_code=303)
 
 
@@ -261,24 +251,20 @@ async def _step(request: Request, request_id: int, step: str, run: Step, *roles:
     fields = await form_fields(request)
     values = {name: value.strip() for name, value in fields.items() if name != "csrf"}
 
-    async def again(status: int, problem: str, errors: dict[str, str],
-                    refusal: str | None = None) -> Template:
-        return await _detail(request, me, request_id, status=status, form=step, values=values,
-                             errors=errors, problem=problem, refusal=refusal)
+    form = Form(request, partial(_detail, request, me, request_id, form=step, values=values), fields=values)
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason), {}, error.reason)
+        return await form.refused(error)
     if check is not None and (errors := check(language, values)):
-        return await again(400, next(iter(errors.values())), errors)
+        return await form.again(400, next(iter(errors.values())), errors)
     try:
         await run(me, values)
     except (MarketError, LedgerError) as error:
-        status, reason, text, field = _refused(language, error)
-        if status == 404:
+        if refusal_of(error).status == 404:
             raise  # not one the reader may see (another community's): the 404 page
-        return await again(status, text, {field: text}, reason)
+        return await form.refused(error)
     return Redirect(f"/help/{request_id}?done={step}#request", status_code=303)
 
 
@@ -364,27 +350,26 @@ async def add_photo(request: Request, request_id: FromPath[int]) -> Template | R
     language = i18n.language_of(request)
     fields, photo, problem = await photo_form(request, language)
 
-    async def again(status: int, text: str, refusal: str | None = None) -> Template:
-        return await _detail(request, me, request_id, status=status, form="photo", errors={"photo": text},
-                             problem=text, refusal=refusal)
+    form = Form(request, partial(_detail, request, me, request_id, form="photo"), fields=("photo",),
+                aliases=PHOTO)
 
     if problem:
-        return await again(413, problem, "photo_too_large")
+        return await form.again(413, problem, {"photo": problem}, refusal="photo_too_large")
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason), error.reason)
+        return await form.refused(error)
     if photo is None:
-        return await again(400, i18n.translate(language, "Choose a photo to upload."))
+        text = i18n.translate(language, "Choose a photo to upload.")
+        return await form.again(400, text, {"photo": text})
     try:
         await service.may_add_photo(me, request_id)
         processed = await photos.process_off_loop(photo)
         await service.store_photo(me, request_id, processed.image, processed.thumb)
     except MarketError as error:
-        status, reason, text, _ = _refused(language, error)
-        if status == 404:
+        if error.status == 404:
             raise
-        return await again(status, text, reason)
+        return await form.refused(error)
     return Redirect(f"/help/{request_id}?done=photo#request", status_code=303)
 
 

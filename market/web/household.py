@@ -11,6 +11,7 @@ what was chosen and typed still in the form.
 import secrets
 import unicodedata
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from urllib.parse import quote
 
 from litestar import Request, get, post
@@ -21,14 +22,14 @@ from ledger import Ledger, LedgerError
 from market.amounts import Amount
 from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
-from market.errors import CsrfRejected, MarketError, NotFound
+from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
 from market.points import gifts, schemas
 from market.points.gifts import GiftNotAllowed
 from market.points.schemas import GiftRequest
 from market.points.service import MAX_KEY_LENGTH
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
+from market.web.forms import Form, check_csrf, form_fields, form_refusal, page, page_member
 
 PAGE = {"include_in_schema": False}
 
@@ -54,17 +55,9 @@ def _amount(text: str) -> Amount | None:
     return Amount(typed) if value.is_finite() else None
 
 
-def _refusal_text(language: str, error: Exception) -> tuple[int, str, str]:
-    """(status, reason, text in the reader's language) of a refused gift."""
-    if isinstance(error, GiftNotAllowed):
-        return error.status, error.reason, error.text(language)  # type: ignore[arg-type]
-    assert isinstance(error, MarketError | LedgerError)
-    return refusal_text(language, error, naming_field=False)
-
-
 async def _page(
     request: Request, me: Principal, *, status: int = 200, values: dict[str, str] | None = None,
-    problem: str | None = None, refusal: str | None = None, bad_field: str | None = None,
+    problem: str | None = None, refusal: str | None = None, errors: dict[str, str] | None = None,
     key: str | None = None, done: schemas.GiftView | None = None,
 ) -> Template:
     view = await gifts.household(me)
@@ -72,7 +65,8 @@ async def _page(
     return page(
         request, "household.html", status=status, household=view, others=others,
         values=values or {"to": "", "card": "", "amount": ""}, problem=problem, refusal=refusal,
-        bad_field=bad_field, key=key or _gift_key(), done=done,
+        # The text is said once, at the top; the field it is about is marked.
+        bad_field=next(iter(errors or {}), None), key=key or _gift_key(), done=done,
     )
 
 
@@ -96,49 +90,48 @@ async def give(
     values = {name: fields.get(name, "").strip() for name in ("to", "card", "amount")}
     key = fields.get("key", "")
 
-    async def again(status: int, text: str, *, reason: str | None = None, field: str | None = None,
-                    fresh_key: bool = False) -> Template:
-        return await _page(request, me, status=status, values=values, problem=text, refusal=reason,
-                           bad_field=field, key=_gift_key() if fresh_key or not _valid_key(key) else key)
+    form = Form(request, partial(_page, request, me, values=values, key=key if _valid_key(key) else None),
+                fields=values)
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason))
+        return await form.refused(error)
     policy = await gifts.household(me)
     receiver: int | None = None
     if values["card"] and policy.gifting == "community":
         try:
             receiver = await gifts.receiver_by_card(me.community_id, values["card"], settings=settings)
         except NotFound:
-            return await again(404, i18n.error_text(language, "gift_receiver_not_found"),
-                               reason="gift_receiver_not_found", field="card")
+            text = i18n.error_text(language, "gift_receiver_not_found")
+            return await form.again(404, text, {"card": text}, refusal="gift_receiver_not_found")
     elif values["to"].isascii() and values["to"].isdigit() and len(values["to"]) < 11:
         receiver = int(values["to"])
     if receiver is None:
         text = i18n.translate(language, "Choose who to give the points to.")
         has_others = any(not member.me for member in policy.members)
-        return await again(400, text, field="to" if has_others else "card")
+        return await form.again(400, text, {"to" if has_others else "card": text})
     amount = _amount(values["amount"])
     if amount is None:
-        return await again(400, i18n.error_text(language, "invalid_amount"), reason="invalid_amount",
-                           field="amount")
+        return await form.refused(InvalidInput("invalid_amount", field="amount"))
     if not _valid_key(key):
         # Only a tampered or truncated form gets here; a fresh key makes the next press count.
-        return await again(400, i18n.translate(
-            language, "The form was out of date. Check it and press Give again."), fresh_key=True)
+        return await form.again(400, i18n.translate(
+            language, "The form was out of date. Check it and press Give again."), key=None)
     try:
         made = await gifts.give(ledger, me, GiftRequest(to_person_id=receiver, amount=amount), key)
     except (MarketError, LedgerError) as error:
         if error.reason == "id_conflict":
             # This form already gave (the back button, then another amount or person).
-            return await again(422, i18n.translate(
+            return await form.again(422, i18n.translate(
                 language, "This form was already used for a gift. To give again, press Give."),
-                reason="id_conflict", fresh_key=True)
-        status, reason, text = _refusal_text(language, error)
-        field = "amount" if reason in ("gift_cap_exceeded", "insufficient_points", "invalid_amount") \
+                refusal="id_conflict", key=None)
+        shown = form_refusal(language, error)
+        # Which rule refused the gift (only my household, or gifting off) is said in its own words.
+        text = error.text(language) if isinstance(error, GiftNotAllowed) else shown.problem  # type: ignore[arg-type]
+        field = "amount" if shown.reason in ("gift_cap_exceeded", "insufficient_points", "invalid_amount") \
             else "card" if values["card"] else "to"
-        return await again(status, text, reason=reason, field=field)
+        return await form.again(shown.status, text, {field: text}, refusal=shown.reason)
     return Redirect(f"/household?gift={quote(made.id, safe='')}", status_code=303)
 
 

@@ -16,14 +16,9 @@ from market.people import service as people
 from market.subdistricts import moves
 from market.subdistricts.schemas import NewMove, Refusal
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
+from market.web.forms import check_csrf, form_fields, form_refusal, page, page_member
 
 PAGE = {"include_in_schema": False}
-
-
-def _problem(request: Request, error: MarketError | LedgerError) -> tuple[int, str]:
-    status, _, text = refusal_text(i18n.language_of(request), error)
-    return status, text
 
 
 def _whole(text: str) -> int | None:
@@ -60,7 +55,8 @@ async def ask(request: Request, person_id: FromPath[int]) -> Template | Redirect
                 i18n.language_of(request), "Choose the community the resident moves to."))
         made = await moves.request(me, NewMove(person_id=person_id, to_community=to_community))
     except MarketError as error:
-        status, text = _problem(request, error)
+        refused = form_refusal(i18n.language_of(request), error)
+        status, text = refused.status, refused.problem
         return await _ask_page(request, me, person_id, status=status, problem=text, chosen=chosen)
     return Redirect(f"/admin/moves?done=requested#move-{made.id}", status_code=303)
 
@@ -102,7 +98,8 @@ async def decide(
             return await _list_page(request, me, status=404, problem=i18n.error_text(
                 i18n.language_of(request), "not_found"))
     except (MarketError, LedgerError) as error:
-        status, text = _problem(request, error)
+        refused = form_refusal(i18n.language_of(request), error)
+        status, text = refused.status, refused.problem
         return await _list_page(request, me, status=status, problem=text, failed=move_id, reason=reason)
     return Redirect(f"/admin/moves?done={action}#move-{move_id}", status_code=303)
 

@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from market.errors import MarketError
 from market.points import categories
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import Form, check_csrf, form_fields, page, page_member
 
 PAGE = {"include_in_schema": False}
 BASE = "/organizer/activities"
@@ -242,7 +243,7 @@ async def _audience_choices(community_id: int) -> dict[str, Any]:
 async def _form_page(
     request: Request, me: Principal, typed: ActivityForm, *, activity: ActivityView | None = None,
     status: int = 200, errors: dict[str, str] | None = None, problem: str | None = None,
-    locked: bool = False,
+    refusal: str | None = None, locked: bool = False,
 ) -> Template:
     """The activity form; ``locked``: an activity that can no longer be edited (no form then)."""
     action = f"{BASE}/{activity.id}/edit" if activity else f"{BASE}/new"
@@ -251,23 +252,9 @@ async def _form_page(
         locked=locked, earning_categories=await categories.list_categories(me.community_id,
                                                                            archived=False),
         form=typed.values, grid_ids=set(typed.grid_ids), building_ids=set(typed.building_ids),
-        requires_approval=typed.requires_approval, errors=errors or {}, problem=problem,
+        requires_approval=typed.requires_approval, errors=errors or {}, problem=problem, refusal=refusal,
         max_rate=f"{activities.MAX_RATE:f}", **await _audience_choices(me.community_id),
     )
-
-
-def _refusal(error: MarketError, language: i18n.Language) -> tuple[dict[str, str], str | None]:
-    """A service's refusal: under its field when the form has that field, else at the top
-    (each field of a refusal of several, ``InvalidFields``, under its own)."""
-    errors: dict[str, str] = {}
-    problems: list[str] = []
-    for one in getattr(error, "errors", None) or [error]:
-        text = i18n.error_text(language, one.reason, **one.params)
-        if one.field in ACTIVITY_FIELDS:
-            errors.setdefault(one.field, text)
-        else:
-            problems.append(text)
-    return errors, " ".join(problems) or None
 
 
 async def _all_errors(
@@ -307,16 +294,15 @@ async def create_activity(request: Request) -> Template | Redirect:
     typed, fields = await _typed_form(request)
     typed = await _prefilled(me, typed)
     values, errors = _parse(typed, language)
+    form = Form(request, partial(_form_page, request, me, typed), fields=ACTIVITY_FIELDS)
     try:
         check_csrf(request, fields)
         errors = await _all_errors(me, values, errors, language)
         if errors:
-            return await _form_page(request, me, typed, status=400, errors=errors)
+            return await form.again(400, None, errors)
         made = await activities.create(me, NewActivity(**values))
     except MarketError as error:
-        field_errors, problem = _refusal(error, language)
-        return await _form_page(request, me, typed, status=error.status, errors=field_errors,
-                                problem=problem)
+        return await form.refused(error)
     return Redirect(f"{BASE}/{made.id}?created=1", status_code=303)
 
 
@@ -363,16 +349,15 @@ async def edit_activity(request: Request, activity_id: FromPath[int]) -> Templat
     typed, fields = await _typed_form(request)
     values, errors = _parse(typed, language)
     errors |= {k: v for k, v in _cleared(activity, values, language).items() if k not in errors}
+    form = Form(request, partial(_form_page, request, me, typed, activity=activity), fields=ACTIVITY_FIELDS)
     try:
         check_csrf(request, fields)
         errors = await _all_errors(me, values, errors, language, current=activity.category)
         if errors:
-            return await _form_page(request, me, typed, activity=activity, status=400, errors=errors)
+            return await form.again(400, None, errors)
         await activities.update(me, activity_id, ActivityChanges(**values))
     except MarketError as error:
-        field_errors, problem = _refusal(error, language)
-        return await _form_page(request, me, typed, activity=activity, status=error.status,
-                                errors=field_errors, problem=problem)
+        return await form.refused(error)
     return Redirect(f"{BASE}/{activity_id}?saved=1", status_code=303)
 
 

@@ -6,6 +6,7 @@ what was typed still in it (never the PIN).
 """
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
@@ -36,6 +37,7 @@ from market.web import deductions as deduction_pages
 from market.web import i18n
 from market.web.forms import (
     FORM_COOKIE,
+    Form,
     check_csrf,
     form_fields,
     normalise_login,
@@ -80,22 +82,20 @@ async def sign_in(
     target = i18n.safe_next(fields.get("next"))
     login = normalise_login(fields.get("login", ""))
     secret = fields.get("secret", "").strip()
-
-    def again(status: int, problem: str | None = None, **errors: str) -> Template:
-        return page(request, "signin.html", status=status, login=login, next=target,
-                    errors=errors, problem=problem)
+    form = Form(request, partial(page, request, "signin.html", login=login, next=target),
+                fields=("login", "secret"))
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return again(403, i18n.error_text(language, error.reason))
+        return await form.refused(error)
     errors = {}
     if not login:
         errors["login"] = i18n.translate(language, "Enter your phone number or member card number.")
     if not secret:
         errors["secret"] = i18n.translate(language, "Enter your PIN or password.")
     if errors:
-        return again(400, None, **errors)
+        return await form.again(400, None, errors)
     try:
         signed = await sessions.sign_in(
             login, secret, hasher=hasher, limiter=limiter, secret_key=settings.secret_key,
@@ -104,7 +104,7 @@ async def sign_in(
             network_limiter=network_limiter, total_failures=total_failures,
         )
     except MarketError as error:
-        return again(error.status, i18n.error_text(language, error.reason, **error.params))
+        return await form.refused(error)
     return await session_started(request, settings, signed, target)
 
 

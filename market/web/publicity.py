@@ -19,7 +19,7 @@ from market.community import slugs
 from market.errors import MarketError, NotFound
 from market.points import publicity
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member, signed_in
+from market.web.forms import check_csrf, form_fields, form_refusal, page, page_member, signed_in
 
 PAGE = {"include_in_schema": False}
 
@@ -57,10 +57,6 @@ async def notice_page(request: Request) -> Template:
                               done=done if done in ("objected", "posted", "voided") else None)
 
 
-def _problem(request: Request, error: MarketError) -> str:
-    return i18n.error_text(i18n.language_of(request), error.reason, **error.params)
-
-
 @post("/public/notice/{notice_id:int}/objection", status_code=303, **PAGE)
 async def object_to(request: Request, notice_id: FromPath[int]) -> Template | Redirect:
     me = page_member(request, RESIDENT)
@@ -73,7 +69,8 @@ async def object_to(request: Request, notice_id: FromPath[int]) -> Template | Re
         if isinstance(error, NotFound):
             raise
         return await _notice_page(request, me.community_id, status=error.status,
-                                  problem=_problem(request, error), problem_id=notice_id,
+                                  problem=form_refusal(i18n.language_of(request), error).problem,
+                                  problem_id=notice_id,
                                   typed={"reason": reason})
     return Redirect(f"{await _here(me.community_id)}&done=objected", status_code=303)
 
@@ -92,7 +89,8 @@ async def decide(request: Request, notice_id: FromPath[int], ledger: NamedDepend
         if isinstance(error, NotFound):
             raise
         return await _notice_page(request, me.community_id, status=error.status,
-                                  problem=_problem(request, error), problem_id=notice_id,
+                                  problem=form_refusal(i18n.language_of(request), error).problem,
+                                  problem_id=notice_id,
                                   typed={"note": note})
     done = "posted" if post_it else "voided"
     return Redirect(f"{await _here(me.community_id)}&done={done}", status_code=303)

@@ -13,7 +13,9 @@ import secrets
 import unicodedata
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from itertools import groupby
+from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -25,7 +27,7 @@ from market import clock
 from market.activities import participation
 from market.auth.roles import RESIDENT
 from market.auth.sessions import Principal
-from market.errors import CsrfRejected, MarketError, NotFound
+from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
 from market.shop import basket, catalogue, orders, rules
@@ -33,7 +35,7 @@ from market.shop.basket import PERIOD_NAMES, LimitExceeded, PricedLine
 from market.shop.rules import WEEKDAY_NAMES
 from market.shop.schemas import Line, NewOrder, OrderView, ProductView, ShopRules
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member, refusal_text
+from market.web.forms import Form, check_csrf, form_fields, form_refusal, page, page_member
 from market.writes import read
 
 PAGE = {"include_in_schema": False}
@@ -46,12 +48,6 @@ def _reservation_key() -> str:
 
 def _valid_key(text: str) -> bool:
     return 0 < len(text) <= MAX_KEY_LENGTH and all("!" <= c <= "~" for c in text)
-
-
-def _problem(language: str, error: Exception) -> tuple[int, str, str]:
-    """(status, reason, text in the reader's language) of a service's or the ledger's refusal."""
-    assert isinstance(error, MarketError | LedgerError)
-    return refusal_text(language, error, naming_field=False)
 
 
 # -- what the pages read besides the services ---------------------------------------------------
@@ -120,7 +116,7 @@ async def shop(request: Request, ledger: NamedDependency[Ledger]) -> Template | 
 async def _product_page(
     request: Request, ledger: Ledger, me: Principal, product: ProductView | None, *,
     quantity: str = "1", key: str | None = None, status: int = 200, problem: str | None = None,
-    refusal: str | None = None,
+    refusal: str | None = None, errors: dict[str, str] | None = None,
 ) -> Template:
     language = i18n.language_of(request)
     left = None if product is None else await _allowance_left(me, product, clock.now())
@@ -130,8 +126,8 @@ async def _product_page(
         total = f"{Decimal(product.price) * (_quantity(quantity) or 1):.2f}"
     return page(
         request, "shop/product.html", status=status, product=product, quantity=quantity,
-        key=key or _reservation_key(), problem=problem, refusal=refusal, left=left, most=most,
-        total=total,
+        key=key or _reservation_key(), problem=problem, refusal=refusal, errors=errors or {}, left=left,
+        most=most, total=total,
         wallet=await points.balance(ledger, me), periods=PERIOD_NAMES[language],
         deadline_days=orders.DEADLINE.days,
         opening=_opening(language, await rules.rules(me.community_id)),
@@ -144,6 +140,16 @@ async def product(
 ) -> Template | Redirect:
     me = page_member(request, RESIDENT)
     return await _product_page(request, ledger, me, await catalogue.get(me, product_id))
+
+
+async def _reserve_form(request: Request, ledger: Ledger, me: Principal, product_id: int,
+                        **shown: Any) -> Template:
+    """The product's page again after a refused reservation, as the product is now."""
+    try:
+        product = await catalogue.get(me, product_id)
+    except NotFound:
+        product = None  # taken off sale meanwhile: the page says so, with a way back
+    return await _product_page(request, ledger, me, product, **shown)
 
 
 def _quantity(text: str) -> int | None:
@@ -166,42 +172,32 @@ async def reserve(
     typed = fields.get("quantity", "").strip()
     key = fields.get("key", "")
 
-    async def again(error: Exception | None = None, *, text: str | None = None, fresh_key: bool = False,
-                    status: int = 400) -> Template:
-        reason = None
-        if error is not None:
-            status, reason, text = _problem(language, error)
-        try:
-            shown = await catalogue.get(me, product_id)
-        except NotFound:
-            shown = None  # taken off sale meanwhile: the page says so, with a way back
-        return await _product_page(
-            request, ledger, me, shown, quantity=typed, status=status, problem=text, refusal=reason,
-            key=_reservation_key() if fresh_key or not _valid_key(key) else key,
-        )
+    form = Form(request, partial(_reserve_form, request, ledger, me, product_id, quantity=typed,
+                                 key=key if _valid_key(key) else None), fields=("quantity",))
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(error)
+        return await form.refused(error)
     quantity = _quantity(typed)
     if quantity is None:
-        return await again(text=i18n.error_text(language, "invalid_quantity", limit=basket.MAX_QUANTITY))
+        return await form.refused(
+            InvalidInput("invalid_quantity", field="quantity", limit=basket.MAX_QUANTITY))
     if not _valid_key(key):
         # Only a tampered or truncated form gets here; a fresh key makes the next press count.
-        return await again(text=i18n.translate(
+        return await form.again(400, i18n.translate(
             language, "The form was out of date. Check the quantity and press Reserve again."))
     try:
         order, _ = await orders.reserve(ledger, me, NewOrder(items=[Line(product_id, quantity)]), key)
     except (MarketError, LedgerError) as error:
         if error.reason == "id_conflict":
             # This form already reserved something else (the back button, then another quantity).
-            return await again(
-                text=i18n.translate(language, "This form was already used for a reservation (see My "
+            return await form.again(
+                422, i18n.translate(language, "This form was already used for a reservation (see My "
                                               "reservations). To reserve again, press Reserve."),
-                fresh_key=True, status=422,
+                key=None,
             )
-        return await again(error)
+        return await form.refused(error)
     # A repeat of the same form lands here too, on the order the first press made.
     return Redirect(f"/orders?new={order.id}#order-{order.id}", status_code=303)
 
@@ -258,8 +254,8 @@ async def cancel(
         check_csrf(request, fields)
         await orders.cancel(ledger, me, order_id)
     except (MarketError, LedgerError) as error:
-        status, _, text = _problem(language, error)
-        return page(request, "shop/cancel.html", status=status, order=order, problem=text)
+        shown = form_refusal(language, error)
+        return page(request, "shop/cancel.html", status=shown.status, order=order, problem=shown.problem)
     return Redirect(f"/orders?cancelled={order_id}", status_code=303)
 
 

@@ -18,6 +18,7 @@ import re
 import secrets
 import unicodedata
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from litestar import Request, get, post
@@ -32,7 +33,7 @@ from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.cards.service import resolve_member_code
-from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
+from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound, refusal_of
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
 from market.settings import Settings
@@ -42,11 +43,12 @@ from market.shop.schemas import Line, ProductView, Redeem, RedemptionView, Refun
 from market.shop.stock import OutOfStock
 from market.web import i18n
 from market.web.forms import (
+    Form,
     check_csrf,
     form_fields,
+    form_refusal,
     page,
     page_member,
-    refusal_text,
     require_role,
 )
 from market.web.scanner import SCANNER_PAGES
@@ -74,16 +76,6 @@ def typed_number(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
-def _refusal(language: str, error: Exception) -> tuple[int, str, str]:
-    """(status, reason, text in the reader's language) of a service's or the ledger's refusal."""
-    assert isinstance(error, MarketError | LedgerError)
-    return refusal_text(language, error, naming_field=False)
-
-
-def field_errors(language: str, error: MarketError) -> dict[str, str]:
-    return {error.field or "form": i18n.error_text(language, error.reason, **error.params)}
-
-
 # -- the counter -----------------------------------------------------------------------------
 
 
@@ -101,13 +93,13 @@ def _cart_lines(products: list[ProductView], quantities: dict[int, str]) -> tupl
 async def _counter_page(
     request: Request, me: Principal, *, quantities: dict[int, str] | None = None, code: str = "",
     key: str | None = None, pin_needed: bool = False, problem: str | None = None,
-    reason: str | None = None, errors: dict | None = None, status: int = 200, extra: str | None = None,
+    refusal: str | None = None, errors: dict | None = None, status: int = 200, extra: str | None = None,
 ) -> Template:
     products = (await catalogue.list_products(me)).items
     lines, total = _cart_lines(products, quantities or {})
     return page(
         request, "shopkeeper/counter.html", status=status, lines=lines, total=total, code=code,
-        key=key or _new_key(), pin_needed=pin_needed, problem=problem, reason=reason, extra=extra,
+        key=key or _new_key(), pin_needed=pin_needed, problem=problem, refusal=refusal, extra=extra,
         errors=errors or {}, may_redeem=me.has_role(SHOPKEEPER), max_quantity=basket.MAX_QUANTITY,
     )
 
@@ -158,19 +150,13 @@ async def counter_confirm(
     pin = typed_number(fields.get("pin", ""))
     key = fields.get("key", "")
 
-    async def again(status: int, problem: str | None = None, reason: str | None = None,
-                    errors: dict | None = None, *, keep_code: bool = True, pin_needed: bool = False,
-                    fresh_key: bool = False, extra: str | None = None) -> Template:
-        return await _counter_page(
-            request, me, quantities=quantities, code=code if keep_code else "",
-            key=None if fresh_key or not _valid_key(key) else key, pin_needed=pin_needed or bool(pin),
-            problem=problem, reason=reason, errors=errors, status=status, extra=extra,
-        )
+    form = Form(request, partial(_counter_page, request, me, quantities=quantities, code=code,
+                                 key=key if _valid_key(key) else None, pin_needed=bool(pin)))
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason), error.reason)
+        return await form.refused(error)
 
     errors: dict[Any, str] = {}
     items = []
@@ -186,36 +172,35 @@ async def counter_confirm(
     if not code:
         errors["member_code"] = i18n.translate(language, "Scan or type the resident's member code.")
     if errors:
-        return await again(400, i18n.translate(language, "Please check the marked fields."),
-                           "form", errors)
+        return await form.invalid(errors, refusal="form")
     if not _valid_key(key):
         # Only a tampered form lacks its key; a new one is on the page that comes back.
-        return await again(400, i18n.error_text(language, "idempotency_key_required"),
-                           "idempotency_key_required", fresh_key=True)
+        return await form.refused(InvalidInput("idempotency_key_required"))
     try:
         view, _ = await counter.redeem(
             ledger, me, Redeem(member_code=code, items=items, pin=pin or None), key,
             settings=settings, hasher=hasher, limiter=limiter,
         )
     except (MarketError, LedgerError) as error:
-        status, reason, text = _refusal(language, error)
-        errors = {}
+        # The cart's lines are the form's fields too: a refusal about a product goes beside it.
+        reason = refusal_of(error).reason
         if isinstance(error, OutOfStock | ProductUnavailable):
-            errors[error.product_id] = text
+            beside: Any = error.product_id
         elif isinstance(error, LimitExceeded):
-            errors[error.line.product_id] = text
-        elif reason in PIN_REASONS:
-            errors["pin"] = text
-        elif reason in CODE_REASONS:
-            errors["member_code"] = text
+            beside = error.line.product_id
+        else:
+            beside = "pin" if reason in PIN_REASONS else "member_code" if reason in CODE_REASONS else None
+        shown = form_refusal(language, error)
         extra = None
         if reason == "insufficient_points":
             extra = await _shortfall(ledger, me, code, settings, language)
         # id_conflict: this page's key already made a sale with another cart; a new key lets
         # the keeper go on deliberately.
-        return await again(status, text, reason, errors, keep_code=reason not in CODE_REASONS,
-                           pin_needed=reason in PIN_REASONS, fresh_key=reason == "id_conflict",
-                           extra=extra)
+        return await form.again(
+            shown.status, shown.problem, {beside: shown.problem} if beside is not None else {},
+            refusal=reason, code="" if reason in CODE_REASONS else code,
+            pin_needed=reason in PIN_REASONS or bool(pin),
+            key=None if reason == "id_conflict" or not _valid_key(key) else key, extra=extra)
     return Redirect(f"/counter/receipts/{view.id}", status_code=303)
 
 
@@ -233,7 +218,7 @@ def _remaining(view: RedemptionView, refunds: list[counter.RefundRecord]) -> dic
 async def _receipt_page(
     request: Request, me: Principal, redemption_id: int, *, status: int = 200,
     refund_quantities: dict[int, str] | None = None, reason: str = "", problem: str | None = None,
-    errors: dict | None = None,
+    errors: dict | None = None, refusal: str | None = None,
 ) -> Template:
     view = await counter.get(me, redemption_id)
     refunds = await counter.refunds_of(me, redemption_id)
@@ -248,7 +233,7 @@ async def _receipt_page(
     return page(
         request, "shopkeeper/receipt.html", status=status, receipt=view, refunds=refunds,
         remaining=remaining, typed=typed, reason=reason, problem=problem, errors=errors or {},
-        done=done, anything_left=any(remaining.values()),
+        refusal=refusal, done=done, anything_left=any(remaining.values()),
     )
 
 
@@ -272,15 +257,13 @@ async def refund(
     }
     reason = " ".join(fields.get("reason", "").split())
 
-    async def again(status: int, problem: str, errors: dict | None = None) -> Template:
-        return await _receipt_page(request, me, redemption_id, status=status,
-                                   refund_quantities=quantities, reason=reason, problem=problem,
-                                   errors=errors)
+    form = Form(request, partial(_receipt_page, request, me, redemption_id, refund_quantities=quantities,
+                                 reason=reason), fields=("reason",))
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(403, i18n.error_text(language, error.reason))
+        return await form.refused(error)
     view = await counter.get(me, redemption_id)
     refunds = await counter.refunds_of(me, redemption_id)
     remaining = _remaining(view, refunds)
@@ -300,7 +283,7 @@ async def refund(
     if not 1 <= len(reason) <= limits.MAX_REASON:
         errors["reason"] = i18n.error_text(language, "invalid_reason")
     if errors:
-        return await again(400, i18n.translate(language, "Please check the marked fields."), errors)
+        return await form.invalid(errors)
     if fields.get("step") != "confirm":
         total = sum(to_hundredths(Decimal(item.unit_price)) * quantity for item, quantity in items)
         return page(
@@ -310,7 +293,7 @@ async def refund(
     if fields.get("seen") != str(len(refunds)):
         # The form was sent again (a reload, a second tap) or another refund came between:
         # refunding what the keeper saw once must not happen twice.
-        return await again(409, i18n.translate(
+        return await form.again(409, i18n.translate(
             language, "This receipt has changed since you checked the refund (another refund was "
             "made). Check what is left and try again."))
     try:
@@ -320,8 +303,7 @@ async def refund(
             reason=reason, items=[Line(product_id=item.product_id, quantity=q) for item, q in items],
         ), key=f"refund-page-{redemption_id}-{len(refunds)}")
     except (MarketError, LedgerError) as error:
-        status, _, text = _refusal(language, error)
-        return await again(status, text)
+        return await form.refused(error)
     return Redirect(f"/counter/receipts/{redemption_id}?refunded={done.id}", status_code=303)
 
 
@@ -363,8 +345,8 @@ async def order_action(
             return Redirect(f"/counter/receipts/{done.redemption_id}", status_code=303)
         await orders.cancel(ledger, me, order_id)
     except (MarketError, LedgerError) as error:
-        status, _, text = _refusal(language, error)
-        return await _orders_page(request, me, status=status, problem=text)
+        shown = form_refusal(language, error)
+        return await _orders_page(request, me, status=shown.status, problem=shown.problem)
     return Redirect(f"/counter/orders?cancelled={order_id}", status_code=303)
 
 

@@ -10,6 +10,7 @@ communities and the latest signed checkpoint of each, linked to its own transpar
 """
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -18,7 +19,7 @@ from litestar.response import Redirect, Template
 from ledger import Ledger
 from market.auth.roles import SUBDISTRICT_ADMIN
 from market.auth.sessions import Principal
-from market.errors import CsrfRejected, MarketError, NotFound
+from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
 from market.reports import checkpoint_service as checkpoints
 from market.reports.board_period import Period, parse_period
 from market.settings import Settings
@@ -28,7 +29,7 @@ from market.subdistricts.rules import MAX_COMMUNITIES
 from market.subdistricts.schemas import LedgerChecks, SubdistrictUpdate, SubdistrictView
 from market.subdistricts.settlement import month_bounds, settlement, this_month
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import Form, check_csrf, form_fields, page, page_member
 
 PAGE = {"include_in_schema": False}
 #: Residents on the office's honour roll.
@@ -69,19 +70,20 @@ def _office(request: Request) -> Principal:
 
 async def _overview_page(
     request: Request, ledger: Ledger, subdistrict_id: int, *, status: int = 200,
-    sharing_problem: str | None = None, typed_sharing: str | None = None,
-    checks: LedgerChecks | None = None, grouping_problem: str | None = None,
-    ticked: set[int] | None = None,
+    typed_sharing: str | None = None, checks: LedgerChecks | None = None, ticked: set[int] | None = None,
+    form: str | None = None, problem: str | None = None, errors: dict[str, str] | None = None,
+    refusal: str | None = None,
 ) -> Template:
+    """The overview; ``form`` names the form (``sharing``, ``grouping``) a ``problem`` is about."""
     seen = await figures.overview(ledger, subdistrict_id)
     choices = await service.groupable(subdistrict_id)
     return page(
         request, "subdistrict/overview.html", status=status, seen=seen, checks=checks,
-        sharing_problem=sharing_problem,
+        sharing_problem=problem if form == "sharing" else None, refusal=refusal,
         typed_sharing=typed_sharing or ("on" if seen.shared_redemption else "off"),
         saved=request.query_params.get("sharing") in SHARING and status == 200,
         csv=f"/api/subdistricts/{subdistrict_id}/overview.csv", tab="overview",
-        choices=choices, grouping_problem=grouping_problem,
+        choices=choices, grouping_problem=problem if form == "grouping" else None,
         ticked=ticked if ticked is not None else {c.community.id for c in choices if c.member},
         grouped=request.query_params.get("grouped") == "1" and status == 200,
     )
@@ -105,21 +107,19 @@ async def change_sharing(request: Request, ledger: NamedDependency[Ledger]) -> T
     subdistrict_id = await _chosen(me, fields.get("subdistrict"))
     language = i18n.language_of(request)
     typed = fields.get("shared", "")[:10]
+    form = Form(request, partial(_overview_page, request, ledger, subdistrict_id, form="sharing",
+                                 typed_sharing=typed))
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await _overview_page(request, ledger, subdistrict_id, status=error.status, typed_sharing=typed,
-                                    sharing_problem=i18n.error_text(language, error.reason))
+        return await form.refused(error)
     if typed not in SHARING:
-        return await _overview_page(
-            request, ledger, subdistrict_id, status=400, typed_sharing=typed,
-            sharing_problem=i18n.translate(language, "Choose whether shared redemption is on or off."))
+        return await form.again(
+            400, i18n.translate(language, "Choose whether shared redemption is on or off."))
     try:
         await service.update(me, subdistrict_id, SubdistrictUpdate(shared_redemption=SHARING[typed]))
     except MarketError as error:
-        return await _overview_page(
-            request, ledger, subdistrict_id, status=error.status, typed_sharing=typed,
-            sharing_problem=i18n.error_text(language, error.reason, field=error.field or "", **error.params))
+        return await form.refused(error)
     return Redirect(f"/subdistrict?subdistrict={subdistrict_id}&sharing={typed}#sharing", status_code=303)
 
 
@@ -130,24 +130,23 @@ async def change_communities(request: Request, ledger: NamedDependency[Ledger]) 
     me = _office(request)
     fields = await form_fields(request)
     subdistrict_id = await _chosen(me, fields.get("subdistrict"))
-    language = i18n.language_of(request)
     typed = [str(value)[:20] for value in (await request.form()).getall("community", [])]
     ticked = {number for text in typed[:MAX_COMMUNITIES] if (number := _number(text)) is not None}
 
-    async def again(status: int, reason: str, **params) -> Template:
-        return await _overview_page(request, ledger, subdistrict_id, status=status, ticked=ticked,
-                                    grouping_problem=i18n.error_text(language, reason, **params))
+    form = Form(request, partial(_overview_page, request, ledger, subdistrict_id, form="grouping",
+                                 ticked=ticked))
 
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return await again(error.status, error.reason)
+        return await form.refused(error)
     if len(ticked) != len(typed) or not ticked:
-        return await again(400, "subdistrict_empty" if not typed else "invalid_input", field="communities")
+        return await form.refused(
+            InvalidInput("subdistrict_empty" if not typed else "invalid_input", field="communities"))
     try:
         await service.update(me, subdistrict_id, SubdistrictUpdate(communities=sorted(ticked)))
     except MarketError as error:
-        return await again(error.status, error.reason, field=error.field or "", **error.params)
+        return await form.refused(error)
     return Redirect(f"/subdistrict?subdistrict={subdistrict_id}&grouped=1#grouping", status_code=303)
 
 
