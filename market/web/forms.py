@@ -40,7 +40,11 @@ def refusal_text(
     ("提交的内容有误：{field}") stops before the name, for forms that mark the field itself."""
     status, reason, params = refusal_of(error)
     if not naming_field:
-        params = {name: value for name, value in params.items() if name != "field"}
+        unnamed = {name: value for name, value in params.items() if name != "field"}
+        # A text that starts with the name ("{field} must be 0 to 1,000,000 points") has nothing
+        # before it: that one names the field after all.
+        if text := i18n.error_text(language, reason, **unnamed):
+            return status, reason, text
     return status, reason, i18n.error_text(language, reason, **params)
 
 

@@ -49,6 +49,12 @@ def test_a_refusal_naming_no_field_of_the_form_is_said_at_the_top_only() -> None
     assert "communities" not in shown.problem and shown.problem
 
 
+def test_a_text_that_starts_with_the_field_names_it_rather_than_say_nothing() -> None:
+    shown = form_refusal("en", InvalidInput("invalid_cap", field="daily_cap"), ("daily_cap",))
+    assert shown.problem == "daily_cap must be 0 to 1,000,000 points"
+    assert shown.errors == {"daily_cap": shown.problem}
+
+
 def test_a_service_name_for_a_field_is_read_as_the_forms() -> None:
     shown = form_refusal("zh", InvalidInput("invalid_photo", field="file"), ("photo",), aliases=PHOTO)
     assert list(shown.errors) == ["photo"]
