@@ -21,7 +21,7 @@ from market.auth.middleware import PIN_PAGE
 from market.errors import CsrfRejected, MarketError
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import Form, check_csrf, form_fields, normalise_login, page, page_member
+from market.web.forms import Form, check_csrf, form_fields, form_refusal, normalise_login, page, page_member
 from market.web.pages import session_started
 
 PAGE = {"include_in_schema": False}
@@ -114,7 +114,7 @@ async def set_pin(
                 secret_key=settings.secret_key,
             )
         except MarketError as error:
-            errors["pin"] = i18n.error_text(language, error.reason, **error.params)
+            errors["pin"] = form_refusal(language, error).problem
     if errors:
         return page(request, "welcome_pin.html", status=400, errors=errors, problem=None, next=target)
     return Redirect(target, status_code=303)

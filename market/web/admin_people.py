@@ -47,6 +47,7 @@ from market.web.forms import (
     page,
     page_member,
     refusal_for,
+    refusal_text,
     signed_in,
 )
 
@@ -206,8 +207,7 @@ def _enrol_errors(language: str, values: dict[str, str], chosen: list[str]) -> d
         try:
             rule()
         except MarketError as error:
-            errors.setdefault(name, i18n.error_text(
-                language, error.reason, **{"field": error.field or "", **error.params}))
+            errors.setdefault(name, refusal_text(language, error)[2])
 
     check("roles", lambda: person_rules.check_roles(chosen))
     roles = frozenset(chosen) if "roles" not in errors else frozenset()

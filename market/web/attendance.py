@@ -28,7 +28,7 @@ from market.errors import InvalidInput, MarketError, NotFound
 from market.people.rules import is_card_no
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import Form, check_csrf, form_fields, page, page_member
+from market.web.forms import Form, check_csrf, form_fields, form_refusal, page, page_member
 from market.web.organizer import (
     BASE,
     PAGE,
@@ -176,7 +176,7 @@ async def approve(
         done = await activities.approve(ledger, me, activity_id, None if person is None else [person])
     except MarketError as error:
         return await _activity_page(request, me, activity_id, status=error.status,
-                                    problem=i18n.error_text(language, error.reason, **error.params))
+                                    problem=form_refusal(language, error).problem)
     return Redirect(f"{BASE}/{activity_id}?approved={done.count}&credited={done.credited}",
                     status_code=303)
 
@@ -311,7 +311,7 @@ async def _assist_page(
                 me, activity_id, search.name, building, as_typed(search.room))).items
         except MarketError as error:
             if problem is None:
-                status, problem = error.status, i18n.error_text(language, error.reason, **error.params)
+                status, problem = error.status, form_refusal(language, error).problem
     return page(
         request, "organizer/assist.html", status=status, activity=activity, search=search,
         matches=matches, chosen=chosen, direction=direction, problem=problem,
@@ -348,7 +348,7 @@ async def assist(
     except MarketError as error:
         return await _assist_page(
             request, me, activity_id, search, person_id=person, direction=direction,
-            status=error.status, problem=i18n.error_text(language, error.reason, **error.params))
+            status=error.status, problem=form_refusal(language, error).problem)
     query = (f"?scanned={person}&direction={direction}&points={result.points}"
              f"&duplicate={int(result.duplicate)}&assisted=1")
     return Redirect(f"{BASE}/{activity_id}{query}", status_code=303)

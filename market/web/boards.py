@@ -12,7 +12,7 @@ from market.reports.board_period import parse_period
 from market.reports.leaderboards import leaderboards
 from market.reports.schemas import Leaderboards
 from market.web import i18n
-from market.web.forms import page, page_member
+from market.web.forms import form_refusal, page, page_member
 
 PAGE = {"include_in_schema": False}
 
@@ -36,7 +36,7 @@ async def _board_request(request: Request, community_id: int, me: Principal | No
     try:
         chosen = parse_period(typed["period"], typed["at"] or None)
     except MarketError as error:
-        problem = i18n.error_text(i18n.language_of(request), error.reason, **error.params)
+        problem = form_refusal(i18n.language_of(request), error).problem
         return _board_page(request, None, public=public, problem=problem, typed=typed, status=400)
     found = await leaderboards(community_id, chosen, public=public, me=me,
                                language=i18n.language_of(request))

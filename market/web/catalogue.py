@@ -24,6 +24,7 @@ from market.web.forms import (
     Form,
     check_csrf,
     form_fields,
+    form_refusal,
     page,
     page_member,
     photo_form,
@@ -76,7 +77,7 @@ def _product_input(language: str, values: dict[str, str], *, new: bool) -> tuple
         try:
             rule(*args)
         except MarketError as error:
-            errors.setdefault(error.field or field, i18n.error_text(language, error.reason, **error.params))
+            errors.setdefault(error.field or field, form_refusal(language, error).problem)
 
     check("name", catalogue._text, values["name"], "name", "invalid_product_name", 1, limits.MAX_NAME)
     check("category", catalogue._text, values["category"], "category", "invalid_product_category", 0,

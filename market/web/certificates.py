@@ -25,7 +25,15 @@ from market.reports.certificates import answer_of, pdf_response
 from market.reports.schemas import CorrectionDecision, NewCorrection, OfficeChange
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, normalise_login, page, page_member, record_id
+from market.web.forms import (
+    check_csrf,
+    form_fields,
+    normalise_login,
+    page,
+    page_member,
+    record_id,
+    refusal_for,
+)
 
 PAGE = {"include_in_schema": False}
 
@@ -52,11 +60,6 @@ _CATEGORY_EN = {
 assert set(_CATEGORY_EN) == set(CATEGORY_NAMES)
 
 
-def _say(request: Request, error: MarketError) -> str:
-    return i18n.error_text(i18n.language_of(request), error.reason,
-                           **{"field": error.field or "", **error.params})
-
-
 def _id_types(language: i18n.Language) -> dict[str, str]:
     """The ID documents offered, in the reader's language (the zh catalogue gives ID_TYPES' words)."""
     return {key: i18n.translate(language, english) for key, english in ID_TYPES_EN.items()}
@@ -75,7 +78,7 @@ async def _certificate_page(request: Request, me: Principal, *, status: int = 20
         period = Period.parse(start, end)
         preview = await records.compute(me.community_id, me.id, clock.now(), period)
     except MarketError as error:
-        problem = _say(request, error)
+        problem = refusal_for(request, error)
     categories = {key: i18n.translate(language, english) for key, english in _CATEGORY_EN.items()}
     query = "&".join(f"{key}={value}" for key, value in (("from", start), ("to", end)) if value)
     return page(request, "reports/certificates/mine.html", preview=preview, start=start, end=end,
@@ -139,7 +142,8 @@ async def save_my_identity(request: Request) -> Template | Redirect:
         # What was typed is shown again, but never the ID number: a page may be cached or seen.
         return await _certificate_page(request, me, status=error.status,
                                        identity_values={**values, "id_number": ""},
-                                       identity_problem=_say(request, error), identity_field=error.field)
+                                       identity_problem=refusal_for(request, error),
+                                       identity_field=error.field)
     return Redirect("/certificate?saved=identity#identity", status_code=303)
 
 
@@ -153,7 +157,7 @@ async def ask_correction(request: Request) -> Template | Redirect:
         await office.ask(me, NewCorrection(what=values["what"], number=values["number"]))
     except MarketError as error:
         return await _certificate_page(request, me, status=error.status, correction_values=values,
-                                       correction_problem=_say(request, error))
+                                       correction_problem=refusal_for(request, error))
     return Redirect("/certificate?saved=correction#corrections", status_code=303)
 
 
@@ -210,7 +214,7 @@ async def save_office(request: Request) -> Template | Redirect:
         await office.set_office(me, OfficeChange(**values))
     except MarketError as error:
         return await _admin_page(request, me, status=error.status, office_values=values,
-                                 office_problem=_say(request, error), office_field=error.field)
+                                 office_problem=refusal_for(request, error), office_field=error.field)
     return Redirect("/admin/certificates?saved=office#office", status_code=303)
 
 
@@ -231,7 +235,7 @@ async def save_identity(request: Request) -> Template | Redirect:
             raise
         return await _admin_page(request, me, status=error.status, person_id=person_id,
                                  identity_values={**values, "id_number": ""},
-                                 identity_problem=_say(request, error), identity_field=error.field)
+                                 identity_problem=refusal_for(request, error), identity_field=error.field)
     return Redirect(f"/admin/certificates?person={person_id}&saved=identity#identity", status_code=303)
 
 
@@ -247,7 +251,7 @@ async def decide_correction(request: Request, correction_id: FromPath[int]) -> T
     except MarketError as error:
         if isinstance(error, NotFound):
             raise
-        return await _admin_page(request, me, status=error.status, problem=_say(request, error),
+        return await _admin_page(request, me, status=error.status, problem=refusal_for(request, error),
                                  problem_for=correction_id, notes={correction_id: note})
     return Redirect(f"/admin/certificates?saved={decided.status}#corrections", status_code=303)
 

@@ -14,7 +14,7 @@ from market.reports.board_period import parse_period
 from market.reports.dashboards import CATEGORIES, activities, points, shop
 from market.reports.schemas import ActivitiesDashboard, PointsDashboard, ShopDashboard
 from market.web import i18n
-from market.web.forms import page, page_member
+from market.web.forms import form_refusal, page, page_member
 
 PAGE = {"include_in_schema": False}
 
@@ -97,7 +97,7 @@ async def dashboards_page(request: Request) -> Template | Redirect:
     try:
         chosen = parse_period(typed["period"], typed["at"] or None, default="year")
     except MarketError as error:
-        problem = i18n.error_text(language, error.reason, **error.params)
+        problem = form_refusal(language, error).problem
         return page(request, "reports/boards/dashboards.html", status=400, typed=typed, problem=problem,
                     acts=None)
     typed = {"period": chosen.kind, "at": chosen.key}

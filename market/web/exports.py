@@ -11,7 +11,7 @@ from market.errors import Forbidden, InvalidInput
 from market.reports.export_queries import EXPORTS, Export
 from market.reports.exports import FORMATS, MAX_DAYS, period_of, today
 from market.web import i18n
-from market.web.forms import page, page_member
+from market.web.forms import page, page_member, refusal_for
 
 
 def _choices(me: Principal) -> list[Export]:
@@ -52,8 +52,7 @@ async def exports_page(request: Request) -> Template | Redirect:
         period = period_of(values["from"], values["to"])
     except InvalidInput as error:
         return _form(request, me, status=400, values=values, bad_field=error.field,
-                     problem=i18n.error_text(language, error.reason, field=error.field or "",
-                                             **error.params))
+                     problem=refusal_for(request, error))
     query_string = urlencode({"from": period.first.isoformat(), "to": period.last.isoformat(),
                               "lang": language})
     return Redirect(f"/api/exports/{export.name}.{fmt}?{query_string}", status_code=303)

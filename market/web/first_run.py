@@ -18,7 +18,7 @@ from market.errors import Conflict, CsrfRejected, MarketError
 from market.people.service import NewPerson
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page
+from market.web.forms import check_csrf, form_fields, form_refusal, page
 
 PAGE = {"include_in_schema": False}
 FIELDS = ("community", "name", "phone", "password")
@@ -34,7 +34,7 @@ def _closed(request: Request, error: MarketError) -> Template:
     """The set-up page when it cannot be used: a wrong link, or an admin exists already."""
     language = i18n.language_of(request)
     return page(request, "first_run_closed.html", status=error.status, reason=error.reason,
-                detail=i18n.error_text(language, error.reason))
+                detail=form_refusal(language, error).problem)
 
 
 @get(first_run.SETUP_PATH, name="web:setup", **PAGE)
@@ -61,11 +61,10 @@ async def setup(
     try:
         check_csrf(request, fields)
     except CsrfRejected as error:
-        return _form(request, token, status=403, typed=typed, problem=i18n.error_text(language, error.reason))
+        return _form(request, token, status=403, typed=typed, problem=form_refusal(language, error).problem)
     new = NewPerson(name=typed["name"], phone=typed["phone"], roles=["admin"], password=typed["password"])
     if found := first_run.problems(typed["community"], new):
-        errors = {field: i18n.error_text(language, error.reason, field=field, **error.params)
-                  for field, error in found.items()}
+        errors = {field: form_refusal(language, error).problem for field, error in found.items()}
         return _form(request, token, status=400, typed=typed, errors=errors)
     try:
         await first_run.create_first_admin(settings.secret_key, token, typed["community"], new,
@@ -74,7 +73,7 @@ async def setup(
         if error.reason in ("setup_token_invalid", "setup_done"):
             return _closed(request, error)
         return _form(request, token, status=error.status, typed=typed,
-                     errors={error.field or "phone": i18n.error_text(language, error.reason)})
+                     errors={error.field or "phone": form_refusal(language, error).problem})
     return Redirect("/signin?welcome=1", status_code=303)
 
 

@@ -33,12 +33,16 @@ MAX_FIELD = 500
 
 
 def refusal_text(
-    language: str, error: MarketError | LedgerError, *, naming_field: bool = True
+    language: str, error: MarketError | LedgerError, *, naming_field: bool = True,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[int, str, str]:
     """(status, reason, text in the reader's language) of a refusal, as the API's problem details
     say it (``market.errors.refusal_of``). ``naming_field=False``: a text that names the field
-    ("提交的内容有误：{field}") stops before the name, for forms that mark the field itself."""
+    ("提交的内容有误：{field}") stops before the name, for forms that mark the field itself;
+    ``labels``: the field named by its label on the page instead of the service's name for it."""
     status, reason, params = refusal_of(error)
+    if labels and params.get("field") in labels:
+        params = {**params, "field": labels[params["field"]]}
     if not naming_field:
         unnamed = {name: value for name, value in params.items() if name != "field"}
         # A text that starts with the name ("{field} must be 0 to 1,000,000 points") has nothing
@@ -115,9 +119,11 @@ def normalise_login(text: str) -> str:
     return "".join(text.split()).replace("-", "")
 
 
-def refusal_for(request: Request, error: MarketError | LedgerError) -> str:
-    """A refusal's text in the reader's language, with the parameters its message names."""
-    return refusal_text(i18n.language_of(request), error)[2]
+def refusal_for(request: Request, error: MarketError | LedgerError,
+                labels: Mapping[str, str] | None = None) -> str:
+    """A refusal's text in the reader's language, with the parameters its message names (the
+    field by its label in ``labels``, when the page gives one)."""
+    return refusal_text(i18n.language_of(request), error, labels=labels)[2]
 
 
 def record_id(text: str | None) -> int | None:

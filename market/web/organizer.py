@@ -35,7 +35,7 @@ from market.errors import MarketError
 from market.points import categories
 from market.settings import Settings
 from market.web import i18n
-from market.web.forms import Form, check_csrf, form_fields, page, page_member
+from market.web.forms import Form, check_csrf, form_fields, form_refusal, page, page_member
 
 PAGE = {"include_in_schema": False}
 BASE = "/organizer/activities"
@@ -266,7 +266,7 @@ async def _all_errors(
     found = dict(errors)
     for error in await activities.problems(me, ActivityChanges(**values), current):
         if error.field in ACTIVITY_FIELDS and error.field not in found:
-            found[error.field] = i18n.error_text(language, error.reason, **error.params)
+            found[error.field] = form_refusal(language, error).problem
     return found
 
 
@@ -388,7 +388,7 @@ async def cancel(
     except MarketError as error:
         activity = await activities.get_managed(me, activity_id)
         stays = (await activities.attendance(me, activity_id)).items
-        text = i18n.error_text(language, error.reason, **error.params)
+        text = form_refusal(language, error).problem
         errors = {"reason": text} if error.field == "reason" else {}
         return page(request, "organizer/cancel.html", status=error.status, activity=activity,
                     tally=tally(stays), reason=reason, errors=errors,

@@ -40,6 +40,7 @@ from market.web.forms import (
     Form,
     check_csrf,
     form_fields,
+    form_refusal,
     normalise_login,
     office_only,
     page,
@@ -185,7 +186,7 @@ def _refusal(request: Request, token: str, error: MarketError, activity=None) ->
     language = i18n.language_of(request)
     return page(
         request, "checkin.html", status=error.status, token=token, activity=activity,
-        refusal=error.reason, problem=i18n.error_text(language, error.reason, **error.params),
+        refusal=error.reason, problem=form_refusal(language, error).problem,
         result=None, direction=None,
     )
 

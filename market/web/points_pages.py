@@ -39,7 +39,7 @@ from market.points import service as points
 from market.points.policy import GIFTING
 from market.points.schemas import CategoryChange, ExpiryMonths, NewCategory, PolicyUpdate, PolicyView
 from market.web import i18n
-from market.web.forms import check_csrf, form_fields, page, page_member
+from market.web.forms import check_csrf, form_fields, page, page_member, refusal_for
 
 PAGE = {"include_in_schema": False}
 POLICY = "/admin/points/policy"
@@ -77,9 +77,7 @@ def _labels(language: i18n.Language) -> dict[str, str]:
 
 def _say(request: Request, error: MarketError) -> str:
     """A refusal in the reader's language, the field it names by its label on the page."""
-    language = i18n.language_of(request)
-    label = _labels(language).get(error.field or "", error.field or "")
-    return i18n.error_text(language, error.reason, **{**error.params, "field": label})
+    return refusal_for(request, error, labels=_labels(i18n.language_of(request)))
 
 
 # -- the policy --------------------------------------------------------------------------------------

@@ -363,7 +363,7 @@ async def reconciliation_page(request: Request) -> Template | Redirect:
     try:
         day = reconciliation.parse_day(typed_date)
     except InvalidInput as error:
-        problem = i18n.error_text(language, error.reason)
+        problem = form_refusal(language, error).problem
         day = reconciliation.parse_day(None)
     admin = me.has_role(ADMIN)
     keeper_id: int | None = None
@@ -372,7 +372,7 @@ async def reconciliation_page(request: Request) -> Template | Redirect:
     try:
         report = await reconciliation.reconcile_day(me, day, keeper_id, language)
     except MarketError as error:
-        problem = i18n.error_text(language, error.reason, **error.params)
+        problem = form_refusal(language, error).problem
         keeper_id = None
         report = await reconciliation.reconcile_day(me, day, None if admin else me.id, language)
     return page(

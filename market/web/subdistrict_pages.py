@@ -29,7 +29,7 @@ from market.subdistricts.rules import MAX_COMMUNITIES
 from market.subdistricts.schemas import LedgerChecks, SubdistrictUpdate, SubdistrictView
 from market.subdistricts.settlement import month_bounds, settlement, this_month
 from market.web import i18n
-from market.web.forms import Form, check_csrf, form_fields, page, page_member
+from market.web.forms import Form, check_csrf, form_fields, form_refusal, page, page_member
 
 PAGE = {"include_in_schema": False}
 #: Residents on the office's honour roll.
@@ -169,7 +169,7 @@ async def settlement_page(request: Request, ledger: NamedDependency[Ledger]) -> 
     try:
         statement = await settlement(ledger, subdistrict_id, typed)
     except MarketError as error:
-        problem = i18n.error_text(i18n.language_of(request), error.reason, **error.params)
+        problem = form_refusal(i18n.language_of(request), error).problem
         return page(request, "subdistrict/settlement.html", status=error.status, view=view, statement=None,
                     typed=typed, problem=problem, nav=None, tab="settlement")
     return page(request, "subdistrict/settlement.html", view=view, statement=statement, typed=typed,
@@ -196,7 +196,7 @@ async def _period_page(
         chosen = parse_period(typed["period"], typed["at"] or None)
     except MarketError as error:
         return page(request, template, status=error.status, view=view, seen=None, typed=typed,
-                    problem=i18n.error_text(language, error.reason, **error.params),
+                    problem=form_refusal(language, error).problem,
                     bad_field=error.field, nav=None, tab=tab, action=action)
     return page(request, template, view=view, seen=await make(subdistrict_id, chosen, language),
                 typed={"period": chosen.kind, "at": chosen.key}, problem=None, bad_field=None,

@@ -13,7 +13,7 @@ from litestar.response import Template
 
 from ledger.errors import InsufficientFunds
 from market.errors import Conflict, CsrfRejected, InvalidInput
-from market.web.forms import PHOTO, Form, form_refusal
+from market.web.forms import PHOTO, Form, form_refusal, refusal_text
 
 WEB = Path(__file__).resolve().parents[2] / "market" / "web"
 
@@ -53,6 +53,13 @@ def test_a_text_that_starts_with_the_field_names_it_rather_than_say_nothing() ->
     shown = form_refusal("en", InvalidInput("invalid_cap", field="daily_cap"), ("daily_cap",))
     assert shown.problem == "daily_cap must be 0 to 1,000,000 points"
     assert shown.errors == {"daily_cap": shown.problem}
+
+
+def test_a_page_may_name_the_field_by_its_label() -> None:
+    error = InvalidInput("invalid_cap", field="cap_per_day")
+    assert refusal_text("en", error, labels={"cap_per_day": "Most a person may earn a day"})[2] == (
+        "Most a person may earn a day must be 0 to 1,000,000 points")
+    assert refusal_text("en", error, labels={"other": "Other"})[2].startswith("cap_per_day ")
 
 
 def test_a_service_name_for_a_field_is_read_as_the_forms() -> None:
@@ -102,3 +109,21 @@ def test_no_page_re_renders_its_form_by_a_closure_of_its_own() -> None:
                 closures += [f"{module.name}:{inner.lineno}" for inner in ast.walk(node)
                              if inner is not node and isinstance(inner, functions) and inner.name == "again"]
     assert closures == []
+
+
+def test_no_page_builds_a_refusals_text_by_hand() -> None:
+    """A refusal's text comes from ``market.errors.refusal_of`` through ``forms`` (``form_refusal``,
+    ``refusal_for``), never from an exception's reason and parameters picked apart on a page."""
+    by_hand = []
+    for module in sorted(WEB.glob("*.py")):
+        if module.name == "forms.py":
+            continue
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        caught = {node.name for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler) and node.name}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
+                    and getattr(node.func, "attr", getattr(node.func, "id", None)) == "error_text"
+                    and len(node.args) > 1 and isinstance(reason := node.args[1], ast.Attribute)
+                    and isinstance(reason.value, ast.Name) and reason.value.id in caught):
+                by_hand.append(f"{module.name}:{node.lineno}")
+    assert by_hand == []
