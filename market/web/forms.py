@@ -72,9 +72,14 @@ def form_refusal(
     # The text never names the field by the service's name for it (an English word in a Chinese
     # sentence): the form marks the field itself, or the text reads whole without it.
     status, reason, text = refusal_text(language, error, naming_field=False)
-    named = getattr(error, "field", None) or ""
-    named = (aliases or {}).get(named, named)
-    return FormRefusal(status, reason, text, {named: text} if named in fields else {})
+    beside: dict[str, str] = {}
+    # A refusal of several fields at once (``InvalidFields``) says each beside its own.
+    for one in getattr(error, "errors", None) or [error]:
+        named = getattr(one, "field", None) or ""
+        named = (aliases or {}).get(named, named)
+        if named in fields and named not in beside:
+            beside[named] = refusal_text(language, one, naming_field=False)[2]
+    return FormRefusal(status, reason, text, beside)
 
 
 #: What a form's page is drawn by: keywords ``status``, ``problem``, ``errors`` and ``refusal``

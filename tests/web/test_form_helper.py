@@ -12,6 +12,7 @@ from litestar import Request
 from litestar.response import Template
 
 from ledger.errors import InsufficientFunds
+from market.activities.validation import InvalidFields
 from market.errors import Conflict, CsrfRejected, InvalidInput
 from market.web.forms import PHOTO, Form, form_refusal, refusal_text
 
@@ -47,6 +48,16 @@ def test_a_refusal_naming_no_field_of_the_form_is_said_at_the_top_only() -> None
     shown = form_refusal("en", InvalidInput("invalid_input", field="communities"), ("shared",))
     assert (shown.status, shown.reason, shown.errors) == (400, "invalid_input", {})
     assert "communities" not in shown.problem and shown.problem
+
+
+def test_a_refusal_of_several_fields_says_each_beside_its_own() -> None:
+    several = InvalidFields([InvalidInput("invalid_title", field="title"),
+                             InvalidInput("invalid_capacity", field="capacity"),
+                             InvalidInput("invalid_input", field="not_on_this_form")])
+    shown = form_refusal("zh", several, ("title", "capacity"))
+    assert shown.reason == "invalid_title" and shown.problem == shown.errors["title"]
+    assert list(shown.errors) == ["title", "capacity"]
+    assert shown.errors["capacity"] == form_refusal("zh", several.errors[1]).problem != shown.problem
 
 
 def test_a_text_that_starts_with_the_field_names_it_rather_than_say_nothing() -> None:
