@@ -5,7 +5,6 @@ A community's id is also its ledger id. Founding opens its issuance account
 points go) and its expiry account (where expired points go).
 """
 
-
 import msgspec
 
 from ledger import Ledger

@@ -9,7 +9,6 @@ Names and addresses are checked by ``market.community.rules``; the shapes the se
 with are ``market.community.schemas``.
 """
 
-
 from piccolo.table import Table
 
 from market import clock

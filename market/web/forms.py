@@ -78,7 +78,7 @@ def form_refusal(
         named = getattr(one, "field", None) or ""
         named = (aliases or {}).get(named, named)
         if named in fields and named not in beside:
-            beside[named] = refusal_text(language, one, naming_field=False)[2]
+            beside[named] = text if one is error else refusal_text(language, one, naming_field=False)[2]
     return FormRefusal(status, reason, text, beside)
 
 
@@ -113,8 +113,7 @@ class Form:
     async def refused(self, error: MarketError | LedgerError, **page: Any) -> Template:
         """A refusal of the CSRF check, a service or the ledger, as ``form_refusal`` places it."""
         shown = form_refusal(self.language, error, self.fields, aliases=self.aliases)
-        return await self.again(shown.status, shown.problem, dict(shown.errors), refusal=shown.reason,
-                                **page)
+        return await self.again(shown.status, shown.problem, shown.errors, refusal=shown.reason, **page)
 
 
 def normalise_login(text: str) -> str:

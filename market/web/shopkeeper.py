@@ -33,7 +33,7 @@ from market.auth.limiter import LoginLimiter
 from market.auth.roles import ADMIN, SHOPKEEPER
 from market.auth.sessions import Principal
 from market.cards.service import resolve_member_code
-from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound, refusal_of
+from market.errors import CsrfRejected, InvalidInput, MarketError, NotFound
 from market.points import service as points
 from market.points.service import MAX_KEY_LENGTH
 from market.settings import Settings
@@ -182,25 +182,31 @@ async def counter_confirm(
             settings=settings, hasher=hasher, limiter=limiter,
         )
     except (MarketError, LedgerError) as error:
+        shown = form_refusal(language, error)
+        reason = shown.reason
         # The cart's lines are the form's fields too: a refusal about a product goes beside it.
-        reason = refusal_of(error).reason
+        beside: Any = None
         if isinstance(error, OutOfStock | ProductUnavailable):
-            beside: Any = error.product_id
+            beside = error.product_id
         elif isinstance(error, LimitExceeded):
             beside = error.line.product_id
-        else:
-            beside = "pin" if reason in PIN_REASONS else "member_code" if reason in CODE_REASONS else None
-        shown = form_refusal(language, error)
-        extra = None
-        if reason == "insufficient_points":
-            extra = await _shortfall(ledger, me, code, settings, language)
-        # id_conflict: this page's key already made a sale with another cart; a new key lets
+        elif reason in PIN_REASONS or reason in CODE_REASONS:
+            beside = "pin" if reason in PIN_REASONS else "member_code"
+        # What changes on the way back: a spent or wrong code is scanned again, a PIN asked for,
+        # and (id_conflict: this page's key already made a sale with another cart) a new key lets
         # the keeper go on deliberately.
-        return await form.again(
-            shown.status, shown.problem, {beside: shown.problem} if beside is not None else {},
-            refusal=reason, code="" if reason in CODE_REASONS else code,
-            pin_needed=reason in PIN_REASONS or bool(pin),
-            key=None if reason == "id_conflict" or not _valid_key(key) else key, extra=extra)
+        changed: dict[str, Any] = {}
+        if reason in CODE_REASONS:
+            changed["code"] = ""
+        if reason in PIN_REASONS:
+            changed["pin_needed"] = True
+        if reason == "id_conflict":
+            changed["key"] = None
+        if reason == "insufficient_points":
+            changed["extra"] = await _shortfall(ledger, me, code, settings, language)
+        return await form.again(shown.status, shown.problem,
+                                {beside: shown.problem} if beside is not None else {},
+                                refusal=reason, **changed)
     return Redirect(f"/counter/receipts/{view.id}", status_code=303)
 
 
