@@ -127,7 +127,23 @@ async def migrate() -> None:
     if db.engine_type == "sqlite":
         # Persistent in the file: readers stop blocking the writer.
         await db.run_ddl("PRAGMA journal_mode=WAL")
-    else:
+        await _run_migrations()
+        return
+    if db.pool is not None:  # an app's, already open
+        await _run_migrations()
+        return
+    # Without a pool Piccolo opens a connection for every query of its migration runner: five at
+    # every start of an app or a command on an up-to-date database (measured), each a server
+    # process to fork and warm. One small pool for the lot, closed again: the app opens its own.
+    await db.start_connection_pool(min_size=1, max_size=2, server_settings=PG_SERVER_SETTINGS)
+    try:
+        await _run_migrations()
+    finally:
+        await db.close_connection_pool()
+
+
+async def _run_migrations() -> None:
+    if engine().engine_type == "postgres":
         # Piccolo looks for its "migration" table in information_schema across
         # every schema; with several schemas in one database (tests, tenants)
         # it could find another schema's and never create ours. This creates

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from market import writes
-from market.db import write_transaction
+from market.db import engine, migrate, write_transaction
 from market.tables import Session
 from market.writes import Busy, write
 from tests.market.support import Member
@@ -154,3 +154,24 @@ async def test_a_unit_that_never_gets_through_is_busy(admin: Member) -> None:
         await write(always_deadlocked)
     assert len(attempts) == writes.ATTEMPTS
     assert refused.value.status == 503 and refused.value.headers == {"Retry-After": "1"}
+
+
+@pytest.mark.skipif(os.environ.get("MARKET_TEST_DB", "sqlite") != "postgres",
+                    reason="SQLite opens a file, not a server connection")
+async def test_migrations_take_one_pool_not_a_connection_a_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each app's start and each ``market`` command checks the migrations. Without a pool Piccolo
+    opened a server connection for every query of that check (five, measured): one small pool
+    serves them all, and is closed again."""
+    db = engine()
+    await migrate()  # up to date, whatever ran before in this worker
+    one_offs: list[object] = []
+    new_connection = type(db).get_new_connection
+
+    async def counted(self) -> object:
+        one_offs.append(self)
+        return await new_connection(self)
+
+    monkeypatch.setattr(type(db), "get_new_connection", counted)
+    await migrate()
+    assert one_offs == []
+    assert db.pool is None
