@@ -113,8 +113,7 @@ async def reserve_for_elder(
         order, _ = await orders.reserve(ledger, elder, NewOrder(items=[Line(product_id, count)]), key)
     except (MarketError, LedgerError) as error:
         refused = form_refusal(language, error)
-        status, text = refused.status, refused.problem
-        return await _shop_page(request, ledger, elder, status=status, problem=text)
+        return await _shop_page(request, ledger, elder, status=refused.status, problem=refused.problem)
     return Redirect(f"/for/{elder.id}?reserved={order.id}", status_code=303)
 
 
